@@ -1,0 +1,132 @@
+package vfio
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// IOVARange is an inclusive range of addresses the IOMMU can translate.
+type IOVARange struct {
+	Start, End uint64
+}
+
+// mapper maps host memory into the IOMMU at an IOVA. containerMapper does it
+// through VFIO; tests use a fake.
+type mapper interface {
+	mapDMA(mem []byte, iova uint64) error
+	unmapDMA(iova, size uint64) error
+	// alloc returns size bytes of host memory outside the Go heap, locked.
+	alloc(size int) ([]byte, error)
+	free(mem []byte) error
+}
+
+// chunkSize is the unit the pool maps: one 2 MiB huge page where the system
+// has them, else 512 small pages.
+const chunkSize = 2 << 20
+
+// minIOVA keeps buffers away from IOVA 0, where a zeroed descriptor points.
+const minIOVA = chunkSize
+
+type chunk struct {
+	mem  []byte
+	iova uint64
+	used int
+}
+
+// DMAPool carves DMA buffers out of 2 MiB chunks, each mapped once through
+// the IOMMU. Buffers are never freed one by one: a driver allocates its rings
+// and packet buffers when it starts and reuses them; Close unmaps everything.
+// It implements DMAAllocator and is safe for concurrent use.
+type DMAPool struct {
+	mu       sync.Mutex
+	ranges   []IOVARange
+	nextIOVA uint64
+	chunks   []*chunk
+	m        mapper
+	closed   bool
+}
+
+func newDMAPool(ranges []IOVARange, m mapper) *DMAPool {
+	return &DMAPool{ranges: ranges, m: m, nextIOVA: minIOVA}
+}
+
+// ErrIOVASpace says the IOMMU's valid ranges are used up.
+var ErrIOVASpace = errors.New("vfio: out of IOVA space")
+
+// AllocDMA implements DMAAllocator.
+func (p *DMAPool) AllocDMA(size, align int) (DMABuf, error) {
+	if size <= 0 || align <= 0 || align&(align-1) != 0 || align > chunkSize {
+		return DMABuf{}, fmt.Errorf("vfio: alloc dma size %d align %d: bad arguments", size, align)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return DMABuf{}, errors.New("vfio: alloc dma: pool closed")
+	}
+	for _, c := range p.chunks {
+		off := (c.used + align - 1) &^ (align - 1)
+		if off+size <= len(c.mem) {
+			c.used = off + size
+			return DMABuf{Buf: c.mem[off : off+size : off+size], IOVA: c.iova + uint64(off)}, nil
+		}
+	}
+	n := (size + chunkSize - 1) &^ (chunkSize - 1)
+	iova, err := p.takeIOVA(uint64(n))
+	if err != nil {
+		return DMABuf{}, fmt.Errorf("vfio: alloc dma %d bytes: %w", size, err)
+	}
+	mem, err := p.m.alloc(n)
+	if err != nil {
+		return DMABuf{}, fmt.Errorf("vfio: alloc dma %d bytes: %w", n, err)
+	}
+	if err := p.m.mapDMA(mem, iova); err != nil {
+		p.m.free(mem)
+		return DMABuf{}, fmt.Errorf("vfio: map dma %#x (%d bytes): %w", iova, n, err)
+	}
+	c := &chunk{mem: mem, iova: iova, used: size}
+	p.chunks = append(p.chunks, c)
+	return DMABuf{Buf: mem[:size:size], IOVA: iova}, nil
+}
+
+// takeIOVA returns the next chunk-aligned IOVA inside a valid range.
+func (p *DMAPool) takeIOVA(n uint64) (uint64, error) {
+	for _, r := range p.ranges {
+		start := max(p.nextIOVA, r.Start)
+		start = (start + chunkSize - 1) &^ (chunkSize - 1)
+		if start < r.Start || start+n-1 > r.End || start+n-1 < start {
+			continue
+		}
+		p.nextIOVA = start + n
+		return start, nil
+	}
+	return 0, ErrIOVASpace
+}
+
+// Mapped is the number of bytes mapped for the device.
+func (p *DMAPool) Mapped() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.chunks {
+		n += len(c.mem)
+	}
+	return n
+}
+
+// Close unmaps and frees every chunk. The device must be stopped first: it
+// must not DMA into memory that is about to be freed.
+func (p *DMAPool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, c := range p.chunks {
+		if err := p.m.unmapDMA(c.iova, uint64(len(c.mem))); err != nil {
+			errs = append(errs, fmt.Errorf("vfio: unmap dma %#x: %w", c.iova, err))
+		}
+		errs = append(errs, p.m.free(c.mem))
+	}
+	p.chunks = nil
+	p.closed = true
+	return errors.Join(errs...)
+}
