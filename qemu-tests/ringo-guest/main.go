@@ -1,0 +1,120 @@
+// Command ringo-guest is the uinit of the QEMU test initramfs. It loads the
+// VFIO modules, binds every supported NIC to vfio-pci, runs the scenario the
+// kernel command line names (ringo.test=NAME), prints each result as a
+// "RINGO {json}" line on the console, then "RINGO-DONE" (or "RINGO-FAIL
+// reason"), and powers off.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringonet/ringo/e1000"
+	"github.com/ringonet/ringo/ne2000"
+	"github.com/ringonet/ringo/pci"
+	"github.com/ringonet/ringo/vfio"
+)
+
+// scenarios by name.
+var scenarios = map[string]func(args map[string]string, nics []*nic) error{
+	"identify": identify,
+}
+
+// nic is one supported card, bound to vfio-pci and opened.
+type nic struct {
+	addr string
+	kind string // "e1000" or "ne2000"
+	dev  *vfio.Device
+}
+
+func main() {
+	start := time.Now()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	args := cmdline()
+	err := run(args)
+	if err != nil {
+		fmt.Printf("RINGO-FAIL %v\n", err)
+	} else {
+		fmt.Printf("RINGO-DONE in %v\n", time.Since(start).Round(time.Millisecond))
+	}
+	os.Stdout.Sync()
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
+
+func run(args map[string]string) error {
+	name := args["ringo.test"]
+	sc, ok := scenarios[name]
+	if !ok {
+		return fmt.Errorf("unknown scenario ringo.test=%q", name)
+	}
+	if err := vfio.LoadModules("/lib/modules/ringo"); err != nil {
+		return err
+	}
+	nics, err := openNICs()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, n := range nics {
+			n.dev.Close()
+		}
+	}()
+	return sc(args, nics)
+}
+
+// openNICs binds every supported NIC to vfio-pci and opens it, in PCI
+// address order.
+func openNICs() ([]*nic, error) {
+	bus := pci.NewBus("")
+	devs, err := bus.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []*nic
+	for _, d := range devs {
+		kind := ""
+		switch {
+		case e1000.Supported(d.Vendor, d.DeviceID):
+			kind = "e1000"
+		case ne2000.Supported(d.Vendor, d.DeviceID):
+			kind = "ne2000"
+		default:
+			continue
+		}
+		if _, err := bus.Bind(d.Addr); err != nil {
+			return nil, err
+		}
+		v, err := vfio.Open(d.Addr, vfio.Options{})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &nic{addr: d.Addr, kind: kind, dev: v})
+		slog.Info("nic", "addr", d.Addr, "kind", kind, "group", d.IOMMUGroup)
+	}
+	return out, nil
+}
+
+func report(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("RINGO %s\n", b)
+}
+
+func cmdline() map[string]string {
+	b, _ := os.ReadFile("/proc/cmdline")
+	m := map[string]string{}
+	for _, f := range strings.Fields(string(b)) {
+		k, v, _ := strings.Cut(f, "=")
+		m[k] = v
+	}
+	return m
+}
