@@ -1,0 +1,218 @@
+package netcore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// Defaults, as the kernel's sysctls.
+const (
+	DefaultBudget      = 300                  // net.core.netdev_budget
+	DefaultBudgetUsecs = 2 * time.Millisecond // net.core.netdev_budget_usecs
+	DefaultMaxBacklog  = 1000                 // net.core.netdev_max_backlog
+	DefaultWeight      = 64                   // NAPI_POLL_WEIGHT and net.core.dev_weight
+	DefaultTxQueueLen  = 1000                 // txqueuelen
+	DefaultTxWeight    = 64                   // net.core.dev_weight_tx_bias * dev_weight
+)
+
+// Config sets up a Core. Zero fields take the defaults above.
+type Config struct {
+	CPUs        int           // softnet instances, each a goroutine locked to an OS thread
+	Budget      int           // packets per net_rx_action
+	BudgetUsecs time.Duration // time per net_rx_action
+	MaxBacklog  int           // per-CPU input_pkt_queue bound
+	DevWeight   int           // the backlog NAPI's weight
+	RPS         bool          // steer backlog packets to a CPU by flow hash
+	PinCPUs     bool          // pin softnet thread i to CPU i (sched_setaffinity)
+	Logger      *slog.Logger
+}
+
+// Core is one network core: its softnets, devices and protocol handlers.
+type Core struct {
+	cfg  Config
+	cpus []*Softnet
+	log  *slog.Logger
+
+	// Receive dispatch tables, read on every packet without a lock:
+	// replaced whole (copy on write) under mu.
+	ptypeAll  atomic.Pointer[[]*Tap]
+	ptypeBase atomic.Pointer[map[uint16]PacketHandler]
+
+	mu      sync.Mutex // guards devs, the tables' writers
+	devs    []*Device
+	nextIdx int
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// PacketHandler receives a packet of one ethertype in softirq context. It
+// owns skb and must free it (or pass it on).
+type PacketHandler func(b *skb.Buff)
+
+// Tap sees every frame in both directions (Linux's ptype_all: packet
+// sockets, tcpdump). It runs in the context of the path that saw the frame
+// and must not keep frame; it copies what it needs.
+type Tap struct {
+	Func func(dev *Device, frame []byte, dir skb.PktType, stamp time.Time)
+}
+
+// New starts a Core: one softnet goroutine per CPU and a TX watchdog.
+func New(cfg Config) *Core {
+	if cfg.CPUs <= 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.Budget <= 0 {
+		cfg.Budget = DefaultBudget
+	}
+	if cfg.BudgetUsecs <= 0 {
+		cfg.BudgetUsecs = DefaultBudgetUsecs
+	}
+	if cfg.MaxBacklog <= 0 {
+		cfg.MaxBacklog = DefaultMaxBacklog
+	}
+	if cfg.DevWeight <= 0 {
+		cfg.DevWeight = DefaultWeight
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Core{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), nextIdx: 1}
+	empty := map[uint16]PacketHandler{}
+	c.ptypeBase.Store(&empty)
+	c.ptypeAll.Store(&[]*Tap{})
+	for i := 0; i < cfg.CPUs; i++ {
+		c.cpus = append(c.cpus, newSoftnet(c, i))
+	}
+	for _, sd := range c.cpus {
+		c.wg.Add(1)
+		go sd.run()
+	}
+	c.wg.Add(1)
+	go c.watchdog()
+	return c
+}
+
+// Close stops every device and the softnet goroutines.
+func (c *Core) Close() error {
+	c.mu.Lock()
+	devs := append([]*Device(nil), c.devs...)
+	c.mu.Unlock()
+	var errs []error
+	for _, d := range devs {
+		if d.IsUp() {
+			errs = append(errs, d.Down())
+		}
+	}
+	close(c.stop)
+	c.wg.Wait()
+	for _, sd := range c.cpus {
+		sd.purge()
+	}
+	return errors.Join(errs...)
+}
+
+// Config returns the settings in force.
+func (c *Core) Config() Config { return c.cfg }
+
+// CPUs is the number of softnets.
+func (c *Core) CPUs() int { return len(c.cpus) }
+
+// Softnet returns softnet i.
+func (c *Core) Softnet(i int) *Softnet { return c.cpus[i] }
+
+// AddPacketType registers the handler for an ethertype (dev_add_pack),
+// replacing any earlier one.
+func (c *Core) AddPacketType(ethertype uint16, h PacketHandler) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.ptypeBase.Load()
+	m := make(map[uint16]PacketHandler, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[ethertype] = h
+	c.ptypeBase.Store(&m)
+}
+
+// AddTap registers a tap and returns the function that removes it.
+func (c *Core) AddTap(t *Tap) (remove func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.ptypeAll.Load()
+	taps := append(append([]*Tap(nil), old...), t)
+	c.ptypeAll.Store(&taps)
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var keep []*Tap
+		for _, o := range *c.ptypeAll.Load() {
+			if o != t {
+				keep = append(keep, o)
+			}
+		}
+		c.ptypeAll.Store(&keep)
+	}
+}
+
+func (c *Core) runTaps(dev *Device, frame []byte, dir skb.PktType, stamp time.Time) {
+	for _, t := range *c.ptypeAll.Load() {
+		t.Func(dev, frame, dir, stamp)
+	}
+}
+
+// Devices lists the registered devices in index order.
+func (c *Core) Devices() []*Device {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Device(nil), c.devs...)
+}
+
+// DeviceByName finds a registered device.
+func (c *Core) DeviceByName(name string) *Device {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range c.devs {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// watchdog is dev_watchdog: a device whose queue has been stopped longer
+// than its WatchdogTimeout gets its driver's TxTimeout.
+func (c *Core) watchdog() {
+	defer c.wg.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case now := <-t.C:
+			for _, d := range c.Devices() {
+				d.checkTxTimeout(now)
+			}
+		}
+	}
+}
+
+// pinThread binds the calling OS thread to one CPU.
+func pinThread(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu % runtime.NumCPU())
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("netcore: pin to cpu %d: %w", cpu, err)
+	}
+	return nil
+}

@@ -1,0 +1,476 @@
+package netcore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// TxStatus is what a driver's StartXmit returns (netdev_tx_t).
+type TxStatus int
+
+const (
+	// TxOK: the driver took the packet and will free it.
+	TxOK TxStatus = iota
+	// TxBusy: the driver could not take it; the core keeps it and requeues
+	// it. A driver returns this only with its queue stopped.
+	TxBusy
+)
+
+// DeviceOps are what a driver implements (struct net_device_ops).
+type DeviceOps interface {
+	// Open brings the hardware up (ndo_open); process context.
+	Open() error
+	// Stop brings it down and releases its packets (ndo_stop).
+	Stop() error
+	// StartXmit queues one frame for transmission (ndo_start_xmit). The
+	// core calls it from one goroutine at a time per device.
+	StartXmit(b *skb.Buff) TxStatus
+}
+
+// TxTimeouter is implemented by drivers that can recover a stalled
+// transmitter (ndo_tx_timeout); the watchdog calls it.
+type TxTimeouter interface {
+	TxTimeout()
+}
+
+// Features are offloads a device offers (NETIF_F_*).
+type Features uint32
+
+const (
+	FeatureRxCsum Features = 1 << iota // verifies TCP/UDP checksums on receive
+	FeatureIPCsum                      // computes IPv4 TCP/UDP checksums on transmit
+)
+
+// Interface flags (IFF_*), as ip link shows them.
+const (
+	FlagUp        = 1 << 0
+	FlagBroadcast = 1 << 1
+	FlagLoopback  = 1 << 3
+	FlagRunning   = 1 << 6 // carrier on and up
+	FlagPromisc   = 1 << 8
+	FlagMulticast = 1 << 12
+)
+
+// Stats are the counters ip -s link shows (struct rtnl_link_stats64).
+type Stats struct {
+	RxPackets, TxPackets atomic.Uint64
+	RxBytes, TxBytes     atomic.Uint64
+	RxErrors, TxErrors   atomic.Uint64
+	RxDropped, TxDropped atomic.Uint64
+	Multicast            atomic.Uint64
+	Collisions           atomic.Uint64
+	RxLengthErrors       atomic.Uint64
+	RxOverErrors         atomic.Uint64 // receiver ring overflow
+	RxCRCErrors          atomic.Uint64
+	RxFrameErrors        atomic.Uint64
+	RxFIFOErrors         atomic.Uint64
+	RxMissedErrors       atomic.Uint64 // missed by the hardware
+	TxAbortedErrors      atomic.Uint64
+	TxCarrierErrors      atomic.Uint64
+	TxFIFOErrors         atomic.Uint64
+	TxTimeouts           atomic.Uint64
+	RxNoHandler          atomic.Uint64 // no protocol handler for the ethertype
+}
+
+// StatsSnapshot is a copy of Stats.
+type StatsSnapshot struct {
+	RxPackets, TxPackets, RxBytes, TxBytes, RxErrors, TxErrors, RxDropped, TxDropped uint64
+	Multicast, Collisions, RxLengthErrors, RxOverErrors, RxCRCErrors, RxFrameErrors  uint64
+	RxFIFOErrors, RxMissedErrors, TxAbortedErrors, TxCarrierErrors, TxFIFOErrors     uint64
+	TxTimeouts, RxNoHandler                                                          uint64
+}
+
+// Snapshot reads every counter.
+func (s *Stats) Snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		s.RxPackets.Load(), s.TxPackets.Load(), s.RxBytes.Load(), s.TxBytes.Load(),
+		s.RxErrors.Load(), s.TxErrors.Load(), s.RxDropped.Load(), s.TxDropped.Load(),
+		s.Multicast.Load(), s.Collisions.Load(), s.RxLengthErrors.Load(), s.RxOverErrors.Load(),
+		s.RxCRCErrors.Load(), s.RxFrameErrors.Load(), s.RxFIFOErrors.Load(), s.RxMissedErrors.Load(),
+		s.TxAbortedErrors.Load(), s.TxCarrierErrors.Load(), s.TxFIFOErrors.Load(),
+		s.TxTimeouts.Load(), s.RxNoHandler.Load(),
+	}
+}
+
+// DeviceConfig describes a device to register.
+type DeviceConfig struct {
+	Name         string // "" gives ethN
+	HardwareAddr net.HardwareAddr
+	MTU          int // 0 gives 1500
+	Features     Features
+	TxQueueLen   int           // qdisc bound; 0 gives 1000
+	CPU          int           // softnet that polls its NAPI and takes its netif_rx
+	Watchdog     time.Duration // TX stall before TxTimeout; 0 gives 5 s
+	Kind         string        // driver name, for display
+}
+
+// Device is a registered net device (struct net_device).
+type Device struct {
+	Name         string
+	Index        int
+	HardwareAddr net.HardwareAddr
+	Features     Features
+	Kind         string
+	Stats        Stats
+
+	core     *Core
+	ops      DeviceOps
+	cpu      int
+	mtu      atomic.Int32
+	flags    atomic.Uint32
+	carrier  atomic.Bool
+	watchdog time.Duration
+	napis    []*NAPI
+	qdisc    *PfifoFast
+
+	// Transmit queue state (netdev_queue).
+	txStopped   atomic.Bool
+	txStoppedAt atomic.Int64 // unix nanos of the last stop
+	txScheduled atomic.Bool  // on a softnet's output queue
+	txNext      *Device      // output queue link, guarded by that softnet's mu
+	qdiscBusy   atomic.Bool  // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
+
+	mu            sync.Mutex // guards carrierNotify
+	carrierNotify []func(d *Device, up bool)
+}
+
+// Register adds a device with the driver's ops (register_netdev). It starts
+// down with its carrier off.
+func (c *Core) Register(cfg DeviceConfig, ops DeviceOps) (*Device, error) {
+	if ops == nil {
+		return nil, errors.New("netcore: register: nil ops")
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = 1500
+	}
+	if cfg.TxQueueLen <= 0 {
+		cfg.TxQueueLen = DefaultTxQueueLen
+	}
+	if cfg.Watchdog <= 0 {
+		cfg.Watchdog = 5 * time.Second
+	}
+	if cfg.CPU < 0 || cfg.CPU >= len(c.cpus) {
+		return nil, fmt.Errorf("netcore: register %s: cpu %d of %d", cfg.Name, cfg.CPU, len(c.cpus))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cfg.Name == "" {
+		cfg.Name = fmt.Sprintf("eth%d", len(c.devs))
+	}
+	for _, o := range c.devs {
+		if o.Name == cfg.Name {
+			return nil, fmt.Errorf("netcore: register %s: name in use", cfg.Name)
+		}
+	}
+	d := &Device{
+		Name:         cfg.Name,
+		Index:        c.nextIdx,
+		HardwareAddr: append(net.HardwareAddr(nil), cfg.HardwareAddr...),
+		Features:     cfg.Features,
+		Kind:         cfg.Kind,
+		core:         c,
+		ops:          ops,
+		cpu:          cfg.CPU,
+		watchdog:     cfg.Watchdog,
+		qdisc:        NewPfifoFast(cfg.TxQueueLen),
+	}
+	d.mtu.Store(int32(cfg.MTU))
+	d.flags.Store(FlagBroadcast | FlagMulticast)
+	c.nextIdx++
+	c.devs = append(c.devs, d)
+	return d, nil
+}
+
+// Unregister removes a device, bringing it down first.
+func (c *Core) Unregister(d *Device) error {
+	var err error
+	if d.IsUp() {
+		err = d.Down()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, o := range c.devs {
+		if o == d {
+			c.devs = append(c.devs[:i], c.devs[i+1:]...)
+			break
+		}
+	}
+	return err
+}
+
+// Core is the core the device is registered with.
+func (d *Device) Core() *Core { return d.core }
+
+// CPU is the device's home softnet.
+func (d *Device) CPU() int { return d.cpu }
+
+// MTU is the largest L3 packet the device sends.
+func (d *Device) MTU() int { return int(d.mtu.Load()) }
+
+// SetMTU changes the MTU (68..65535).
+func (d *Device) SetMTU(mtu int) error {
+	if mtu < 68 || mtu > 65535 {
+		return fmt.Errorf("netcore: %s: mtu %d out of range 68..65535", d.Name, mtu)
+	}
+	d.mtu.Store(int32(mtu))
+	return nil
+}
+
+// Flags returns the IFF_* flags.
+func (d *Device) Flags() uint32 {
+	f := d.flags.Load()
+	if f&FlagUp != 0 && d.carrier.Load() {
+		f |= FlagRunning
+	}
+	return f
+}
+
+// IsUp reports whether the device is administratively up.
+func (d *Device) IsUp() bool { return d.flags.Load()&FlagUp != 0 }
+
+// SetPromisc records promiscuous mode; the driver reads it on Open and in
+// its rx-mode hook.
+func (d *Device) SetPromisc(on bool) {
+	for {
+		old := d.flags.Load()
+		nw := old &^ FlagPromisc
+		if on {
+			nw |= FlagPromisc
+		}
+		if d.flags.CompareAndSwap(old, nw) {
+			return
+		}
+	}
+}
+
+// Promisc reports promiscuous mode.
+func (d *Device) Promisc() bool { return d.flags.Load()&FlagPromisc != 0 }
+
+// Up opens the device (dev_open): enables its NAPI instances, calls the
+// driver's Open, and starts the transmit queue.
+func (d *Device) Up() error {
+	if d.IsUp() {
+		return nil
+	}
+	for _, n := range d.napis {
+		n.Enable()
+	}
+	if err := d.ops.Open(); err != nil {
+		for _, n := range d.napis {
+			n.Disable()
+		}
+		return fmt.Errorf("netcore: %s: open: %w", d.Name, err)
+	}
+	d.txStopped.Store(false)
+	d.flags.Or(FlagUp)
+	d.core.log.Info("device up", "dev", d.Name, "kind", d.Kind, "mac", d.HardwareAddr.String())
+	return nil
+}
+
+// Down closes the device (dev_close): stops the queue, disables NAPI,
+// calls the driver's Stop and drops what the qdisc held.
+func (d *Device) Down() error {
+	if !d.IsUp() {
+		return nil
+	}
+	d.flags.And(^uint32(FlagUp))
+	d.NetifStopQueue()
+	for _, n := range d.napis {
+		n.Disable()
+	}
+	err := d.ops.Stop()
+	d.qdisc.Reset()
+	d.core.log.Info("device down", "dev", d.Name)
+	if err != nil {
+		return fmt.Errorf("netcore: %s: stop: %w", d.Name, err)
+	}
+	return nil
+}
+
+// NetifCarrierOn and NetifCarrierOff report link state from the driver
+// (netif_carrier_on/off); watchers hear of changes.
+func (d *Device) NetifCarrierOn()  { d.setCarrier(true) }
+func (d *Device) NetifCarrierOff() { d.setCarrier(false) }
+
+// Carrier reports the link state.
+func (d *Device) Carrier() bool { return d.carrier.Load() }
+
+func (d *Device) setCarrier(up bool) {
+	if d.carrier.Swap(up) == up {
+		return
+	}
+	d.core.log.Info("carrier", "dev", d.Name, "up", up)
+	d.mu.Lock()
+	fns := make([]func(*Device, bool), len(d.carrierNotify))
+	copy(fns, d.carrierNotify)
+	d.mu.Unlock()
+	for _, f := range fns {
+		f(d, up)
+	}
+	if up && d.IsUp() {
+		d.netifSchedule()
+	}
+}
+
+// OnCarrier registers a function called on every carrier change.
+func (d *Device) OnCarrier(f func(d *Device, up bool)) {
+	d.mu.Lock()
+	d.carrierNotify = append(d.carrierNotify, f)
+	d.mu.Unlock()
+}
+
+// NetifRx hands a received frame to the stack from a non-NAPI driver's
+// interrupt handler (netif_rx): it goes on a backlog (the device's CPU, or
+// one chosen by flow hash with RPS) and the softirq takes it from there.
+// At the backlog bound the frame is dropped and counted. The stack owns b.
+// It reports whether the frame was queued.
+func (d *Device) NetifRx(b *skb.Buff) bool {
+	d.Stats.RxPackets.Add(1)
+	d.Stats.RxBytes.Add(uint64(b.Len() + ethHeaderLen))
+	cpu := d.cpu
+	if d.core.cfg.RPS && len(d.core.cpus) > 1 {
+		cpu = d.core.rpsCPU(b)
+	}
+	return d.core.cpus[cpu].enqueueToBacklog(b, d)
+}
+
+// NetifStopQueue stops the transmit queue: the qdisc holds packets until
+// NetifWakeQueue. Drivers call it when their ring is full.
+func (d *Device) NetifStopQueue() {
+	if !d.txStopped.Swap(true) {
+		d.txStoppedAt.Store(time.Now().UnixNano())
+	}
+}
+
+// NetifWakeQueue restarts a stopped queue and schedules the qdisc on the
+// device's softnet (NET_TX). Drivers call it from TX completion.
+func (d *Device) NetifWakeQueue() {
+	if d.txStopped.Swap(false) {
+		d.netifSchedule()
+	}
+}
+
+// NetifQueueStopped reports whether the transmit queue is stopped.
+func (d *Device) NetifQueueStopped() bool { return d.txStopped.Load() }
+
+func (d *Device) netifSchedule() { d.core.cpus[d.cpu].netifSchedule(d) }
+
+// Qdisc is the device's queueing discipline.
+func (d *Device) Qdisc() *PfifoFast { return d.qdisc }
+
+// NAPIs are the device's polling contexts.
+func (d *Device) NAPIs() []*NAPI { return d.napis }
+
+// ErrDeviceDown and ErrQueueFull are DevQueueXmit's failures.
+var (
+	ErrDeviceDown = errors.New("netcore: device down")
+	ErrQueueFull  = errors.New("netcore: qdisc full")
+)
+
+// DevQueueXmit sends a frame (dev_queue_xmit): b holds the whole Ethernet
+// frame and b.Dev the *Device. The frame goes through the device's qdisc
+// and, as far as the queue is running, straight to the driver. The core
+// owns b after the call, sent or dropped; the error says which. Any
+// context.
+func DevQueueXmit(b *skb.Buff) error {
+	d, _ := b.Dev.(*Device)
+	if d == nil {
+		b.Free()
+		return errors.New("netcore: xmit: skb has no device")
+	}
+	if !d.IsUp() {
+		d.Stats.TxDropped.Add(1)
+		b.Free()
+		return ErrDeviceDown
+	}
+	if !d.qdisc.Enqueue(b) {
+		d.Stats.TxDropped.Add(1)
+		b.Free()
+		return ErrQueueFull
+	}
+	d.qdiscRun()
+	return nil
+}
+
+// qdiscRun is __qdisc_run: one goroutine at a time dequeues and hands
+// frames to the driver, DefaultTxWeight at most before it defers the rest
+// to NET_TX. A stopped queue leaves frames in the qdisc; the wake restarts
+// it. The running flag is re-checked after it is dropped so a frame queued
+// in between is not stranded.
+func (d *Device) qdiscRun() {
+	for d.qdisc.Len() > 0 && d.qdiscBusy.CompareAndSwap(false, true) {
+		quota := DefaultTxWeight
+		for quota > 0 && !d.txStopped.Load() {
+			b := d.qdisc.Dequeue()
+			if b == nil {
+				break
+			}
+			if !d.xmitOne(b) {
+				break
+			}
+			quota--
+		}
+		d.qdiscBusy.Store(false)
+		if quota == 0 {
+			if d.qdisc.Len() > 0 && !d.txStopped.Load() {
+				d.netifSchedule()
+			}
+			return
+		}
+		if d.txStopped.Load() {
+			return
+		}
+	}
+}
+
+// xmitOne is dev_hard_start_xmit for one frame: taps, then the driver. It
+// reports false if the driver was busy (the frame is requeued).
+func (d *Device) xmitOne(b *skb.Buff) bool {
+	if taps := *d.core.ptypeAll.Load(); len(taps) > 0 {
+		now := time.Now()
+		for _, t := range taps {
+			t.Func(d, b.Data(), skb.PacketOutgoing, now)
+		}
+	}
+	n := b.Len()
+	switch d.ops.StartXmit(b) {
+	case TxOK:
+		d.Stats.TxPackets.Add(1)
+		d.Stats.TxBytes.Add(uint64(n))
+		return true
+	default:
+		if !d.txStopped.Load() {
+			d.core.log.Warn("netcore: driver busy with its queue awake", "dev", d.Name)
+			d.NetifStopQueue()
+		}
+		d.qdisc.Requeue(b)
+		return false
+	}
+}
+
+// checkTxTimeout is one dev_watchdog look at the device.
+func (d *Device) checkTxTimeout(now time.Time) {
+	if !d.IsUp() || !d.carrier.Load() || !d.txStopped.Load() {
+		return
+	}
+	since := now.Sub(time.Unix(0, d.txStoppedAt.Load()))
+	if since < d.watchdog {
+		return
+	}
+	d.Stats.TxTimeouts.Add(1)
+	d.core.log.Warn("transmit queue timed out", "dev", d.Name, "stopped_for", since.Round(time.Millisecond))
+	d.txStoppedAt.Store(now.UnixNano())
+	if t, ok := d.ops.(TxTimeouter); ok {
+		t.TxTimeout()
+	}
+}
+
+// LogValue lets slog print a device by name.
+func (d *Device) LogValue() slog.Value { return slog.StringValue(d.Name) }

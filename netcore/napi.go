@@ -1,0 +1,198 @@
+package netcore
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// NAPI state bits.
+const (
+	napiSched   = 1 << 0 // on a poll list, or being polled
+	napiMissed  = 1 << 1 // scheduled again while being polled
+	napiDisable = 1 << 2 // being disabled: do not schedule
+)
+
+// NAPI is one polling context (struct napi_struct).
+//
+// The contract, as in Linux: Schedule (from the interrupt handler, with the
+// device's interrupts masked) puts the instance on its softnet's poll list.
+// The softnet calls the driver's poll with a budget equal to the weight.
+// A poll that did less than the budget has run out of work: it calls
+// Complete and, if Complete reports true, re-enables the device's
+// interrupts. A poll that did the whole budget must not call Complete: it
+// still owns the device and is polled again, interrupts staying off.
+type NAPI struct {
+	poll   func(budget int) int
+	weight int
+	dev    *Device
+	sd     *Softnet
+
+	state   atomic.Uint32
+	next    *NAPI       // poll list link, guarded by sd.mu
+	onList  atomic.Bool // on sd's poll list or a local list of net_rx_action
+	backlog bool        // the softnet's own backlog instance
+
+	polls  atomic.Uint64
+	misuse atomic.Uint64
+}
+
+// NetifNAPIAdd creates the device's NAPI instance (netif_napi_add). poll
+// runs in softirq context on the device's softnet. weight <= 0 means 64.
+func (d *Device) NetifNAPIAdd(poll func(budget int) int, weight int) *NAPI {
+	if weight <= 0 {
+		weight = DefaultWeight
+	}
+	n := &NAPI{poll: poll, weight: weight, dev: d, sd: d.core.cpus[d.cpu]}
+	// Created disabled, like Linux; Device.Up enables it.
+	n.state.Store(napiSched | napiDisable)
+	d.napis = append(d.napis, n)
+	return n
+}
+
+// Weight is the instance's budget per poll.
+func (n *NAPI) Weight() int { return n.weight }
+
+// Polls is how many times the instance was polled.
+func (n *NAPI) Polls() uint64 { return n.polls.Load() }
+
+// Schedule puts the instance on its softnet's poll list and raises
+// NET_RX (napi_schedule). If it is already scheduled it records that it was
+// missed, so Complete keeps it polling. It returns true if this call
+// scheduled it. Callable from any context.
+func (n *NAPI) Schedule() bool {
+	for {
+		old := n.state.Load()
+		if old&napiDisable != 0 {
+			return false
+		}
+		nw := old | napiSched
+		if old&napiSched != 0 {
+			nw |= napiMissed
+		}
+		if n.state.CompareAndSwap(old, nw) {
+			if old&napiSched != 0 {
+				return false
+			}
+			break
+		}
+	}
+	n.sd.mu.Lock()
+	n.sd.pollAddLocked(n)
+	n.sd.mu.Unlock()
+	n.sd.raise(netRxSoftirq)
+	return true
+}
+
+// Complete ends polling (napi_complete_done). It reports false when a
+// Schedule came in meanwhile: the instance stays scheduled and the driver
+// must leave its interrupts off. Call it only from the instance's poll.
+func (n *NAPI) Complete() bool {
+	for {
+		old := n.state.Load()
+		nw := old &^ (napiSched | napiMissed)
+		if old&napiMissed != 0 {
+			nw |= napiSched
+		}
+		if n.state.CompareAndSwap(old, nw) {
+			if old&napiMissed != 0 {
+				n.sd.mu.Lock()
+				n.sd.pollAddLocked(n)
+				n.sd.mu.Unlock()
+				n.sd.raise(netRxSoftirq)
+				return false
+			}
+			return true
+		}
+	}
+}
+
+// Disable waits until the instance is not being polled and keeps it from
+// being scheduled (napi_disable). Process context only.
+func (n *NAPI) Disable() {
+	for {
+		old := n.state.Load()
+		if n.state.CompareAndSwap(old, old|napiDisable) {
+			break
+		}
+	}
+	for {
+		old := n.state.Load()
+		if old&napiSched == 0 && n.state.CompareAndSwap(old, old|napiSched) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// Enable allows scheduling again (napi_enable).
+func (n *NAPI) Enable() {
+	n.state.Store(0)
+}
+
+// ReceiveSkb hands a received frame to the stack from the poll
+// (netif_receive_skb): with RPS it may go to another CPU's backlog,
+// otherwise it goes up at once. The stack owns b after the call.
+func (n *NAPI) ReceiveSkb(b *skb.Buff) {
+	d := n.dev
+	d.Stats.RxPackets.Add(1)
+	d.Stats.RxBytes.Add(uint64(b.Len() + ethHeaderLen))
+	if d.core.cfg.RPS && len(d.core.cpus) > 1 {
+		if cpu := d.core.rpsCPU(b); cpu != n.sd.cpu {
+			target := d.core.cpus[cpu]
+			if target.enqueueToBacklog(b, d) {
+				target.receivedRPS.Add(1)
+			}
+			return
+		}
+	}
+	n.sd.netifReceiveSkb(b)
+}
+
+func (n *NAPI) devName() string {
+	if n.dev == nil {
+		return "backlog"
+	}
+	return n.dev.Name
+}
+
+// napiList is an intrusive FIFO of NAPI instances.
+type napiList struct{ head, tail *NAPI }
+
+func (l *napiList) pop() *NAPI {
+	n := l.head
+	if n == nil {
+		return nil
+	}
+	l.head = n.next
+	if l.head == nil {
+		l.tail = nil
+	}
+	n.next = nil
+	n.onList.Store(false)
+	return n
+}
+
+func (l *napiList) push(n *NAPI) {
+	n.next = nil
+	n.onList.Store(true)
+	if l.tail == nil {
+		l.head = n
+	} else {
+		l.tail.next = n
+	}
+	l.tail = n
+}
+
+func (l *napiList) append(o napiList) {
+	if o.head == nil {
+		return
+	}
+	if l.tail == nil {
+		*l = o
+		return
+	}
+	l.tail.next = o.head
+	l.tail = o.tail
+}

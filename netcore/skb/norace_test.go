@@ -1,0 +1,5 @@
+//go:build !race
+
+package skb
+
+const raceEnabled = false

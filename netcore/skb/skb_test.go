@@ -1,0 +1,136 @@
+package skb
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPutPushPull(t *testing.T) {
+	before := Live()
+	b := Alloc(100)
+	require.NotNil(t, b)
+	assert.Equal(t, Headroom, b.Headroom())
+	assert.Equal(t, 0, b.Len())
+
+	copy(b.Put(4), "data")
+	eth := b.Push(2)
+	require.NotNil(t, eth)
+	copy(eth, "hd")
+	b.SetMACHeader()
+	assert.Equal(t, "hddata", string(b.Data()))
+	assert.Equal(t, "hd", string(b.Pull(2)))
+	b.SetNetworkHeader()
+	assert.Equal(t, "data", string(b.Data()))
+	assert.Equal(t, "hddata", string(b.MACHeader()))
+	assert.Equal(t, "data", string(b.NetworkHeader()))
+	assert.Nil(t, b.TransportHeader())
+
+	// Bounds: nothing panics, nothing moves.
+	assert.Nil(t, b.Pull(5))
+	assert.Nil(t, b.Push(Headroom+10))
+	assert.Nil(t, b.Put(DataSize))
+	assert.Nil(t, b.Put(-1))
+	assert.Equal(t, 4, b.Len())
+	b.Trim(2)
+	assert.Equal(t, "da", string(b.Data()))
+	b.Trim(10)
+	assert.Equal(t, 2, b.Len())
+	require.True(t, b.PushToMAC())
+	assert.Equal(t, "hdda", string(b.Data()))
+
+	b.Free()
+	assert.Equal(t, before, Live())
+	assert.Panics(t, func() { b.Free() })
+}
+
+func TestAllocClasses(t *testing.T) {
+	s := Alloc(1514)
+	require.NotNil(t, s)
+	assert.GreaterOrEqual(t, s.Tailroom(), 1514)
+	l := Alloc(65535)
+	require.NotNil(t, l)
+	assert.GreaterOrEqual(t, l.Tailroom(), 65535)
+	assert.Nil(t, Alloc(MaxDataSize))
+	assert.Nil(t, Alloc(-1))
+	s.Free()
+	l.Free()
+}
+
+func TestCloneSharesData(t *testing.T) {
+	before := Live()
+	b := Alloc(10)
+	copy(b.Put(3), "abc")
+	c := b.Clone()
+	assert.True(t, b.Cloned())
+	assert.Equal(t, "abc", string(c.Data()))
+	c.Pull(1)
+	assert.Equal(t, "abc", string(b.Data()), "clone has its own window")
+	b.Free()
+	assert.Equal(t, "bc", string(c.Data()), "data lives while a clone holds it")
+	c.Free()
+	assert.Equal(t, before, Live())
+
+	d := Alloc(10)
+	copy(d.Put(3), "xyz")
+	e := d.Copy()
+	e.Data()[0] = 'X'
+	assert.Equal(t, "xyz", string(d.Data()))
+	assert.Equal(t, "Xyz", string(e.Data()))
+	d.Free()
+	e.Free()
+}
+
+func TestQueue(t *testing.T) {
+	q := NewQueue(3)
+	bs := []*Buff{Alloc(1), Alloc(1), Alloc(1), Alloc(1)}
+	for _, b := range bs[:3] {
+		require.True(t, q.Push(b))
+	}
+	assert.False(t, q.Push(bs[3]), "full")
+	assert.Same(t, bs[0], q.Pop())
+	require.True(t, q.PushFront(bs[0]))
+	assert.False(t, q.PushFront(bs[3]))
+	for _, want := range bs[:3] {
+		assert.Same(t, want, q.Pop())
+	}
+	assert.Nil(t, q.Pop())
+	// wrap many times
+	for i := 0; i < 10; i++ {
+		require.True(t, q.Push(bs[i%4]))
+		assert.Same(t, bs[i%4], q.Pop())
+	}
+	q.Push(bs[0])
+	q.Push(bs[1])
+	q.Purge()
+	bs[2].Free()
+	bs[3].Free()
+	assert.Equal(t, 0, q.Len())
+}
+
+func TestSteadyStateNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race")
+	}
+	// Warm the pools.
+	for i := 0; i < 4; i++ {
+		Alloc(1500).Free()
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		b := Alloc(1500)
+		b.Put(1500)
+		b.Push(14)
+		b.Free()
+	})
+	assert.Zero(t, allocs)
+}
+
+func BenchmarkAllocFree(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		s := Alloc(1500)
+		s.Put(1500)
+		s.Free()
+	}
+}
