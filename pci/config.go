@@ -116,7 +116,9 @@ func (c Config) SetCommand(bits uint16) error {
 }
 
 // EnableBusMaster lets the device master the bus: without it no DMA.
-func (c Config) EnableBusMaster() error { return c.SetCommand(CommandBusMaster | CommandMemory | CommandIO) }
+func (c Config) EnableBusMaster() error {
+	return c.SetCommand(CommandBusMaster | CommandMemory | CommandIO)
+}
 
 // Capability is one entry of the standard capability list.
 type Capability struct {

@@ -21,8 +21,8 @@ type fixture struct {
 
 type fakeDev struct {
 	addr, vendor, device, class, driver string
-	group                                int
-	resource                             string
+	group                               int
+	resource                            string
 }
 
 const e1000Resource = "0x00000000feb80000 0x00000000feb9ffff 0x0000000000040200\n" +

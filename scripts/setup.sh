@@ -13,6 +13,8 @@ need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v ip >/dev/null || need+=(iproute2)
 command -v zstd >/dev/null || need+=(zstd)
+command -v tshark >/dev/null || need+=(tshark)
+command -v ping >/dev/null || need+=(iputils-ping)
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

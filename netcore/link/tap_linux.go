@@ -19,11 +19,11 @@ type TAP struct {
 	Dev    *netcore.Device
 	IfName string // kernel-side interface name
 
-	fd     int
-	napi   *netcore.NAPI
+	fd      int
+	napi    *netcore.NAPI
 	stopFd  int // eventfd that stops the interrupt thread
 	rearmFd int // eventfd the poll signals when it completes (unmask)
-	wg     sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // TAPConfig sets up a TAP device.
