@@ -187,3 +187,6 @@ func (t *TAP) StartXmit(b *skb.Buff) netcore.TxStatus {
 	b.Free()
 	return netcore.TxOK
 }
+
+// NAPI is the device's polling context.
+func (t *TAP) NAPI() *netcore.NAPI { return t.napi }
