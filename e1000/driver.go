@@ -1,0 +1,535 @@
+package e1000
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringonet/ringo/descring"
+	"github.com/ringonet/ringo/irq"
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/skb"
+	"github.com/ringonet/ringo/vfio"
+)
+
+// Defaults.
+const (
+	DefaultRing = 256  // descriptors per ring (e1000's default)
+	bufSize     = 2048 // RCTL.BSIZE 2048: one frame per descriptor
+	// txWakeThreshold is how many free TX descriptors wake a stopped queue
+	// (Linux's E1000_TX_WAKE_THRESHOLD is 32; a quarter of a small ring).
+	txWakeThreshold = 32
+)
+
+// imsEnable are the causes the driver takes (Linux's IMS_ENABLE_MASK, plus
+// receiver overrun).
+const imsEnable = ICR_RXT0 | ICR_TXDW | ICR_RXDMT0 | ICR_RXSEQ | ICR_LSC | ICR_RXO
+
+// HW is the hardware seam: what the driver needs from its device.
+type HW struct {
+	Regs vfio.Registers
+	DMA  vfio.DMAAllocator
+	IRQ  vfio.InterruptSource // nil in busy-poll mode
+}
+
+// Config sets the driver up.
+type Config struct {
+	Name          string        // netcore device name
+	CPU           int           // softnet for NAPI
+	RxRing        int           // RX descriptors (power of two); 0: DefaultRing
+	TxRing        int           // TX descriptors; 0: DefaultRing
+	InterruptRate int           // ITR: at most this many interrupts/s; 0: no throttling
+	BusyPoll      bool          // no interrupts: a polling thread drives NAPI
+	Weight        int           // NAPI weight; 0: 64
+	TxTimeout     time.Duration // stalled-queue watchdog; 0: 5 s
+	Logger        *slog.Logger
+}
+
+// Driver is one e1000 bound to a netcore device.
+type Driver struct {
+	Dev  *netcore.Device
+	cfg  Config
+	r    regs
+	hw   HW
+	napi *netcore.NAPI
+	log  *slog.Logger
+	line *irq.Line
+
+	rx, tx *descring.Ring
+
+	// txMu serializes StartXmit with a reset (the watchdog's TxTimeout).
+	// The qdisc already lets one goroutine at a time transmit.
+	txMu sync.Mutex
+	// resetMu serializes Open, Stop and the watchdog's reset.
+	resetMu sync.Mutex
+	running atomic.Bool
+
+	// Busy-poll thread.
+	pollStop chan struct{}
+	pollDone chan struct{}
+
+	// FaultTxStall, when set, makes transmit fill descriptors without
+	// writing TDT, so the hardware never sends them: the fault matrix's
+	// stalled transmitter. A reset clears it.
+	FaultTxStall atomic.Bool
+
+	Counters Counters
+	hwStats  hwStats
+}
+
+// Counters are the driver's own event counts (ethtool -S style).
+type Counters struct {
+	Interrupts     atomic.Uint64 // claimed interrupts
+	Spurious       atomic.Uint64 // ICR read 0
+	RxDescErrors   atomic.Uint64 // descriptor reported a frame error
+	RxBadLength    atomic.Uint64 // descriptor length 0, short, or past the buffer
+	RxNoEOP        atomic.Uint64 // frame spanning descriptors (not configured; dropped)
+	TxRestarts     atomic.Uint64 // queue woken after being full
+	TxTooBig       atomic.Uint64 // frame larger than a TX buffer, dropped
+	Resets         atomic.Uint64 // chip resets by the watchdog
+	LinkChanges    atomic.Uint64
+	BusyPollRounds atomic.Uint64
+}
+
+// New registers a netcore device for the e1000 behind hw. The chip is reset
+// and its address read here; rings are allocated once and live until the
+// DMA allocator is closed. With an irq bridge the interrupt line is
+// requested at Open.
+func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, error) {
+	if cfg.RxRing == 0 {
+		cfg.RxRing = DefaultRing
+	}
+	if cfg.TxRing == 0 {
+		cfg.TxRing = DefaultRing
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if !cfg.BusyPoll && (hw.IRQ == nil || bridge == nil) {
+		return nil, errors.New("e1000: interrupt mode needs an interrupt source and an irq bridge")
+	}
+	d := &Driver{cfg: cfg, r: regs{hw.Regs}, hw: hw, log: cfg.Logger}
+	id, err := Probe(hw.Regs)
+	if err != nil {
+		return nil, err
+	}
+	if d.rx, err = descring.New(hw.DMA, descring.Config{Count: cfg.RxRing, DescSize: RxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
+		return nil, fmt.Errorf("e1000: rx ring: %w", err)
+	}
+	if d.tx, err = descring.New(hw.DMA, descring.Config{Count: cfg.TxRing, DescSize: TxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
+		return nil, fmt.Errorf("e1000: tx ring: %w", err)
+	}
+	d.Dev, err = core.Register(netcore.DeviceConfig{
+		Name: cfg.Name, HardwareAddr: id.MAC, CPU: cfg.CPU, Kind: "e1000",
+		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
+	}, d)
+	if err != nil {
+		return nil, err
+	}
+	d.napi = d.Dev.NetifNAPIAdd(d.poll, cfg.Weight)
+	if !cfg.BusyPoll {
+		d.line = bridge.Request(d.Dev.Name, cfg.CPU, hw.IRQ, d.hardirq)
+	}
+	return d, nil
+}
+
+// NAPI is the device's polling context.
+func (d *Driver) NAPI() *netcore.NAPI { return d.napi }
+
+// IRQLine is the interrupt line, nil in busy-poll mode.
+func (d *Driver) IRQLine() *irq.Line { return d.line }
+
+// Open implements netcore.DeviceOps: the init sequence of SDM 14.
+func (d *Driver) Open() error {
+	d.resetMu.Lock()
+	defer d.resetMu.Unlock()
+	if err := d.up(); err != nil {
+		return err
+	}
+	d.pollStop, d.pollDone = make(chan struct{}), make(chan struct{})
+	if d.cfg.BusyPoll {
+		go d.busyPoll(d.pollStop, d.pollDone)
+	} else {
+		go d.housekeeping(d.pollStop, d.pollDone)
+	}
+	return nil
+}
+
+// housekeeping folds the clear-on-read statistics registers into their
+// 64-bit totals every 2 s, as e1000_watchdog does, so no 32-bit register
+// wraps between reads.
+func (d *Driver) housekeeping(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			d.HWStats()
+		}
+	}
+}
+
+// up resets the chip and programs it: general config (14.3), receive
+// (14.4), transmit (14.5), interrupts (14.6).
+func (d *Driver) up() error {
+	r := d.r
+	if err := r.reset(); err != nil {
+		return err
+	}
+	// 14.3: link up, auto speed; no loss-of-signal inversion, no VLANs.
+	ctrl := r.read(CTRL)
+	ctrl |= CTRL_SLU | CTRL_ASDE
+	ctrl &^= CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | CTRL_VME
+	r.write(CTRL, ctrl)
+	// Flow control off: FCAL/FCAH/FCT/FCTTV zero.
+	for _, reg := range []uint32{FCAL, FCAH, FCT, FCTTV} {
+		r.write(reg, 0)
+	}
+
+	// 14.4 Receive: station address, MTA cleared, ring, then RCTL.EN.
+	mac := d.Dev.HardwareAddr
+	r.write(RAL0, binary.LittleEndian.Uint32(mac[0:4]))
+	r.write(RAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|RAH_AV)
+	for i := 0; i < 128; i++ {
+		r.write(MTAn(i), 0)
+	}
+	d.rx.Reset()
+	for i := 0; i < d.rx.Count(); i++ {
+		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rx.Buf(i).IOVA)
+	}
+	r.write(RDBAL, uint32(d.rx.IOVA()))
+	r.write(RDBAH, uint32(d.rx.IOVA()>>32))
+	r.write(RDLEN, uint32(d.rx.Bytes()))
+	r.write(RDH, 0)
+	r.write(RDT, 0)
+	r.write(RDTR, 0)
+	r.write(RADV, 0)
+	// Give the hardware every descriptor but one: RDT = count-1, so RDT
+	// never equals RDH while buffers are posted.
+	d.rx.SetNextToUse(d.rx.Count() - 1)
+	r.write(RDT, uint32(d.rx.Count()-1))
+	r.write(RCTL, d.rctl())
+
+	// 14.5 Transmit.
+	d.tx.Reset()
+	r.write(TDBAL, uint32(d.tx.IOVA()))
+	r.write(TDBAH, uint32(d.tx.IOVA()>>32))
+	r.write(TDLEN, uint32(d.tx.Bytes()))
+	r.write(TDH, 0)
+	r.write(TDT, 0)
+	r.write(TIDV, 0)
+	r.write(TADV, 0)
+	r.write(TIPG, TIPG_IPGT_COPPER|TIPG_IPGR1<<TIPG_IPGR1_SHIFT|TIPG_IPGR2<<TIPG_IPGR2_SHIFT)
+	r.write(TCTL, TCTL_EN|TCTL_PSP|0x0f<<TCTL_CT_SHIFT|0x40<<TCTL_COLD_SHIFT|TCTL_RTLC)
+
+	// 14.6 Interrupts: throttle, clear, unmask (not in busy-poll mode).
+	if d.cfg.InterruptRate > 0 {
+		// ITR counts 256 ns units between interrupts.
+		r.write(ITR, uint32(1e9/256/d.cfg.InterruptRate))
+	} else {
+		r.write(ITR, 0)
+	}
+	r.read(ICR)
+	d.running.Store(true)
+	d.FaultTxStall.Store(false)
+	if !d.cfg.BusyPoll {
+		r.write(IMS, imsEnable)
+	}
+	d.updateCarrier()
+	return nil
+}
+
+// rctl is the receive control word for the device's current flags.
+func (d *Driver) rctl() uint32 {
+	v := uint32(RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_BSIZE_2048 | RCTL_RDMTS_HALF)
+	if d.Dev.Promisc() {
+		v |= RCTL_UPE | RCTL_MPE
+	}
+	return v
+}
+
+// SetRxMode re-reads promiscuous mode (ndo_set_rx_mode).
+func (d *Driver) SetRxMode() {
+	if d.running.Load() {
+		d.r.write(RCTL, d.rctl())
+	}
+}
+
+// Stop implements netcore.DeviceOps: mask, stop the DMA engines, reset.
+// The rings' memory stays for the next Open.
+func (d *Driver) Stop() error {
+	d.resetMu.Lock()
+	defer d.resetMu.Unlock()
+	if d.pollStop != nil {
+		close(d.pollStop)
+		<-d.pollDone
+		d.pollStop = nil
+	}
+	d.down()
+	d.Dev.NetifCarrierOff()
+	return nil
+}
+
+func (d *Driver) down() {
+	d.running.Store(false)
+	d.r.write(IMC, 0xffffffff)
+	d.r.write(RCTL, 0)
+	d.r.write(TCTL, TCTL_PSP)
+	d.r.read(STATUS)
+	d.txMu.Lock()
+	d.r.reset()
+	d.txMu.Unlock()
+}
+
+// hardirq is the interrupt handler (e1000_intr): read ICR (which clears
+// it), mask everything, schedule NAPI. Link changes update the carrier here.
+func (d *Driver) hardirq() bool {
+	icr := d.r.read(ICR)
+	if icr == 0 {
+		d.Counters.Spurious.Add(1)
+		return false
+	}
+	d.Counters.Interrupts.Add(1)
+	if icr&(ICR_LSC|ICR_RXSEQ) != 0 {
+		d.Counters.LinkChanges.Add(1)
+		d.updateCarrier()
+	}
+	d.r.write(IMC, 0xffffffff)
+	d.r.read(STATUS) // flush the mask before NAPI runs
+	d.napi.Schedule()
+	return true
+}
+
+func (d *Driver) updateCarrier() {
+	if d.r.linkUp() {
+		d.Dev.NetifCarrierOn()
+	} else {
+		d.Dev.NetifCarrierOff()
+	}
+}
+
+// poll is the NAPI poll (e1000_clean): TX completions first, then RX up to
+// the budget. Less than the budget: complete and unmask.
+func (d *Driver) poll(budget int) int {
+	d.cleanTx()
+	work := d.cleanRx(budget)
+	if work < budget {
+		if d.napi.Complete() && !d.cfg.BusyPoll && d.running.Load() {
+			d.r.write(IMS, imsEnable)
+		}
+	}
+	return work
+}
+
+// cleanRx takes received frames (e1000_clean_rx_irq). Every value the
+// device wrote is checked: a length past the buffer or below a header, a
+// frame without EOP, an error bit: each is dropped and counted, and the
+// descriptor goes back to the hardware.
+func (d *Driver) cleanRx(budget int) int {
+	rx := d.rx
+	i := rx.NextToClean()
+	work := 0
+	for work < budget {
+		desc := rx.Desc(i)
+		sw := loadStatus(desc)
+		status, errs := uint8(sw), uint8(sw>>8)
+		if status&RXD_STAT_DD == 0 {
+			break
+		}
+		work++
+		length := int(binary.LittleEndian.Uint16(desc[rxdLength:]))
+		switch {
+		case status&RXD_STAT_EOP == 0:
+			d.Counters.RxNoEOP.Add(1)
+			d.Dev.Stats.RxLengthErrors.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+		case errs&RXD_ERR_FRAME != 0:
+			d.Counters.RxDescErrors.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+			if errs&RXD_ERR_CE != 0 {
+				d.Dev.Stats.RxCRCErrors.Add(1)
+			} else {
+				d.Dev.Stats.RxFrameErrors.Add(1)
+			}
+		case length < 14 || length > bufSize:
+			d.Counters.RxBadLength.Add(1)
+			d.Dev.Stats.RxLengthErrors.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+		default:
+			d.receive(rx.Buf(i).Buf[:length], status)
+		}
+		// Hand the descriptor back: same buffer, status cleared.
+		binary.LittleEndian.PutUint64(desc[rxdAddr:], rx.Buf(i).IOVA)
+		storeStatus(desc, 0)
+		i = rx.Next(i)
+	}
+	if work > 0 {
+		rx.SetNextToClean(i)
+		// The slot before next-to-clean is the last one we may give back:
+		// RDT one behind the next descriptor we will read.
+		tail := (i - 1) & (rx.Count() - 1)
+		rx.SetNextToUse(tail)
+		d.r.write(RDT, uint32(tail)) // one tail write per batch
+	}
+	return work
+}
+
+// receive copies a frame out of its DMA buffer into an skb and hands it up.
+// The copy keeps DMA memory out of the Go heap's reach and lets the
+// descriptor go back at once.
+func (d *Driver) receive(frame []byte, _ uint8) {
+	b := skb.Alloc(len(frame))
+	if b == nil {
+		d.Dev.Stats.RxDropped.Add(1)
+		return
+	}
+	copy(b.Put(len(frame)), frame)
+	if !d.Dev.EthTypeTrans(b) {
+		d.Dev.Stats.RxLengthErrors.Add(1)
+		b.Free()
+		return
+	}
+	d.napi.ReceiveSkb(b)
+}
+
+// StartXmit implements netcore.DeviceOps (e1000_xmit_frame): copy the frame
+// into the slot's buffer, fill one legacy descriptor, bump TDT.
+func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	tx := d.tx
+	n := b.Len()
+	if n > bufSize {
+		d.Counters.TxTooBig.Add(1)
+		d.Dev.Stats.TxDropped.Add(1)
+		b.Free()
+		return netcore.TxOK
+	}
+	if !d.running.Load() || tx.Unused() < 1 {
+		d.Dev.NetifStopQueue()
+		return netcore.TxBusy
+	}
+	i := tx.NextToUse()
+	buf := tx.Buf(i)
+	copy(buf.Buf, b.Data())
+	b.Free()
+	desc := tx.Desc(i)
+	binary.LittleEndian.PutUint64(desc[txdAddr:], buf.IOVA)
+	binary.LittleEndian.PutUint16(desc[txdLength:], uint16(n))
+	desc[txdCSO] = 0
+	desc[txdCmd] = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS
+	storeStatus(desc, 0)
+	next := tx.Next(i)
+	tx.SetNextToUse(next)
+	if !d.FaultTxStall.Load() {
+		// The store is a full barrier (vfio.MMIO): the descriptor and
+		// buffer are visible before the device reads TDT.
+		d.r.write(TDT, uint32(next))
+	}
+	// Stop before the ring is full, then look again: a completion that ran
+	// between the check and the stop would otherwise leave it stopped
+	// (__e1000_maybe_stop_tx).
+	if tx.Unused() < 1 {
+		d.Dev.NetifStopQueue()
+		if tx.Unused() >= 1 {
+			d.Dev.NetifWakeQueue()
+		}
+	}
+	return netcore.TxOK
+}
+
+// cleanTx reclaims sent descriptors (e1000_clean_tx_irq) and wakes the
+// queue when enough are free.
+func (d *Driver) cleanTx() int {
+	tx := d.tx
+	i := tx.NextToClean()
+	end := tx.NextToUse()
+	n := 0
+	for i != end {
+		desc := tx.Desc(i)
+		if loadStatus(desc)&TXD_STAT_DD == 0 {
+			break
+		}
+		storeStatus(desc, 0)
+		i = tx.Next(i)
+		n++
+	}
+	if n > 0 {
+		tx.SetNextToClean(i)
+	}
+	if d.Dev.NetifQueueStopped() && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/4) {
+		d.Counters.TxRestarts.Add(1)
+		d.Dev.NetifWakeQueue()
+	}
+	return n
+}
+
+// TxTimeout implements netcore.TxTimeouter (e1000_tx_timeout): the
+// transmitter stalled, so reset the chip and rebuild both rings on the same
+// buffers. Frames in the TX ring are lost (counted as TX errors); nothing
+// leaks, since the buffers belong to the ring.
+func (d *Driver) TxTimeout() {
+	d.resetMu.Lock()
+	defer d.resetMu.Unlock()
+	if !d.running.Load() {
+		return
+	}
+	d.Counters.Resets.Add(1)
+	lost := d.tx.InUse()
+	d.log.Warn("e1000: transmit timed out; resetting", "dev", d.Dev.Name, "tdh", d.r.read(TDH), "tdt", d.r.read(TDT), "in_flight", lost)
+	d.napi.Disable()
+	d.down()
+	d.Dev.Stats.TxErrors.Add(uint64(lost))
+	d.txMu.Lock()
+	err := d.up()
+	d.txMu.Unlock()
+	d.napi.Enable()
+	if err != nil {
+		d.log.Error("e1000: reset failed", "dev", d.Dev.Name, "err", err)
+		return
+	}
+	d.Dev.NetifWakeQueue()
+	d.napi.Schedule()
+}
+
+// busyPoll is the busy-poll mode: a thread that watches the rings instead
+// of waiting for interrupts and schedules NAPI whenever there is work,
+// yielding between looks. Link state is read every 100 ms.
+func (d *Driver) busyPoll(stop, done chan struct{}) {
+	defer close(done)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	lastLink := time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		d.Counters.BusyPollRounds.Add(1)
+		rxReady := loadStatus(d.rx.Desc(d.rx.NextToClean()))&RXD_STAT_DD != 0
+		txPending := d.tx.InUse() > 0
+		if rxReady || txPending {
+			d.napi.Schedule()
+		}
+		if time.Since(lastLink) > 100*time.Millisecond {
+			lastLink = time.Now()
+			d.updateCarrier()
+			if d.Counters.BusyPollRounds.Load()%64 == 0 {
+				d.HWStats()
+			}
+		}
+		runtime.Gosched()
+		if !rxReady && !txPending {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}

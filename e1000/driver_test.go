@@ -1,0 +1,254 @@
+package e1000
+
+import (
+	"bytes"
+	"encoding/binary"
+	"log/slog"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/irq"
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+const testEthertype = 0x88b5
+
+type rig struct {
+	f    *fakeE1000
+	core *netcore.Core
+	drv  *Driver
+	got  chan []byte
+}
+
+func newRig(t *testing.T, cfg Config) *rig {
+	quiet := slog.New(slog.DiscardHandler)
+	r := &rig{f: newFakeE1000(t), got: make(chan []byte, 100000)}
+	r.core = netcore.New(netcore.Config{Logger: quiet})
+	br, err := irq.New(quiet)
+	require.NoError(t, err)
+	cfg.Logger = quiet
+	if cfg.RxRing == 0 {
+		cfg.RxRing = 64
+	}
+	if cfg.TxRing == 0 {
+		cfg.TxRing = 64
+	}
+	r.drv, err = New(r.core, br, r.f.hw(), cfg)
+	require.NoError(t, err)
+	r.core.AddPacketType(testEthertype, func(b *skb.Buff) {
+		b.PushToMAC()
+		r.got <- append([]byte(nil), b.Data()...)
+		b.Free()
+	})
+	require.NoError(t, r.drv.Dev.Up())
+	t.Cleanup(func() {
+		r.core.Close()
+		br.Close()
+	})
+	return r
+}
+
+func testFrame(dst []byte, seq uint32, size int, rng *rand.Rand) []byte {
+	f := make([]byte, size)
+	copy(f[0:6], dst)
+	copy(f[6:12], []byte{2, 0, 0, 0, 0, 9})
+	binary.BigEndian.PutUint16(f[12:], testEthertype)
+	binary.BigEndian.PutUint32(f[14:], seq)
+	rng.Read(f[18:])
+	return f
+}
+
+func TestProbeMAC(t *testing.T) {
+	f := newFakeE1000(t)
+	id, err := Probe(f)
+	require.NoError(t, err)
+	assert.Equal(t, "52:54:00:12:34:56", id.MAC.String())
+	assert.True(t, id.LinkUp)
+
+	// RAH.AV clear after reset: the address comes from the EEPROM.
+	f.clearRAR()
+	r := regs{f}
+	mac, err := r.macAddr()
+	require.NoError(t, err)
+	assert.Equal(t, "52:54:00:12:34:56", mac.String())
+}
+
+func TestSupported(t *testing.T) {
+	assert.True(t, Supported(0x8086, 0x100e))
+	assert.True(t, Supported(0x8086, 0x100f))
+	assert.False(t, Supported(0x8086, 0x10d3))
+	assert.False(t, Supported(0x10ec, 0x8029))
+}
+
+// Frames the device writes into the RX ring reach the protocol handler in
+// order and byte-exact, while the 64-entry ring wraps many times.
+func TestReceiveWraps(t *testing.T) {
+	r := newRig(t, Config{})
+	rng := rand.New(rand.NewSource(1))
+	const n = 2000
+	var want [][]byte
+	for i := 0; i < n; i++ {
+		fr := testFrame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
+		want = append(want, fr)
+		for !r.f.receive(fr, RXD_STAT_DD|RXD_STAT_EOP, 0, len(fr)) {
+			time.Sleep(50 * time.Microsecond) // ring full: let NAPI drain
+		}
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case got := <-r.got:
+			require.True(t, bytes.Equal(want[i], got), "frame %d differs", i)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("frame %d never arrived", i)
+		}
+	}
+	assert.EqualValues(t, n, r.drv.Dev.Stats.RxPackets.Load())
+	assert.Greater(t, r.drv.IRQLine().Count(), uint64(0))
+	assert.EqualValues(t, n, r.drv.HWStat("good_packets_rx"))
+	assert.Zero(t, r.f.faults)
+}
+
+// Transmit through dev_queue_xmit: byte-exact and in order; while the
+// device holds its transmitter the ring fills, the queue stops, frames wait
+// in the qdisc, and the TX-done interrupt wakes it.
+func TestTransmitStopWake(t *testing.T) {
+	r := newRig(t, Config{})
+	rng := rand.New(rand.NewSource(2))
+	r.f.hold(true)
+	const n = 500
+	var want [][]byte
+	for i := 0; i < n; i++ {
+		fr := testFrame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60+rng.Intn(1455), rng)
+		want = append(want, fr)
+		b := skb.Alloc(len(fr))
+		copy(b.Put(len(fr)), fr)
+		b.Dev = r.drv.Dev
+		require.NoError(t, netcore.DevQueueXmit(b))
+	}
+	assert.True(t, r.drv.Dev.NetifQueueStopped(), "a 64-entry ring cannot take 500 frames")
+	assert.Greater(t, r.drv.Dev.Qdisc().Len(), 0)
+	// Release the transmitter repeatedly: each TXDW interrupt cleans the
+	// ring and wakes the queue.
+	require.Eventually(t, func() bool {
+		r.f.hold(false)
+		r.f.hold(true)
+		return len(r.f.sentFrames()) == n
+	}, 10*time.Second, time.Millisecond)
+	r.f.hold(false)
+	sent := r.f.sentFrames()
+	for i := range want {
+		require.True(t, bytes.Equal(want[i], sent[i]), "frame %d differs", i)
+	}
+	assert.Greater(t, r.drv.Counters.TxRestarts.Load(), uint64(0))
+	assert.EqualValues(t, n, r.drv.Dev.Stats.TxPackets.Load())
+}
+
+// A hostile device: lengths past the buffer or below a header, a frame
+// without EOP, error bits. Each is counted and dropped; the descriptor goes
+// back; the next good frame arrives.
+func TestHostileRxDescriptors(t *testing.T) {
+	r := newRig(t, Config{})
+	rng := rand.New(rand.NewSource(3))
+	good := testFrame(r.drv.Dev.HardwareAddr, 7, 100, rng)
+	cases := []struct {
+		status, errs uint8
+		length       int
+	}{
+		{RXD_STAT_DD | RXD_STAT_EOP, 0, 4000},  // longer than the buffer
+		{RXD_STAT_DD | RXD_STAT_EOP, 0, 65535}, // much longer
+		{RXD_STAT_DD | RXD_STAT_EOP, 0, 0},     // empty
+		{RXD_STAT_DD | RXD_STAT_EOP, 0, 13},    // shorter than a header
+		{RXD_STAT_DD, 0, 100},                  // no EOP
+		{RXD_STAT_DD | RXD_STAT_EOP, RXD_ERR_CE, 100},
+		{RXD_STAT_DD | RXD_STAT_EOP, RXD_ERR_RXE, 100},
+	}
+	for i := 0; i < 20; i++ { // wrap the ring with bad descriptors
+		for _, c := range cases {
+			require.True(t, r.f.receive(good, c.status, c.errs, c.length))
+			require.Eventually(t, func() bool { return r.drv.rx.NextToClean() == int(r.f.Read32(RDH)) }, 5*time.Second, time.Millisecond)
+		}
+	}
+	require.True(t, r.f.receive(good, RXD_STAT_DD|RXD_STAT_EOP, 0, len(good)))
+	select {
+	case got := <-r.got:
+		assert.Equal(t, good, got)
+	case <-time.After(5 * time.Second):
+		t.Fatal("good frame after bad ones never arrived")
+	}
+	assert.Len(t, r.got, 0, "no bad frame went up")
+	assert.EqualValues(t, 20*4, r.drv.Counters.RxBadLength.Load())
+	assert.EqualValues(t, 20, r.drv.Counters.RxNoEOP.Load())
+	assert.EqualValues(t, 40, r.drv.Counters.RxDescErrors.Load())
+	assert.EqualValues(t, 20, r.drv.Dev.Stats.RxCRCErrors.Load())
+	assert.EqualValues(t, 20*7, r.drv.Dev.Stats.RxErrors.Load())
+}
+
+func TestLinkStateChanges(t *testing.T) {
+	r := newRig(t, Config{})
+	require.Eventually(t, r.drv.Dev.Carrier, time.Second, time.Millisecond)
+	r.f.setLink(false)
+	require.Eventually(t, func() bool { return !r.drv.Dev.Carrier() }, 5*time.Second, time.Millisecond)
+	r.f.setLink(true)
+	require.Eventually(t, r.drv.Dev.Carrier, 5*time.Second, time.Millisecond)
+	assert.EqualValues(t, 2, r.drv.Counters.LinkChanges.Load())
+}
+
+// A stalled transmitter (TDT never written) fills the ring; the watchdog
+// resets the chip, rebuilds the rings on the same buffers, and traffic
+// resumes.
+func TestTxStallWatchdogReset(t *testing.T) {
+	r := newRig(t, Config{TxTimeout: 300 * time.Millisecond})
+	rng := rand.New(rand.NewSource(4))
+	mapped := len(r.f.dma.mem)
+	r.drv.FaultTxStall.Store(true)
+	send := func(seq uint32) {
+		fr := testFrame([]byte{2, 0, 0, 0, 0, 1}, seq, 100, rng)
+		b := skb.Alloc(len(fr))
+		copy(b.Put(len(fr)), fr)
+		b.Dev = r.drv.Dev
+		netcore.DevQueueXmit(b)
+	}
+	for i := 0; i < 100; i++ {
+		send(uint32(i))
+	}
+	assert.True(t, r.drv.Dev.NetifQueueStopped())
+	require.Eventually(t, func() bool { return r.drv.Counters.Resets.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	// The qdisc's frames go out after the reset.
+	require.Eventually(t, func() bool { return len(r.f.sentFrames()) > 0 }, 5*time.Second, 10*time.Millisecond)
+	before := len(r.f.sentFrames())
+	send(1000)
+	require.Eventually(t, func() bool { return len(r.f.sentFrames()) == before+1 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, mapped, len(r.f.dma.mem), "the reset allocated no new DMA memory")
+	assert.GreaterOrEqual(t, r.drv.Dev.Stats.TxTimeouts.Load(), uint64(1))
+}
+
+// Busy-poll mode takes frames with every interrupt masked.
+func TestBusyPoll(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	f := newFakeE1000(t)
+	core := netcore.New(netcore.Config{Logger: quiet})
+	defer core.Close()
+	drv, err := New(core, nil, HW{Regs: f, DMA: f.dma}, Config{BusyPoll: true, RxRing: 64, TxRing: 64, Logger: quiet})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	n := 0
+	core.AddPacketType(testEthertype, func(b *skb.Buff) { mu.Lock(); n++; mu.Unlock(); b.Free() })
+	require.NoError(t, drv.Dev.Up())
+	rng := rand.New(rand.NewSource(5))
+	for i := 0; i < 300; i++ {
+		fr := testFrame(drv.Dev.HardwareAddr, uint32(i), 60, rng)
+		for !f.receive(fr, RXD_STAT_DD|RXD_STAT_EOP, 0, len(fr)) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return n == 300 }, 10*time.Second, time.Millisecond)
+	assert.Zero(t, f.Read32(IMS), "no interrupt enabled")
+	assert.Nil(t, drv.IRQLine())
+	require.NoError(t, drv.Dev.Down())
+}

@@ -1,0 +1,248 @@
+package e1000
+
+import (
+	"encoding/binary"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringonet/ringo/vfio"
+)
+
+// fakeDMA hands out Go memory and can translate an IOVA back, as the
+// IOMMU would for the fake device.
+type fakeDMA struct {
+	mu   sync.Mutex
+	next uint64
+	mem  map[uint64][]byte // base IOVA -> buffer
+}
+
+func newFakeDMA() *fakeDMA { return &fakeDMA{next: 0x200000, mem: map[uint64][]byte{}} }
+
+func (f *fakeDMA) AllocDMA(size, align int) (vfio.DMABuf, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next = (f.next + uint64(align) - 1) &^ (uint64(align) - 1)
+	b := vfio.DMABuf{Buf: make([]byte, size), IOVA: f.next}
+	f.mem[f.next] = b.Buf
+	f.next += uint64(size)
+	return b, nil
+}
+
+// at returns n bytes at iova, or nil if the range is not mapped (the IOMMU
+// would fault).
+func (f *fakeDMA) at(iova uint64, n int) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for base, b := range f.mem {
+		if iova >= base && iova+uint64(n) <= base+uint64(len(b)) {
+			return b[iova-base : iova-base+uint64(n)]
+		}
+	}
+	return nil
+}
+
+// fakeE1000 models the parts of an 82540EM the driver uses: reset,
+// station address, ICR/IMS/IMC, the RX and TX descriptor rings with DMA,
+// statistics that clear on read, link state, and an INTx eventfd.
+type fakeE1000 struct {
+	t   testing.TB
+	dma *fakeDMA
+	mac [6]byte
+
+	mu     sync.Mutex
+	regs   map[uint32]uint32
+	icr    uint32
+	ims    uint32
+	link   bool
+	sent   [][]byte
+	faults int  // DMA to unmapped memory
+	holdTx bool // TDT writes do not transmit until releaseTx
+	efd    int
+}
+
+func newFakeE1000(t testing.TB) *fakeE1000 {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(efd) })
+	f := &fakeE1000{t: t, dma: newFakeDMA(), mac: [6]byte{0x52, 0x54, 0, 0x12, 0x34, 0x56}, regs: map[uint32]uint32{}, link: true, efd: efd}
+	f.loadEEPROM()
+	return f
+}
+
+func (f *fakeE1000) loadEEPROM() {
+	f.regs[RAL0] = binary.LittleEndian.Uint32(f.mac[0:4])
+	f.regs[RAH0] = uint32(binary.LittleEndian.Uint16(f.mac[4:6])) | RAH_AV
+}
+
+func (f *fakeE1000) hw() HW { return HW{Regs: f, DMA: f.dma, IRQ: f} }
+
+// Fd and Unmask make the fake an interrupt source.
+func (f *fakeE1000) Fd() int       { return f.efd }
+func (f *fakeE1000) Unmask() error { return nil }
+
+func (f *fakeE1000) Read32(off uint32) uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch off {
+	case ICR:
+		v := f.icr
+		f.icr = 0
+		return v
+	case IMS:
+		return f.ims
+	case STATUS:
+		if f.link {
+			return STATUS_FD | STATUS_LU
+		}
+		return STATUS_FD
+	case GPRC, GPTC, TPR, TPT, GORCL, GOTCL:
+		v := f.regs[off]
+		f.regs[off] = 0 // clear on read
+		return v
+	}
+	return f.regs[off]
+}
+
+func (f *fakeE1000) Write32(off uint32, v uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch off {
+	case CTRL:
+		if v&CTRL_RST != 0 {
+			f.regs = map[uint32]uint32{}
+			f.icr, f.ims = 0, 0
+			f.loadEEPROM()
+			v &^= CTRL_RST
+		}
+		f.regs[CTRL] = v
+	case IMS:
+		f.ims |= v
+		f.interruptLocked()
+	case IMC:
+		f.ims &^= v
+	case ICS:
+		f.icr |= v
+		f.interruptLocked()
+	case TDT:
+		f.regs[TDT] = v
+		if !f.holdTx {
+			f.transmitLocked()
+		}
+	case EERD:
+		word := (v >> EERD_ADDR_SHIFT) & 0xff
+		var data uint32
+		if word < 3 {
+			data = uint32(f.mac[2*word]) | uint32(f.mac[2*word+1])<<8
+		}
+		f.regs[EERD] = v | EERD_DONE | data<<EERD_DATA_SHIFT
+	default:
+		f.regs[off] = v
+	}
+}
+
+func (f *fakeE1000) interruptLocked() {
+	if f.icr&f.ims != 0 {
+		one := [8]byte{1}
+		unix.Write(f.efd, one[:])
+	}
+}
+
+func (f *fakeE1000) ringLen(lenReg uint32) uint32 { return f.regs[lenReg] / 16 }
+
+func (f *fakeE1000) desc(baseLo, baseHi uint32, i uint32) []byte {
+	base := uint64(f.regs[baseLo]) | uint64(f.regs[baseHi])<<32
+	return f.dma.at(base+uint64(i)*16, 16)
+}
+
+// transmitLocked sends every descriptor from TDH to TDT.
+func (f *fakeE1000) transmitLocked() {
+	if f.regs[TCTL]&TCTL_EN == 0 {
+		return
+	}
+	n := f.ringLen(TDLEN)
+	for f.regs[TDH] != f.regs[TDT] && n > 0 {
+		d := f.desc(TDBAL, TDBAH, f.regs[TDH])
+		if d == nil {
+			f.faults++
+			return
+		}
+		addr := binary.LittleEndian.Uint64(d[txdAddr:])
+		length := int(binary.LittleEndian.Uint16(d[txdLength:]))
+		data := f.dma.at(addr, length)
+		if data == nil {
+			f.faults++
+		} else {
+			f.sent = append(f.sent, append([]byte(nil), data...))
+			f.regs[GPTC]++
+			f.regs[TPT]++
+		}
+		storeStatus(d, loadStatus(d)|TXD_STAT_DD)
+		f.regs[TDH] = (f.regs[TDH] + 1) % n
+	}
+	f.icr |= ICR_TXDW
+	f.interruptLocked()
+}
+
+// receive writes a frame into the next posted RX buffer, with the status,
+// error and length fields given (a hostile device may lie in any of them).
+// It reports false when no buffer is posted (RDH == RDT).
+func (f *fakeE1000) receive(frame []byte, status, errs uint8, length int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.regs[RCTL]&RCTL_EN == 0 || f.regs[RDH] == f.regs[RDT] {
+		f.regs[MPC]++
+		return false
+	}
+	d := f.desc(RDBAL, RDBAH, f.regs[RDH])
+	addr := binary.LittleEndian.Uint64(d[rxdAddr:])
+	buf := f.dma.at(addr, len(frame))
+	if buf == nil {
+		f.faults++
+		return false
+	}
+	copy(buf, frame)
+	binary.LittleEndian.PutUint16(d[rxdLength:], uint16(length))
+	storeStatus(d, uint32(status)|uint32(errs)<<8)
+	f.regs[RDH] = (f.regs[RDH] + 1) % f.ringLen(RDLEN)
+	f.regs[GPRC]++
+	f.regs[TPR]++
+	f.icr |= ICR_RXT0
+	f.interruptLocked()
+	return true
+}
+
+func (f *fakeE1000) setLink(up bool) {
+	f.mu.Lock()
+	f.link = up
+	f.icr |= ICR_LSC
+	f.interruptLocked()
+	f.mu.Unlock()
+}
+
+func (f *fakeE1000) sentFrames() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.sent...)
+}
+
+// hold stops the transmitter from sending; release sends what queued up.
+func (f *fakeE1000) hold(on bool) {
+	f.mu.Lock()
+	f.holdTx = on
+	if !on {
+		f.transmitLocked()
+	}
+	f.mu.Unlock()
+}
+
+// noEEPROMLoad clears RAH.AV as a part with a blank RAR after reset would.
+func (f *fakeE1000) clearRAR() {
+	f.mu.Lock()
+	f.regs[RAH0] = 0
+	f.regs[RAL0] = 0
+	f.mu.Unlock()
+}
