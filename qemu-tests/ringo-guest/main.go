@@ -24,6 +24,7 @@ import (
 // scenarios by name.
 var scenarios = map[string]func(args map[string]string, nics []*nic) error{
 	"identify": identify,
+	"hub":      hub,
 }
 
 // nic is one supported card, bound to vfio-pci and opened.

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// HubReport is the result of the two-NIC exchange.
+type HubReport struct {
+	Mode       string
+	Directions [2]DirectionReport
+	SkbLive    int64
+	Rings      int
+}
+
+// hub exchanges frames between the first two NICs, joined on one QEMU hub.
+// ringo.frames=N (default 20000), ringo.mode=irq|poll, ringo.ring=64.
+func hub(args map[string]string, nics []*nic) error {
+	if len(nics) < 2 {
+		return fmt.Errorf("hub needs two NICs, have %d", len(nics))
+	}
+	n := atoiDefault(args["ringo.frames"], 20000)
+	ring := atoiDefault(args["ringo.ring"], 64)
+	mode := args["ringo.mode"]
+	if mode == "" {
+		mode = "irq"
+	}
+	s, err := newStack(nics[:2], stackOpts{busyPoll: mode == "poll", ring: ring})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	window := min(ring*3/4, 48)
+	reps, err := exchange(s.devs[0], s.devs[1], s.core, n, window, 60, 1514)
+	if err != nil {
+		return err
+	}
+	for i := range reps {
+		src, dst := i, 1-i
+		reps[i].DevTx = s.devs[src].Stats.TxPackets.Load()
+		reps[i].DevRx = s.devs[dst].Stats.RxPackets.Load()
+		if len(s.e1000) == 2 {
+			reps[i].HWTx = s.e1000[src].HWStat("good_packets_tx")
+			reps[i].HWRx = s.e1000[dst].HWStat("good_packets_rx")
+		}
+		reps[i].TxIRQs = s.irqCount(src)
+		reps[i].RxIRQs = s.irqCount(dst)
+	}
+	report(HubReport{Mode: mode, Directions: reps, SkbLive: skb.Live(), Rings: ring})
+	return nil
+}
+
+func atoiDefault(s string, def int) int {
+	if v, err := strconv.Atoi(s); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
