@@ -25,6 +25,8 @@ import (
 var scenarios = map[string]func(args map[string]string, nics []*nic) error{
 	"identify": identify,
 	"hub":      hub,
+	"arp":      arp,
+	"linkflap": linkflap,
 }
 
 // nic is one supported card, bound to vfio-pci and opened.
