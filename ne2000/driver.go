@@ -1,0 +1,584 @@
+package ne2000
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringonet/ringo/irq"
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/skb"
+	"github.com/ringonet/ringo/vfio"
+)
+
+// Frame limits the receive path accepts (DP8390 header length minus the
+// 4-byte header, CRC excluded by the card).
+const (
+	minFrame = 60
+	maxFrame = 1518
+	// maxService bounds the work one interrupt does (Linux's MAX_SERVICE).
+	maxService = 12
+	// imrAll are the interrupts the driver takes (Linux's ENISR_ALL).
+	imrAll = ISR_PRX | ISR_PTX | ISR_RXE | ISR_TXE | ISR_OVW | ISR_CNT
+)
+
+// HW is the hardware seam.
+type HW struct {
+	Ports vfio.Ports
+	IRQ   vfio.InterruptSource
+}
+
+// Config sets the driver up.
+type Config struct {
+	Name string
+	CPU  int
+	// IOWidth is the data port access width for frame data: 2 (word mode,
+	// as the datasheet and Linux's ne2k-pci use) or 4 (32-bit, which
+	// QEMU's ne2k_pci and the RTL8029 accept; half the port accesses).
+	IOWidth   int
+	TxTimeout time.Duration
+	Logger    *slog.Logger
+}
+
+// Driver is one NE2000 bound to a netcore device.
+type Driver struct {
+	Dev  *netcore.Device
+	cfg  Config
+	p    ports
+	log  *slog.Logger
+	line *irq.Line
+
+	// mu serializes every access to the card: the interrupt handler,
+	// transmit and resets all drive multi-step register sequences (page
+	// select, remote DMA) that must not interleave (Linux's page_lock).
+	mu sync.Mutex
+	// Transmit buffers, ping-pong as in Linux's 8390 driver: one sends
+	// while the other is filled.
+	tx      [2]txBuf
+	txing   int // index of the buffer the card is sending, -1 if idle
+	running atomic.Bool
+
+	Counters Counters
+}
+
+type txBuf struct {
+	page  uint8
+	len   int // 0: free
+	ready bool
+}
+
+// Counters are the driver's own event counts (ethtool -S style).
+type Counters struct {
+	Interrupts   atomic.Uint64
+	Spurious     atomic.Uint64
+	Overruns     atomic.Uint64 // OVW ring overflow recoveries
+	BadHeaders   atomic.Uint64 // receive headers rejected (ring reset)
+	RingResets   atomic.Uint64
+	RxErrStatus  atomic.Uint64 // frames the card marked bad
+	TxErrors     atomic.Uint64 // TXE: aborted, underrun...
+	TxResends    atomic.Uint64 // transmit restarted after an overrun
+	DMATimeouts  atomic.Uint64 // remote DMA that never completed
+	ServiceLimit atomic.Uint64 // interrupts that hit maxService
+}
+
+// New resets the card, reads its address and registers a netcore device.
+func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, error) {
+	if cfg.IOWidth == 0 {
+		cfg.IOWidth = 2
+	}
+	if cfg.IOWidth != 2 && cfg.IOWidth != 4 {
+		return nil, fmt.Errorf("ne2000: I/O width %d: want 2 or 4", cfg.IOWidth)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if hw.IRQ == nil || bridge == nil {
+		return nil, errors.New("ne2000: needs an interrupt source and an irq bridge")
+	}
+	d := &Driver{cfg: cfg, p: ports{hw.Ports}, log: cfg.Logger, txing: -1}
+	d.tx[0].page = TxStartPage
+	d.tx[1].page = TxStartPage + TxPages
+	mac, err := Probe(hw.Ports)
+	if err != nil {
+		return nil, err
+	}
+	d.Dev, err = core.Register(netcore.DeviceConfig{
+		Name: cfg.Name, HardwareAddr: mac, CPU: cfg.CPU, Kind: "ne2000", Watchdog: cfg.TxTimeout,
+	}, d)
+	if err != nil {
+		return nil, err
+	}
+	d.line = bridge.Request(d.Dev.Name, cfg.CPU, hw.IRQ, d.hardirq)
+	return d, nil
+}
+
+// IRQLine is the interrupt line.
+func (d *Driver) IRQLine() *irq.Line { return d.line }
+
+// Open implements netcore.DeviceOps.
+func (d *Driver) Open() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.initLocked(true); err != nil {
+		return err
+	}
+	// The NE2000 has no link status: the carrier is always on.
+	d.Dev.NetifCarrierOn()
+	return nil
+}
+
+// initLocked is NS8390_init: program the chip stopped, in loopback, then
+// start it.
+func (d *Driver) initLocked(startp bool) error {
+	p := d.p
+	mac := d.Dev.HardwareAddr
+	if err := p.outs(
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
+		DCR, DCRWord,
+		RBCR0, 0, RBCR1, 0,
+		RCR, RCR_MON,
+		TCR, TCR_LOOPBACK,
+		TPSR, TxStartPage,
+		PSTART, RxStartPage,
+		BNRY, RxStopPage-1,
+		PSTOP, RxStopPage,
+		ISR, 0xff,
+		IMR, 0,
+		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
+		PAR0+0, uint32(mac[0]), PAR0+1, uint32(mac[1]), PAR0+2, uint32(mac[2]),
+		PAR0+3, uint32(mac[3]), PAR0+4, uint32(mac[4]), PAR0+5, uint32(mac[5]),
+		MAR0+0, 0, MAR0+1, 0, MAR0+2, 0, MAR0+3, 0,
+		MAR0+4, 0, MAR0+5, 0, MAR0+6, 0, MAR0+7, 0,
+		CURR, RxStartPage,
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
+	); err != nil {
+		return fmt.Errorf("ne2000: init: %w", err)
+	}
+	d.tx[0].len, d.tx[0].ready = 0, false
+	d.tx[1].len, d.tx[1].ready = 0, false
+	d.txing = -1
+	if !startp {
+		return nil
+	}
+	rcr := uint32(RCR_AB)
+	if d.Dev.Promisc() {
+		rcr |= RCR_PRO | RCR_AM
+	}
+	if err := p.outs(
+		ISR, 0xff,
+		IMR, imrAll,
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
+		TCR, TCR_NORMAL,
+		RCR, rcr,
+	); err != nil {
+		return fmt.Errorf("ne2000: start: %w", err)
+	}
+	d.running.Store(true)
+	return nil
+}
+
+// Stop implements netcore.DeviceOps.
+func (d *Driver) Stop() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running.Store(false)
+	err := d.p.outs(IMR, 0, CR, CR_PAGE0|CR_RD_ABORT|CR_STP)
+	d.Dev.NetifCarrierOff()
+	return err
+}
+
+// hardirq is ei_interrupt: service the card until ISR is clear or the
+// service limit is reached. Frames go up through netif_rx.
+func (d *Driver) hardirq() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.p
+	if err := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err != nil {
+		return false
+	}
+	claimed := false
+	for n := 0; ; n++ {
+		isr, err := p.in(ISR)
+		if err != nil || isr&imrAll == 0 {
+			break
+		}
+		if n == maxService {
+			d.Counters.ServiceLimit.Add(1)
+			p.out(ISR, 0xff) // as Linux: clear all, the next frames raise it again
+			break
+		}
+		claimed = true
+		if isr&ISR_OVW != 0 {
+			d.overrunLocked()
+		} else if isr&(ISR_PRX|ISR_RXE) != 0 {
+			d.receiveLocked()
+		}
+		if isr&ISR_PTX != 0 {
+			d.txDoneLocked(false)
+		} else if isr&ISR_TXE != 0 {
+			d.txDoneLocked(true)
+		}
+		if isr&ISR_CNT != 0 {
+			d.readCountersLocked()
+		}
+		if isr&ISR_RDC != 0 {
+			p.out(ISR, ISR_RDC)
+		}
+	}
+	if claimed {
+		d.Counters.Interrupts.Add(1)
+	} else {
+		d.Counters.Spurious.Add(1)
+	}
+	return claimed
+}
+
+// receiveLocked is ei_receive: take every frame between BNRY+1 and CURR.
+// The 4-byte header comes from the card and is checked: status, next page
+// inside the ring, length 60..1518. A bad header resets the ring.
+func (d *Driver) receiveLocked() {
+	p := d.p
+	// Acknowledge first: a frame that lands while the ring drains raises
+	// PRX again and the interrupt loop comes back for it.
+	if err := p.out(ISR, ISR_PRX|ISR_RXE); err != nil {
+		return
+	}
+	for rx := 0; rx < 64; rx++ { // at most a full ring of minimum frames
+		curr, err := d.readCurrLocked()
+		if err != nil {
+			return
+		}
+		bnry, err := p.in(BNRY)
+		if err != nil {
+			return
+		}
+		this := int(bnry) + 1
+		if this >= RxStopPage {
+			this = RxStartPage
+		}
+		if this == int(curr) {
+			break
+		}
+		var hdr [rxHeaderBytes]byte
+		if err := d.readMemLocked(uint16(this)<<8, hdr[:]); err != nil {
+			return
+		}
+		status, next := hdr[0], int(hdr[1])
+		count := int(hdr[2]) | int(hdr[3])<<8
+		length := count - rxHeaderBytes
+		if next < RxStartPage || next >= RxStopPage || length < minFrame || length > maxFrame ||
+			(status&RSR_PRX == 0 && status&^RSR_PHY == 0) {
+			d.Counters.BadHeaders.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+			d.Dev.Stats.RxFrameErrors.Add(1)
+			d.log.Warn("ne2000: bad receive header; resetting the ring", "dev", d.Dev.Name,
+				"page", this, "status", status, "next", next, "len", length)
+			d.resetRingLocked()
+			return
+		}
+		if status&RSR_PRX != 0 {
+			d.pullFrameLocked(this, length, status)
+		} else {
+			d.Counters.RxErrStatus.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+			if status&RSR_CRC != 0 {
+				d.Dev.Stats.RxCRCErrors.Add(1)
+			}
+			if status&RSR_FO != 0 {
+				d.Dev.Stats.RxFIFOErrors.Add(1)
+			}
+		}
+		// The boundary trails the next frame by one page.
+		nb := next - 1
+		if nb < RxStartPage {
+			nb = RxStopPage - 1
+		}
+		if err := p.out(BNRY, uint8(nb)); err != nil {
+			return
+		}
+	}
+}
+
+// pullFrameLocked reads one frame by remote DMA into an skb and hands it to
+// netif_rx. A frame that wraps past PSTOP is read in two parts.
+func (d *Driver) pullFrameLocked(page, length int, status uint8) {
+	b := skb.Alloc(length + 4)
+	if b == nil {
+		d.Dev.Stats.RxDropped.Add(1)
+		return
+	}
+	buf := b.Put(length)
+	addr := page<<8 + rxHeaderBytes
+	first := min(length, RxStopPage<<8-addr)
+	if err := d.readMemLocked(uint16(addr), buf[:first]); err != nil {
+		b.Free()
+		return
+	}
+	if first < length {
+		if err := d.readMemLocked(RxStartPage<<8, buf[first:]); err != nil {
+			b.Free()
+			return
+		}
+	}
+	if !d.Dev.EthTypeTrans(b) {
+		d.Dev.Stats.RxLengthErrors.Add(1)
+		b.Free()
+		return
+	}
+	d.Dev.NetifRx(b)
+}
+
+// readMemLocked reads card memory by remote DMA through the data port in
+// IOWidth accesses. Odd tails are read whole into a scratch word.
+func (d *Driver) readMemLocked(addr uint16, buf []byte) error {
+	w := d.cfg.IOWidth
+	if len(buf) < w {
+		w = 2
+	}
+	n := len(buf) &^ (w - 1)
+	rest := len(buf) - n
+	total := n
+	if rest > 0 {
+		total += w
+	}
+	p := d.p
+	if err := p.outs(
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
+		RBCR0, uint32(total&0xff), RBCR1, uint32(total>>8),
+		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
+		CR, CR_PAGE0|CR_RD_READ|CR_STA,
+	); err != nil {
+		return err
+	}
+	if n > 0 {
+		if err := p.p.ReadBuf(DataPort, w, buf[:n]); err != nil {
+			return err
+		}
+	}
+	if rest > 0 {
+		var tail [4]byte
+		if err := p.p.ReadBuf(DataPort, w, tail[:w]); err != nil {
+			return err
+		}
+		copy(buf[n:], tail[:rest])
+	}
+	return d.waitRDCLocked()
+}
+
+// writeMemLocked writes card memory by remote DMA (ne2k_block_output).
+func (d *Driver) writeMemLocked(addr uint16, buf []byte) error {
+	w := d.cfg.IOWidth
+	if len(buf)%w != 0 {
+		return fmt.Errorf("ne2000: remote write of %d bytes by %d", len(buf), w)
+	}
+	p := d.p
+	if err := p.outs(
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
+		ISR, ISR_RDC,
+		RBCR0, uint32(len(buf)&0xff), RBCR1, uint32(len(buf)>>8),
+		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
+		CR, CR_PAGE0|CR_RD_WRITE|CR_STA,
+	); err != nil {
+		return err
+	}
+	if err := p.p.WriteBuf(DataPort, w, buf); err != nil {
+		return err
+	}
+	return d.waitRDCLocked()
+}
+
+func (d *Driver) waitRDCLocked() error {
+	if err := d.p.waitISR(ISR_RDC, 20*time.Millisecond); err != nil {
+		d.Counters.DMATimeouts.Add(1)
+		d.p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+		return fmt.Errorf("ne2000: remote DMA: %w", err)
+	}
+	return d.p.out(ISR, ISR_RDC)
+}
+
+func (d *Driver) readCurrLocked() (uint8, error) {
+	p := d.p
+	if err := p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STA); err != nil {
+		return 0, err
+	}
+	curr, err := p.in(CURR)
+	if err2 := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err == nil {
+		err = err2
+	}
+	if err == nil && (curr < RxStartPage || curr >= RxStopPage) {
+		// A CURR outside the ring is as bad as a bad header.
+		d.Counters.BadHeaders.Add(1)
+		d.resetRingLocked()
+		return 0, fmt.Errorf("ne2000: CURR %#x outside the ring", curr)
+	}
+	return curr, err
+}
+
+// resetRingLocked discards everything in the receive ring: stop, reprogram
+// BNRY and CURR, start again. Frames in the ring are lost and counted.
+func (d *Driver) resetRingLocked() {
+	d.Counters.RingResets.Add(1)
+	d.Dev.Stats.RxDropped.Add(1)
+	p := d.p
+	p.outs(
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
+		BNRY, RxStopPage-1,
+		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
+		CURR, RxStartPage,
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
+		ISR, ISR_PRX|ISR_RXE|ISR_OVW,
+	)
+}
+
+// overrunLocked is the DP8390 datasheet's buffer-overflow recovery (Linux's
+// ei_rx_overrun): stop, wait, clear the remote byte count, note whether a
+// transmission was cut off, go to loopback, start, drain the ring, clear
+// OVW, leave loopback, and resend if needed.
+func (d *Driver) overrunLocked() {
+	d.Counters.Overruns.Add(1)
+	d.Dev.Stats.RxOverErrors.Add(1)
+	d.Dev.Stats.RxErrors.Add(1)
+	p := d.p
+	cr, _ := p.in(CR)
+	wasTxing := cr&CR_TXP != 0
+	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STP)
+	time.Sleep(2 * time.Millisecond) // datasheet: at least 1.6 ms for the chip to stop
+	p.outs(RBCR0, 0, RBCR1, 0)
+	mustResend := false
+	if wasTxing {
+		isr, _ := p.in(ISR)
+		mustResend = isr&(ISR_PTX|ISR_TXE) == 0
+	}
+	p.outs(TCR, TCR_LOOPBACK, CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+	d.receiveLocked()
+	p.outs(ISR, ISR_OVW, TCR, TCR_NORMAL)
+	if mustResend {
+		d.Counters.TxResends.Add(1)
+		p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA|CR_TXP)
+	}
+}
+
+// readCountersLocked folds the tally counters (which clear on read) into
+// the device statistics.
+func (d *Driver) readCountersLocked() {
+	p := d.p
+	fae, _ := p.in(CNTR0)
+	crc, _ := p.in(CNTR1)
+	missed, _ := p.in(CNTR2)
+	d.Dev.Stats.RxFrameErrors.Add(uint64(fae))
+	d.Dev.Stats.RxCRCErrors.Add(uint64(crc))
+	d.Dev.Stats.RxMissedErrors.Add(uint64(missed))
+	p.out(ISR, ISR_CNT)
+}
+
+// StartXmit implements netcore.DeviceOps (ei_start_xmit): copy the frame
+// into a free transmit buffer in card memory; start the transmitter if it
+// is idle. With both buffers taken the queue stops (the seeds' tbusy).
+func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := b.Len()
+	if n > 1514 {
+		d.Dev.Stats.TxDropped.Add(1)
+		b.Free()
+		return netcore.TxOK
+	}
+	slot := -1
+	for i := range d.tx {
+		if d.tx[i].len == 0 {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 || !d.running.Load() {
+		d.Dev.NetifStopQueue()
+		return netcore.TxBusy
+	}
+	// Pad to the Ethernet minimum and to the access width.
+	var frame [1516]byte
+	copy(frame[:], b.Data())
+	b.Free()
+	send := max(n, minFrame)
+	wlen := (send + d.cfg.IOWidth - 1) &^ (d.cfg.IOWidth - 1)
+	if err := d.writeMemLocked(uint16(d.tx[slot].page)<<8, frame[:wlen]); err != nil {
+		d.Dev.Stats.TxErrors.Add(1)
+		d.log.Warn("ne2000: transmit copy failed", "dev", d.Dev.Name, "err", err)
+		return netcore.TxOK
+	}
+	d.tx[slot].len = send
+	d.tx[slot].ready = true
+	if d.txing < 0 {
+		d.triggerLocked(slot)
+	}
+	if d.tx[0].len != 0 && d.tx[1].len != 0 {
+		d.Dev.NetifStopQueue()
+	}
+	return netcore.TxOK
+}
+
+// triggerLocked starts sending buffer i (NS8390_trigger_send).
+func (d *Driver) triggerLocked(i int) {
+	t := &d.tx[i]
+	d.p.outs(
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
+		TPSR, uint32(t.page),
+		TBCR0, uint32(t.len&0xff), TBCR1, uint32(t.len>>8),
+		CR, CR_PAGE0|CR_RD_ABORT|CR_STA|CR_TXP,
+	)
+	t.ready = false
+	d.txing = i
+}
+
+// txDoneLocked is ei_tx_intr / ei_tx_err: free the buffer that was sent,
+// start the other if it waits, wake the queue.
+func (d *Driver) txDoneLocked(failed bool) {
+	p := d.p
+	tsr, _ := p.in(TSR)
+	if failed {
+		d.Counters.TxErrors.Add(1)
+		d.Dev.Stats.TxErrors.Add(1)
+		if tsr&TSR_ABT != 0 {
+			d.Dev.Stats.TxAbortedErrors.Add(1)
+		}
+		if tsr&TSR_FU != 0 {
+			d.Dev.Stats.TxFIFOErrors.Add(1)
+		}
+		if tsr&TSR_CRS != 0 {
+			d.Dev.Stats.TxCarrierErrors.Add(1)
+		}
+		p.out(ISR, ISR_TXE)
+	} else {
+		if tsr&TSR_COL != 0 {
+			d.Dev.Stats.Collisions.Add(1)
+		}
+		p.out(ISR, ISR_PTX)
+	}
+	if d.txing >= 0 {
+		d.tx[d.txing].len = 0
+		d.txing = -1
+	}
+	for i := range d.tx {
+		if d.tx[i].ready {
+			d.triggerLocked(i)
+			break
+		}
+	}
+	if d.running.Load() {
+		d.Dev.NetifWakeQueue()
+	}
+}
+
+// TxTimeout implements netcore.TxTimeouter: reinitialize the chip.
+func (d *Driver) TxTimeout() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.log.Warn("ne2000: transmit timed out; reinitializing", "dev", d.Dev.Name)
+	if err := d.initLocked(true); err != nil {
+		d.log.Error("ne2000: reinit failed", "dev", d.Dev.Name, "err", err)
+		return
+	}
+	d.Dev.NetifWakeQueue()
+}
