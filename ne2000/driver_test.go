@@ -167,7 +167,9 @@ func TestOverflowRecovery(t *testing.T) {
 	require.Greater(t, r.f.missed, 0, "the ring overflowed")
 	require.Eventually(t, func() bool { return r.drv.Counters.Overruns.Load() >= 1 }, 5*time.Second, time.Millisecond)
 	require.Eventually(t, func() bool { return len(r.received()) == accepted }, 5*time.Second, time.Millisecond)
-	require.Eventually(t, func() bool { return r.drv.Dev.Stats.RxMissedErrors.Load() > 0 || r.drv.Dev.Stats.RxOverErrors.Load() > 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		return r.drv.Dev.Stats.RxMissedErrors.Load() > 0 || r.drv.Dev.Stats.RxOverErrors.Load() > 0
+	}, 5*time.Second, time.Millisecond)
 
 	// Paced afterwards: all arrive.
 	before := len(r.received())

@@ -17,9 +17,9 @@ type fakeNE2000 struct {
 	mem [0xc000]byte
 
 	cmd, pstart, pstop, bnry, tpsr, isr, imr, rcr, tcr, dcr, curr, tsr uint8
-	tbcr, rsar, rbcr                                                    uint16
-	par                                                                 [6]byte
-	cntr                                                                [3]uint8
+	tbcr, rsar, rbcr                                                   uint16
+	par                                                                [6]byte
+	cntr                                                               [3]uint8
 
 	sent   [][]byte
 	missed int

@@ -105,6 +105,6 @@ func BenchmarkXmitPath(b *testing.B) {
 
 type nullDriver struct{}
 
-func (nullDriver) Open() error                      { return nil }
-func (nullDriver) Stop() error                      { return nil }
+func (nullDriver) Open() error                    { return nil }
+func (nullDriver) Stop() error                    { return nil }
 func (nullDriver) StartXmit(b *skb.Buff) TxStatus { b.Free(); return TxOK }

@@ -28,12 +28,13 @@ func TestARPSlirp(t *testing.T) {
 		Timeout: 90 * time.Second,
 		NICs: []vm.NIC{
 			{Model: "e1000", MAC: "52:54:00:aa:00:01", Netdev: "user"},
+			{Model: "ne2k_pci", MAC: "52:54:00:bb:00:02", Netdev: "user"},
 		},
 	}, "arp")
 	raw, err := v.Wait()
 	require.NoError(t, err)
 	reps := decode[arpReport](t, raw)
-	require.Len(t, reps, 1)
+	require.Len(t, reps, 2)
 	for _, r := range reps {
 		assert.Equal(t, slirpGatewayMAC, r.ReplyMAC, "%s (%s)", r.Dev, r.Kind)
 		assert.Equal(t, "10.0.2.2", r.ReplyIP)

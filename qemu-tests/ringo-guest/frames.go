@@ -48,6 +48,7 @@ type DirectionReport struct {
 	DevRx      uint64
 	TxIRQs     uint64
 	RxIRQs     uint64
+	RxDropped  uint64
 }
 
 // receiver checks frames of one direction as they arrive.
@@ -76,10 +77,22 @@ func (r *receiver) check(frame []byte) {
 	r.received.Add(1)
 }
 
-// exchange sends n frames each way between devs a and b at once. Each
+// exchangeOneWay sends n frames from a to b with the same checks.
+func exchangeOneWay(a, b *netcore.Device, core *netcore.Core, n, window, minLen, maxLen int) (DirectionReport, error) {
+	reps, err := exchangeDirs(a, b, core, n, [2]int{window, window}, minLen, maxLen, 1)
+	return reps[0], err
+}
+
+// exchange sends n frames each way between devs a and b at once;
+// windows[0] bounds a->b, windows[1] b->a.
+func exchange(a, b *netcore.Device, core *netcore.Core, n int, windows [2]int, minLen, maxLen int) ([2]DirectionReport, error) {
+	return exchangeDirs(a, b, core, n, windows, minLen, maxLen, 2)
+}
+
+// exchangeDirs runs the first dirs directions of a->b, b->a. Each
 // sender keeps at most window frames in flight (sent, not yet received), so
 // a correct driver loses nothing however slow the receiver is.
-func exchange(a, b *netcore.Device, core *netcore.Core, n, window, minLen, maxLen int) ([2]DirectionReport, error) {
+func exchangeDirs(a, b *netcore.Device, core *netcore.Core, n int, windows [2]int, minLen, maxLen, dirs int) ([2]DirectionReport, error) {
 	rx := [2]*receiver{
 		{dir: 0, src: a.HardwareAddr, dst: b.HardwareAddr, minLen: minLen, maxLen: maxLen, buf: make([]byte, 1514)},
 		{dir: 1, src: b.HardwareAddr, dst: a.HardwareAddr, minLen: minLen, maxLen: maxLen, buf: make([]byte, 1514)},
@@ -95,7 +108,8 @@ func exchange(a, b *netcore.Device, core *netcore.Core, n, window, minLen, maxLe
 	var wg sync.WaitGroup
 	var reps [2]DirectionReport
 	errs := make([]error, 2)
-	for dir, pair := range [2][2]*netcore.Device{{a, b}, {b, a}} {
+	pairs := [2][2]*netcore.Device{{a, b}, {b, a}}
+	for dir, pair := range pairs[:dirs] {
 		wg.Add(1)
 		go func(dir int, src, dst *netcore.Device) {
 			defer wg.Done()
@@ -103,7 +117,7 @@ func exchange(a, b *netcore.Device, core *netcore.Core, n, window, minLen, maxLe
 			buf := make([]byte, 1514)
 			for seq := 0; seq < n; seq++ {
 				deadline := time.Now().Add(10 * time.Second)
-				for int64(seq)-rx[dir].received.Load() >= int64(window) {
+				for int64(seq)-rx[dir].received.Load() >= int64(windows[dir]) {
 					if time.Now().After(deadline) {
 						errs[dir] = fmt.Errorf("%s->%s: stuck at %d sent, %d received", src.Name, dst.Name, seq, rx[dir].received.Load())
 						return

@@ -27,13 +27,24 @@ func hub(args map[string]string, nics []*nic) error {
 	if mode == "" {
 		mode = "irq"
 	}
-	s, err := newStack(nics[:2], stackOpts{busyPoll: mode == "poll", ring: ring})
+	s, err := newStack(nics[:2], stackOpts{busyPoll: mode == "poll", ring: ring, ioWidth: atoiDefault(args["ringo.iowidth"], 4)})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	window := min(ring*3/4, 48)
-	reps, err := exchange(s.devs[0], s.devs[1], s.core, n, window, 60, 1514)
+	// Frames in flight per direction: fewer than the receiver can hold.
+	// An e1000 holds a ring of buffers; an NE2000 only its 13 KiB page
+	// ring, eight full-size frames. When that ring is full, QEMU's NE2000
+	// model holds frames back in the hub and delivers a newer one first,
+	// so the sender must not overrun it.
+	var windows [2]int
+	for dir, dst := range []int{1, 0} {
+		windows[dir] = min(ring*3/4, 48)
+		if nics[dst].kind == "ne2000" {
+			windows[dir] = 6
+		}
+	}
+	reps, err := exchange(s.devs[0], s.devs[1], s.core, n, windows, 60, 1514)
 	if err != nil {
 		return err
 	}
@@ -45,6 +56,7 @@ func hub(args map[string]string, nics []*nic) error {
 			reps[i].HWTx = s.e1000[src].HWStat("good_packets_tx")
 			reps[i].HWRx = s.e1000[dst].HWStat("good_packets_rx")
 		}
+		reps[i].RxDropped = s.devs[dst].Stats.RxDropped.Load()
 		reps[i].TxIRQs = s.irqCount(src)
 		reps[i].RxIRQs = s.irqCount(dst)
 	}

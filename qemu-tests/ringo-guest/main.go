@@ -27,6 +27,7 @@ var scenarios = map[string]func(args map[string]string, nics []*nic) error{
 	"hub":      hub,
 	"arp":      arp,
 	"linkflap": linkflap,
+	"flood":    flood,
 }
 
 // nic is one supported card, bound to vfio-pci and opened.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringonet/ringo/e1000"
 	"github.com/ringonet/ringo/irq"
+	"github.com/ringonet/ringo/ne2000"
 	"github.com/ringonet/ringo/netcore"
 )
 
@@ -15,12 +16,15 @@ type stack struct {
 	core   *netcore.Core
 	bridge *irq.Bridge
 	e1000  []*e1000.Driver
+	ne2000 []*ne2000.Driver
 	devs   []*netcore.Device // in NIC order
+	lines  []func() uint64   // interrupt count per NIC
 }
 
 type stackOpts struct {
 	busyPoll bool
 	ring     int
+	ioWidth  int // NE2000 data port width
 }
 
 func newStack(nics []*nic, o stackOpts) (*stack, error) {
@@ -52,6 +56,28 @@ func newStack(nics []*nic, o stackOpts) (*stack, error) {
 			}
 			s.e1000 = append(s.e1000, drv)
 			s.devs = append(s.devs, drv.Dev)
+			s.lines = append(s.lines, func() uint64 {
+				if drv.IRQLine() == nil {
+					return 0
+				}
+				return drv.IRQLine().Count()
+			})
+		case "ne2000":
+			ports, err := n.dev.PortBAR(0)
+			if err != nil {
+				return nil, err
+			}
+			intx, err := n.dev.EnableINTx()
+			if err != nil {
+				return nil, err
+			}
+			drv, err := ne2000.New(s.core, s.bridge, ne2000.HW{Ports: ports, IRQ: intx}, ne2000.Config{Name: name, IOWidth: o.ioWidth})
+			if err != nil {
+				return nil, err
+			}
+			s.ne2000 = append(s.ne2000, drv)
+			s.devs = append(s.devs, drv.Dev)
+			s.lines = append(s.lines, drv.IRQLine().Count)
 		default:
 			return nil, fmt.Errorf("%s: no driver for %s yet", n.addr, n.kind)
 		}
@@ -81,9 +107,4 @@ func (s *stack) close() {
 }
 
 // irqCount is the interrupt count of device i (0 in busy-poll mode).
-func (s *stack) irqCount(i int) uint64 {
-	if i < len(s.e1000) && s.e1000[i].IRQLine() != nil {
-		return s.e1000[i].IRQLine().Count()
-	}
-	return 0
-}
+func (s *stack) irqCount(i int) uint64 { return s.lines[i]() }
