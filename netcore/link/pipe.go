@@ -32,6 +32,9 @@ type PipeConfig struct {
 	CPUs  [2]int // softnet of each end
 	Ring  int    // receive ring per end
 	MTU   int
+	// PeerCore, if set, is the core of the second end: a link between two
+	// stacks (two hosts) rather than two devices of one.
+	PeerCore *netcore.Core
 }
 
 // NewPipe registers two devices joined back to back: what one sends, the
@@ -43,8 +46,12 @@ func NewPipe(c *netcore.Core, cfg PipeConfig) (a, b *PipeEnd, err error) {
 	}
 	ends := [2]*PipeEnd{{ring: skb.NewQueue(cfg.Ring)}, {ring: skb.NewQueue(cfg.Ring)}}
 	ends[0].peer, ends[1].peer = ends[1], ends[0]
+	cores := [2]*netcore.Core{c, c}
+	if cfg.PeerCore != nil {
+		cores[1] = cfg.PeerCore
+	}
 	for i, e := range ends {
-		e.Dev, err = c.Register(netcore.DeviceConfig{
+		e.Dev, err = cores[i].Register(netcore.DeviceConfig{
 			Name: cfg.Names[i], HardwareAddr: RandomMAC(), MTU: cfg.MTU, CPU: cfg.CPUs[i], Kind: "pipe",
 		}, e)
 		if err != nil {

@@ -1,0 +1,305 @@
+package ipv4
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// icmpHandler is ICMP's receive side (icmp_rcv).
+type icmpHandler struct{ s *Stack }
+
+func (h icmpHandler) Receive(b *skb.Buff) {
+	s := h.s
+	st := &s.ICMP
+	st.InMsgs.Add(1)
+	m, err := header.ParseICMPv4(b.Data())
+	if err != nil {
+		if errors.Is(err, header.ErrChecksum) {
+			st.InCsumErrors.Add(1)
+		}
+		st.InErrors.Add(1)
+		b.Free()
+		return
+	}
+	ip := header.IPv4(b.NetworkHeader())
+	switch m.Type() {
+	case header.ICMPEcho:
+		st.InEchos.Add(1)
+		s.echoReply(b, ip)
+		return
+	case header.ICMPEchoReply:
+		st.InEchoReps.Add(1)
+		s.pings.deliver(m.Ident(), m.Seq(), nil)
+	case header.ICMPDestUnreach, header.ICMPTimeExceeded, header.ICMPParamProblem:
+		switch m.Type() {
+		case header.ICMPDestUnreach:
+			st.InDestUnreachs.Add(1)
+		case header.ICMPTimeExceeded:
+			st.InTimeExcds.Add(1)
+		default:
+			st.InParmProbs.Add(1)
+		}
+		s.icmpError(m)
+	case header.ICMPRedirect:
+		// Routes are the administrator's: redirects are counted, never
+		// followed (accept_redirects=0).
+		st.InRedirects.Add(1)
+	}
+	b.Free()
+}
+
+func (h icmpHandler) Error(orig header.IPv4, typ, code uint8) {
+	p := orig.Payload()
+	if len(p) >= 8 && p[0] == header.ICMPEcho {
+		h.s.pings.deliver(binary.BigEndian.Uint16(p[4:]), binary.BigEndian.Uint16(p[6:]), &UnreachableError{Type: typ, Code: code, From: orig.Dst()})
+	}
+}
+
+// icmpError hands an ICMP error to the protocol that sent the quoted
+// datagram (icmp_unreach -> err_handler).
+func (s *Stack) icmpError(m header.ICMPv4) {
+	q := m.Payload()
+	if len(q) < header.IPv4MinLen || q[0]>>4 != 4 {
+		s.ICMP.InErrors.Add(1)
+		return
+	}
+	hl := int(q[0]&0x0f) * 4
+	if hl < header.IPv4MinLen || len(q) < hl+8 {
+		s.ICMP.InErrors.Add(1)
+		return
+	}
+	orig := header.IPv4(q)
+	if h := s.protos[orig.Protocol()].Load(); h != nil {
+		(*h).Error(orig, m.Type(), m.Code())
+	}
+}
+
+// echoReply turns an echo request into its reply in place and sends it
+// (icmp_echo). b's data is the ICMP message.
+func (s *Stack) echoReply(b *skb.Buff, ip header.IPv4) {
+	if s.classify(ip.Dst()) == addrBroadcast && !s.cfg.EchoReplyBroadcasts {
+		s.ICMP.InBroadcastEcho.Add(1)
+		b.Free()
+		return
+	}
+	if b.Cloned() {
+		c := b.Copy()
+		b.Free()
+		if b = c; b == nil {
+			return
+		}
+	}
+	src, dst := ip.Dst(), ip.Src()
+	if s.classify(src) != addrLocal {
+		src = [4]byte{} // answered a broadcast: reply from our own address
+	}
+	header.ICMPv4(b.Data()).SetType(header.ICMPEchoReply)
+	s.ICMP.OutMsgs.Add(1)
+	s.ICMP.OutEchoReps.Add(1)
+	b.Dev = nil
+	if err := s.Output(b, src, dst, header.ProtoICMP, OutputOpts{}); err != nil {
+		s.ICMP.OutErrors.Add(1)
+	}
+}
+
+// maxQuote keeps an ICMP error within 576 bytes (RFC 1812 4.3.2.3).
+const maxQuote = 576 - header.IPv4MinLen - header.ICMPv4Len
+
+// SendError sends an ICMP error about the datagram in b (whose network
+// header is set) to its source (icmp_send). It never answers an ICMP
+// error, a fragment other than the first, a broadcast or multicast, or a
+// martian source; and it is rate limited. b stays the caller's.
+func (s *Stack) SendError(b *skb.Buff, typ, code uint8, info uint32) {
+	orig := header.IPv4(b.NetworkHeader())
+	if len(orig) < header.IPv4MinLen {
+		return
+	}
+	src, dst := orig.Src(), orig.Dst()
+	if orig.FragOffset() != 0 || b.PktType == skb.PacketBroadcast || b.PktType == skb.PacketMulticast ||
+		s.classify(dst) == addrBroadcast || src == [4]byte{} || isMartianSource(src) || dst[0] >= 224 {
+		return
+	}
+	if orig.Protocol() == header.ProtoICMP {
+		p := orig.Payload()
+		if len(p) < 1 || (p[0] != header.ICMPEcho && p[0] != header.ICMPEchoReply) {
+			return // never an error about an error
+		}
+	}
+	if !s.icmpLim.allow() {
+		s.ICMP.OutRateLimited.Add(1)
+		return
+	}
+	n := min(len(orig), maxQuote)
+	e := skb.Alloc(header.ICMPv4Len + n)
+	if e == nil {
+		return
+	}
+	p := e.Put(header.ICMPv4Len + n)
+	copy(p[header.ICMPv4Len:], orig[:n])
+	header.EncodeICMPv4(p, typ, code, info)
+	from := [4]byte{}
+	if s.classify(dst) == addrLocal {
+		from = dst
+	}
+	s.ICMP.OutMsgs.Add(1)
+	switch typ {
+	case header.ICMPDestUnreach:
+		s.ICMP.OutDestUnreachs.Add(1)
+	case header.ICMPTimeExceeded:
+		s.ICMP.OutTimeExcds.Add(1)
+	}
+	if err := s.Output(e, from, src, header.ProtoICMP, OutputOpts{Priority: 7}); err != nil {
+		s.ICMP.OutErrors.Add(1)
+	}
+}
+
+// neighUnreachable takes a packet the neighbour layer could not resolve:
+// the local sender hears "host unreachable" (arp_error_report).
+func (s *Stack) neighUnreachable(b *skb.Buff) {
+	defer b.Free()
+	ip := header.IPv4(b.Data())
+	if len(ip) < header.IPv4MinLen || s.classify(ip.Src()) != addrLocal {
+		return
+	}
+	s.ICMP.OutDestUnreachs.Add(1)
+	if h := s.protos[ip.Protocol()].Load(); h != nil {
+		(*h).Error(ip, header.ICMPDestUnreach, header.ICMPHostUnreach)
+	}
+}
+
+// UnreachableError is an ICMP error reported to a sender.
+type UnreachableError struct {
+	Type, Code uint8
+	From       [4]byte
+}
+
+func (e *UnreachableError) Error() string {
+	switch {
+	case e.Type == header.ICMPDestUnreach && e.Code == header.ICMPHostUnreach:
+		return fmt.Sprintf("host %v unreachable", IP(e.From))
+	case e.Type == header.ICMPDestUnreach && e.Code == header.ICMPNetUnreach:
+		return fmt.Sprintf("network of %v unreachable", IP(e.From))
+	case e.Type == header.ICMPDestUnreach && e.Code == header.ICMPPortUnreach:
+		return fmt.Sprintf("port unreachable at %v", IP(e.From))
+	case e.Type == header.ICMPTimeExceeded:
+		return fmt.Sprintf("time exceeded on the way to %v", IP(e.From))
+	}
+	return fmt.Sprintf("icmp type %d code %d about %v", e.Type, e.Code, IP(e.From))
+}
+
+// pingTable matches echo replies to waiting Ping calls by identifier.
+type pingTable struct {
+	mu      sync.Mutex
+	next    uint16
+	waiters map[uint16]chan pingResult
+}
+
+type pingResult struct {
+	seq uint16
+	at  time.Time
+	err error
+}
+
+func (p *pingTable) init() { p.waiters = map[uint16]chan pingResult{} }
+
+func (p *pingTable) register() (uint16, chan pingResult) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		p.next++
+		if _, busy := p.waiters[p.next]; !busy && p.next != 0 {
+			ch := make(chan pingResult, 4)
+			p.waiters[p.next] = ch
+			return p.next, ch
+		}
+	}
+}
+
+func (p *pingTable) unregister(id uint16) {
+	p.mu.Lock()
+	delete(p.waiters, id)
+	p.mu.Unlock()
+}
+
+func (p *pingTable) deliver(id, seq uint16, err error) {
+	p.mu.Lock()
+	ch := p.waiters[id]
+	p.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- pingResult{seq: seq, at: time.Now(), err: err}:
+		default:
+		}
+	}
+}
+
+// Ping sends one echo request of size data bytes to dst and waits for the
+// reply (or an ICMP error, or ctx). It returns the round-trip time.
+func (s *Stack) Ping(ctx context.Context, dst [4]byte, size int, seq uint16) (time.Duration, error) {
+	if size < 0 || size > header.IPv4MaxTotal-header.IPv4MinLen-header.ICMPv4Len {
+		return 0, fmt.Errorf("ipv4: ping size %d out of range", size)
+	}
+	id, ch := s.pings.register()
+	defer s.pings.unregister(id)
+	b := skb.Alloc(header.ICMPv4Len + size)
+	if b == nil {
+		return 0, ErrMsgSize
+	}
+	p := b.Put(header.ICMPv4Len + size)
+	for i := range p[header.ICMPv4Len:] {
+		p[header.ICMPv4Len+i] = byte(i)
+	}
+	header.EncodeICMPv4(p, header.ICMPEcho, 0, uint32(id)<<16|uint32(seq))
+	s.ICMP.OutMsgs.Add(1)
+	s.ICMP.OutEchos.Add(1)
+	start := time.Now()
+	if err := s.Output(b, [4]byte{}, dst, header.ProtoICMP, OutputOpts{}); err != nil {
+		return 0, err
+	}
+	for {
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				return 0, r.err
+			}
+			if r.seq == seq {
+				return r.at.Sub(start), nil
+			}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// tokenBucket limits ICMP output (icmp_global_allow).
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate, burst int) tokenBucket {
+	return tokenBucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst), last: time.Now()}
+}
+
+func (t *tokenBucket) allow() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	t.tokens = min(t.burst, t.tokens+now.Sub(t.last).Seconds()*t.rate)
+	t.last = now
+	if t.tokens < 1 {
+		return false
+	}
+	t.tokens--
+	return true
+}

@@ -1,0 +1,185 @@
+package ipv4
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/neigh"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// Output errors.
+var (
+	ErrNoRoute    = errors.New("ipv4: no route to host")
+	ErrMsgSize    = errors.New("ipv4: message too long")
+	ErrHookDrop   = errors.New("ipv4: dropped by a filter")
+	ErrNoHeadroom = errors.New("ipv4: no headroom for headers")
+)
+
+// OutputOpts are per-packet settings.
+type OutputOpts struct {
+	TTL      uint8 // 0: default
+	TOS      uint8
+	DF       bool // set Don't Fragment; too big then fails with ErrMsgSize
+	Priority uint32
+}
+
+// Output sends a locally generated datagram (ip_queue_xmit / ip_send_skb):
+// b's data is the transport header and payload, with headroom for IP and
+// Ethernet. src may be zero to pick the route's source. The stack owns b
+// after the call, whatever the result.
+func (s *Stack) Output(b *skb.Buff, src, dst [4]byte, proto uint8, o OutputOpts) error {
+	rt, ok := s.Lookup(dst)
+	if !ok {
+		if dst == [4]byte{255, 255, 255, 255} {
+			// Limited broadcast with no route: the first device with an
+			// address takes it (as Linux does with a single interface).
+			rt, ok = s.firstDeviceRoute()
+		}
+		if !ok {
+			s.MIB.OutNoRoutes.Add(1)
+			b.Free()
+			return ErrNoRoute
+		}
+	}
+	if s.classify(dst) == addrLocal {
+		rt = Route{Dev: s.lo}
+	}
+	if src == [4]byte{} {
+		if rt.Src.IsValid() {
+			src = rt.Src.As4()
+		} else if a, ok := s.sourceFor(rt.Dev, dst); ok {
+			src = a
+		}
+	}
+	total := b.Len() + header.IPv4MinLen
+	if total > header.IPv4MaxTotal {
+		b.Free()
+		return ErrMsgSize
+	}
+	h := b.Push(header.IPv4MinLen)
+	if h == nil {
+		b.Free()
+		return ErrNoHeadroom
+	}
+	b.SetNetworkHeader()
+	ttl := o.TTL
+	if ttl == 0 {
+		ttl = s.cfg.DefaultTTL
+	}
+	var flags uint16
+	if o.DF {
+		flags = header.IPv4FlagDF
+	}
+	header.EncodeIPv4(h, header.IPv4Fields{
+		TOS: o.TOS, TotalLen: total, ID: uint16(s.ipID.Add(1)), Flags: flags,
+		TTL: ttl, Protocol: proto, Src: src, Dst: dst,
+	})
+	b.Priority = o.Priority
+	s.MIB.OutRequests.Add(1)
+	if s.runHooks(LocalOut, b, rt.Dev) == Drop {
+		s.MIB.HookDrops.Add(1)
+		s.MIB.OutDiscards.Add(1)
+		b.Free()
+		return ErrHookDrop
+	}
+	if total > rt.Dev.MTU() && o.DF {
+		s.MIB.FragFails.Add(1)
+		b.Free()
+		return fmt.Errorf("%w: %d bytes, mtu %d", ErrMsgSize, total, rt.Dev.MTU())
+	}
+	return s.finishOutput(b, rt)
+}
+
+func (s *Stack) firstDeviceRoute() (Route, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, a := range s.addrs {
+		if a.Dev != s.lo && a.Dev.IsUp() {
+			return Route{Dev: a.Dev, Src: a.Prefix.Addr()}, true
+		}
+	}
+	return Route{}, false
+}
+
+// finishOutput is ip_finish_output: post-routing hook, fragmentation to
+// the device MTU, then the neighbour layer.
+func (s *Stack) finishOutput(b *skb.Buff, rt Route) error {
+	if s.runHooks(PostRouting, b, rt.Dev) == Drop {
+		s.MIB.HookDrops.Add(1)
+		s.MIB.OutDiscards.Add(1)
+		b.Free()
+		return ErrHookDrop
+	}
+	if b.Len() > rt.Dev.MTU() {
+		return s.fragment(b, rt)
+	}
+	return s.neighOutput(b, rt)
+}
+
+// neighOutput picks the link address: broadcast for broadcast
+// destinations, the device's own for loopback, else the neighbour table
+// for the next hop.
+func (s *Stack) neighOutput(b *skb.Buff, rt Route) error {
+	ip := header.IPv4(b.Data())
+	dst := ip.Dst()
+	if rt.Dev == s.lo {
+		return neigh.OutputDirect(b, rt.Dev, rt.Dev.HardwareAddr)
+	}
+	if s.classify(dst) == addrBroadcast {
+		return neigh.OutputDirect(b, rt.Dev, header.Broadcast)
+	}
+	next := dst
+	if rt.Gateway.IsValid() {
+		next = rt.Gateway.As4()
+	}
+	return s.Neigh.Output(b, rt.Dev, next)
+}
+
+// fragment is ip_fragment: split the payload into pieces that fit the MTU,
+// each a multiple of 8 bytes but the last, with the header copied (no
+// options are sent, so nothing to filter).
+func (s *Stack) fragment(b *skb.Buff, rt Route) error {
+	defer b.Free()
+	ip := header.IPv4(b.Data())
+	if ip.DontFragment() {
+		s.MIB.FragFails.Add(1)
+		return ErrMsgSize
+	}
+	hl := ip.HeaderLen()
+	payload := ip.Payload()
+	chunk := (rt.Dev.MTU() - hl) &^ 7
+	if chunk <= 0 {
+		s.MIB.FragFails.Add(1)
+		return ErrMsgSize
+	}
+	baseOff := ip.FragOffset()
+	moreAfter := ip.MoreFragments()
+	for off := 0; off < len(payload); off += chunk {
+		n := min(chunk, len(payload)-off)
+		f := skb.Alloc(hl + n)
+		if f == nil {
+			s.MIB.FragFails.Add(1)
+			return ErrMsgSize
+		}
+		p := f.Put(hl + n)
+		copy(p, ip[:hl])
+		copy(p[hl:], payload[off:off+n])
+		flags := uint16(0)
+		if off+n < len(payload) || moreAfter {
+			flags = header.IPv4FlagMF
+		}
+		header.IPv4(p).SetFragment(flags, baseOff+off, hl+n)
+		f.SetNetworkHeader()
+		f.Priority = b.Priority
+		s.MIB.FragCreates.Add(1)
+		if err := s.neighOutput(f, rt); err != nil && !errors.Is(err, netcore.ErrQueueFull) {
+			s.MIB.FragFails.Add(1)
+			return err
+		}
+	}
+	s.MIB.FragOKs.Add(1)
+	return nil
+}
