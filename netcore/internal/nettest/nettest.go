@@ -1,0 +1,93 @@
+// Package nettest sets up the Linux kernel as a peer for host tests: a TAP
+// device whose kernel side lives in a fresh network namespace with an
+// address, so tests talk to the kernel's own stack.
+package nettest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/link"
+)
+
+// Peer is the kernel side of a TAP link.
+type Peer struct {
+	TAP    *link.TAP
+	NS     string // network namespace name
+	IfName string // the TAP's name inside NS
+}
+
+var seq atomic.Int32
+
+// NeedRoot skips (or fails under CI) a test that needs root, /dev/net/tun
+// and ip(8).
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	why := ""
+	if os.Geteuid() != 0 {
+		why = "needs root"
+	} else if _, err := os.Stat("/dev/net/tun"); err != nil {
+		why = "needs /dev/net/tun"
+	} else if _, err := exec.LookPath("ip"); err != nil {
+		why = "needs ip(8): run scripts/setup.sh (iproute2)"
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("host network test %s", why)
+	}
+	t.Skipf("host network test %s", why)
+}
+
+// NewPeer creates a TAP registered with c and moves its kernel side into a
+// new namespace with address kernelAddr (e.g. "10.9.0.1/24"). sysctls are
+// "key=value" pairs applied in the namespace; IFNAME in a key stands for
+// the interface (a new namespace has no neigh "default" entries).
+func NewPeer(t testing.TB, c *netcore.Core, kernelAddr string, sysctls ...string) *Peer {
+	t.Helper()
+	NeedRoot(t)
+	n := seq.Add(1)
+	p := &Peer{
+		NS:     fmt.Sprintf("ringo-%d-%d", os.Getpid(), n),
+		IfName: fmt.Sprintf("rt%d%d", os.Getpid()%10000, n),
+	}
+	tap, err := link.NewTAP(c, link.TAPConfig{IfName: p.IfName, Name: "tap" + fmt.Sprint(n)})
+	if err != nil {
+		t.Fatalf("tap: %v", err)
+	}
+	p.TAP = tap
+	t.Cleanup(func() { tap.Close() })
+	Run(t, "ip", "netns", "add", p.NS)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", p.NS).Run() })
+	Run(t, "ip", "link", "set", p.IfName, "netns", p.NS)
+	for _, s := range sysctls {
+		Run(t, "ip", "netns", "exec", p.NS, "sysctl", "-qw", strings.ReplaceAll(s, "IFNAME", p.IfName))
+	}
+	Run(t, "ip", "-n", p.NS, "addr", "add", kernelAddr, "dev", p.IfName)
+	Run(t, "ip", "-n", p.NS, "link", "set", p.IfName, "up")
+	Run(t, "ip", "-n", p.NS, "link", "set", "lo", "up")
+	return p
+}
+
+// Exec runs a command inside the namespace and returns its combined
+// output and error.
+func (p *Peer) Exec(args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", p.NS}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// Run runs a command and fails the test if it fails.
+func Run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
