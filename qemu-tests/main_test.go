@@ -61,7 +61,8 @@ func setup(m *testing.M) int {
 		env.initramfs = filepath.Join(tmp, "guest.cpio")
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		err = vm.BuildInitramfs(ctx, env.root, env.kernel, env.initramfs, "./qemu-tests/ringo-guest", nil, nil)
+		err = vm.BuildInitramfs(ctx, env.root, env.kernel, env.initramfs, "./qemu-tests/ringo-guest",
+			[]string{"github.com/u-root/u-root/cmds/core/ip"}, nil)
 		cancel()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -128,4 +129,19 @@ func decode[T any](t *testing.T, raw []json.RawMessage) []T {
 		require.NoError(t, json.Unmarshal(r, &out[i]), "report %d: %s", i, r)
 	}
 	return out
+}
+
+func raws(r []json.RawMessage) [][]byte {
+	out := make([][]byte, len(r))
+	for i := range r {
+		out[i] = r[i]
+	}
+	return out
+}
+
+func decodeBytes[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
+	return v
 }

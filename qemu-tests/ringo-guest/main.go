@@ -28,6 +28,7 @@ var scenarios = map[string]func(args map[string]string, nics []*nic) error{
 	"arp":      arp,
 	"linkflap": linkflap,
 	"flood":    flood,
+	"ipserve":  ipServe,
 }
 
 // nic is one supported card, bound to vfio-pci and opened.
@@ -52,8 +53,16 @@ func main() {
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 }
 
+// kernelScenarios run on the Linux kernel's own drivers: no VFIO.
+var kernelScenarios = map[string]func(args map[string]string) error{
+	"linuxpeer": linuxPeer,
+}
+
 func run(args map[string]string) error {
 	name := args["ringo.test"]
+	if ks, ok := kernelScenarios[name]; ok {
+		return ks(args)
+	}
 	sc, ok := scenarios[name]
 	if !ok {
 		return fmt.Errorf("unknown scenario ringo.test=%q", name)

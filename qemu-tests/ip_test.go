@@ -1,0 +1,98 @@
+package qemutests
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/qemu-tests/vm"
+)
+
+type pingResult struct {
+	Sent, Received int
+	RTTs           []float64
+	Err            string
+}
+
+type ipServeReport struct {
+	Pings       map[string]pingResult
+	InEchos     uint64
+	OutEchoReps uint64
+	ReasmOKs    uint64
+	FragCreates uint64
+	Neighbours  []string
+}
+
+type linuxPeerReport struct {
+	Driver string
+	Pings  map[int]pingResult
+}
+
+// freePort asks the kernel for an unused TCP port on loopback.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestPingLinuxPeer: ringo in one VM (on an e1000, then on an ne2k_pci)
+// answers pings, small and fragmented, from a second VM that runs the
+// Linux kernel's own e1000 driver and stack, the VMs joined by a
+// -netdev socket link; ringo pings the Linux VM back and pings slirp's
+// 10.0.2.2 on a second NIC.
+func TestPingLinuxPeer(t *testing.T) {
+	for _, model := range []string{"e1000", "ne2k_pci"} {
+		t.Run(model, func(t *testing.T) {
+			port := freePort(t)
+			const count = 5
+			ringo := boot(t, vm.Config{
+				Name:    "ringo-" + model,
+				Timeout: 4 * time.Minute,
+				NICs: []vm.NIC{
+					{Model: model, MAC: "52:54:00:00:03:02", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)},
+					{Model: model, MAC: "52:54:00:00:02:0f", Netdev: "user"},
+				},
+			}, "ipserve", "ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24", "ringo.ping=10.0.2.2,10.0.3.1",
+				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 2*count))
+			time.Sleep(time.Second) // the listening side first
+			peer := boot(t, vm.Config{
+				Name:    "linux-peer-" + model,
+				Timeout: 4 * time.Minute,
+				NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:03:01", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
+			}, "linuxpeer", "ringo.peerip=10.0.3.1/24", "ringo.target=10.0.3.2", "ringo.sizes=56,8000", fmt.Sprintf("ringo.count=%d", count))
+
+			var wg sync.WaitGroup
+			var rraw, praw [][]byte
+			var rerr, perr error
+			wg.Add(2)
+			go func() { defer wg.Done(); r, err := ringo.Wait(); rerr = err; rraw = raws(r) }()
+			go func() { defer wg.Done(); r, err := peer.Wait(); perr = err; praw = raws(r) }()
+			wg.Wait()
+			require.NoError(t, perr)
+			require.NoError(t, rerr)
+			require.Len(t, praw, 2, "peer: ready + result")
+			require.Len(t, rraw, 2, "ringo: ready + result")
+			pr := decodeBytes[linuxPeerReport](t, praw[1])
+			rr := decodeBytes[ipServeReport](t, rraw[1])
+			assert.Equal(t, "e1000", pr.Driver, "the peer runs Linux's own driver")
+			for _, size := range []int{56, 8000} {
+				p := pr.Pings[size]
+				assert.Equal(t, count, p.Received, "linux -> ringo ping -s %d: %+v", size, p)
+				t.Logf("linux -> ringo (%s) -s %d: rtt ms %v", model, size, p.RTTs)
+			}
+			for _, target := range []string{"10.0.2.2", "10.0.3.1"} {
+				p := rr.Pings[target]
+				assert.Equal(t, count, p.Received, "ringo -> %s: %+v", target, p)
+				t.Logf("ringo (%s) -> %s: rtt ms %v", model, target, p.RTTs)
+			}
+			assert.Greater(t, rr.ReasmOKs, uint64(0), "ringo reassembled the 8000-byte echoes")
+			assert.Greater(t, rr.FragCreates, uint64(0), "and fragmented its replies")
+		})
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ringonet/ringo/netcore/ipv4"
+)
+
+// IPServeReport is what ipserve reports at the end.
+type IPServeReport struct {
+	Pings       map[string]PingResult // target -> result
+	InEchos     uint64
+	OutEchoReps uint64
+	ReasmOKs    uint64
+	FragCreates uint64
+	Neighbours  []string
+}
+
+// PingResult summarizes pings to one target.
+type PingResult struct {
+	Sent, Received int
+	RTTs           []float64 // milliseconds
+	Err            string    `json:",omitempty"`
+}
+
+// ipServe brings the NICs up with ringo's IPv4 stack: ringo.ip=eth0:ADDR/LEN,eth1:ADDR/LEN,
+// ringo.gw=ADDR. It reports "ready", answers pings for ringo.seconds,
+// pings each of ringo.ping=IP,IP (ringo.count times, ringo.size bytes),
+// then reports.
+func ipServe(args map[string]string, nics []*nic) error {
+	s, err := newStack(nics, stackOpts{ioWidth: 4})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ip, err := ipv4.New(s.core, ipv4.Config{})
+	if err != nil {
+		return err
+	}
+	defer ip.Close()
+	for _, spec := range strings.Split(args["ringo.ip"], ",") {
+		dev, pfx, ok := strings.Cut(spec, ":")
+		if !ok {
+			return fmt.Errorf("ringo.ip entry %q: want DEV:ADDR/LEN", spec)
+		}
+		d := s.core.DeviceByName(dev)
+		p, err := netip.ParsePrefix(pfx)
+		if d == nil || err != nil {
+			return fmt.Errorf("ringo.ip entry %q: device %v, %v", spec, d != nil, err)
+		}
+		if err := ip.AddAddress(d, p); err != nil {
+			return err
+		}
+	}
+	if gw := args["ringo.gw"]; gw != "" {
+		if err := ip.SetDefaultGateway(netip.MustParseAddr(gw)); err != nil {
+			return err
+		}
+	}
+	report(map[string]string{"phase": "ready"})
+	rep := IPServeReport{Pings: map[string]PingResult{}}
+	count := atoiDefault(args["ringo.count"], 5)
+	size := atoiDefault(args["ringo.size"], 56)
+	if t := args["ringo.ping"]; t != "" {
+		for _, target := range strings.Split(t, ",") {
+			a, err := netip.ParseAddr(target)
+			if err != nil {
+				return err
+			}
+			var r PingResult
+			// The peer may still be booting: wait for a first answer.
+			for start := time.Now(); time.Since(start) < 60*time.Second; {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err := ip.Ping(ctx, a.As4(), 8, 0)
+				cancel()
+				if err == nil {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			for i := 0; i < count; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				rtt, err := ip.Ping(ctx, a.As4(), size, uint16(i+1))
+				cancel()
+				r.Sent++
+				if err != nil {
+					r.Err = err.Error()
+					continue
+				}
+				r.Received++
+				r.RTTs = append(r.RTTs, float64(rtt.Microseconds())/1000)
+			}
+			rep.Pings[target] = r
+		}
+	}
+	// Keep answering until ringo.expect echo requests came, or ringo.seconds.
+	end := time.Now().Add(time.Duration(atoiDefault(args["ringo.seconds"], 0)) * time.Second)
+	expect := uint64(atoiDefault(args["ringo.expect"], 0))
+	for time.Now().Before(end) && ip.ICMP.InEchos.Load() < expect {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let the last replies leave
+	rep.InEchos = ip.ICMP.InEchos.Load()
+	rep.OutEchoReps = ip.ICMP.OutEchoReps.Load()
+	rep.ReasmOKs = ip.MIB.ReasmOKs.Load()
+	rep.FragCreates = ip.MIB.FragCreates.Load()
+	for _, e := range ip.Neigh.Entries() {
+		rep.Neighbours = append(rep.Neighbours, fmt.Sprintf("%s %s %s %s", e.Dev, e.IP, e.MAC, e.State))
+	}
+	report(rep)
+	return nil
+}
