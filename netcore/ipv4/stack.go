@@ -396,6 +396,9 @@ func (s *Stack) sourceFor(dev *netcore.Device, target [4]byte) ([4]byte, bool) {
 // for sockets that bind to the wildcard.
 func (s *Stack) SourceFor(dst [4]byte) ([4]byte, bool) {
 	rt, ok := s.Lookup(dst)
+	if !ok && dst == [4]byte{255, 255, 255, 255} {
+		rt, ok = s.firstDeviceRoute()
+	}
 	if !ok {
 		return [4]byte{}, false
 	}

@@ -1,0 +1,93 @@
+// Package socket is the face ringo shows Go programs: a Stack over one or
+// more net devices whose ListenPacket, Dial and DialUDP return values that
+// implement the standard library's net interfaces.
+package socket
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/udp"
+)
+
+// Stack is a network stack over a netcore.Core: IPv4 (with ARP and ICMP)
+// and UDP.
+type Stack struct {
+	Core *netcore.Core
+	IP   *ipv4.Stack
+	UDP  *udp.Table
+}
+
+// New builds the protocols over c.
+func New(c *netcore.Core, cfg ipv4.Config) (*Stack, error) {
+	ip, err := ipv4.New(c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Stack{Core: c, IP: ip, UDP: udp.New(ip)}, nil
+}
+
+// Close stops the protocol timers (the core is the caller's).
+func (s *Stack) Close() { s.IP.Close() }
+
+// ListenPacket is net.ListenPacket on ringo: network "udp" or "udp4",
+// address "host:port" (host may be empty for any).
+func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
+	if network != "udp" && network != "udp4" {
+		return nil, fmt.Errorf("socket: listen %s: unsupported network", network)
+	}
+	la, err := resolveUDP(address)
+	if err != nil {
+		return nil, err
+	}
+	return s.UDP.Listen(la)
+}
+
+// ListenUDP is net.ListenUDP on ringo.
+func (s *Stack) ListenUDP(laddr *net.UDPAddr) (*udp.Conn, error) { return s.UDP.Listen(laddr) }
+
+// DialUDP is net.DialUDP on ringo.
+func (s *Stack) DialUDP(laddr, raddr *net.UDPAddr) (*udp.Conn, error) { return s.UDP.Dial(laddr, raddr) }
+
+// Dial is net.Dial on ringo for "udp"/"udp4".
+func (s *Stack) Dial(network, address string) (net.Conn, error) {
+	if network != "udp" && network != "udp4" {
+		return nil, fmt.Errorf("socket: dial %s: unsupported network", network)
+	}
+	ra, err := resolveUDP(address)
+	if err != nil {
+		return nil, err
+	}
+	return s.UDP.Dial(nil, ra)
+}
+
+// resolveUDP parses a numeric "host:port" (ringo has no resolver).
+func resolveUDP(address string) (*net.UDPAddr, error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, fmt.Errorf("socket: address %q: %w", address, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return nil, fmt.Errorf("socket: address %q: bad port", address)
+	}
+	a := &net.UDPAddr{Port: p}
+	if host != "" {
+		if a.IP = net.ParseIP(host).To4(); a.IP == nil {
+			return nil, fmt.Errorf("socket: address %q: not a numeric IPv4 host", address)
+		}
+	}
+	return a, nil
+}
+
+// WriteSNMP prints Ip:, Icmp: and Udp: in /proc/net/snmp's layout.
+func (s *Stack) WriteSNMP(w io.Writer) error {
+	if err := s.IP.WriteSNMP(w); err != nil {
+		return err
+	}
+	return ipv4.WriteGroup(w, "Udp", &s.UDP.Stats)
+}

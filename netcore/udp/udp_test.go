@@ -1,0 +1,277 @@
+package udp_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/link"
+	"github.com/ringonet/ringo/netcore/socket"
+	"github.com/ringonet/ringo/netcore/udp"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func newStack(t testing.TB) *socket.Stack {
+	c := netcore.New(netcore.Config{Logger: quiet})
+	s, err := socket.New(c, ipv4.Config{Logger: quiet})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		s.Close()
+		c.Close()
+	})
+	return s
+}
+
+// pair is two hosts on a pipe: a 10.1.0.1, b 10.1.0.2.
+func pair(t testing.TB) (*socket.Stack, *socket.Stack) {
+	a, b := newStack(t), newStack(t)
+	ea, eb, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: b.Core})
+	require.NoError(t, err)
+	require.NoError(t, ea.Dev.Up())
+	require.NoError(t, eb.Dev.Up())
+	require.NoError(t, a.IP.AddAddress(ea.Dev, netip.MustParsePrefix("10.1.0.1/24")))
+	require.NoError(t, b.IP.AddAddress(eb.Dev, netip.MustParsePrefix("10.1.0.2/24")))
+	return a, b
+}
+
+func echoServer(t testing.TB, s *socket.Stack, addr string) net.PacketConn {
+	pc, err := s.ListenPacket("udp", addr)
+	require.NoError(t, err)
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+	t.Cleanup(func() { pc.Close() })
+	return pc
+}
+
+func TestEchoSizesAndFragments(t *testing.T) {
+	a, b := pair(t)
+	echoServer(t, b, ":7")
+	c, err := a.Dial("udp", "10.1.0.2:7")
+	require.NoError(t, err)
+	defer c.Close()
+	buf := make([]byte, 65536)
+	for _, size := range []int{0, 1, 100, 1472, 1473, 8000, 65507} {
+		msg := bytes.Repeat([]byte{byte(size)}, size)
+		_, err := c.Write(msg)
+		require.NoError(t, err, "size %d", size)
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, err := c.Read(buf)
+		require.NoError(t, err, "size %d", size)
+		assert.Equal(t, msg, buf[:n], "size %d", size)
+	}
+	_, err = c.Write(make([]byte, 65508))
+	assert.Error(t, err)
+	assert.Greater(t, b.IP.MIB.ReasmOKs.Load(), uint64(0))
+	assert.EqualValues(t, 7, b.UDP.Stats.InDatagrams.Load())
+	assert.Equal(t, "10.1.0.2:7", c.RemoteAddr().String())
+}
+
+func TestPortUnreachable(t *testing.T) {
+	a, b := pair(t)
+	c, err := a.Dial("udp", "10.1.0.2:9999")
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("anyone?"))
+	require.NoError(t, err)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err = c.Read(make([]byte, 10))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, errConnRefused()), "%v", err)
+	assert.EqualValues(t, 1, b.UDP.Stats.NoPorts.Load())
+	assert.EqualValues(t, 1, b.IP.ICMP.OutDestUnreachs.Load())
+}
+
+func errConnRefused() error { return udp.ErrConnRefused }
+
+func TestDeadlineAndClose(t *testing.T) {
+	a, _ := pair(t)
+	pc, err := a.ListenPacket("udp", ":5000")
+	require.NoError(t, err)
+	pc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, _, err = pc.ReadFrom(make([]byte, 10))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.True(t, errors.Is(err, os.ErrDeadlineExceeded))
+
+	pc.SetReadDeadline(time.Time{})
+	done := make(chan error)
+	for i := 0; i < 3; i++ {
+		go func() { _, _, err := pc.ReadFrom(make([]byte, 10)); done <- err }()
+	}
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, pc.Close())
+	for i := 0; i < 3; i++ {
+		select {
+		case err := <-done:
+			assert.True(t, errors.Is(err, net.ErrClosed), "%v", err)
+		case <-time.After(2 * time.Second):
+			t.Fatal("Close did not unblock a reader")
+		}
+	}
+	_, err = a.ListenPacket("udp", ":5000")
+	assert.NoError(t, err, "the port is free after Close")
+}
+
+func TestBindRules(t *testing.T) {
+	a, _ := pair(t)
+	p1, err := a.ListenPacket("udp", ":6000")
+	require.NoError(t, err)
+	defer p1.Close()
+	_, err = a.ListenPacket("udp", ":6000")
+	assert.Error(t, err, "port in use")
+	p2, err := a.ListenPacket("udp", ":0")
+	require.NoError(t, err)
+	defer p2.Close()
+	port := p2.LocalAddr().(*net.UDPAddr).Port
+	assert.GreaterOrEqual(t, port, 32768)
+	assert.LessOrEqual(t, port, 60999)
+}
+
+// A connected socket gets its peer's datagrams before a wildcard socket on
+// the same port.
+func TestConnectedBeforeWildcard(t *testing.T) {
+	a, b := pair(t)
+	wild, err := b.ListenPacket("udp", ":7000")
+	require.NoError(t, err)
+	defer wild.Close()
+	conn, err := b.DialUDP(&net.UDPAddr{Port: 7000}, &net.UDPAddr{IP: net.IPv4(10, 1, 0, 1), Port: 7001})
+	require.NoError(t, err)
+	defer conn.Close()
+	from, err := a.ListenPacket("udp", ":7001")
+	require.NoError(t, err)
+	defer from.Close()
+	other, err := a.ListenPacket("udp", ":7002")
+	require.NoError(t, err)
+	defer other.Close()
+	dst := &net.UDPAddr{IP: net.IPv4(10, 1, 0, 2), Port: 7000}
+	_, err = from.WriteTo([]byte("to connected"), dst)
+	require.NoError(t, err)
+	_, err = other.WriteTo([]byte("to wildcard"), dst)
+	require.NoError(t, err)
+	buf := make([]byte, 100)
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := conn.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "to connected", string(buf[:n]))
+	wild.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err = wild.ReadFrom(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "to wildcard", string(buf[:n]))
+}
+
+// A full receive queue drops and counts; nothing else breaks.
+func TestReceiveBufferFull(t *testing.T) {
+	a, b := pair(t)
+	srv, err := b.ListenUDP(&net.UDPAddr{Port: 8000})
+	require.NoError(t, err)
+	defer srv.Close()
+	srv.SetReadBuffer(10 * 2048)
+	c, err := a.Dial("udp", "10.1.0.2:8000")
+	require.NoError(t, err)
+	for i := 0; i < 50; i++ {
+		_, err := c.Write([]byte(fmt.Sprint(i)))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		return b.UDP.Stats.InDatagrams.Load()+b.UDP.Stats.RcvbufErrors.Load() == 50
+	}, 3*time.Second, time.Millisecond)
+	assert.EqualValues(t, 10, b.UDP.Stats.InDatagrams.Load())
+	assert.EqualValues(t, 40, srv.Drops())
+}
+
+func TestBroadcast(t *testing.T) {
+	a, b := pair(t)
+	r1, err := b.ListenPacket("udp", ":9000")
+	require.NoError(t, err)
+	defer r1.Close()
+	s, err := a.ListenPacket("udp", ":0")
+	require.NoError(t, err)
+	defer s.Close()
+	for _, dst := range []string{"255.255.255.255", "10.1.0.255"} {
+		_, err = s.WriteTo([]byte("hello all"), &net.UDPAddr{IP: net.ParseIP(dst), Port: 9000})
+		require.NoError(t, err)
+		r1.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 100)
+		n, from, err := r1.ReadFrom(buf)
+		require.NoError(t, err, dst)
+		assert.Equal(t, "hello all", string(buf[:n]))
+		assert.Equal(t, "10.1.0.1", from.(*net.UDPAddr).IP.String())
+	}
+}
+
+// Many goroutines read and write one socket (run with -race).
+func TestConcurrentOneSocket(t *testing.T) {
+	a, b := pair(t)
+	echoServer(t, b, ":7")
+	pc, err := a.ListenPacket("udp", ":0")
+	require.NoError(t, err)
+	defer pc.Close()
+	dst := &net.UDPAddr{IP: net.IPv4(10, 1, 0, 2), Port: 7}
+	const writers, per = 8, 200
+	got := make(chan struct{}, writers*per)
+	var rg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			buf := make([]byte, 2000)
+			for {
+				if _, _, err := pc.ReadFrom(buf); err != nil {
+					return
+				}
+				got <- struct{}{}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				pc.WriteTo(make([]byte, 100+w*100), dst)
+				if i%20 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	n := 0
+	timeout := time.After(5 * time.Second)
+loop:
+	for n < writers*per {
+		select {
+		case <-got:
+			n++
+		case <-timeout:
+			break loop
+		}
+	}
+	drops := a.UDP.Stats.RcvbufErrors.Load() + b.UDP.Stats.RcvbufErrors.Load()
+	assert.EqualValues(t, writers*per, uint64(n)+drops, "every datagram delivered or counted")
+	pc.Close()
+	rg.Wait()
+}
