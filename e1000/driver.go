@@ -198,9 +198,7 @@ func (d *Driver) up() error {
 	mac := d.Dev.HardwareAddr
 	r.write(RAL0, binary.LittleEndian.Uint32(mac[0:4]))
 	r.write(RAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|RAH_AV)
-	for i := 0; i < 128; i++ {
-		r.write(MTAn(i), 0)
-	}
+	d.writeMTA()
 	d.rx.Reset()
 	for i := 0; i < d.rx.Count(); i++ {
 		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rx.Buf(i).IOVA)
@@ -256,10 +254,34 @@ func (d *Driver) rctl() uint32 {
 	return v
 }
 
-// SetRxMode re-reads promiscuous mode (ndo_set_rx_mode).
+// SetRxMode implements netcore.RxModer (e1000_set_rx_mode): promiscuous
+// mode in RCTL, and the multicast list hashed into the MTA.
 func (d *Driver) SetRxMode() {
-	if d.running.Load() {
-		d.r.write(RCTL, d.rctl())
+	if !d.running.Load() {
+		return
+	}
+	d.writeMTA()
+	d.r.write(RCTL, d.rctl())
+}
+
+// mtaHash is the Multicast Table Array index of an address with RCTL.MO =
+// 0: bits 47:36 of the address (SDM 13.5.1).
+func mtaHash(mac []byte) (reg int, bit uint) {
+	h := (uint16(mac[4]) >> 4) | uint16(mac[5])<<4
+	h &= 0xfff
+	return int(h >> 5), uint(h & 0x1f)
+}
+
+func (d *Driver) writeMTA() {
+	var mta [128]uint32
+	for _, a := range d.Dev.MulticastList() {
+		if len(a) == 6 {
+			reg, bit := mtaHash(a)
+			mta[reg] |= 1 << bit
+		}
+	}
+	for i, v := range mta {
+		d.r.write(MTAn(i), v)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -251,4 +252,20 @@ func TestBusyPoll(t *testing.T) {
 	assert.Zero(t, f.Read32(IMS), "no interrupt enabled")
 	assert.Nil(t, drv.IRQLine())
 	require.NoError(t, drv.Dev.Down())
+}
+
+// The multicast list lands in the MTA at the SDM's hash; promiscuous mode
+// sets UPE and MPE.
+func TestRxMode(t *testing.T) {
+	r := newRig(t, Config{})
+	mc := []byte{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb} // 224.0.0.251
+	r.drv.Dev.SetMulticastList([]net.HardwareAddr{mc})
+	// bits 47:36 = 0xfb0 >> 4 ... : (0x00 >> 4) | (0xfb << 4) = 0xfb0
+	reg, bit := mtaHash(mc)
+	assert.Equal(t, 0xfb0>>5, reg)
+	assert.Equal(t, uint(0xfb0&0x1f), bit)
+	assert.Equal(t, uint32(1)<<bit, r.f.Read32(MTAn(reg)))
+	assert.Zero(t, r.f.Read32(RCTL)&(RCTL_UPE|RCTL_MPE))
+	r.drv.Dev.SetPromisc(true)
+	assert.Equal(t, uint32(RCTL_UPE|RCTL_MPE), r.f.Read32(RCTL)&(RCTL_UPE|RCTL_MPE))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,23 +151,24 @@ func (d *Driver) initLocked(startp bool) error {
 		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
 		PAR0+0, uint32(mac[0]), PAR0+1, uint32(mac[1]), PAR0+2, uint32(mac[2]),
 		PAR0+3, uint32(mac[3]), PAR0+4, uint32(mac[4]), PAR0+5, uint32(mac[5]),
-		MAR0+0, 0, MAR0+1, 0, MAR0+2, 0, MAR0+3, 0,
-		MAR0+4, 0, MAR0+5, 0, MAR0+6, 0, MAR0+7, 0,
 		CURR, RxStartPage,
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
 	); err != nil {
 		return fmt.Errorf("ne2000: init: %w", err)
 	}
+	mar := marBits(d.Dev.MulticastList())
+	p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STP)
+	for i, v := range mar {
+		p.out(MAR0+uint32(i), v)
+	}
+	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STP)
 	d.tx[0].len, d.tx[0].ready = 0, false
 	d.tx[1].len, d.tx[1].ready = 0, false
 	d.txing = -1
 	if !startp {
 		return nil
 	}
-	rcr := uint32(RCR_AB)
-	if d.Dev.Promisc() {
-		rcr |= RCR_PRO | RCR_AM
-	}
+	rcr := uint32(d.rcrLocked(len(d.Dev.MulticastList()) > 0))
 	if err := p.outs(
 		ISR, 0xff,
 		IMR, imrAll,
@@ -581,4 +583,61 @@ func (d *Driver) TxTimeout() {
 		return
 	}
 	d.Dev.NetifWakeQueue()
+}
+
+// SetRxMode implements netcore.RxModer (ei_set_multicast_list): the
+// multicast list hashed into MAR0-7, RCR's AM and PRO bits.
+func (d *Driver) SetRxMode() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running.Load() {
+		return
+	}
+	mar := marBits(d.Dev.MulticastList())
+	p := d.p
+	p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STA)
+	for i, v := range mar {
+		p.out(MAR0+uint32(i), v)
+	}
+	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+	p.out(RCR, d.rcrLocked(len(d.Dev.MulticastList()) > 0))
+}
+
+func (d *Driver) rcrLocked(multicast bool) uint8 {
+	rcr := uint8(RCR_AB)
+	if multicast {
+		rcr |= RCR_AM
+	}
+	if d.Dev.Promisc() {
+		rcr |= RCR_PRO | RCR_AM
+	}
+	return rcr
+}
+
+// marBits is the DP8390 multicast filter: the top six bits of the
+// big-endian CRC-32 of each address select one of 64 bits (make_mc_bits).
+func marBits(addrs []net.HardwareAddr) [8]uint8 {
+	var mar [8]uint8
+	for _, a := range addrs {
+		crc := etherCRC(a)
+		mar[crc>>29] |= 1 << ((crc >> 26) & 7)
+	}
+	return mar
+}
+
+// etherCRC is the CRC-32 of the Ethernet FCS computed MSB-first, as
+// Linux's ether_crc.
+func etherCRC(data []byte) uint32 {
+	crc := uint32(0xffffffff)
+	for _, b := range data {
+		for i := 0; i < 8; i++ {
+			if (crc>>31)^uint32(b&1) != 0 {
+				crc = crc<<1 ^ 0x04c11db7
+			} else {
+				crc <<= 1
+			}
+			b >>= 1
+		}
+	}
+	return crc
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -180,4 +181,14 @@ func TestOverflowRecovery(t *testing.T) {
 		}
 	}
 	require.Eventually(t, func() bool { return len(r.received()) == before+100 }, 10*time.Second, time.Millisecond)
+}
+
+// The multicast hash matches Linux's ether_crc: the bit-reversed
+// complement of the ordinary (zlib) CRC-32, derived independently.
+func TestMulticastFilter(t *testing.T) {
+	assert.Equal(t, uint32(0x3a7abc72), etherCRC(make([]byte, 6)))
+	mc := net.HardwareAddr{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01} // 224.0.0.1
+	assert.Equal(t, uint32(0x7fa32d9b), etherCRC(mc))
+	mar := marBits([]net.HardwareAddr{mc})
+	assert.Equal(t, [8]uint8{0, 0, 0, 1 << 7, 0, 0, 0, 0}, mar)
 }

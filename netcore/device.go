@@ -34,6 +34,13 @@ type DeviceOps interface {
 	StartXmit(b *skb.Buff) TxStatus
 }
 
+// RxModer is implemented by drivers that filter on the hardware
+// (ndo_set_rx_mode): called when promiscuous mode or the multicast list
+// changes.
+type RxModer interface {
+	SetRxMode()
+}
+
 // TxTimeouter is implemented by drivers that can recover a stalled
 // transmitter (ndo_tx_timeout); the watchdog calls it.
 type TxTimeouter interface {
@@ -137,8 +144,9 @@ type Device struct {
 	txNext      *Device      // output queue link, guarded by that softnet's mu
 	qdiscBusy   atomic.Bool  // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
 
-	mu            sync.Mutex // guards carrierNotify
+	mu            sync.Mutex // guards carrierNotify, mcList
 	carrierNotify []func(d *Device, up bool)
+	mcList        []net.HardwareAddr
 }
 
 // Register adds a device with the driver's ops (register_netdev). It starts
@@ -245,9 +253,33 @@ func (d *Device) SetPromisc(on bool) {
 			nw |= FlagPromisc
 		}
 		if d.flags.CompareAndSwap(old, nw) {
-			return
+			break
 		}
 	}
+	if m, ok := d.ops.(RxModer); ok {
+		m.SetRxMode()
+	}
+}
+
+// SetMulticastList sets the link-layer multicast addresses the device
+// accepts (dev_mc_add/dev_mc_del) and tells the driver.
+func (d *Device) SetMulticastList(addrs []net.HardwareAddr) {
+	d.mu.Lock()
+	d.mcList = nil
+	for _, a := range addrs {
+		d.mcList = append(d.mcList, append(net.HardwareAddr(nil), a...))
+	}
+	d.mu.Unlock()
+	if m, ok := d.ops.(RxModer); ok {
+		m.SetRxMode()
+	}
+}
+
+// MulticastList returns the multicast addresses the device accepts.
+func (d *Device) MulticastList() []net.HardwareAddr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]net.HardwareAddr(nil), d.mcList...)
 }
 
 // Promisc reports promiscuous mode.

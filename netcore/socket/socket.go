@@ -51,7 +51,9 @@ func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
 func (s *Stack) ListenUDP(laddr *net.UDPAddr) (*udp.Conn, error) { return s.UDP.Listen(laddr) }
 
 // DialUDP is net.DialUDP on ringo.
-func (s *Stack) DialUDP(laddr, raddr *net.UDPAddr) (*udp.Conn, error) { return s.UDP.Dial(laddr, raddr) }
+func (s *Stack) DialUDP(laddr, raddr *net.UDPAddr) (*udp.Conn, error) {
+	return s.UDP.Dial(laddr, raddr)
+}
 
 // Dial is net.Dial on ringo for "udp"/"udp4".
 func (s *Stack) Dial(network, address string) (net.Conn, error) {

@@ -26,7 +26,7 @@ import (
 
 type clientResult struct {
 	Sent, Received, Lost, Corrupt int
-	Seconds                        float64
+	Seconds                       float64
 }
 
 func TestMain(m *testing.M) {
