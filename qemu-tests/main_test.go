@@ -79,7 +79,7 @@ func hasQEMU() bool {
 }
 
 // needQEMU skips (or, under CI, fails) a test that cannot run here.
-func needQEMU(t *testing.T) {
+func needQEMU(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("QEMU test skipped in -short mode")
@@ -94,7 +94,7 @@ func needQEMU(t *testing.T) {
 
 // boot starts a guest running the named scenario. On failure the serial log
 // and pcaps are copied to .cache/qemu-tests/TESTNAME.
-func boot(t *testing.T, cfg vm.Config, scenario string, args ...string) *vm.VM {
+func boot(t testing.TB, cfg vm.Config, scenario string, args ...string) *vm.VM {
 	t.Helper()
 	needQEMU(t)
 	cfg.Kernel = env.kernel.Vmlinuz
@@ -122,7 +122,7 @@ func boot(t *testing.T, cfg vm.Config, scenario string, args ...string) *vm.VM {
 }
 
 // decode unmarshals each report into a fresh T.
-func decode[T any](t *testing.T, raw []json.RawMessage) []T {
+func decode[T any](t testing.TB, raw []json.RawMessage) []T {
 	t.Helper()
 	out := make([]T, len(raw))
 	for i, r := range raw {

@@ -29,6 +29,7 @@ var scenarios = map[string]func(args map[string]string, nics []*nic) error{
 	"linkflap": linkflap,
 	"flood":    flood,
 	"ipserve":  ipServe,
+	"blast":    blast,
 }
 
 // nic is one supported card, bound to vfio-pci and opened.
