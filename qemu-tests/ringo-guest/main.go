@@ -23,13 +23,14 @@ import (
 
 // scenarios by name.
 var scenarios = map[string]func(args map[string]string, nics []*nic) error{
-	"identify": identify,
-	"hub":      hub,
-	"arp":      arp,
-	"linkflap": linkflap,
-	"flood":    flood,
-	"ipserve":  ipServe,
-	"blast":    blast,
+	"identify":  identify,
+	"hub":       hub,
+	"arp":       arp,
+	"linkflap":  linkflap,
+	"flood":     flood,
+	"ipserve":   ipServe,
+	"blast":     blast,
+	"appliance": applianceScenario,
 }
 
 // nic is one supported card, bound to vfio-pci and opened.

@@ -1,0 +1,141 @@
+// Package appliance is ringo as a unikernel-style appliance: it reads its
+// configuration from the kernel command line, takes every supported NIC
+// through VFIO, runs the stack on them, and serves a status report and the
+// echo and discard services. cmd/ringo-init runs it as u-root's uinit; the
+// QEMU tests run the same code.
+package appliance
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Config is the appliance's configuration. Every field has a safe default.
+type Config struct {
+	NICs      []string                // PCI addresses to take; empty: every supported NIC
+	Addrs     map[string]netip.Prefix // device name -> static address
+	Gateway   netip.Addr
+	DHCP      map[string]bool // device name -> configure by DHCP
+	BusyPoll  bool
+	CPUs      int
+	Ring      int
+	EchoPort  int // UDP and (once TCP lands) TCP echo; 0 disables
+	Discard   int // UDP discard
+	Status    int // UDP status port: any datagram gets the status report
+	LogLevel  slog.Level
+	ModuleDir string
+}
+
+// Defaults is the configuration with nothing on the command line.
+func Defaults() Config {
+	return Config{
+		Addrs: map[string]netip.Prefix{}, DHCP: map[string]bool{},
+		CPUs: 1, Ring: 256, EchoPort: 7, Discard: 9, Status: 7070,
+		LogLevel: slog.LevelInfo, ModuleDir: "/lib/modules/ringo",
+	}
+}
+
+// Parse reads ringo.* parameters from a kernel command line. A bad value
+// is reported in the returned warnings and the default kept: the appliance
+// always boots.
+//
+//	ringo.nic=all|ADDR[,ADDR]   PCI addresses of the NICs to take (default all)
+//	ringo.ip=ADDR/LEN           static address of eth0
+//	ringo.ip=DEV:ADDR/LEN,...   static addresses per device
+//	ringo.gw=ADDR               default gateway
+//	ringo.dhcp=1|DEV[,DEV]      DHCP on eth0 (1) or on the devices named
+//	ringo.mode=irq|poll         interrupts (default) or busy polling
+//	ringo.cpus=N                softnet CPUs (default 1)
+//	ringo.ring=N                descriptors per e1000 ring (default 256)
+//	ringo.echo=PORT ringo.discard=PORT ringo.status=PORT  (0 disables)
+//	ringo.log=debug|info|warn
+func Parse(cmdline string) (Config, []string) {
+	c := Defaults()
+	var warn []string
+	bad := func(k, v, why string) { warn = append(warn, fmt.Sprintf("%s=%q: %s; using the default", k, v, why)) }
+	for _, f := range strings.Fields(cmdline) {
+		k, v, _ := strings.Cut(f, "=")
+		if !strings.HasPrefix(k, "ringo.") {
+			continue
+		}
+		switch k {
+		case "ringo.nic":
+			if v != "all" && v != "" {
+				c.NICs = strings.Split(v, ",")
+			}
+		case "ringo.ip":
+			for _, spec := range strings.Split(v, ",") {
+				dev, pfx, ok := strings.Cut(spec, ":")
+				if !ok {
+					dev, pfx = "eth0", spec
+				}
+				p, err := netip.ParsePrefix(pfx)
+				if err != nil || !p.Addr().Is4() {
+					bad(k, spec, "want ADDR/LEN or DEV:ADDR/LEN with an IPv4 address")
+					continue
+				}
+				c.Addrs[dev] = p
+			}
+		case "ringo.gw":
+			a, err := netip.ParseAddr(v)
+			if err != nil || !a.Is4() {
+				bad(k, v, "want an IPv4 address")
+				continue
+			}
+			c.Gateway = a
+		case "ringo.dhcp":
+			switch v {
+			case "0", "":
+			case "1":
+				c.DHCP["eth0"] = true
+			default:
+				for _, d := range strings.Split(v, ",") {
+					c.DHCP[d] = true
+				}
+			}
+		case "ringo.mode":
+			switch v {
+			case "irq":
+			case "poll":
+				c.BusyPoll = true
+			default:
+				bad(k, v, "want irq or poll")
+			}
+		case "ringo.cpus":
+			c.CPUs = intParam(k, v, 1, 64, c.CPUs, bad)
+		case "ringo.ring":
+			n := intParam(k, v, 8, 4096, c.Ring, bad)
+			if n&(n-1) != 0 {
+				bad(k, v, "want a power of two")
+			} else {
+				c.Ring = n
+			}
+		case "ringo.echo":
+			c.EchoPort = intParam(k, v, 0, 65535, c.EchoPort, bad)
+		case "ringo.discard":
+			c.Discard = intParam(k, v, 0, 65535, c.Discard, bad)
+		case "ringo.status":
+			c.Status = intParam(k, v, 0, 65535, c.Status, bad)
+		case "ringo.log":
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				bad(k, v, "want debug, info, warn or error")
+				c.LogLevel = slog.LevelInfo
+			}
+		default:
+			// Other ringo.* keys belong to tests or later versions.
+		}
+	}
+	return c, warn
+}
+
+func intParam(k, v string, lo, hi, def int, bad func(k, v, why string)) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		bad(k, v, fmt.Sprintf("want a number in %d..%d", lo, hi))
+		return def
+	}
+	return n
+}

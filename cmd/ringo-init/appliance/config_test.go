@@ -1,0 +1,48 @@
+package appliance
+
+import (
+	"log/slog"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestParse(t *testing.T) {
+	c, warn := Parse("console=ttyS0 ringo.ip=10.0.2.15/24 ringo.gw=10.0.2.2 ringo.mode=poll ringo.ring=64 ringo.echo=0 ringo.dhcp=eth1 ringo.log=debug quiet")
+	assert.Empty(t, warn)
+	assert.Equal(t, netip.MustParsePrefix("10.0.2.15/24"), c.Addrs["eth0"])
+	assert.Equal(t, netip.MustParseAddr("10.0.2.2"), c.Gateway)
+	assert.True(t, c.BusyPoll)
+	assert.Equal(t, 64, c.Ring)
+	assert.Equal(t, 0, c.EchoPort)
+	assert.True(t, c.DHCP["eth1"])
+	assert.Equal(t, slog.LevelDebug, c.LogLevel)
+
+	c, warn = Parse("ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24 ringo.nic=0000:00:02.0,0000:00:03.0 ringo.dhcp=1")
+	assert.Empty(t, warn)
+	assert.Len(t, c.Addrs, 2)
+	assert.Equal(t, []string{"0000:00:02.0", "0000:00:03.0"}, c.NICs)
+	assert.True(t, c.DHCP["eth0"])
+}
+
+// Bad values: a warning each, defaults kept, never a crash.
+func TestParseBadValues(t *testing.T) {
+	c, warn := Parse("ringo.ip=10.0.2.1500/24 ringo.gw=fe80::1 ringo.mode=turbo ringo.ring=100 ringo.cpus=-3 ringo.echo=99999 ringo.log=loud ringo.ip=eth0:x")
+	assert.Len(t, warn, 8)
+	d := Defaults()
+	assert.Empty(t, c.Addrs)
+	assert.False(t, c.Gateway.IsValid())
+	assert.False(t, c.BusyPoll)
+	assert.Equal(t, d.Ring, c.Ring)
+	assert.Equal(t, d.CPUs, c.CPUs)
+	assert.Equal(t, d.EchoPort, c.EchoPort)
+	assert.Equal(t, slog.LevelInfo, c.LogLevel)
+	assert.Contains(t, warn[0], `ringo.ip="10.0.2.1500/24"`)
+}
+
+func TestSnake(t *testing.T) {
+	assert.Equal(t, "rx_bad_length", snake("RxBadLength"))
+	assert.Equal(t, "dma_timeouts", snake("DMATimeouts"))
+	assert.Equal(t, "tx_restarts", snake("TxRestarts"))
+}

@@ -1,0 +1,141 @@
+package appliance
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/ipv4"
+)
+
+// WriteStatus prints what a person would ask ip, ss, ethtool -S and
+// /proc/net for: devices and their counters, addresses, routes, the
+// neighbour table, softnet_stat, interrupts, protocol counters, sockets,
+// and each driver's own statistics.
+func (s *System) WriteStatus(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ringo appliance, up %v\n\n", time.Since(s.Start).Round(time.Second))
+
+	fmt.Fprintln(tw, "# ip -s link")
+	fmt.Fprintln(tw, "dev\tkind\tpci\tmac\tstate\tmtu\trx_packets\trx_bytes\trx_errors\trx_dropped\ttx_packets\ttx_bytes\ttx_errors\ttx_dropped\t")
+	for _, d := range s.Core.Devices() {
+		st := d.Stats.Snapshot()
+		state := "DOWN"
+		if d.IsUp() {
+			state = "UP"
+			if d.Carrier() {
+				state = "UP,LOWER_UP"
+			} else {
+				state = "UP,NO-CARRIER"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Kind, s.pciOf(d), d.HardwareAddr, state, d.MTU(),
+			st.RxPackets, st.RxBytes, st.RxErrors, st.RxDropped, st.TxPackets, st.TxBytes, st.TxErrors, st.TxDropped)
+	}
+
+	fmt.Fprintln(tw, "\n# ip addr")
+	for _, a := range s.Stack.IP.Addresses() {
+		lease := ""
+		if l, ok := s.Leases[a.Dev.Name]; ok {
+			lease = "dhcp " + l
+		}
+		fmt.Fprintf(tw, "%s\tinet %s\t%s\t\n", a.Dev.Name, a.Prefix, lease)
+	}
+
+	fmt.Fprintln(tw, "\n# ip route")
+	for _, r := range s.Stack.IP.Routes() {
+		via := ""
+		if r.Gateway.IsValid() {
+			via = "via " + r.Gateway.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\tdev %s\t\n", r.Dst, via, r.Dev.Name)
+	}
+
+	fmt.Fprintln(tw, "\n# ip neigh")
+	for _, e := range s.Stack.IP.Neigh.Entries() {
+		mac := "-"
+		if e.MAC != nil {
+			mac = e.MAC.String()
+		}
+		fmt.Fprintf(tw, "%s\tdev %s\tlladdr %s\t%s\tqueued %d\t\n", e.IP, e.Dev, mac, e.State, e.Queue)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\n# /proc/net/softnet_stat")
+	s.Core.WriteSoftnetStat(w)
+	fmt.Fprintln(w, "\n# /proc/interrupts")
+	s.Bridge.WriteInterrupts(w)
+	fmt.Fprintln(w, "\n# /proc/net/snmp")
+	s.Stack.WriteSNMP(w)
+
+	fmt.Fprintln(w, "\n# ss -u")
+	socks := s.Stack.UDP.Sockets()
+	sort.Slice(socks, func(i, j int) bool { return socks[i].Local < socks[j].Local })
+	for _, so := range socks {
+		fmt.Fprintf(w, "udp  %-22s %-22s recv-q %d drops %d\n", so.Local, so.Remote, so.RecvQ, so.Drops)
+	}
+
+	for _, n := range s.NICs {
+		fmt.Fprintf(w, "\n# ethtool -S %s (%s)\n", n.Dev.Name, n.Kind)
+		for _, kv := range s.driverStats(n) {
+			fmt.Fprintf(w, "     %s: %d\n", kv.name, kv.v)
+		}
+	}
+	return nil
+}
+
+func (s *System) pciOf(d *netcore.Device) string {
+	for _, n := range s.NICs {
+		if n.Dev == d {
+			return n.Addr
+		}
+	}
+	return "-"
+}
+
+type kv struct {
+	name string
+	v    uint64
+}
+
+func (s *System) driverStats(n *NIC) []kv {
+	var out []kv
+	if n.E1000 != nil {
+		for _, st := range n.E1000.HWStats() {
+			out = append(out, kv{st.Name, st.Value})
+		}
+		names, vals := ipv4.Counters(&n.E1000.Counters)
+		for i := range names {
+			out = append(out, kv{snake(names[i]), vals[i]})
+		}
+	}
+	if n.NE2000 != nil {
+		names, vals := ipv4.Counters(&n.NE2000.Counters)
+		for i := range names {
+			out = append(out, kv{snake(names[i]), vals[i]})
+		}
+	}
+	return out
+}
+
+// snake turns RxBadLength into rx_bad_length and DMATimeouts into
+// dma_timeouts.
+func snake(s string) string {
+	var b strings.Builder
+	upper := func(i int) bool { return i >= 0 && i < len(s) && s[i] >= 'A' && s[i] <= 'Z' }
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if upper(i) {
+			if i > 0 && (!upper(i-1) || (i+1 < len(s) && !upper(i+1))) {
+				b.WriteByte('_')
+			}
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,110 @@
+package qemutests
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/qemu-tests/vm"
+)
+
+type applianceDev struct {
+	Name, Kind, Addr string
+	Up, Carrier      bool
+	RxPackets        uint64
+	TxPackets        uint64
+	IRQs             uint64
+}
+
+type applianceReport struct {
+	Devices []applianceDev
+	Status  string
+	SkbLive int64
+}
+
+func freeUDPPort(t *testing.T) int {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// udpExchange sends n datagrams of mixed sizes to addr and checks each
+// echo, retrying a lost one (slirp's first datagrams can race the ARP).
+func udpExchange(t *testing.T, addr string, n int) int {
+	c, err := net.Dial("udp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	buf := make([]byte, 65536)
+	ok := 0
+	for i := 0; i < n; i++ {
+		msg := bytes.Repeat([]byte{byte(i)}, 1+(i*97)%3000)
+		for try := 0; try < 5; try++ {
+			c.Write(msg)
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			k, err := c.Read(buf)
+			if err == nil && bytes.Equal(buf[:k], msg) {
+				ok++
+				break
+			}
+		}
+	}
+	return ok
+}
+
+// TestApplianceUDPEcho: ringo-init's appliance code on an e1000 and on an
+// ne2k_pci with a static address; the host reaches its UDP echo service
+// through slirp's hostfwd (datagrams up to 3000 bytes: fragmented both
+// ways) and reads the status report from the UDP status port.
+func TestApplianceUDPEcho(t *testing.T) {
+	for _, model := range []string{"e1000", "ne2k_pci"} {
+		t.Run(model, func(t *testing.T) {
+			echo, status := freeUDPPort(t), freeUDPPort(t)
+			v := boot(t, vm.Config{
+				Name:    "appliance-" + model,
+				Timeout: 3 * time.Minute,
+				NICs: []vm.NIC{{Model: model, MAC: "52:54:00:00:02:0f",
+					Netdev: fmt.Sprintf("user,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:7070", echo, status)}},
+			}, "appliance", "ringo.ip=10.0.2.15/24", "ringo.gw=10.0.2.2", "ringo.seconds=15")
+			_, err := v.WaitReport(1, 90*time.Second)
+			require.NoError(t, err)
+			const n = 200
+			got := udpExchange(t, fmt.Sprintf("127.0.0.1:%d", echo), n)
+			assert.Equal(t, n, got, "echoes through slirp hostfwd")
+
+			c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", status))
+			require.NoError(t, err)
+			defer c.Close()
+			c.Write([]byte("status"))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 65536)
+			k, err := c.Read(buf)
+			require.NoError(t, err)
+			page := string(buf[:k])
+			t.Logf("status page:\n%s", page)
+			assert.Contains(t, page, "UP,LOWER_UP")
+			assert.Contains(t, page, "inet 10.0.2.15/24")
+			assert.Contains(t, page, "10.0.2.2")
+			assert.Contains(t, page, "Udp: InDatagrams")
+
+			raw, err := v.Wait()
+			require.NoError(t, err)
+			rep := decode[applianceReport](t, raw[1:])[0]
+			require.Len(t, rep.Devices, 1)
+			d := rep.Devices[0]
+			assert.True(t, d.Up && d.Carrier)
+			assert.Equal(t, "10.0.2.15/24", d.Addr)
+			assert.Greater(t, d.RxPackets, uint64(n))
+			assert.Greater(t, d.TxPackets, uint64(n))
+			assert.Greater(t, d.IRQs, uint64(0))
+			assert.True(t, strings.Contains(rep.Status, "ethtool -S eth0"))
+			assert.Zero(t, rep.SkbLive)
+		})
+	}
+}
