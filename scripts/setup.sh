@@ -15,6 +15,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v zstd >/dev/null || need+=(zstd)
 command -v tshark >/dev/null || need+=(tshark)
 command -v ping >/dev/null || need+=(iputils-ping)
+command -v nc >/dev/null || need+=(netcat-openbsd)
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
