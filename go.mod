@@ -2,7 +2,12 @@ module github.com/ringonet/ringo
 
 go 1.26.0
 
-require github.com/stretchr/testify v1.12.1
+require (
+	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae
+	github.com/stretchr/testify v1.12.1
+	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.49.0
+)
 
 require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
@@ -21,12 +26,14 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/exp v0.0.0-20250305212735-054e65f0b394 // indirect
 	golang.org/x/mod v0.29.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sync v0.18.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/tools v0.38.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	mvdan.cc/sh/v3 v3.11.0 // indirect
 )
 
-tool github.com/u-root/u-root
+tool (
+	github.com/u-root/u-root
+	github.com/u-root/u-root/cmds/core/init
+	github.com/u-root/u-root/cmds/core/ip
+)

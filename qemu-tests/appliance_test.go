@@ -58,20 +58,24 @@ func udpExchange(t *testing.T, addr string, n int) int {
 	return ok
 }
 
-// TestApplianceUDPEcho: ringo-init's appliance code on an e1000 and on an
-// ne2k_pci with a static address; the host reaches its UDP echo service
+// TestApplianceUDPEcho: ringo-init's appliance code on an e1000 (address
+// by DHCP from slirp) and on an ne2k_pci (static address); the host reaches its UDP echo service
 // through slirp's hostfwd (datagrams up to 3000 bytes: fragmented both
 // ways) and reads the status report from the UDP status port.
 func TestApplianceUDPEcho(t *testing.T) {
 	for _, model := range []string{"e1000", "ne2k_pci"} {
 		t.Run(model, func(t *testing.T) {
+			addrArgs := []string{"ringo.ip=10.0.2.15/24", "ringo.gw=10.0.2.2"}
+			if model == "e1000" {
+				addrArgs = []string{"ringo.dhcp=1"}
+			}
 			echo, status := freeUDPPort(t), freeUDPPort(t)
 			v := boot(t, vm.Config{
 				Name:    "appliance-" + model,
 				Timeout: 3 * time.Minute,
 				NICs: []vm.NIC{{Model: model, MAC: "52:54:00:00:02:0f",
 					Netdev: fmt.Sprintf("user,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:7070", echo, status)}},
-			}, "appliance", "ringo.ip=10.0.2.15/24", "ringo.gw=10.0.2.2", "ringo.seconds=15")
+			}, "appliance", append(addrArgs, "ringo.seconds=15")...)
 			_, err := v.WaitReport(1, 90*time.Second)
 			require.NoError(t, err)
 			const n = 200
@@ -90,7 +94,10 @@ func TestApplianceUDPEcho(t *testing.T) {
 			t.Logf("status page:\n%s", page)
 			assert.Contains(t, page, "UP,LOWER_UP")
 			assert.Contains(t, page, "inet 10.0.2.15/24")
-			assert.Contains(t, page, "10.0.2.2")
+			assert.Contains(t, page, "via 10.0.2.2")
+			if model == "e1000" {
+				assert.Contains(t, page, "dhcp 10.0.2.15/24 via 10.0.2.2 from 10.0.2.2")
+			}
 			assert.Contains(t, page, "Udp: InDatagrams")
 
 			raw, err := v.Wait()

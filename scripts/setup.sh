@@ -16,6 +16,7 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v tshark >/dev/null || need+=(tshark)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v nc >/dev/null || need+=(netcat-openbsd)
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

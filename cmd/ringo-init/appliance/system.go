@@ -246,9 +246,6 @@ func (s *System) upOn(opened []*vfio.Device, kinds []string) error {
 	return nil
 }
 
-// dhcp is filled in by dhcp.go.
-var errNoDHCP = errors.New("appliance: DHCP not available")
-
 // Close stops services, devices and VFIO.
 func (s *System) Close() error {
 	for _, stop := range s.services {
