@@ -127,8 +127,8 @@ func (b *Bus) writeAttr(path, val string) error {
 	if err := writeAttr(path, val); err != nil {
 		return err
 	}
-	if b.kernel != nil {
-		b.kernel(path, val)
+	if b.Kernel != nil {
+		b.Kernel(path, val)
 	}
 	return nil
 }

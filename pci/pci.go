@@ -80,9 +80,9 @@ func (d *Device) String() string {
 type Bus struct {
 	Root string
 
-	// kernel, if set, is called after each sysfs write: tests use it to play
-	// the kernel's part on a fixture tree.
-	kernel func(path, val string)
+	// Kernel, if set, is called after each sysfs write: a fixture tree uses
+	// it to play the kernel's part (see package pcitest).
+	Kernel func(path, val string)
 }
 
 // NewBus returns the bus at root, or at DefaultSysfs when root is "".

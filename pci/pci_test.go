@@ -1,117 +1,28 @@
-package pci
+package pci_test
 
 import (
 	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	. "github.com/ringonet/ringo/pci"
+	"github.com/ringonet/ringo/pci/pcitest"
 )
 
-// fixture builds a sysfs PCI tree like the one QEMU's q35 guest shows: an
-// e1000 at 00:02.0 (group 1, no driver), an ne2k_pci at 00:03.0 (group 2,
-// bound to ne2k-pci) and a host bridge sharing group 2's number space.
-type fixture struct {
-	root string
-}
-
-type fakeDev struct {
-	addr, vendor, device, class, driver string
-	group                               int
-	resource                            string
-}
-
-const e1000Resource = "0x00000000feb80000 0x00000000feb9ffff 0x0000000000040200\n" +
-	"0x000000000000c000 0x000000000000c03f 0x0000000000040101\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x00000000feb00000 0x00000000feb3ffff 0x0000000000046200\n"
-
-const ne2kResource = "0x000000000000c100 0x000000000000c1ff 0x0000000000040101\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n" +
-	"0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-
-func newFixture(t *testing.T, devs ...fakeDev) *fixture {
-	t.Helper()
-	f := &fixture{root: filepath.Join(t.TempDir(), "sys", "bus", "pci")}
-	for _, dir := range []string{"devices", "drivers", "../../kernel/iommu_groups"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(f.root, dir), 0o755))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(f.root, "drivers_probe"), nil, 0o644))
-	for _, d := range devs {
-		p := filepath.Join(f.root, "devices", d.addr)
-		require.NoError(t, os.MkdirAll(p, 0o755))
-		for name, val := range map[string]string{
-			"vendor": d.vendor, "device": d.device, "class": d.class,
-			"resource": d.resource, "driver_override": "(null)\n",
-		} {
-			require.NoError(t, os.WriteFile(filepath.Join(p, name), []byte(val+"\n"), 0o644))
-		}
-		if d.driver != "" {
-			f.attach(t, d.addr, d.driver)
-		}
-		if d.group >= 0 {
-			g := filepath.Join(f.root, "../../kernel/iommu_groups", itoa(d.group))
-			require.NoError(t, os.MkdirAll(filepath.Join(g, "devices"), 0o755))
-			require.NoError(t, os.Symlink(p, filepath.Join(g, "devices", d.addr)))
-			require.NoError(t, os.Symlink(g, filepath.Join(p, "iommu_group")))
-		}
-	}
-	return f
-}
-
-func itoa(i int) string { return string(rune('0' + i)) }
-
-func (f *fixture) attach(t *testing.T, addr, driver string) {
-	drv := filepath.Join(f.root, "drivers", driver)
-	require.NoError(t, os.MkdirAll(drv, 0o755))
-	for _, n := range []string{"bind", "unbind"} {
-		require.NoError(t, os.WriteFile(filepath.Join(drv, n), nil, 0o644))
-	}
-	require.NoError(t, os.Symlink(drv, filepath.Join(f.root, "devices", addr, "driver")))
-}
-
-// bus returns a Bus whose kernel hook plays drivers/pci/pci-driver.c: unbind
-// removes the driver link, drivers_probe binds driver_override if set, else
-// the device's "native" driver.
-func (f *fixture) bus(t *testing.T, native map[string]string) *Bus {
-	b := NewBus(f.root)
-	b.kernel = func(path, val string) {
-		switch {
-		case strings.HasSuffix(path, "/unbind"):
-			require.NoError(t, os.Remove(filepath.Join(f.root, "devices", val, "driver")))
-		case strings.HasSuffix(path, "drivers_probe"):
-			ov, _ := os.ReadFile(filepath.Join(f.root, "devices", val, "driver_override"))
-			drv := strings.TrimSpace(string(ov))
-			if drv == "" || drv == "(null)" {
-				drv = native[val]
-			}
-			if drv != "" {
-				f.attach(t, val, drv)
-			}
-		}
-	}
-	return b
-}
-
 var (
-	e1000Dev = fakeDev{addr: "0000:00:02.0", vendor: "0x8086", device: "0x100e", class: "0x020000", group: 1, resource: e1000Resource}
-	ne2kDev  = fakeDev{addr: "0000:00:03.0", vendor: "0x10ec", device: "0x8029", class: "0x020000", driver: "ne2k-pci", group: 2, resource: ne2kResource}
-	bridge   = fakeDev{addr: "0000:00:00.0", vendor: "0x8086", device: "0x29c0", class: "0x060000", group: -1, resource: ne2kResource}
+	e1000Dev = pcitest.E1000("0000:00:02.0", 1)
+	ne2kDev  = func() pcitest.Dev { d := pcitest.NE2000("0000:00:03.0", 2); d.Driver = "ne2k-pci"; return d }()
+	bridge   = pcitest.Dev{Addr: "0000:00:00.0", Vendor: "0x8086", Device: "0x29c0", Class: "0x060000", Group: -1, Resource: pcitest.NE2000Resource}
 )
 
 func TestList(t *testing.T) {
-	f := newFixture(t, e1000Dev, ne2kDev, bridge)
-	devs, err := NewBus(f.root).List()
+	_, bus := pcitest.New(t, e1000Dev, ne2kDev, bridge)
+	devs, err := bus.List()
 	require.NoError(t, err)
 	require.Len(t, devs, 3)
 
@@ -138,35 +49,34 @@ func TestList(t *testing.T) {
 }
 
 func TestDeviceShortAddr(t *testing.T) {
-	f := newFixture(t, e1000Dev)
-	d, err := NewBus(f.root).Device("00:02.0")
+	_, bus := pcitest.New(t, e1000Dev)
+	d, err := bus.Device("00:02.0")
 	require.NoError(t, err)
 	assert.Equal(t, "0000:00:02.0", d.Addr)
 
-	_, err = NewBus(f.root).Device("00:09.0")
+	_, err = bus.Device("00:09.0")
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, os.ErrNotExist))
 }
 
 func TestBindUnbindRestoresDriver(t *testing.T) {
-	f := newFixture(t, e1000Dev, ne2kDev)
-	b := f.bus(t, map[string]string{ne2kDev.addr: "ne2k-pci"})
+	_, b := pcitest.New(t, e1000Dev, ne2kDev)
 
 	prev, err := b.Bind("00:03.0")
 	require.NoError(t, err)
 	assert.Equal(t, "ne2k-pci", prev)
-	d, err := b.Device(ne2kDev.addr)
+	d, err := b.Device(ne2kDev.Addr)
 	require.NoError(t, err)
 	assert.Equal(t, VFIODriver, d.Driver)
 	require.NoError(t, b.CheckGroupViable(d))
 
 	// Binding again is a no-op that reports no previous driver.
-	again, err := b.Bind(ne2kDev.addr)
+	again, err := b.Bind(ne2kDev.Addr)
 	require.NoError(t, err)
 	assert.Equal(t, "", again)
 
-	require.NoError(t, b.Unbind(ne2kDev.addr, prev))
-	d, err = b.Device(ne2kDev.addr)
+	require.NoError(t, b.Unbind(ne2kDev.Addr, prev))
+	d, err = b.Device(ne2kDev.Addr)
 	require.NoError(t, err)
 	assert.Equal(t, "ne2k-pci", d.Driver)
 	ov, err := os.ReadFile(filepath.Join(d.Path(), "driver_override"))
@@ -176,29 +86,28 @@ func TestBindUnbindRestoresDriver(t *testing.T) {
 
 func TestBindWithoutIOMMU(t *testing.T) {
 	noGroup := e1000Dev
-	noGroup.group = -1
-	f := newFixture(t, noGroup)
-	_, err := f.bus(t, nil).Bind(noGroup.addr)
+	noGroup.Group = -1
+	_, b := pcitest.New(t, noGroup)
+	_, err := b.Bind(noGroup.Addr)
 	require.ErrorIs(t, err, ErrNoIOMMUGroup)
 	assert.Contains(t, err.Error(), "intel_iommu=on")
 }
 
 func TestBindProbeFails(t *testing.T) {
-	f := newFixture(t, e1000Dev)
-	b := NewBus(f.root) // no kernel: nothing binds
-	_, err := b.Bind(e1000Dev.addr)
+	f, _ := pcitest.New(t, e1000Dev)
+	b := NewBus(f.Root) // no kernel: nothing binds
+	_, err := b.Bind(e1000Dev.Addr)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "vfio-pci module")
 }
 
 func TestGroupNotViable(t *testing.T) {
 	other := ne2kDev
-	other.group = 1 // shares the e1000's group, and stays on ne2k-pci
-	f := newFixture(t, e1000Dev, other)
-	b := f.bus(t, nil)
-	_, err := b.Bind(e1000Dev.addr)
+	other.Group = 1 // shares the e1000's group, and stays on ne2k-pci
+	_, b := pcitest.New(t, e1000Dev, other)
+	_, err := b.Bind(e1000Dev.Addr)
 	require.NoError(t, err)
-	d, err := b.Device(e1000Dev.addr)
+	d, err := b.Device(e1000Dev.Addr)
 	require.NoError(t, err)
 	err = b.CheckGroupViable(d)
 	require.ErrorIs(t, err, ErrGroupNotViable)

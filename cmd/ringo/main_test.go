@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/pci/pcitest"
+)
+
+// fixtureEnv is a host with an e1000 driven by the kernel (its interface
+// eth0 carries the default route), an ne2k_pci, and an unsupported NIC.
+func fixtureEnv(t *testing.T) (*env, *pcitest.Fixture, *bytes.Buffer) {
+	e1 := pcitest.E1000("0000:00:02.0", 1)
+	e1.Driver = "e1000"
+	ne := pcitest.NE2000("0000:00:03.0", 2)
+	ne.Driver = "ne2k-pci"
+	other := pcitest.Dev{Addr: "0000:00:04.0", Vendor: "0x8086", Device: "0x10d3", Class: "0x020000", Group: 3, Resource: pcitest.E1000Resource, Driver: "e1000e"}
+	f, bus := pcitest.New(t, e1, ne, other)
+	dir := t.TempDir()
+	net := filepath.Join(dir, "class", "net")
+	require.NoError(t, os.MkdirAll(filepath.Join(net, "eth0"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(f.Root, "devices", e1.Addr), filepath.Join(net, "eth0", "device")))
+	route := filepath.Join(dir, "route")
+	require.NoError(t, os.WriteFile(route, []byte("Iface\tDestination\tGateway\tFlags\nEth0\t0002000A\t00000000\t0001\neth0\t00000000\t0202000A\t0003\n"), 0o644))
+	out := &bytes.Buffer{}
+	e := &env{stdout: out, stderr: out, sysfs: f.Root, sysClassNet: net, procRoute: route, stateDir: filepath.Join(dir, "run"), kernel: bus.Kernel}
+	return e, f, out
+}
+
+func TestList(t *testing.T) {
+	e, _, out := fixtureEnv(t)
+	require.NoError(t, run(e, []string{"list"}))
+	s := out.String()
+	assert.Contains(t, s, "0000:00:02.0  8086:100e  e1000")
+	assert.Contains(t, s, "e1000   1            eth0")
+	assert.Contains(t, s, "0000:00:03.0  10ec:8029  ne2k-pci  ne2000")
+	assert.NotContains(t, s, "0000:00:04.0", "unsupported NICs only with -a")
+	out.Reset()
+	require.NoError(t, run(e, []string{"list", "-a"}))
+	assert.Contains(t, out.String(), "unsupported")
+}
+
+func TestBindUnbind(t *testing.T) {
+	e, _, out := fixtureEnv(t)
+	// The NE2000 carries no route: bind it, then give it back.
+	require.NoError(t, run(e, []string{"bind", "00:03.0"}))
+	assert.Contains(t, out.String(), "0000:00:03.0: bound to vfio-pci (was ne2k-pci), iommu group 2")
+	out.Reset()
+	require.NoError(t, run(e, []string{"list"}))
+	assert.Contains(t, out.String(), "0000:00:03.0  10ec:8029  vfio-pci")
+	out.Reset()
+	require.NoError(t, run(e, []string{"unbind", "0000:00:03.0"}))
+	assert.Contains(t, out.String(), "now ne2k-pci")
+	out.Reset()
+	require.NoError(t, run(e, []string{"list"}))
+	assert.Contains(t, out.String(), "0000:00:03.0  10ec:8029  ne2k-pci")
+
+	// Unbinding something not on vfio-pci says so.
+	err := run(e, []string{"unbind", "0000:00:03.0"})
+	assert.ErrorContains(t, err, "not vfio-pci")
+}
+
+func TestBindRefusesDefaultRoute(t *testing.T) {
+	e, _, out := fixtureEnv(t)
+	err := run(e, []string{"bind", "0000:00:02.0"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "default route goes through eth0")
+	assert.Contains(t, err.Error(), "-force")
+	require.NoError(t, run(e, []string{"bind", "-force", "0000:00:02.0"}))
+	assert.Contains(t, out.String(), "bound to vfio-pci (was e1000)")
+}
+
+func TestBindErrors(t *testing.T) {
+	e, _, _ := fixtureEnv(t)
+	assert.ErrorContains(t, run(e, []string{"bind"}), "want one PCI address")
+	assert.ErrorContains(t, run(e, []string{"bind", "00:09.0"}), "see ringo list")
+	assert.ErrorContains(t, run(e, []string{"frobnicate"}), "unknown command")
+	assert.ErrorContains(t, run(e, []string{"up", "-ip", "10.0.0.1/24"}), "-nic is required")
+	assert.ErrorContains(t, run(e, []string{"stats"}), "no ringo up running")
+	assert.NoError(t, run(e, []string{"-h"}))
+	for _, c := range commands {
+		assert.Error(t, run(e, []string{c.name, "-h"}), "%s -h prints help", c.name)
+	}
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ringonet/ringo/cmd/ringo-init/appliance"
+	"github.com/ringonet/ringo/netcore/pcap"
+	"github.com/ringonet/ringo/pci"
+	"github.com/ringonet/ringo/vfio"
+)
+
+func init() {
+	commands = append(commands,
+		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-mode irq|poll]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
+		command{"ping", "-nic ADDR -ip ADDR/LEN [-gw ADDR] [-c N] [-s SIZE] TARGET", "bring a NIC up under ringo and ping TARGET through it", cmdPing},
+		command{"stats", "", "print the status of a running ringo up", cmdStats},
+		command{"capture", "-w FILE [-c N]", "write a pcap of the frames a running ringo up sees", cmdCapture},
+	)
+}
+
+type upFlags struct {
+	nic, ip, gw, mode string
+	dhcp              bool
+}
+
+func (u *upFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&u.nic, "nic", "", "PCI address of the NIC (bound with ringo bind)")
+	fs.StringVar(&u.ip, "ip", "", "static address ADDR/LEN")
+	fs.StringVar(&u.gw, "gw", "", "default gateway")
+	fs.StringVar(&u.mode, "mode", "irq", "irq (interrupts) or poll (busy polling)")
+	fs.BoolVar(&u.dhcp, "dhcp", false, "take the address by DHCP")
+}
+
+// start opens the NIC and brings the appliance up on it.
+func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
+	if u.nic == "" {
+		return nil, errors.New("-nic is required (see ringo list)")
+	}
+	cfg := appliance.Defaults()
+	cfg.BusyPoll = u.mode == "poll"
+	if u.mode != "irq" && u.mode != "poll" {
+		return nil, fmt.Errorf("-mode %q: want irq or poll", u.mode)
+	}
+	switch {
+	case u.dhcp:
+		cfg.DHCP["eth0"] = true
+	case u.ip != "":
+		p, err := netip.ParsePrefix(u.ip)
+		if err != nil {
+			return nil, fmt.Errorf("-ip %q: want ADDR/LEN: %w", u.ip, err)
+		}
+		cfg.Addrs["eth0"] = p
+	default:
+		return nil, errors.New("give -ip ADDR/LEN or -dhcp")
+	}
+	if u.gw != "" {
+		a, err := netip.ParseAddr(u.gw)
+		if err != nil {
+			return nil, fmt.Errorf("-gw %q: %w", u.gw, err)
+		}
+		cfg.Gateway = a
+	}
+	bus := e.bus()
+	d, err := bus.Device(u.nic)
+	if err != nil {
+		return nil, err
+	}
+	kind := appliance.Kind(d.Vendor, d.DeviceID)
+	if kind == "" {
+		return nil, fmt.Errorf("%s [%04x:%04x] is not a NIC ringo drives", d.Addr, d.Vendor, d.DeviceID)
+	}
+	if d.Driver != pci.VFIODriver {
+		return nil, fmt.Errorf("%s is bound to %q: run ringo bind %s first", d.Addr, d.Driver, d.Addr)
+	}
+	v, err := vfio.Open(d.Addr, vfio.Options{Sysfs: e.sysfs})
+	if err != nil {
+		return nil, err
+	}
+	sys, err := appliance.UpOn(cfg, log, []*vfio.Device{v}, []string{kind})
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	return sys, nil
+}
+
+func cmdUp(e *env, fs *flag.FlagSet, args []string) error {
+	var u upFlags
+	u.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	sys, err := u.start(e, log)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	if err := sys.StartServices(); err != nil {
+		return err
+	}
+	ctl, err := serveControl(e, sys, log)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	a, _ := sys.AddrOf(sys.NICs[0].Dev)
+	fmt.Fprintf(e.stdout, "ringo up on %s (%s) as %s; ringo stats and ringo capture talk to %s; Ctrl-C stops\n", u.nic, sys.NICs[0].Kind, a, ctl.Addr())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	return nil
+}
+
+// serveControl answers "status" and "capture N" on a unix socket.
+func serveControl(e *env, sys *appliance.System, log *slog.Logger) (net.Listener, error) {
+	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(e.stateDir, "ringo.sock")
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go handleControl(c, sys, log)
+		}
+	}()
+	return l, nil
+}
+
+func handleControl(c net.Conn, sys *appliance.System, log *slog.Logger) {
+	defer c.Close()
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return
+	}
+	f := strings.Fields(line)
+	switch {
+	case len(f) == 1 && f[0] == "status":
+		sys.WriteStatus(c)
+	case len(f) == 2 && f[0] == "capture":
+		n, _ := strconv.Atoi(f[1])
+		w, err := pcap.NewWriter(c, 0, "")
+		if err != nil {
+			return
+		}
+		remove := sys.Core.AddTap(w.Tap())
+		defer remove()
+		for w.Count() < uint64(n) {
+			time.Sleep(10 * time.Millisecond)
+			if w.Flush() != nil {
+				return
+			}
+		}
+		w.Flush()
+	default:
+		fmt.Fprintf(c, "unknown request %q\n", line)
+	}
+}
+
+func dialControl(e *env, req string) (net.Conn, error) {
+	path := filepath.Join(e.stateDir, "ringo.sock")
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("no ringo up running (%v); start one with ringo up", err)
+	}
+	if _, err := io.WriteString(c, req+"\n"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func cmdStats(e *env, fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := dialControl(e, "status")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = io.Copy(e.stdout, c)
+	return err
+}
+
+func cmdCapture(e *env, fs *flag.FlagSet, args []string) error {
+	file := fs.String("w", "", "pcap file to write (readable by tcpdump -r, wireshark)")
+	count := fs.Int("c", 100, "frames to capture")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *file == "" {
+		fs.Usage()
+		return errors.New("capture: -w FILE is required")
+	}
+	c, err := dialControl(e, fmt.Sprintf("capture %d", *count))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	f, err := os.Create(*file)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, c)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	fmt.Fprintf(e.stdout, "wrote %d bytes to %s\n", n, *file)
+	return err
+}
+
+func cmdPing(e *env, fs *flag.FlagSet, args []string) error {
+	var u upFlags
+	u.register(fs)
+	count := fs.Int("c", 4, "echo requests to send")
+	size := fs.Int("s", 56, "data bytes per request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("ping: want one target address")
+	}
+	target, err := netip.ParseAddr(fs.Arg(0))
+	if err != nil || !target.Is4() {
+		return fmt.Errorf("ping: %q is not an IPv4 address", fs.Arg(0))
+	}
+	sys, err := u.start(e, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	got := 0
+	for i := 0; i < *count; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		rtt, err := sys.Stack.IP.Ping(ctx, target.As4(), *size, uint16(i+1))
+		cancel()
+		if err != nil {
+			fmt.Fprintf(e.stdout, "seq=%d %v\n", i+1, err)
+		} else {
+			got++
+			fmt.Fprintf(e.stdout, "%d bytes from %s: seq=%d time=%.3f ms\n", *size+8, target, i+1, float64(rtt.Microseconds())/1000)
+		}
+		time.Sleep(time.Second)
+	}
+	fmt.Fprintf(e.stdout, "%d transmitted, %d received\n", *count, got)
+	if got == 0 {
+		return errors.New("no reply")
+	}
+	return nil
+}
