@@ -26,10 +26,10 @@ import (
 // env is where the commands look: the real system, or a test fixture.
 type env struct {
 	stdout, stderr io.Writer
-	sysfs          string // /sys/bus/pci
-	sysClassNet    string // /sys/class/net
-	procRoute      string // /proc/net/route
-	stateDir       string // /run/ringo: previous drivers, control socket
+	sysfs          string                 // /sys/bus/pci
+	sysClassNet    string                 // /sys/class/net
+	procRoute      string                 // /proc/net/route
+	stateDir       string                 // /run/ringo: previous drivers, control socket
 	kernel         func(path, val string) // fixture hook for pci.Bus (tests)
 }
 
