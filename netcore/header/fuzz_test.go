@@ -57,3 +57,17 @@ func FuzzARP(f *testing.F) {
 		_, _, _ = a.SenderMAC(), a.SenderIP(), a.TargetIP()
 	})
 }
+
+func FuzzTCP(f *testing.F) {
+	b := make([]byte, 28)
+	EncodeTCP(b, TCPFields{SrcPort: 1, DstPort: 2, Flags: TCPFlagSYN, MSS: 1460, WScale: 7}, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2})
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seg, err := ParseTCP(b, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2})
+		if err != nil {
+			return
+		}
+		_ = seg.ParsedOptions()
+		_ = seg.Payload()
+	})
+}

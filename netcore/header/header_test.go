@@ -178,3 +178,24 @@ func TestChecksumOddAndUpdate(t *testing.T) {
 	upd := ChecksumUpdate16(hc, 0x5555, 0x3285)
 	assert.Equal(t, Fold(Checksum([]byte{0x32, 0x85, 0xdd, 0x11}, 0)), upd)
 }
+
+func TestTCPEncodeParse(t *testing.T) {
+	src, dst := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
+	f := TCPFields{SrcPort: 40000, DstPort: 80, Seq: 0xfffffff0, Ack: 7, Flags: TCPFlagSYN | TCPFlagACK, Window: 65535, MSS: 1460, WScale: 7}
+	b := make([]byte, TCPHeaderLen(f)+3)
+	copy(b[TCPHeaderLen(f):], "abc")
+	EncodeTCP(b, f, src, dst)
+	seg, err := ParseTCP(b, src, dst)
+	require.NoError(t, err)
+	assert.Equal(t, uint16(40000), seg.SrcPort())
+	assert.Equal(t, uint32(0xfffffff0), seg.Seq())
+	assert.Equal(t, 28, seg.DataOffset())
+	assert.Equal(t, "abc", string(seg.Payload()))
+	assert.Equal(t, TCPOptions{MSS: 1460, WScale: 7}, seg.ParsedOptions())
+	b[len(b)-1] ^= 1
+	_, err = ParseTCP(b, src, dst)
+	assert.ErrorIs(t, err, ErrChecksum)
+	b[12] = 0x10 // data offset 4
+	_, err = ParseTCP(b, src, dst)
+	assert.ErrorIs(t, err, ErrMalformed)
+}

@@ -62,12 +62,15 @@ type ICMPStats struct {
 func Counters(v any) (names []string, values []uint64) {
 	rv := reflect.ValueOf(v).Elem()
 	for i := 0; i < rv.NumField(); i++ {
-		c, ok := rv.Field(i).Addr().Interface().(*atomic.Uint64)
-		if !ok {
+		switch c := rv.Field(i).Addr().Interface().(type) {
+		case *atomic.Uint64:
+			values = append(values, c.Load())
+		case *atomic.Int64:
+			values = append(values, uint64(c.Load()))
+		default:
 			continue
 		}
 		names = append(names, rv.Type().Field(i).Name)
-		values = append(values, c.Load())
 	}
 	return names, values
 }

@@ -1,7 +1,8 @@
 package link
 
 import (
-	"crypto/rand"
+	crand "crypto/rand"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -22,8 +23,11 @@ type PipeEnd struct {
 	mu   sync.Mutex // guards ring
 	ring *skb.Queue
 
-	// Frames the peer sent while this end was down or its ring full.
+	// Frames the peer sent while this end was down, or that the wire lost.
 	Lost atomic.Uint64
+
+	loss float64
+	rng  *rand.Rand // guarded by mu
 }
 
 // PipeConfig sets up a pipe. Zero values give defaults.
@@ -35,6 +39,10 @@ type PipeConfig struct {
 	// PeerCore, if set, is the core of the second end: a link between two
 	// stacks (two hosts) rather than two devices of one.
 	PeerCore *netcore.Core
+	// Loss drops this fraction of frames in each direction, chosen by a
+	// generator seeded with Seed: a reproducible bad wire.
+	Loss float64
+	Seed uint64
 }
 
 // NewPipe registers two devices joined back to back: what one sends, the
@@ -45,6 +53,10 @@ func NewPipe(c *netcore.Core, cfg PipeConfig) (a, b *PipeEnd, err error) {
 		cfg.Ring = DefaultRing
 	}
 	ends := [2]*PipeEnd{{ring: skb.NewQueue(cfg.Ring)}, {ring: skb.NewQueue(cfg.Ring)}}
+	for i, e := range ends {
+		e.loss = cfg.Loss
+		e.rng = rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+	}
 	ends[0].peer, ends[1].peer = ends[1], ends[0]
 	cores := [2]*netcore.Core{c, c}
 	if cfg.PeerCore != nil {
@@ -65,7 +77,7 @@ func NewPipe(c *netcore.Core, cfg PipeConfig) (a, b *PipeEnd, err error) {
 // RandomMAC returns a locally administered unicast address.
 func RandomMAC() net.HardwareAddr {
 	m := make(net.HardwareAddr, 6)
-	rand.Read(m)
+	crand.Read(m)
 	m[0] = m[0]&^1 | 2
 	return m
 }
@@ -100,6 +112,12 @@ func (e *PipeEnd) StartXmit(b *skb.Buff) netcore.TxStatus {
 		return netcore.TxOK // the wire takes it; nobody listens
 	}
 	p.mu.Lock()
+	if p.loss > 0 && p.rng.Float64() < p.loss {
+		p.mu.Unlock()
+		p.Lost.Add(1)
+		b.Free()
+		return netcore.TxOK
+	}
 	if !p.ring.Push(b) {
 		p.mu.Unlock()
 		e.Dev.NetifStopQueue()

@@ -4,6 +4,7 @@
 package socket
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,24 +12,60 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/tcp"
 	"github.com/ringonet/ringo/netcore/udp"
 )
 
-// Stack is a network stack over a netcore.Core: IPv4 (with ARP and ICMP)
-// and UDP.
+// Stack is a network stack over a netcore.Core: IPv4 (with ARP and
+// ICMP), UDP and TCP.
 type Stack struct {
 	Core *netcore.Core
 	IP   *ipv4.Stack
 	UDP  *udp.Table
+	TCP  *tcp.Table
 }
 
 // New builds the protocols over c.
 func New(c *netcore.Core, cfg ipv4.Config) (*Stack, error) {
+	return NewWithTCP(c, cfg, tcp.Config{})
+}
+
+// NewWithTCP is New with TCP settings.
+func NewWithTCP(c *netcore.Core, cfg ipv4.Config, tc tcp.Config) (*Stack, error) {
 	ip, err := ipv4.New(c, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Core: c, IP: ip, UDP: udp.New(ip)}, nil
+	return &Stack{Core: c, IP: ip, UDP: udp.New(ip), TCP: tcp.New(ip, tc)}, nil
+}
+
+// Listen is net.Listen on ringo for "tcp"/"tcp4".
+func (s *Stack) Listen(network, address string) (net.Listener, error) {
+	if network != "tcp" && network != "tcp4" {
+		return nil, fmt.Errorf("socket: listen %s: unsupported network", network)
+	}
+	a, err := resolveUDP(address)
+	if err != nil {
+		return nil, err
+	}
+	return s.TCP.Listen(&net.TCPAddr{IP: a.IP, Port: a.Port})
+}
+
+// DialContext is net.Dialer.DialContext on ringo for "tcp" and "udp"
+// (what an http.Transport wants).
+func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	switch network {
+	case "tcp", "tcp4":
+		a, err := resolveUDP(address)
+		if err != nil {
+			return nil, err
+		}
+		if a.IP == nil {
+			return nil, fmt.Errorf("socket: dial %q: no host", address)
+		}
+		return s.TCP.Dial(ctx, &net.TCPAddr{IP: a.IP, Port: a.Port})
+	}
+	return s.Dial(network, address)
 }
 
 // Close stops the protocol timers (the core is the caller's).
@@ -55,8 +92,11 @@ func (s *Stack) DialUDP(laddr, raddr *net.UDPAddr) (*udp.Conn, error) {
 	return s.UDP.Dial(laddr, raddr)
 }
 
-// Dial is net.Dial on ringo for "udp"/"udp4".
+// Dial is net.Dial on ringo for "udp"/"udp4" and "tcp"/"tcp4".
 func (s *Stack) Dial(network, address string) (net.Conn, error) {
+	if network == "tcp" || network == "tcp4" {
+		return s.DialContext(context.Background(), network, address)
+	}
 	if network != "udp" && network != "udp4" {
 		return nil, fmt.Errorf("socket: dial %s: unsupported network", network)
 	}
@@ -91,5 +131,8 @@ func (s *Stack) WriteSNMP(w io.Writer) error {
 	if err := s.IP.WriteSNMP(w); err != nil {
 		return err
 	}
-	return ipv4.WriteGroup(w, "Udp", &s.UDP.Stats)
+	if err := ipv4.WriteGroup(w, "Udp", &s.UDP.Stats); err != nil {
+		return err
+	}
+	return ipv4.WriteGroup(w, "Tcp", &s.TCP.Stats)
 }

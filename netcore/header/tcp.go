@@ -1,0 +1,173 @@
+package header
+
+import "encoding/binary"
+
+// TCP header (RFC 9293 3.1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|          Source Port          |       Destination Port        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                        Sequence Number                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Acknowledgment Number                      |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Data |       |C|E|U|A|P|R|S|F|                               |
+//	| Offset| Rsrvd |W|C|R|C|S|S|Y|I|            Window             |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|           Checksum            |         Urgent Pointer        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	tcpSrc    = 0
+	tcpDst    = 2
+	tcpSeq    = 4
+	tcpAck    = 8
+	tcpOff    = 12
+	tcpFlags  = 13
+	tcpWin    = 14
+	tcpCheck  = 16
+	tcpUrg    = 18
+	TCPMinLen = 20
+
+	TCPFlagFIN = 0x01
+	TCPFlagSYN = 0x02
+	TCPFlagRST = 0x04
+	TCPFlagPSH = 0x08
+	TCPFlagACK = 0x10
+	TCPFlagURG = 0x20
+
+	TCPOptEnd           = 0
+	TCPOptNOP           = 1
+	TCPOptMSS           = 2
+	TCPOptWS            = 3
+	TCPOptSACKPermitted = 4
+	TCPOptTimestamp     = 8
+)
+
+// TCP is a view of a TCP segment.
+type TCP []byte
+
+// ParseTCP checks the data offset against the buffer, the checksum with
+// the pseudo-header, and that the options are well formed.
+func ParseTCP(b []byte, src, dst [4]byte) (TCP, error) {
+	if len(b) < TCPMinLen {
+		return nil, ErrTruncated
+	}
+	off := int(b[tcpOff]>>4) * 4
+	if off < TCPMinLen {
+		return nil, ErrMalformed
+	}
+	if off > len(b) {
+		return nil, ErrTruncated
+	}
+	if Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))) != 0 {
+		return nil, ErrChecksum
+	}
+	t := TCP(b)
+	if _, err := t.parseOptions(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t TCP) SrcPort() uint16 { return binary.BigEndian.Uint16(t[tcpSrc:]) }
+func (t TCP) DstPort() uint16 { return binary.BigEndian.Uint16(t[tcpDst:]) }
+func (t TCP) Seq() uint32     { return binary.BigEndian.Uint32(t[tcpSeq:]) }
+func (t TCP) Ack() uint32     { return binary.BigEndian.Uint32(t[tcpAck:]) }
+func (t TCP) DataOffset() int { return int(t[tcpOff]>>4) * 4 }
+func (t TCP) Flags() uint8    { return t[tcpFlags] }
+func (t TCP) Window() uint16  { return binary.BigEndian.Uint16(t[tcpWin:]) }
+func (t TCP) Payload() []byte { return t[t.DataOffset():] }
+func (t TCP) Options() []byte { return t[TCPMinLen:t.DataOffset()] }
+
+// TCPOptions are the options ringo reads.
+type TCPOptions struct {
+	MSS    uint16 // 0: absent
+	WScale int    // -1: absent
+	SACKOK bool
+}
+
+// ParsedOptions returns the options (the view was checked by ParseTCP).
+func (t TCP) ParsedOptions() TCPOptions {
+	o, _ := t.parseOptions()
+	return o
+}
+
+func (t TCP) parseOptions() (TCPOptions, error) {
+	o := TCPOptions{WScale: -1}
+	opts := t.Options()
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case TCPOptEnd:
+			return o, nil
+		case TCPOptNOP:
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			return o, ErrMalformed
+		}
+		l := int(opts[i+1])
+		if l < 2 || i+l > len(opts) {
+			return o, ErrMalformed
+		}
+		switch {
+		case opts[i] == TCPOptMSS && l == 4:
+			o.MSS = binary.BigEndian.Uint16(opts[i+2:])
+		case opts[i] == TCPOptWS && l == 3:
+			o.WScale = int(min(opts[i+2], 14))
+		case opts[i] == TCPOptSACKPermitted && l == 2:
+			o.SACKOK = true
+		}
+		i += l
+	}
+	return o, nil
+}
+
+// TCPFields describes a segment header to encode.
+type TCPFields struct {
+	SrcPort, DstPort uint16
+	Seq, Ack         uint32
+	Flags            uint8
+	Window           uint16
+	MSS              uint16 // if non-zero, an MSS option is added
+	WScale           int    // if >= 0, a window scale option is added
+}
+
+// TCPHeaderLen is the header length EncodeTCP writes for f.
+func TCPHeaderLen(f TCPFields) int {
+	n := TCPMinLen
+	if f.MSS != 0 {
+		n += 4
+	}
+	if f.WScale >= 0 {
+		n += 4
+	}
+	return n
+}
+
+// EncodeTCP writes the header into b, whose payload after the header the
+// caller has filled (b is the whole segment), and the checksum.
+func EncodeTCP(b []byte, f TCPFields, src, dst [4]byte) {
+	hl := TCPHeaderLen(f)
+	binary.BigEndian.PutUint16(b[tcpSrc:], f.SrcPort)
+	binary.BigEndian.PutUint16(b[tcpDst:], f.DstPort)
+	binary.BigEndian.PutUint32(b[tcpSeq:], f.Seq)
+	binary.BigEndian.PutUint32(b[tcpAck:], f.Ack)
+	b[tcpOff] = byte(hl/4) << 4
+	b[tcpFlags] = f.Flags
+	binary.BigEndian.PutUint16(b[tcpWin:], f.Window)
+	binary.BigEndian.PutUint16(b[tcpCheck:], 0)
+	binary.BigEndian.PutUint16(b[tcpUrg:], 0)
+	o := b[TCPMinLen:hl]
+	if f.MSS != 0 {
+		o[0], o[1] = TCPOptMSS, 4
+		binary.BigEndian.PutUint16(o[2:], f.MSS)
+		o = o[4:]
+	}
+	if f.WScale >= 0 {
+		o[0], o[1], o[2], o[3] = TCPOptNOP, TCPOptWS, 3, byte(f.WScale)
+	}
+	binary.BigEndian.PutUint16(b[tcpCheck:], Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))))
+}

@@ -1,0 +1,951 @@
+package tcp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/ipv4"
+)
+
+// State is a connection state (RFC 9293 3.3.2).
+type State uint8
+
+const (
+	Closed State = iota
+	SynSent
+	SynRcvd
+	Established
+	FinWait1
+	FinWait2
+	CloseWait
+	Closing
+	LastAck
+	TimeWait
+)
+
+func (s State) String() string {
+	return [...]string{"CLOSED", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2",
+		"CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT"}[s]
+}
+
+const (
+	maxRTO     = 60 * time.Second
+	initRTO    = time.Second
+	maxBackoff = 12
+	defaultMSS = 536 // RFC 9293 3.7.1, when the peer sends none
+)
+
+// Conn is a TCP connection; it implements net.Conn.
+type Conn struct {
+	t        *Table
+	id       fourTuple
+	listener *Listener
+
+	mu    sync.Mutex
+	state State
+
+	// Send side. sndBuf holds the bytes from sndUna on (the SYN and FIN
+	// take sequence space but no buffer).
+	iss, sndUna, sndNxt uint32
+	sndMax              uint32 // highest sequence sent (sndNxt goes back after a timeout)
+	finSeq              uint32 // the FIN's sequence number, once finSent
+	sndWnd              uint32 // bytes, already scaled
+	sndWL1, sndWL2      uint32
+	sndBuf              []byte
+	finQueued, finSent  bool
+	mss                 int
+	sndScale, rcvScale  uint8
+	wsOK                bool
+	cwnd, ssthresh      int
+	dupAcks             int
+	inRecovery          bool
+	recover             uint32
+
+	// RTT (RFC 6298); one segment timed at a time, never a retransmitted
+	// one (Karn).
+	srtt, rttvar, rto time.Duration
+	rttSeq            uint32
+	rttStart          time.Time
+	timing            bool
+	backoff           int
+	timer             *time.Timer
+	timerKind         int // what the timer is for: rtoTimer, timeWaitTimer
+
+	// Receive side.
+	irs, rcvNxt uint32
+	rcvBuf      []byte
+	lastWnd     uint32 // window last advertised
+	ooo         []oooSeg
+	oooBytes    int
+	finRcvd     bool
+
+	// The socket.
+	err        error
+	userClosed bool
+	rdl, wdl   time.Time
+	wake       chan struct{} // readers, writers and Dial wait here
+	estab      bool
+}
+
+type oooSeg struct {
+	seq  uint32
+	data []byte
+}
+
+const (
+	rtoTimer = iota
+	timeWaitTimer
+)
+
+func newConn(t *Table, id fourTuple) *Conn {
+	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, wake: make(chan struct{}, 1)}
+	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
+	return c
+}
+
+// signalLocked wakes waiters; each re-checks its condition.
+func (c *Conn) signalLocked() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ourMSS is what we announce: the route's MTU less the headers.
+func (c *Conn) ourMSS() int {
+	mtu := 1500
+	if rt, ok := c.t.ip.Lookup(c.id.raddr); ok {
+		mtu = rt.Dev.MTU()
+	}
+	return mtu - header.IPv4MinLen - header.TCPMinLen
+}
+
+func (c *Conn) takeOptionsLocked(seg header.TCP) {
+	o := seg.ParsedOptions()
+	c.mss = defaultMSS
+	if o.MSS != 0 {
+		c.mss = int(o.MSS)
+	}
+	c.mss = max(min(c.mss, c.ourMSS()), 64)
+	if o.WScale >= 0 {
+		c.wsOK = true
+		c.sndScale = uint8(o.WScale)
+		for c.rcvScale = 0; c.t.cfg.RcvBuf>>c.rcvScale > 65535; c.rcvScale++ {
+		}
+	}
+	c.cwnd = 10 * c.mss // RFC 6928
+	c.ssthresh = 1 << 30
+}
+
+// rcvWndLocked is the free receive space we advertise. Out-of-order data
+// is held in its own bound (half the buffer) and does not shrink the
+// window, so the duplicate ACKs it causes carry an unchanged window and
+// the sender's fast retransmit recognises them (RFC 5681 2).
+func (c *Conn) rcvWndLocked() uint32 {
+	free := c.t.cfg.RcvBuf - len(c.rcvBuf)
+	return uint32(max(free, 0))
+}
+
+func (c *Conn) advertLocked() uint16 {
+	w := c.rcvWndLocked() >> c.rcvScale
+	if w > 65535 {
+		w = 65535
+	}
+	c.lastWnd = w << c.rcvScale
+	return uint16(w)
+}
+
+// sendSynLocked sends our SYN (or SYN-ACK), with MSS and window scale.
+func (c *Conn) sendSynLocked(ack bool) {
+	f := header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: c.iss, Flags: header.TCPFlagSYN,
+		Window: uint16(min(c.t.cfg.RcvBuf, 65535)), MSS: uint16(c.ourMSS()), WScale: -1}
+	if ack {
+		f.Flags |= header.TCPFlagACK
+		f.Ack = c.rcvNxt
+		if c.wsOK {
+			f.WScale = int(c.rcvScale)
+		}
+	} else {
+		for c.rcvScale = 0; c.t.cfg.RcvBuf>>c.rcvScale > 65535; c.rcvScale++ {
+		}
+		f.WScale = int(c.rcvScale)
+	}
+	c.t.send(c.id, f, nil)
+}
+
+// sendAckLocked sends a bare ACK with our current window.
+func (c *Conn) sendAckLocked() {
+	c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: c.sndNxt, Ack: c.rcvNxt,
+		Flags: header.TCPFlagACK, Window: c.advertLocked(), WScale: -1}, nil)
+}
+
+// sendDataLocked sends buffered bytes [off, off+n) with the given extra flags.
+func (c *Conn) sendDataLocked(seq uint32, data []byte, fin bool) {
+	f := header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: seq, Ack: c.rcvNxt,
+		Flags: header.TCPFlagACK, Window: c.advertLocked(), WScale: -1}
+	if len(data) > 0 {
+		f.Flags |= header.TCPFlagPSH
+	}
+	if fin {
+		f.Flags |= header.TCPFlagFIN
+	}
+	c.t.send(c.id, f, data)
+}
+
+// input processes one segment for this connection (tcp_rcv_state_process,
+// following RFC 9293 3.10.7).
+func (c *Conn) input(seg header.TCP) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	flags := seg.Flags()
+	seq, ack := seg.Seq(), seg.Ack()
+	data := seg.Payload()
+	switch c.state {
+	case Closed:
+		return
+	case SynSent:
+		c.inputSynSentLocked(seg)
+		return
+	case TimeWait:
+		if flags&header.TCPFlagFIN != 0 {
+			c.sendAckLocked() // our last ACK was lost: say it again
+			c.armTimeWaitLocked()
+		}
+		return
+	}
+
+	// 1. Sequence check: some of the segment must fall in the window.
+	segLen := uint32(len(data))
+	if flags&header.TCPFlagSYN != 0 {
+		segLen++
+	}
+	if flags&header.TCPFlagFIN != 0 {
+		segLen++
+	}
+	wnd := c.lastWnd
+	if wnd == 0 {
+		wnd = 1
+	}
+	ok := seqLEQ(c.rcvNxt, seq) && seqLT(seq, c.rcvNxt+wnd) ||
+		segLen > 0 && seqLEQ(c.rcvNxt, seq+segLen-1) && seqLT(seq+segLen-1, c.rcvNxt+wnd) ||
+		segLen == 0 && seq == c.rcvNxt
+	if !ok {
+		if flags&header.TCPFlagRST == 0 {
+			c.sendAckLocked()
+		}
+		return
+	}
+	// 2. RST: exact match resets; anywhere else in the window gets a
+	// challenge ACK (RFC 5961 3).
+	if flags&header.TCPFlagRST != 0 {
+		if seq != c.rcvNxt {
+			c.t.Stats.ChallengeACKs.Add(1)
+			c.sendAckLocked()
+			return
+		}
+		if c.state == SynRcvd && c.listener != nil {
+			c.listener.dropHalfOpen()
+			c.listener = nil
+			c.closeLocked(ErrConnRefused)
+			return
+		}
+		c.t.Stats.EstabResets.Add(1)
+		c.closeLocked(ErrConnReset)
+		return
+	}
+	// 3. A SYN in a synchronized state: challenge ACK (RFC 5961 4).
+	if flags&header.TCPFlagSYN != 0 {
+		c.t.Stats.ChallengeACKs.Add(1)
+		c.sendAckLocked()
+		return
+	}
+	// 4. ACK.
+	if flags&header.TCPFlagACK == 0 {
+		return
+	}
+	if c.state == SynRcvd {
+		if !(seqLT(c.sndUna, ack) && seqLEQ(ack, c.sndNxt)) {
+			c.t.Stats.OutRsts.Add(1)
+			c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: ack, Flags: header.TCPFlagRST, WScale: -1}, nil)
+			return
+		}
+		c.establishLocked()
+		c.sndWnd = uint32(seg.Window()) << c.sndScale
+		c.sndWL1, c.sndWL2 = seq, ack
+		if l := c.listener; l != nil {
+			c.listener = nil
+			go l.established(c)
+		}
+	}
+	if seqLT(c.sndMax, ack) {
+		c.sendAckLocked() // acks something we never sent
+		return
+	}
+	if seqLT(c.sndNxt, ack) {
+		c.sndNxt = ack // acks what we sent before going back after a timeout
+	}
+	c.ackLocked(seq, ack, seg.Window(), len(data) == 0 && flags&header.TCPFlagFIN == 0)
+	if c.state == Closed {
+		return
+	}
+
+	// 5. Data and FIN.
+	needAck := false
+	if len(data) > 0 && (c.state == Established || c.state == FinWait1 || c.state == FinWait2) {
+		c.dataLocked(seq, data)
+		needAck = true
+	}
+	if flags&header.TCPFlagFIN != 0 && seq+uint32(len(data)) == c.rcvNxt && !c.finRcvd {
+		c.finRcvd = true
+		c.rcvNxt++
+		needAck = true
+		switch c.state {
+		case SynRcvd, Established:
+			c.state = CloseWait
+		case FinWait1:
+			if c.finAckedLocked() {
+				c.enterTimeWaitLocked()
+			} else {
+				c.state = Closing
+			}
+		case FinWait2:
+			c.enterTimeWaitLocked()
+		}
+		c.signalLocked()
+	}
+	if needAck {
+		c.sendAckLocked()
+	}
+	c.outputLocked()
+}
+
+func (c *Conn) inputSynSentLocked(seg header.TCP) {
+	flags := seg.Flags()
+	ack := seg.Ack()
+	if flags&header.TCPFlagACK != 0 && (seqLEQ(ack, c.iss) || seqLT(c.sndNxt, ack)) {
+		if flags&header.TCPFlagRST == 0 {
+			c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: ack, Flags: header.TCPFlagRST, WScale: -1}, nil)
+		}
+		return
+	}
+	if flags&header.TCPFlagRST != 0 {
+		if flags&header.TCPFlagACK != 0 {
+			c.t.Stats.AttemptFails.Add(1)
+			c.closeLocked(ErrConnRefused)
+		}
+		return
+	}
+	if flags&header.TCPFlagSYN == 0 {
+		return
+	}
+	c.irs = seg.Seq()
+	c.rcvNxt = seg.Seq() + 1
+	c.takeOptionsLocked(seg)
+	if !c.wsOK {
+		c.rcvScale = 0
+	}
+	if flags&header.TCPFlagACK != 0 {
+		c.sndUna = ack
+		c.sndWnd = uint32(seg.Window()) << c.sndScale
+		c.sndWL1, c.sndWL2 = seg.Seq(), ack
+		c.sampleRTTLocked(ack)
+		c.establishLocked()
+		c.sendAckLocked()
+		c.outputLocked()
+		return
+	}
+	// Simultaneous open (RFC 9293 figure 8).
+	c.state = SynRcvd
+	c.sndWnd = uint32(seg.Window())
+	c.sendSynLocked(true)
+}
+
+func (c *Conn) establishLocked() {
+	c.state = Established
+	c.estab = true
+	c.backoff = 0
+	c.t.Stats.CurrEstab.Add(1)
+	c.stopTimerLocked()
+	if c.sndNxt != c.sndUna {
+		c.armRTOLocked()
+	}
+	c.signalLocked()
+}
+
+// ackLocked processes the acknowledgment field: advance sndUna, time the
+// round trip, grow or cut the congestion window, detect duplicate ACKs.
+func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool) {
+	if seqLT(c.sndUna, ack) {
+		acked := int(ack - c.sndUna)
+		// The FIN (and a SYN) take sequence numbers but no buffer bytes;
+		// the FIN comes after every buffered byte.
+		bytes := min(acked, len(c.sndBuf))
+		c.sndBuf = c.sndBuf[bytes:]
+		c.sndUna = ack
+		c.sampleRTTLocked(ack)
+		c.backoff = 0
+		if c.inRecovery {
+			if seqLT(ack, c.recover) {
+				// NewReno partial ACK: retransmit the next hole, deflate.
+				c.retransmitLocked()
+				c.cwnd = max(c.cwnd-acked+c.mss, c.mss)
+			} else {
+				c.inRecovery = false
+				c.cwnd = c.ssthresh
+			}
+		} else if c.cwnd < c.ssthresh {
+			c.cwnd += min(acked, c.mss) // slow start
+		} else {
+			c.cwnd += max(c.mss*c.mss/c.cwnd, 1) // congestion avoidance
+		}
+		c.dupAcks = 0
+		if c.sndUna == c.sndNxt {
+			c.stopTimerLocked()
+		} else {
+			c.armRTOLocked()
+		}
+		c.signalLocked() // room in the send buffer
+		switch c.state {
+		case FinWait1:
+			if c.finAckedLocked() {
+				c.state = FinWait2
+			}
+		case Closing:
+			if c.finAckedLocked() {
+				c.enterTimeWaitLocked()
+			}
+		case LastAck:
+			if c.finAckedLocked() {
+				c.closeLocked(nil)
+				return
+			}
+		}
+	} else if ack == c.sndUna && pure && c.sndNxt != c.sndUna && uint32(win)<<c.sndScale == c.sndWnd {
+		c.dupAcks++
+		if c.dupAcks == 3 && !c.inRecovery {
+			// Fast retransmit (RFC 5681 3.2), NewReno recovery.
+			c.t.Stats.FastRetrans.Add(1)
+			flight := int(c.sndNxt - c.sndUna)
+			c.ssthresh = max(flight/2, 2*c.mss)
+			c.cwnd = c.ssthresh + 3*c.mss
+			c.inRecovery = true
+			c.recover = c.sndNxt
+			c.retransmitLocked()
+		} else if c.dupAcks > 3 && c.inRecovery {
+			c.cwnd += c.mss
+		}
+	}
+	// Window update (RFC 9293 3.10.7.4).
+	if seqLT(c.sndWL1, seq) || c.sndWL1 == seq && seqLEQ(c.sndWL2, ack) {
+		c.sndWnd = uint32(win) << c.sndScale
+		c.sndWL1, c.sndWL2 = seq, ack
+	}
+}
+
+func (c *Conn) sampleRTTLocked(ack uint32) {
+	if !c.timing || seqLT(ack, c.rttSeq) {
+		return
+	}
+	c.timing = false
+	r := time.Since(c.rttStart)
+	if c.srtt == 0 {
+		c.srtt, c.rttvar = r, r/2
+	} else {
+		d := c.srtt - r
+		if d < 0 {
+			d = -d
+		}
+		c.rttvar = (3*c.rttvar + d) / 4
+		c.srtt = (7*c.srtt + r) / 8
+	}
+	c.rto = min(max(c.srtt+max(4*c.rttvar, 10*time.Millisecond), c.t.cfg.MinRTO), maxRTO)
+}
+
+// dataLocked takes in-window data: in order onto the receive buffer
+// (followed by whatever out-of-order data now fits), else into the
+// out-of-order queue, bounded by the receive buffer.
+func (c *Conn) dataLocked(seq uint32, data []byte) {
+	if seqLT(seq, c.rcvNxt) { // partly old: keep the new part
+		data = data[c.rcvNxt-seq:]
+		seq = c.rcvNxt
+	}
+	if space := int(c.rcvWndLocked()); len(data) > space {
+		data = data[:space]
+	}
+	if len(data) == 0 {
+		return
+	}
+	if seq != c.rcvNxt {
+		for _, o := range c.ooo {
+			if o.seq == seq {
+				return
+			}
+		}
+		if c.oooBytes+len(data) > c.t.cfg.RcvBuf/2 {
+			c.t.Stats.OFODrops.Add(1)
+			return
+		}
+		c.ooo = append(c.ooo, oooSeg{seq, append([]byte(nil), data...)})
+		c.oooBytes += len(data)
+		return
+	}
+	c.rcvBuf = append(c.rcvBuf, data...)
+	c.rcvNxt += uint32(len(data))
+	for progress := true; progress; {
+		progress = false
+		for i := 0; i < len(c.ooo); i++ {
+			o := c.ooo[i]
+			end := o.seq + uint32(len(o.data))
+			if seqLEQ(o.seq, c.rcvNxt) {
+				if seqLT(c.rcvNxt, end) {
+					c.rcvBuf = append(c.rcvBuf, o.data[c.rcvNxt-o.seq:]...)
+					c.rcvNxt = end
+				}
+				c.oooBytes -= len(o.data)
+				c.ooo = append(c.ooo[:i], c.ooo[i+1:]...)
+				progress = true
+				break
+			}
+		}
+	}
+	c.signalLocked()
+}
+
+func (c *Conn) finAckedLocked() bool { return c.finSent && c.sndUna == c.finSeq+1 }
+
+// dataInflightLocked is the number of buffered bytes sent and not acked.
+func (c *Conn) dataInflightLocked() int {
+	n := int(c.sndNxt - c.sndUna)
+	if c.finSent && seqLT(c.finSeq, c.sndNxt) {
+		n--
+	}
+	return n
+}
+
+func (c *Conn) advanceLocked(n uint32) {
+	c.sndNxt += n
+	if seqLT(c.sndMax, c.sndNxt) {
+		c.sndMax = c.sndNxt
+	}
+}
+
+// outputLocked sends what the windows allow (tcp_write_xmit).
+func (c *Conn) outputLocked() {
+	switch c.state {
+	case Established, CloseWait, FinWait1, Closing, LastAck:
+	default:
+		return
+	}
+	for {
+		inflight := c.dataInflightLocked()
+		unsent := len(c.sndBuf) - inflight
+		wnd := min(int(c.sndWnd), c.cwnd)
+		if unsent > 0 && inflight < wnd {
+			n := min(unsent, c.mss, wnd-inflight)
+			c.sendDataLocked(c.sndNxt, c.sndBuf[inflight:inflight+n], false)
+			if !c.timing && c.sndNxt == c.sndMax {
+				c.timing, c.rttSeq, c.rttStart = true, c.sndNxt+uint32(n), time.Now()
+			}
+			c.advanceLocked(uint32(n))
+			c.armRTOIfIdleLocked()
+			continue
+		}
+		if unsent == 0 && c.finQueued && (!c.finSent || c.sndNxt == c.finSeq) {
+			c.finSeq = c.sndNxt
+			c.sendDataLocked(c.sndNxt, nil, true)
+			c.finSent = true
+			c.advanceLocked(1)
+			c.armRTOIfIdleLocked()
+		}
+		if unsent > 0 && c.sndWnd == 0 && inflight == 0 {
+			c.armRTOIfIdleLocked() // the zero-window probe timer
+		}
+		return
+	}
+}
+
+// retransmitLocked resends the first unacknowledged segment.
+func (c *Conn) retransmitLocked() {
+	c.t.Stats.RetransSegs.Add(1)
+	c.timing = false // Karn
+	switch c.state {
+	case SynSent:
+		c.sendSynLocked(false)
+		return
+	case SynRcvd:
+		c.sendSynLocked(true)
+		return
+	}
+	n := min(len(c.sndBuf), c.mss)
+	if c.sndWnd == 0 && n > 0 && c.sndNxt == c.sndUna {
+		// Zero-window probe: one byte of new data.
+		c.sendDataLocked(c.sndUna, c.sndBuf[:1], false)
+		c.advanceLocked(1)
+		return
+	}
+	n = min(n, c.dataInflightLocked())
+	fin := c.finSent && c.sndUna+uint32(n) == c.finSeq
+	c.sendDataLocked(c.sndUna, c.sndBuf[:n], fin)
+}
+
+func (c *Conn) armRTOIfIdleLocked() {
+	if c.timer == nil || c.timerKind != rtoTimer {
+		c.armRTOLocked()
+	}
+}
+
+func (c *Conn) armRTOLocked() {
+	c.stopTimerLocked()
+	d := c.rto << c.backoff
+	if d > maxRTO || d <= 0 {
+		d = maxRTO
+	}
+	c.timerKind = rtoTimer
+	c.timer = time.AfterFunc(d, c.onRTO)
+}
+
+func (c *Conn) stopTimerLocked() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+}
+
+// onRTO is the retransmission timeout (RFC 6298 5.4-5.7, RFC 5681 3.1).
+func (c *Conn) onRTO() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer = nil
+	if c.state == Closed || c.state == TimeWait {
+		return
+	}
+	unsent := len(c.sndBuf) > 0
+	if c.sndNxt == c.sndUna && !(unsent && c.sndWnd == 0) && c.state != SynSent && c.state != SynRcvd {
+		return
+	}
+	c.t.Stats.Timeouts.Add(1)
+	if c.backoff >= maxBackoff {
+		c.t.Stats.AttemptFails.Add(1)
+		c.closeLocked(ErrTimedOut)
+		return
+	}
+	flight := int(c.sndNxt - c.sndUna)
+	c.ssthresh = max(flight/2, 2*c.mss)
+	c.cwnd = c.mss
+	c.inRecovery = false
+	c.dupAcks = 0
+	c.backoff++
+	switch {
+	case c.state == SynSent || c.state == SynRcvd || (c.sndWnd == 0 && c.sndNxt == c.sndUna):
+		c.retransmitLocked()
+	default:
+		// Go back to the first unacknowledged byte and resend from there
+		// as the (now one-segment) window allows.
+		c.t.Stats.RetransSegs.Add(1)
+		c.timing = false // Karn
+		c.sndNxt = c.sndUna
+		c.outputLocked()
+	}
+	c.armRTOLocked()
+}
+
+func (c *Conn) enterTimeWaitLocked() {
+	c.state = TimeWait
+	c.t.Stats.CurrEstab.Add(-1)
+	c.armTimeWaitLocked()
+	c.signalLocked()
+}
+
+func (c *Conn) armTimeWaitLocked() {
+	c.stopTimerLocked()
+	c.timerKind = timeWaitTimer
+	c.timer = time.AfterFunc(2*c.t.cfg.MSL, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.state == TimeWait {
+			c.state = Closed
+			c.t.remove(c)
+		}
+	})
+}
+
+// closeLocked ends the connection: err is what the socket reports next.
+func (c *Conn) closeLocked(err error) {
+	if c.state == Established || c.state == CloseWait || c.state == FinWait1 || c.state == FinWait2 ||
+		c.state == Closing || c.state == LastAck {
+		c.t.Stats.CurrEstab.Add(-1)
+	}
+	if c.state == SynRcvd && c.listener != nil {
+		c.listener.dropHalfOpen()
+		c.listener = nil
+	}
+	c.state = Closed
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	c.stopTimerLocked()
+	c.t.remove(c)
+	close(c.wake)
+	c.wake = make(chan struct{}, 1) // later waiters see state Closed at once
+}
+
+// abortLocked closes with an error.
+func (c *Conn) abortLocked(err error) { c.closeLocked(err) }
+
+// resetLocked sends RST and closes (an abortive close).
+func (c *Conn) resetLocked() {
+	if c.state != Closed && c.state != SynSent && c.state != TimeWait {
+		c.t.Stats.OutRsts.Add(1)
+		c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: c.sndNxt, Ack: c.rcvNxt,
+			Flags: header.TCPFlagRST | header.TCPFlagACK, WScale: -1}, nil)
+	}
+	c.closeLocked(net.ErrClosed)
+}
+
+// Dial opens a connection (active open).
+func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
+	ip4 := raddr.IP.To4()
+	if ip4 == nil || raddr.Port <= 0 || raddr.Port > 65535 {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: errors.New("need an IPv4 address and port")}
+	}
+	dst := [4]byte(ip4)
+	src, ok := t.ip.SourceFor(dst)
+	if !ok {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: ipv4.ErrNoRoute}
+	}
+	t.mu.Lock()
+	port, err := t.ephemeralLocked(src, dst, uint16(raddr.Port))
+	if err != nil {
+		t.mu.Unlock()
+		return nil, err
+	}
+	c := newConn(t, fourTuple{laddr: src, raddr: dst, lport: port, rport: uint16(raddr.Port)})
+	t.conns[c.id] = c
+	t.mu.Unlock()
+	t.Stats.ActiveOpens.Add(1)
+	c.mu.Lock()
+	c.state = SynSent
+	c.timing, c.rttSeq, c.rttStart = true, c.iss+1, time.Now()
+	c.sendSynLocked(false)
+	c.armRTOLocked()
+	for !c.estab && c.state != Closed {
+		w := c.wake
+		c.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			c.mu.Lock()
+			c.closeLocked(ctx.Err())
+			c.mu.Unlock()
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: ctx.Err()}
+		}
+		c.mu.Lock()
+	}
+	err = c.err
+	c.mu.Unlock()
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err}
+	}
+	return c, nil
+}
+
+// wait blocks until signalled or the deadline; c.mu is held on entry and
+// on return.
+func (c *Conn) waitLocked(dl time.Time) error {
+	w := c.wake
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	if dl.IsZero() {
+		<-w
+		return nil
+	}
+	d := time.Until(dl)
+	if d <= 0 {
+		return os.ErrDeadlineExceeded
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-w:
+		return nil
+	case <-tm.C:
+		return os.ErrDeadlineExceeded
+	}
+}
+
+// Read implements net.Conn: io.EOF after the peer's FIN.
+func (c *Conn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		switch {
+		case len(c.rcvBuf) > 0:
+			n := copy(p, c.rcvBuf)
+			before := c.rcvWndLocked()
+			c.rcvBuf = c.rcvBuf[n:]
+			if len(c.rcvBuf) == 0 {
+				c.rcvBuf = nil
+			}
+			// Tell the peer about a window that opened by a segment or
+			// more, or from (nearly) zero.
+			if c.state == Established || c.state == FinWait1 || c.state == FinWait2 {
+				after := c.rcvWndLocked()
+				if before < uint32(c.mss) && after >= uint32(c.mss) || int(after)-int(c.lastWnd) >= c.t.cfg.RcvBuf/2 {
+					c.sendAckLocked()
+				}
+			}
+			if len(c.rcvBuf) > 0 {
+				c.signalLocked()
+			}
+			return n, nil
+		case c.userClosed:
+			return 0, c.opErr("read", net.ErrClosed)
+		case c.finRcvd:
+			return 0, io.EOF
+		case c.err != nil:
+			return 0, c.opErr("read", c.err)
+		case c.state == Closed:
+			return 0, io.EOF
+		}
+		if err := c.waitLocked(c.rdl); err != nil {
+			return 0, c.opErr("read", err)
+		}
+	}
+}
+
+// Write implements net.Conn: it returns when all of p is in the send
+// buffer.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	done := 0
+	for done < len(p) {
+		switch {
+		case c.userClosed:
+			return done, c.opErr("write", net.ErrClosed)
+		case c.err != nil:
+			return done, c.opErr("write", c.err)
+		case c.finQueued || (c.state != Established && c.state != CloseWait):
+			return done, c.opErr("write", errors.New("tcp: connection not open for writing"))
+		}
+		if room := c.t.cfg.SndBuf - len(c.sndBuf); room > 0 {
+			n := min(room, len(p)-done)
+			c.sndBuf = append(c.sndBuf, p[done:done+n]...)
+			done += n
+			c.outputLocked()
+			continue
+		}
+		if err := c.waitLocked(c.wdl); err != nil {
+			return done, c.opErr("write", err)
+		}
+	}
+	return done, nil
+}
+
+// CloseWrite sends FIN after the buffered data (shutdown(SHUT_WR)).
+func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.shutdownLocked()
+}
+
+func (c *Conn) shutdownLocked() error {
+	if c.finQueued {
+		return nil
+	}
+	switch c.state {
+	case Established:
+		c.state = FinWait1
+	case CloseWait:
+		c.state = LastAck
+	default:
+		return nil
+	}
+	c.finQueued = true
+	c.outputLocked()
+	return nil
+}
+
+// Close implements net.Conn. Buffered data is still delivered and the
+// connection closed in the background (SO_LINGER off); with data unread,
+// the peer gets RST as RFC 2525 asks.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.userClosed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.userClosed = true
+	if len(c.rcvBuf) > 0 {
+		c.resetLocked()
+		return nil
+	}
+	c.shutdownLocked()
+	c.signalLocked()
+	return nil
+}
+
+// SetLinger with 0 makes Close abortive (RST); other values are accepted
+// and behave as the default.
+func (c *Conn) SetLinger(sec int) error {
+	if sec == 0 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.userClosed = true
+		c.resetLocked()
+	}
+	return nil
+}
+
+// LocalAddr and RemoteAddr implement net.Conn.
+func (c *Conn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: ipv4.IP(c.id.laddr), Port: int(c.id.lport)}
+}
+func (c *Conn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: ipv4.IP(c.id.raddr), Port: int(c.id.rport)}
+}
+
+// SetDeadline, SetReadDeadline and SetWriteDeadline implement net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdl, c.wdl = t, t
+	c.signalLocked()
+	c.mu.Unlock()
+	return nil
+}
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdl = t
+	c.signalLocked()
+	c.mu.Unlock()
+	return nil
+}
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.wdl = t
+	c.signalLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// State reports the connection state.
+func (c *Conn) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+func (c *Conn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+var (
+	_ net.Conn     = (*Conn)(nil)
+	_ net.Listener = (*Listener)(nil)
+)

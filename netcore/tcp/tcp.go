@@ -1,0 +1,282 @@
+// Package tcp is TCP over ringo's IPv4 (RFC 9293) with sockets that
+// implement net.Listener and net.Conn, so net/http runs on ringo.
+//
+// What is here: the state machine with every state (simultaneous open and
+// close included), sequence arithmetic with wrap, RST validation and
+// challenge ACKs (RFC 5961), TIME_WAIT, the MSS and window scale options,
+// retransmission with RFC 6298 timers, Karn's rule and backoff, slow
+// start, congestion avoidance, fast retransmit and NewReno recovery (RFC
+// 5681, RFC 6582), zero-window probes, a bounded out-of-order queue and
+// bounded accept queue. Not yet: SACK, timestamps, delayed ACKs, Nagle
+// (sockets behave as with TCP_NODELAY, Go's default), keepalive, SYN
+// cookies.
+//
+// Locking: the Table's mutex guards the lookup maps; each Conn's mutex
+// guards all of its state. Segments are sent with the Conn locked: the
+// output path never calls back into TCP.
+package tcp
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// Config tunes TCP. Zero values take the defaults.
+type Config struct {
+	MSL     time.Duration // TIME_WAIT lasts 2*MSL: default 30 s
+	RcvBuf  int           // receive buffer bytes: 256 KiB
+	SndBuf  int           // send buffer bytes: 256 KiB
+	Backlog int           // accept queue plus half-open connections per listener: 128
+	MinRTO  time.Duration // RFC 6298 says 1 s; Linux uses 200 ms
+}
+
+// Stats are the Tcp: counters of /proc/net/snmp and the TcpExt: ones that
+// matter.
+type Stats struct {
+	ActiveOpens     atomic.Uint64
+	PassiveOpens    atomic.Uint64
+	AttemptFails    atomic.Uint64
+	EstabResets     atomic.Uint64
+	CurrEstab       atomic.Int64
+	InSegs          atomic.Uint64
+	OutSegs         atomic.Uint64
+	RetransSegs     atomic.Uint64
+	InErrs          atomic.Uint64
+	OutRsts         atomic.Uint64
+	InCsumErrors    atomic.Uint64
+	ListenOverflows atomic.Uint64 // TcpExt
+	ListenDrops     atomic.Uint64 // TcpExt
+	FastRetrans     atomic.Uint64 // TcpExt TCPFastRetrans
+	Timeouts        atomic.Uint64 // TcpExt TCPTimeouts
+	ChallengeACKs   atomic.Uint64 // TcpExt TCPChallengeACK
+	OFODrops        atomic.Uint64 // TcpExt TCPOFODrop
+}
+
+type fourTuple struct {
+	laddr, raddr [4]byte
+	lport, rport uint16
+}
+
+// Table is TCP on one IPv4 stack.
+type Table struct {
+	ip  *ipv4.Stack
+	cfg Config
+
+	mu        sync.Mutex // guards listeners, conns
+	listeners map[uint16]*Listener
+	conns     map[fourTuple]*Conn
+
+	Stats Stats
+}
+
+// New registers TCP with the IPv4 stack.
+func New(ip *ipv4.Stack, cfg Config) *Table {
+	if cfg.MSL == 0 {
+		cfg.MSL = 30 * time.Second
+	}
+	if cfg.RcvBuf == 0 {
+		cfg.RcvBuf = 256 << 10
+	}
+	if cfg.SndBuf == 0 {
+		cfg.SndBuf = 256 << 10
+	}
+	if cfg.Backlog == 0 {
+		cfg.Backlog = 128
+	}
+	if cfg.MinRTO == 0 {
+		cfg.MinRTO = 200 * time.Millisecond
+	}
+	t := &Table{ip: ip, cfg: cfg, listeners: map[uint16]*Listener{}, conns: map[fourTuple]*Conn{}}
+	ip.AddProtocol(header.ProtoTCP, t)
+	return t
+}
+
+// Sequence number arithmetic modulo 2^32 (RFC 9293 3.4).
+func seqLT(a, b uint32) bool  { return int32(a-b) < 0 }
+func seqLEQ(a, b uint32) bool { return int32(a-b) <= 0 }
+
+// Errors reported on sockets.
+var (
+	ErrConnRefused = errors.New("tcp: connection refused")
+	ErrConnReset   = errors.New("tcp: connection reset by peer")
+	ErrTimedOut    = errors.New("tcp: connection timed out")
+	ErrAddrInUse   = errors.New("tcp: address already in use")
+)
+
+// Receive implements ipv4.Handler (tcp_v4_rcv), in softirq context.
+func (t *Table) Receive(b *skb.Buff) {
+	defer b.Free()
+	ip := header.IPv4(b.NetworkHeader())
+	src, dst := ip.Src(), ip.Dst()
+	seg, err := header.ParseTCP(b.Data(), src, dst)
+	if err != nil {
+		if errors.Is(err, header.ErrChecksum) {
+			t.Stats.InCsumErrors.Add(1)
+		}
+		t.Stats.InErrs.Add(1)
+		return
+	}
+	t.Stats.InSegs.Add(1)
+	if b.PktType != 0 || dst[0] >= 224 || src == dst && seg.SrcPort() == seg.DstPort() {
+		return // never to broadcast or multicast; LAND (src = dst) dropped
+	}
+	id := fourTuple{laddr: dst, raddr: src, lport: seg.DstPort(), rport: seg.SrcPort()}
+	t.mu.Lock()
+	c := t.conns[id]
+	var l *Listener
+	if c == nil {
+		l = t.listeners[id.lport]
+		if l != nil && l.laddr != [4]byte{} && l.laddr != dst {
+			l = nil
+		}
+	}
+	t.mu.Unlock()
+	switch {
+	case c != nil:
+		c.input(seg)
+	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagSYN:
+		l.syn(id, seg)
+	case seg.Flags()&header.TCPFlagRST == 0:
+		t.sendReset(id, seg)
+	}
+}
+
+// Error implements ipv4.Handler: hard errors abort a connection that is
+// still opening (a refused port, an unreachable host).
+func (t *Table) Error(orig header.IPv4, typ, code uint8) {
+	p := orig.Payload()
+	if len(p) < 8 {
+		return
+	}
+	id := fourTuple{laddr: orig.Src(), raddr: orig.Dst(), lport: uint16(p[0])<<8 | uint16(p[1]), rport: uint16(p[2])<<8 | uint16(p[3])}
+	t.mu.Lock()
+	c := t.conns[id]
+	t.mu.Unlock()
+	if c == nil || typ != header.ICMPDestUnreach {
+		return
+	}
+	c.mu.Lock()
+	if c.state == SynSent {
+		c.abortLocked(&ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()})
+	}
+	c.mu.Unlock()
+}
+
+// sendReset answers a segment that belongs to no connection (RFC 9293
+// 3.10.7.1).
+func (t *Table) sendReset(id fourTuple, seg header.TCP) {
+	f := header.TCPFields{SrcPort: id.lport, DstPort: id.rport, Flags: header.TCPFlagRST, WScale: -1}
+	if seg.Flags()&header.TCPFlagACK != 0 {
+		f.Seq = seg.Ack()
+	} else {
+		f.Flags |= header.TCPFlagACK
+		f.Ack = seg.Seq() + uint32(len(seg.Payload()))
+		if seg.Flags()&header.TCPFlagSYN != 0 {
+			f.Ack++
+		}
+		if seg.Flags()&header.TCPFlagFIN != 0 {
+			f.Ack++
+		}
+	}
+	t.Stats.OutRsts.Add(1)
+	t.send(id, f, nil)
+}
+
+// send builds and sends one segment.
+func (t *Table) send(id fourTuple, f header.TCPFields, payload []byte) error {
+	hl := header.TCPHeaderLen(f)
+	b := skb.Alloc(hl + len(payload))
+	if b == nil {
+		return ipv4.ErrMsgSize
+	}
+	p := b.Put(hl + len(payload))
+	copy(p[hl:], payload)
+	header.EncodeTCP(p, f, id.laddr, id.raddr)
+	t.Stats.OutSegs.Add(1)
+	return t.ip.Output(b, id.laddr, id.raddr, header.ProtoTCP, ipv4.OutputOpts{})
+}
+
+func (t *Table) remove(c *Conn) {
+	t.mu.Lock()
+	if t.conns[c.id] == c {
+		delete(t.conns, c.id)
+	}
+	t.mu.Unlock()
+}
+
+// ephemeralLocked picks a free local port for a connection to raddr.
+func (t *Table) ephemeralLocked(laddr, raddr [4]byte, rport uint16) (uint16, error) {
+	const lo, hi = 32768, 60999
+	start := lo + rand.IntN(hi-lo+1)
+	for i := 0; i <= hi-lo; i++ {
+		p := uint16(lo + (start-lo+i)%(hi-lo+1))
+		if _, busy := t.listeners[p]; busy {
+			continue
+		}
+		if _, busy := t.conns[fourTuple{laddr, raddr, p, rport}]; !busy {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("tcp: no free ephemeral port: %w", ErrAddrInUse)
+}
+
+// Listen opens a listener on laddr (nil IP: any address).
+func (t *Table) Listen(laddr *net.TCPAddr) (*Listener, error) {
+	l := &Listener{t: t, wake: make(chan struct{}, 1), backlog: t.cfg.Backlog}
+	if laddr != nil {
+		if ip4 := laddr.IP.To4(); ip4 != nil && !ip4.IsUnspecified() {
+			l.laddr = [4]byte(ip4)
+		}
+		l.port = uint16(laddr.Port)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l.port == 0 {
+		p, err := t.ephemeralLocked(l.laddr, [4]byte{}, 0)
+		if err != nil {
+			return nil, err
+		}
+		l.port = p
+	}
+	if _, busy := t.listeners[l.port]; busy {
+		return nil, fmt.Errorf("tcp: listen on port %d: %w", l.port, ErrAddrInUse)
+	}
+	t.listeners[l.port] = l
+	return l, nil
+}
+
+// Sockets lists connections and listeners (for ss -t).
+func (t *Table) Sockets() []SocketInfo {
+	t.mu.Lock()
+	var out []SocketInfo
+	for _, l := range t.listeners {
+		out = append(out, SocketInfo{State: "LISTEN", Local: l.Addr().String(), Remote: "*:*"})
+	}
+	conns := make([]*Conn, 0, len(t.conns))
+	for _, c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock() // lock order is Conn, then Table
+	for _, c := range conns {
+		c.mu.Lock()
+		out = append(out, SocketInfo{State: c.state.String(), Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String(),
+			RecvQ: len(c.rcvBuf), SendQ: len(c.sndBuf)})
+		c.mu.Unlock()
+	}
+	return out
+}
+
+// SocketInfo is one row of ss -t.
+type SocketInfo struct {
+	State, Local, Remote string
+	RecvQ, SendQ         int
+}

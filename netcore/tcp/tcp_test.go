@@ -1,0 +1,178 @@
+package tcp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/link"
+	"github.com/ringonet/ringo/netcore/socket"
+	"github.com/ringonet/ringo/netcore/tcp"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func newStack(t testing.TB) *socket.Stack {
+	c := netcore.New(netcore.Config{Logger: quiet})
+	s, err := socket.NewWithTCP(c, ipv4.Config{Logger: quiet}, tcp.Config{MSL: 100 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close(); c.Close() })
+	return s
+}
+
+// pair is two hosts on a pipe (a 10.1.0.1, b 10.1.0.2), optionally lossy.
+func pair(t testing.TB, loss float64) (*socket.Stack, *socket.Stack) {
+	a, b := newStack(t), newStack(t)
+	ea, eb, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: b.Core, Loss: loss, Seed: 7})
+	require.NoError(t, err)
+	require.NoError(t, ea.Dev.Up())
+	require.NoError(t, eb.Dev.Up())
+	require.NoError(t, a.IP.AddAddress(ea.Dev, netip.MustParsePrefix("10.1.0.1/24")))
+	require.NoError(t, b.IP.AddAddress(eb.Dev, netip.MustParsePrefix("10.1.0.2/24")))
+	return a, b
+}
+
+func TestEchoAndClose(t *testing.T) {
+	a, b := pair(t, 0)
+	l, err := b.Listen("tcp", ":7")
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(c, c)
+		c.Close()
+	}()
+	c, err := a.Dial("tcp", "10.1.0.2:7")
+	require.NoError(t, err)
+	_, err = c.Write([]byte("hello ringo"))
+	require.NoError(t, err)
+	buf := make([]byte, 100)
+	n, err := io.ReadFull(c, buf[:11])
+	require.NoError(t, err)
+	assert.Equal(t, "hello ringo", string(buf[:n]))
+	require.NoError(t, c.(*tcp.Conn).CloseWrite())
+	_, err = c.Read(buf)
+	assert.ErrorIs(t, err, io.EOF, "the server closed after our FIN")
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return a.TCP.Stats.CurrEstab.Load() == 0 && b.TCP.Stats.CurrEstab.Load() == 0 }, 3*time.Second, time.Millisecond)
+	assert.EqualValues(t, 1, a.TCP.Stats.ActiveOpens.Load())
+	assert.EqualValues(t, 1, b.TCP.Stats.PassiveOpens.Load())
+}
+
+func TestRefused(t *testing.T) {
+	a, _ := pair(t, 0)
+	_, err := a.Dial("tcp", "10.1.0.2:9")
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, tcp.ErrConnRefused), "%v", err)
+}
+
+// transfer sends n random bytes from one stack to the other and compares
+// SHA-256 at both ends.
+func transfer(t *testing.T, from, to *socket.Stack, toAddr string, n int) time.Duration {
+	l, err := to.Listen("tcp", ":5001")
+	require.NoError(t, err)
+	defer l.Close()
+	sums := make(chan [32]byte, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			sums <- [32]byte{}
+			return
+		}
+		h := sha256.New()
+		io.Copy(h, c)
+		c.Close()
+		sums <- [32]byte(h.Sum(nil))
+	}()
+	data := make([]byte, n)
+	rand.New(rand.NewSource(int64(n))).Read(data)
+	start := time.Now()
+	c, err := from.Dial("tcp", toAddr+":5001")
+	require.NoError(t, err)
+	_, err = c.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	select {
+	case got := <-sums:
+		assert.Equal(t, sha256.Sum256(data), got, "SHA-256 at both ends")
+	case <-time.After(60 * time.Second):
+		t.Fatal("transfer did not finish")
+	}
+	return time.Since(start)
+}
+
+func TestBulkTransfer(t *testing.T) {
+	a, b := pair(t, 0)
+	d := transfer(t, a, b, "10.1.0.2", 20<<20)
+	t.Logf("20 MiB a->b in %v (%.0f MB/s)", d, 20.0*1.048576/d.Seconds())
+	d = transfer(t, b, a, "10.1.0.1", 20<<20)
+	t.Logf("20 MiB b->a in %v", d)
+}
+
+// A wire that loses 2% of frames each way: retransmission and fast
+// recovery deliver every byte.
+func TestBulkTransferLossy(t *testing.T) {
+	a, b := pair(t, 0.02)
+	d := transfer(t, a, b, "10.1.0.2", 4<<20)
+	t.Logf("4 MiB over 2%% loss in %v; retransmits %d, fast retransmits %d, timeouts %d", d,
+		a.TCP.Stats.RetransSegs.Load(), a.TCP.Stats.FastRetrans.Load(), a.TCP.Stats.Timeouts.Load())
+	assert.Greater(t, a.TCP.Stats.RetransSegs.Load(), uint64(0))
+}
+
+// Go's net/http server and client run on ringo unchanged.
+func TestNetHTTP(t *testing.T) {
+	a, b := pair(t, 0)
+	l, err := b.Listen("tcp", ":80")
+	require.NoError(t, err)
+	body := bytes.Repeat([]byte("ringo "), 200000)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })}
+	go srv.Serve(l)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{DialContext: a.DialContext}, Timeout: 20 * time.Second}
+	for i := 0; i < 3; i++ { // keep-alive reuses the connection
+		resp, err := client.Get("http://10.1.0.2/")
+		require.NoError(t, err)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, body, got)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	a, b := pair(t, 0)
+	l, err := b.Listen("tcp", ":7")
+	require.NoError(t, err)
+	defer l.Close()
+	go l.Accept()
+	c, err := a.Dial("tcp", "10.1.0.2:7")
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err = c.Read(make([]byte, 1))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = a.DialContext(ctx, "tcp", "10.1.0.99:7") // nobody answers ARP
+	assert.Error(t, err)
+}
