@@ -17,6 +17,8 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
