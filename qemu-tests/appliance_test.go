@@ -3,7 +3,10 @@ package qemutests
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"math/rand"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -58,11 +61,11 @@ func udpExchange(t *testing.T, addr string, n int) int {
 	return ok
 }
 
-// TestApplianceUDPEcho: ringo-init's appliance code on an e1000 (address
+// TestAppliance: ringo-init's appliance code on an e1000 (address
 // by DHCP from slirp) and on an ne2k_pci (static address); the host reaches its UDP echo service
 // through slirp's hostfwd (datagrams up to 3000 bytes: fragmented both
 // ways) and reads the status report from the UDP status port.
-func TestApplianceUDPEcho(t *testing.T) {
+func TestAppliance(t *testing.T) {
 	for _, model := range []string{"e1000", "ne2k_pci"} {
 		t.Run(model, func(t *testing.T) {
 			addrArgs := []string{"ringo.ip=10.0.2.15/24", "ringo.gw=10.0.2.2"}
@@ -70,12 +73,14 @@ func TestApplianceUDPEcho(t *testing.T) {
 				addrArgs = []string{"ringo.dhcp=1"}
 			}
 			echo, status := freeUDPPort(t), freeUDPPort(t)
+			web, tcpEcho := freePort(t), freePort(t)
 			v := boot(t, vm.Config{
 				Name:    "appliance-" + model,
 				Timeout: 3 * time.Minute,
 				NICs: []vm.NIC{{Model: model, MAC: "52:54:00:00:02:0f",
-					Netdev: fmt.Sprintf("user,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:7070", echo, status)}},
-			}, "appliance", append(addrArgs, "ringo.seconds=15")...)
+					Netdev: fmt.Sprintf("user,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:7070,hostfwd=tcp:127.0.0.1:%d-:80,hostfwd=tcp:127.0.0.1:%d-:7",
+						echo, status, web, tcpEcho)}},
+			}, "appliance", append(addrArgs, "ringo.seconds=25")...)
 			_, err := v.WaitReport(1, 90*time.Second)
 			require.NoError(t, err)
 			const n = 200
@@ -100,6 +105,29 @@ func TestApplianceUDPEcho(t *testing.T) {
 			}
 			assert.Contains(t, page, "Udp: InDatagrams")
 
+			// The same page over HTTP, served by net/http on ringo's TCP.
+			client := &http.Client{Timeout: 30 * time.Second}
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", web))
+			require.NoError(t, err)
+			html, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, 200, resp.StatusCode)
+			assert.Contains(t, string(html), "UP,LOWER_UP")
+			assert.Contains(t, string(html), "tcp  ESTABLISHED")
+
+			// TCP echo: 1 MiB through slirp, byte-exact.
+			c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tcpEcho))
+			require.NoError(t, err)
+			data := make([]byte, 1<<20)
+			rand.New(rand.NewSource(1)).Read(data)
+			go func() { c2.Write(data); c2.(*net.TCPConn).CloseWrite() }()
+			c2.SetReadDeadline(time.Now().Add(60 * time.Second))
+			back, err := io.ReadAll(c2)
+			c2.Close()
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(data, back), "echoed %d of %d bytes", len(back), len(data))
+
 			raw, err := v.Wait()
 			require.NoError(t, err)
 			rep := decode[applianceReport](t, raw[1:])[0]
@@ -113,5 +141,43 @@ func TestApplianceUDPEcho(t *testing.T) {
 			assert.True(t, strings.Contains(rep.Status, "ethtool -S eth0"))
 			assert.Zero(t, rep.SkbLive)
 		})
+	}
+}
+
+// TestApplianceDemoConfig boots the appliance with demo.sh's topology (an
+// e1000 and an ne2k_pci on two slirp networks, one VM) and the status page,
+// fetched over HTTP through the e1000, shows both NICs up with their
+// addresses and traffic counted on both.
+func TestApplianceDemoConfig(t *testing.T) {
+	web, nEcho := freePort(t), freeUDPPort(t)
+	v := boot(t, vm.Config{
+		Name:    "appliance-demo",
+		Timeout: 3 * time.Minute,
+		NICs: []vm.NIC{
+			{Model: "e1000", MAC: "52:54:00:12:34:56", Netdev: fmt.Sprintf("user,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:80", web)},
+			{Model: "ne2k_pci", MAC: "52:54:00:12:34:57", Netdev: fmt.Sprintf("user,net=10.0.3.0/24,host=10.0.3.2,hostfwd=udp:127.0.0.1:%d-10.0.3.15:7", nEcho)},
+		},
+	}, "appliance", "ringo.ip=eth0:10.0.2.15/24,eth1:10.0.3.15/24", "ringo.gw=10.0.2.2", "ringo.seconds=20")
+	_, err := v.WaitReport(1, 90*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 20, udpExchange(t, fmt.Sprintf("127.0.0.1:%d", nEcho), 20), "UDP echo through the ne2k_pci")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", web))
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	t.Logf("%s", page)
+	for _, want := range []string{"eth0  e1000", "eth1  ne2000", "inet 10.0.2.15/24", "inet 10.0.3.15/24"} {
+		assert.Contains(t, string(page), want)
+	}
+	_, err = v.Wait()
+	require.NoError(t, err)
+	raw, _ := v.WaitReport(2, time.Second)
+	rep := decode[applianceReport](t, raw[1:])[0]
+	require.Len(t, rep.Devices, 2)
+	for _, d := range rep.Devices {
+		assert.True(t, d.Up && d.Carrier, d.Name)
+		assert.Greater(t, d.RxPackets, uint64(0), d.Name)
+		assert.Greater(t, d.TxPackets, uint64(0), d.Name)
 	}
 }

@@ -160,7 +160,14 @@ func (v *VM) readConsole(r io.Reader, logf *os.File) {
 		v.console.WriteString(line + "\n")
 		// The console may prefix kernel messages; find the marker anywhere.
 		if i := strings.Index(line, ReportPrefix+"{"); i >= 0 {
-			v.reports = append(v.reports, json.RawMessage(line[i+len(ReportPrefix):]))
+			// Only the first JSON value: a kernel message may follow it on
+			// the same console line.
+			var raw json.RawMessage
+			if err := json.NewDecoder(strings.NewReader(line[i+len(ReportPrefix):])).Decode(&raw); err == nil {
+				v.reports = append(v.reports, raw)
+			} else {
+				v.reports = append(v.reports, json.RawMessage(line[i+len(ReportPrefix):]))
+			}
 		} else if i := strings.Index(line, FailPrefix); i >= 0 {
 			v.failed = line[i+len(FailPrefix):]
 			doneOnce()

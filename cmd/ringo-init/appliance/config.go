@@ -22,9 +22,10 @@ type Config struct {
 	BusyPoll  bool
 	CPUs      int
 	Ring      int
-	EchoPort  int // UDP and (once TCP lands) TCP echo; 0 disables
-	Discard   int // UDP discard
+	EchoPort  int // TCP and UDP echo; 0 disables
+	Discard   int // TCP and UDP discard
 	Status    int // UDP status port: any datagram gets the status report
+	HTTP      int // HTTP status page
 	LogLevel  slog.Level
 	ModuleDir string
 }
@@ -33,7 +34,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Addrs: map[string]netip.Prefix{}, DHCP: map[string]bool{},
-		CPUs: 1, Ring: 256, EchoPort: 7, Discard: 9, Status: 7070,
+		CPUs: 1, Ring: 256, EchoPort: 7, Discard: 9, Status: 7070, HTTP: 80,
 		LogLevel: slog.LevelInfo, ModuleDir: "/lib/modules/ringo",
 	}
 }
@@ -50,7 +51,7 @@ func Defaults() Config {
 //	ringo.mode=irq|poll         interrupts (default) or busy polling
 //	ringo.cpus=N                softnet CPUs (default 1)
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
-//	ringo.echo=PORT ringo.discard=PORT ringo.status=PORT  (0 disables)
+//	ringo.echo=PORT ringo.discard=PORT ringo.status=PORT ringo.http=PORT  (0 disables)
 //	ringo.log=debug|info|warn
 func Parse(cmdline string) (Config, []string) {
 	c := Defaults()
@@ -119,6 +120,8 @@ func Parse(cmdline string) (Config, []string) {
 			c.Discard = intParam(k, v, 0, 65535, c.Discard, bad)
 		case "ringo.status":
 			c.Status = intParam(k, v, 0, 65535, c.Status, bad)
+		case "ringo.http":
+			c.HTTP = intParam(k, v, 0, 65535, c.HTTP, bad)
 		case "ringo.log":
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 				bad(k, v, "want debug, info, warn or error")

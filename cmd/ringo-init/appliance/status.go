@@ -72,11 +72,16 @@ func (s *System) WriteStatus(w io.Writer) error {
 	fmt.Fprintln(w, "\n# /proc/net/snmp")
 	s.Stack.WriteSNMP(w)
 
-	fmt.Fprintln(w, "\n# ss -u")
+	fmt.Fprintln(w, "\n# ss -tu")
 	socks := s.Stack.UDP.Sockets()
 	sort.Slice(socks, func(i, j int) bool { return socks[i].Local < socks[j].Local })
 	for _, so := range socks {
-		fmt.Fprintf(w, "udp  %-22s %-22s recv-q %d drops %d\n", so.Local, so.Remote, so.RecvQ, so.Drops)
+		fmt.Fprintf(w, "udp  %-12s %-22s %-22s recv-q %d drops %d\n", "UNCONN", so.Local, so.Remote, so.RecvQ, so.Drops)
+	}
+	tsocks := s.Stack.TCP.Sockets()
+	sort.Slice(tsocks, func(i, j int) bool { return tsocks[i].Local < tsocks[j].Local })
+	for _, so := range tsocks {
+		fmt.Fprintf(w, "tcp  %-12s %-22s %-22s recv-q %d send-q %d\n", so.State, so.Local, so.Remote, so.RecvQ, so.SendQ)
 	}
 
 	for _, n := range s.NICs {
