@@ -5,11 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/wait"
 	"github.com/ringonet/ringo/netcore/ipv4"
 )
 
@@ -755,28 +755,13 @@ func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
 	return c, nil
 }
 
-// wait blocks until signalled or the deadline; c.mu is held on entry and
-// on return.
+// waitLocked blocks until signalled or the deadline; c.mu is held on
+// entry and on return.
 func (c *Conn) waitLocked(dl time.Time) error {
 	w := c.wake
 	c.mu.Unlock()
 	defer c.mu.Lock()
-	if dl.IsZero() {
-		<-w
-		return nil
-	}
-	d := time.Until(dl)
-	if d <= 0 {
-		return os.ErrDeadlineExceeded
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-w:
-		return nil
-	case <-tm.C:
-		return os.ErrDeadlineExceeded
-	}
+	return wait.Until(w, dl)
 }
 
 // Read implements net.Conn: io.EOF after the peer's FIN.

@@ -10,16 +10,13 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
-	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ringonet/ringo/netcore"
-	"github.com/ringonet/ringo/netcore/ipv4"
-	"github.com/ringonet/ringo/netcore/link"
+	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
@@ -27,23 +24,16 @@ import (
 var quiet = slog.New(slog.DiscardHandler)
 
 func newStack(t testing.TB) *socket.Stack {
-	c := netcore.New(netcore.Config{Logger: quiet})
-	s, err := socket.NewWithTCP(c, ipv4.Config{Logger: quiet}, tcp.Config{MSL: 100 * time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close(); c.Close() })
-	return s
+	return stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
 }
 
-// pair is two hosts on a pipe (a 10.1.0.1, b 10.1.0.2), optionally lossy.
-func pair(t testing.TB, loss float64) (*socket.Stack, *socket.Stack) {
-	a, b := newStack(t), newStack(t)
-	ea, eb, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: b.Core, Loss: loss, Seed: 7})
-	require.NoError(t, err)
-	require.NoError(t, ea.Dev.Up())
-	require.NoError(t, eb.Dev.Up())
-	require.NoError(t, a.IP.AddAddress(ea.Dev, netip.MustParsePrefix("10.1.0.1/24")))
-	require.NoError(t, b.IP.AddAddress(eb.Dev, netip.MustParsePrefix("10.1.0.2/24")))
-	return a, b
+// pair is two hosts on a pipe: a 10.1.0.1, b 10.1.0.2.
+func pair(t testing.TB, loss ...float64) (*socket.Stack, *socket.Stack) {
+	l := 0.0
+	if len(loss) > 0 {
+		l = loss[0]
+	}
+	return stacktest.Pair(t, tcp.Config{MSL: 100 * time.Millisecond}, l)
 }
 
 func TestEchoAndClose(t *testing.T) {

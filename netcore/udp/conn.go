@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/wait"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -136,31 +137,11 @@ func (c *Conn) read(p []byte) (int, [4]byte, uint16, error) {
 			e.b.Free()
 			return n, e.src, e.sport, nil
 		}
-		dl := c.rdl
+		dl, w := c.rdl, c.wake
 		c.mu.Unlock()
-		if err := c.wait(dl); err != nil {
+		if err := wait.Until(w, dl); err != nil {
 			return 0, [4]byte{}, 0, c.opErr("read", err)
 		}
-	}
-}
-
-// wait blocks until a signal or the deadline.
-func (c *Conn) wait(dl time.Time) error {
-	if dl.IsZero() {
-		<-c.wake
-		return nil
-	}
-	d := time.Until(dl)
-	if d <= 0 {
-		return os.ErrDeadlineExceeded
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-c.wake:
-		return nil
-	case <-tm.C:
-		return os.ErrDeadlineExceeded
 	}
 }
 

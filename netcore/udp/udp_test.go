@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -15,36 +14,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ringonet/ringo/netcore"
-	"github.com/ringonet/ringo/netcore/ipv4"
-	"github.com/ringonet/ringo/netcore/link"
+	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/socket"
+	"github.com/ringonet/ringo/netcore/tcp"
 	"github.com/ringonet/ringo/netcore/udp"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func newStack(t testing.TB) *socket.Stack {
-	c := netcore.New(netcore.Config{Logger: quiet})
-	s, err := socket.New(c, ipv4.Config{Logger: quiet})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		s.Close()
-		c.Close()
-	})
-	return s
-}
+func newStack(t testing.TB) *socket.Stack { return stacktest.Stack(t, tcp.Config{}) }
 
 // pair is two hosts on a pipe: a 10.1.0.1, b 10.1.0.2.
-func pair(t testing.TB) (*socket.Stack, *socket.Stack) {
-	a, b := newStack(t), newStack(t)
-	ea, eb, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: b.Core})
-	require.NoError(t, err)
-	require.NoError(t, ea.Dev.Up())
-	require.NoError(t, eb.Dev.Up())
-	require.NoError(t, a.IP.AddAddress(ea.Dev, netip.MustParsePrefix("10.1.0.1/24")))
-	require.NoError(t, b.IP.AddAddress(eb.Dev, netip.MustParsePrefix("10.1.0.2/24")))
-	return a, b
+func pair(t testing.TB, loss ...float64) (*socket.Stack, *socket.Stack) {
+	l := 0.0
+	if len(loss) > 0 {
+		l = loss[0]
+	}
+	return stacktest.Pair(t, tcp.Config{}, l)
 }
 
 func echoServer(t testing.TB, s *socket.Stack, addr string) net.PacketConn {
