@@ -145,29 +145,40 @@ func TestAppliance(t *testing.T) {
 }
 
 // TestApplianceDemoConfig boots the appliance with demo.sh's topology (an
-// e1000 and an ne2k_pci on two slirp networks, one VM) and the status page,
-// fetched over HTTP through the e1000, shows both NICs up with their
-// addresses and traffic counted on both.
+// e1000 and an ne2k_pci on two slirp networks, one VM), the e1000
+// configured by DHCP and the ne2k_pci statically: the echo services answer
+// on both, and the status page, fetched over HTTP through the e1000, shows
+// both NICs up with their addresses.
 func TestApplianceDemoConfig(t *testing.T) {
-	web, nEcho := freePort(t), freeUDPPort(t)
+	web, nEcho, eEcho := freePort(t), freeUDPPort(t), freePort(t)
 	v := boot(t, vm.Config{
 		Name:    "appliance-demo",
 		Timeout: 3 * time.Minute,
 		NICs: []vm.NIC{
-			{Model: "e1000", MAC: "52:54:00:12:34:56", Netdev: fmt.Sprintf("user,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:80", web)},
+			{Model: "e1000", MAC: "52:54:00:12:34:56", Netdev: fmt.Sprintf("user,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:80,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7", web, eEcho)},
 			{Model: "ne2k_pci", MAC: "52:54:00:12:34:57", Netdev: fmt.Sprintf("user,net=10.0.3.0/24,host=10.0.3.2,hostfwd=udp:127.0.0.1:%d-10.0.3.15:7", nEcho)},
 		},
-	}, "appliance", "ringo.ip=eth0:10.0.2.15/24,eth1:10.0.3.15/24", "ringo.gw=10.0.2.2", "ringo.seconds=20")
+	}, "appliance", "ringo.dhcp=eth0", "ringo.ip=eth1:10.0.3.15/24", "ringo.seconds=25")
 	_, err := v.WaitReport(1, 90*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, 20, udpExchange(t, fmt.Sprintf("127.0.0.1:%d", nEcho), 20), "UDP echo through the ne2k_pci")
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", eEcho))
+	require.NoError(t, err)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	_, err = c.Write([]byte("hello e1000\n"))
+	require.NoError(t, err)
+	line := make([]byte, 12)
+	_, err = io.ReadFull(c, line)
+	c.Close()
+	require.NoError(t, err)
+	assert.Equal(t, "hello e1000\n", string(line), "TCP echo through the e1000")
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", web))
 	require.NoError(t, err)
 	page, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)
 	t.Logf("%s", page)
-	for _, want := range []string{"eth0  e1000", "eth1  ne2000", "inet 10.0.2.15/24", "inet 10.0.3.15/24"} {
+	for _, want := range []string{"eth0  e1000", "eth1  ne2000", "inet 10.0.2.15/24", "inet 10.0.3.15/24", "dhcp 10.0.2.15/24"} {
 		assert.Contains(t, string(page), want)
 	}
 	_, err = v.Wait()

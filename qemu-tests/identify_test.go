@@ -16,6 +16,7 @@ type identifyReport struct {
 	MAC    string `json:"mac"`
 	LinkUp bool   `json:"link_up"`
 	IRQs   int    `json:"intx_count"`
+	Second string `json:"second_open"`
 }
 
 // TestIdentify: a guest with one e1000 and one ne2k_pci opens both through
@@ -43,4 +44,7 @@ func TestIdentify(t *testing.T) {
 
 	assert.Equal(t, "ne2000", reps[1].Kind)
 	assert.Equal(t, "52:54:00:bb:00:02", reps[1].MAC)
+	for _, r := range reps {
+		assert.Contains(t, r.Second, "already open", "a second open of %s says the device is taken", r.Addr)
+	}
 }

@@ -89,7 +89,7 @@ type Conn struct {
 	err        error
 	userClosed bool
 	rdl, wdl   time.Time
-	wake       chan struct{} // readers, writers and Dial wait here
+	wake       chan struct{} // closed (and replaced) to wake every waiter
 	estab      bool
 }
 
@@ -104,17 +104,18 @@ const (
 )
 
 func newConn(t *Table, id fourTuple) *Conn {
-	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, wake: make(chan struct{}, 1)}
+	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, wake: make(chan struct{})}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
 	return c
 }
 
-// signalLocked wakes waiters; each re-checks its condition.
+// signalLocked wakes every waiter (readers, writers, Dial): the channel
+// is closed and replaced, and each waiter re-checks its own condition. A
+// single buffered token would let a reader swallow the wake-up a blocked
+// writer needed.
 func (c *Conn) signalLocked() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	close(c.wake)
+	c.wake = make(chan struct{})
 }
 
 // ourMSS is what we announce: the route's MTU less the headers.
@@ -443,8 +444,18 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool) {
 	}
 	// Window update (RFC 9293 3.10.7.4).
 	if seqLT(c.sndWL1, seq) || c.sndWL1 == seq && seqLEQ(c.sndWL2, ack) {
+		opened := c.sndWnd == 0 && win != 0
 		c.sndWnd = uint32(win) << c.sndScale
 		c.sndWL1, c.sndWL2 = seq, ack
+		if opened {
+			// The persist timer's backoff says nothing about the path:
+			// start the retransmission timer afresh.
+			c.backoff = 0
+			c.stopTimerLocked()
+			if c.sndNxt != c.sndUna {
+				c.armRTOLocked()
+			}
+		}
 	}
 }
 
@@ -584,9 +595,14 @@ func (c *Conn) retransmitLocked() {
 	}
 	n := min(len(c.sndBuf), c.mss)
 	if c.sndWnd == 0 && n > 0 && c.sndNxt == c.sndUna {
-		// Zero-window probe: one byte of new data.
+		// Zero-window probe: the next byte, sent without advancing
+		// sndNxt. A peer with room takes it and its ACK moves sndNxt on;
+		// one without answers with its window, and nothing is left in
+		// flight past a byte it dropped.
 		c.sendDataLocked(c.sndUna, c.sndBuf[:1], false)
-		c.advanceLocked(1)
+		if seqLT(c.sndMax, c.sndUna+1) {
+			c.sndMax = c.sndUna + 1
+		}
 		return
 	}
 	n = min(n, c.dataInflightLocked())
@@ -691,8 +707,7 @@ func (c *Conn) closeLocked(err error) {
 	}
 	c.stopTimerLocked()
 	c.t.remove(c)
-	close(c.wake)
-	c.wake = make(chan struct{}, 1) // later waiters see state Closed at once
+	c.signalLocked()
 }
 
 // abortLocked closes with an error.

@@ -54,6 +54,13 @@ func TestLinuxHTTP(t *testing.T) {
 	out, err := p.Exec("sh", "-c", "curl -sS --max-time 60 http://10.6.0.2:8080/object | sha256sum")
 	require.NoError(t, err, out)
 	t.Logf("curl fetched 10 MB from ringo in %v", time.Since(start))
+	if t.Failed() || !strings.HasPrefix(out, fmt.Sprintf("%x", want)) {
+		var sb strings.Builder
+		s.WriteSNMP(&sb)
+		t.Logf("snmp:\n%s\nsockets: %+v\ntap: %+v\nsoftnet: %+v", sb.String(), s.TCP.Sockets(), p.TAP.Dev.Stats.Snapshot(), s.Core.SoftnetStats())
+		o, _ := p.Exec("ss", "-tmi")
+		t.Logf("kernel ss:\n%s", o)
+	}
 	assert.True(t, strings.HasPrefix(out, fmt.Sprintf("%x", want)), "sha256 %s", out)
 
 	// The other way: ringo's client, Linux's server.

@@ -166,3 +166,85 @@ func TestDeadlines(t *testing.T) {
 	_, err = a.DialContext(ctx, "tcp", "10.1.0.99:7") // nobody answers ARP
 	assert.Error(t, err)
 }
+
+// A slow reader closes the window again and again: the sender probes and
+// resumes promptly each time it opens (no backoff carried over).
+func TestZeroWindow(t *testing.T) {
+	a := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
+	b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond, RcvBuf: 8 << 10})
+	stacktest.Wire(t, a, b, 0)
+	l, err := b.Listen("tcp", ":5002")
+	require.NoError(t, err)
+	defer l.Close()
+	data := make([]byte, 512<<10)
+	rand.New(rand.NewSource(3)).Read(data)
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		var out []byte
+		buf := make([]byte, 4096)
+		for {
+			time.Sleep(2 * time.Millisecond)
+			n, err := c.Read(buf)
+			out = append(out, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		got <- out
+	}()
+	start := time.Now()
+	c, err := a.Dial("tcp", "10.1.0.2:5002")
+	require.NoError(t, err)
+	_, err = c.Write(data)
+	require.NoError(t, err)
+	c.Close()
+	select {
+	case out := <-got:
+		assert.True(t, bytes.Equal(data, out), "got %d of %d bytes", len(out), len(data))
+	case <-time.After(30 * time.Second):
+		t.Fatal("transfer into a slow reader stalled")
+	}
+	t.Logf("512 KiB into an 8 KiB window read slowly: %v", time.Since(start))
+}
+
+// A reader blocked on a connection must not swallow the wake-ups a writer
+// on the same connection waits for (net/http keeps a background Read on
+// every server connection while the handler writes).
+func TestBlockedReaderDoesNotStallWriter(t *testing.T) {
+	a := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond, SndBuf: 8 << 10})
+	b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
+	stacktest.Wire(t, a, b, 0)
+	l, err := b.Listen("tcp", ":5003")
+	require.NoError(t, err)
+	defer l.Close()
+	total := make(chan int, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			total <- -1
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		total <- int(n)
+	}()
+	c, err := a.Dial("tcp", "10.1.0.2:5003")
+	require.NoError(t, err)
+	for i := 0; i < 4; i++ {
+		go c.Read(make([]byte, 1)) // readers that never get data
+	}
+	data := make([]byte, 4<<20)
+	done := make(chan error, 1)
+	go func() { _, err := c.Write(data); c.Close(); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the writer stalled behind blocked readers")
+	}
+	assert.Equal(t, len(data), <-total)
+}

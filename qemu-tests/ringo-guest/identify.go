@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringonet/ringo/e1000"
 	"github.com/ringonet/ringo/ne2000"
+	"github.com/ringonet/ringo/vfio"
 )
 
 // IdentifyReport is what the identify scenario reports per NIC.
@@ -15,6 +16,8 @@ type IdentifyReport struct {
 	MAC    string `json:"mac"`
 	LinkUp bool   `json:"link_up"`
 	IRQs   int    `json:"intx_count"`
+	// SecondOpen is the error a second vfio.Open of the same device gave.
+	SecondOpen string `json:"second_open"`
 }
 
 // identify opens each NIC's BAR, reads its MAC from the hardware and, for
@@ -55,6 +58,11 @@ func identify(_ map[string]string, nics []*nic) error {
 			return fmt.Errorf("%s: unknown kind %q", n.addr, n.kind)
 		}
 		r.MAC = mac.String()
+		if v, err := vfio.Open(n.addr, vfio.Options{}); err == nil {
+			v.Close()
+		} else {
+			r.SecondOpen = err.Error()
+		}
 		report(r)
 	}
 	return nil

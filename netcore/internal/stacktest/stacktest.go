@@ -33,6 +33,13 @@ func Stack(t testing.TB, tc tcp.Config) *socket.Stack {
 func Pair(t testing.TB, tc tcp.Config, loss float64) (a, b *socket.Stack) {
 	t.Helper()
 	a, b = Stack(t, tc), Stack(t, tc)
+	Wire(t, a, b, loss)
+	return a, b
+}
+
+// Wire joins two hosts by a pipe and gives them 10.1.0.1 and 10.1.0.2.
+func Wire(t testing.TB, a, b *socket.Stack, loss float64) {
+	t.Helper()
 	ea, eb, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: b.Core, Loss: loss, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -46,5 +53,4 @@ func Pair(t testing.TB, tc tcp.Config, loss float64) (a, b *socket.Stack) {
 			t.Fatal(err)
 		}
 	}
-	return a, b
 }
