@@ -2,6 +2,7 @@ package irq
 
 import (
 	"bytes"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,4 +63,25 @@ func TestBridgeDeliversAndUnmasks(t *testing.T) {
 	require.NoError(t, b.WriteInterrupts(&out))
 	assert.Contains(t, out.String(), "         6          1  cpu0  vfio-intx  eth0")
 	require.NoError(t, b.Close())
+}
+
+func TestEpollBridgeDelivers(t *testing.T) {
+	b, err := NewEpoll()
+	require.NoError(t, err)
+	defer b.Close()
+	srcs := []*fakeSource{newSource(t), newSource(t)}
+	got := make(chan int, 16)
+	var lines []*Line
+	for i, s := range srcs {
+		i := i
+		l, err := b.Request(fmt.Sprint(i), 0, s, func() bool { got <- i; return true })
+		require.NoError(t, err)
+		lines = append(lines, l)
+	}
+	srcs[1].fire(t)
+	assert.Equal(t, 1, <-got)
+	srcs[0].fire(t)
+	assert.Equal(t, 0, <-got)
+	require.Eventually(t, func() bool { return srcs[0].unmasks.Load() == 1 && srcs[1].unmasks.Load() == 1 }, 5*time.Second, time.Millisecond)
+	assert.EqualValues(t, 1, lines[0].Count())
 }

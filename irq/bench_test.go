@@ -1,0 +1,70 @@
+package irq
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// benchLatency fires n lines in turn and waits for each handler: the
+// interrupt-to-handler round trip, the cost the bridge adds per interrupt.
+func benchLatency(b *testing.B, lines int, epoll bool) {
+	srcs := make([]*fakeSource, lines)
+	done := make([]chan struct{}, lines)
+	for i := range srcs {
+		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer unix.Close(fd)
+		srcs[i] = &fakeSource{fd: fd}
+		done[i] = make(chan struct{}, 1)
+	}
+	var closeFn func() error
+	if epoll {
+		br, err := NewEpoll()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, s := range srcs {
+			ch := done[i]
+			if _, err := br.Request(fmt.Sprint(i), 0, s, func() bool { ch <- struct{}{}; return true }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		closeFn = br.Close
+	} else {
+		br, err := New(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, s := range srcs {
+			ch := done[i]
+			br.Request(fmt.Sprint(i), 0, s, func() bool { ch <- struct{}{}; return true })
+		}
+		closeFn = br.Close
+	}
+	defer closeFn()
+	one := [8]byte{1}
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	per := b.N/lines + 1
+	for i := range srcs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for k := 0; k < per; k++ {
+				unix.Write(srcs[i].fd, one[:])
+				<-done[i]
+			}
+		}(i)
+	}
+	wg.Wait()
+}
+
+func BenchmarkLatencyThreadPerLine1(b *testing.B) { benchLatency(b, 1, false) }
+func BenchmarkLatencyEpoll1(b *testing.B)         { benchLatency(b, 1, true) }
+func BenchmarkLatencyThreadPerLine4(b *testing.B) { benchLatency(b, 4, false) }
+func BenchmarkLatencyEpoll4(b *testing.B)         { benchLatency(b, 4, true) }
