@@ -26,6 +26,7 @@ func BenchmarkFrames(b *testing.B) {
 		{"e1000", "e1000", "poll"},
 		{"e1000", "ne2k_pci", "irq"},
 		{"ne2k_pci", "e1000", "irq"},
+		{"ne2k_pci", "e1000", "irq-vfiopio"},
 	}
 	for _, c := range cases {
 		for _, size := range []int{60, 1514} {
@@ -35,7 +36,7 @@ func BenchmarkFrames(b *testing.B) {
 					frames = 5000
 				}
 				v := boot(b, vm.Config{Name: "blast", Timeout: 5 * time.Minute, NICs: hubNICs(c.from, c.to)},
-					"blast", fmt.Sprintf("ringo.frames=%d", frames), fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+c.mode)
+					"blast", fmt.Sprintf("ringo.frames=%d", frames), fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+c.mode, "ringo.portio="+map[bool]string{true: "vfio", false: "direct"}[c.mode == "irq-vfiopio"])
 				raw, err := v.Wait()
 				if err != nil {
 					b.Fatal(err)

@@ -26,7 +26,7 @@ type BlastReport struct {
 func blast(args map[string]string, nics []*nic) error {
 	n := atoiDefault(args["ringo.frames"], 20000)
 	size := atoiDefault(args["ringo.size"], 60)
-	s, err := newStack(nics[:2], stackOpts{busyPoll: args["ringo.mode"] == "poll", ring: 256, ioWidth: 4})
+	s, err := newStack(nics[:2], stackOpts{busyPoll: args["ringo.mode"] == "poll", ring: 256, ioWidth: 4, vfioPIO: args["ringo.portio"] == "vfio"})
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func hub(args map[string]string, nics []*nic) error {
 	if mode == "" {
 		mode = "irq"
 	}
-	s, err := newStack(nics[:2], stackOpts{busyPoll: mode == "poll", ring: ring, ioWidth: atoiDefault(args["ringo.iowidth"], 4)})
+	s, err := newStack(nics[:2], stackOpts{busyPoll: mode == "poll", ring: ring, ioWidth: atoiDefault(args["ringo.iowidth"], 4), vfioPIO: args["ringo.portio"] == "vfio"})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ type stackOpts struct {
 	busyPoll bool
 	ring     int
 	ioWidth  int // NE2000 data port width
+	vfioPIO  bool
 }
 
 func newStack(nics []*nic, o stackOpts) (*stack, error) {
@@ -37,7 +38,7 @@ func newStack(nics []*nic, o stackOpts) (*stack, error) {
 	}
 	for i, n := range nics {
 		an, err := appliance.Attach(s.core, s.bridge, n.dev, n.kind, fmt.Sprintf("eth%d", i),
-			appliance.AttachOpts{BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth})
+			appliance.AttachOpts{BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO})
 		if err != nil {
 			return nil, err
 		}

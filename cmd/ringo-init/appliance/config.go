@@ -28,6 +28,9 @@ type Config struct {
 	HTTP      int // HTTP status page
 	LogLevel  slog.Level
 	ModuleDir string
+	// VFIOPortIO: NE2000 port access through VFIO pread/pwrite rather
+	// than IN/OUT after ioperm (ringo.portio=vfio).
+	VFIOPortIO bool
 }
 
 // Defaults is the configuration with nothing on the command line.
@@ -52,6 +55,7 @@ func Defaults() Config {
 //	ringo.cpus=N                softnet CPUs (default 1)
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
 //	ringo.echo=PORT ringo.discard=PORT ringo.status=PORT ringo.http=PORT  (0 disables)
+//	ringo.portio=direct|vfio    NE2000 port access: IN/OUT (default) or VFIO pread/pwrite
 //	ringo.log=debug|info|warn
 func Parse(cmdline string) (Config, []string) {
 	c := Defaults()
@@ -122,6 +126,14 @@ func Parse(cmdline string) (Config, []string) {
 			c.Status = intParam(k, v, 0, 65535, c.Status, bad)
 		case "ringo.http":
 			c.HTTP = intParam(k, v, 0, 65535, c.HTTP, bad)
+		case "ringo.portio":
+			switch v {
+			case "direct":
+			case "vfio":
+				c.VFIOPortIO = true
+			default:
+				bad(k, v, "want direct or vfio")
+			}
 		case "ringo.log":
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 				bad(k, v, "want debug, info, warn or error")

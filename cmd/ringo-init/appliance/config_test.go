@@ -24,6 +24,13 @@ func TestParse(t *testing.T) {
 	assert.Len(t, c.Addrs, 2)
 	assert.Equal(t, []string{"0000:00:02.0", "0000:00:03.0"}, c.NICs)
 	assert.True(t, c.DHCP["eth0"])
+	assert.False(t, c.VFIOPortIO)
+
+	c, warn = Parse("ringo.portio=vfio")
+	assert.Empty(t, warn)
+	assert.True(t, c.VFIOPortIO)
+	_, warn = Parse("ringo.portio=magic")
+	assert.Len(t, warn, 1)
 }
 
 // Bad values: a warning each, defaults kept, never a crash.

@@ -91,6 +91,10 @@ type AttachOpts struct {
 	Ring     int
 	IOWidth  int // NE2000 data port width, 2 or 4
 	CPU      int
+	// VFIOPortIO makes the NE2000 reach its ports by pread/pwrite on the
+	// VFIO device (a system call per access) instead of IN/OUT after
+	// ioperm, which is the default where the CPU and permissions allow.
+	VFIOPortIO bool
 }
 
 // Attach starts a ringo driver on an opened device and registers it with
@@ -117,9 +121,20 @@ func Attach(core *netcore.Core, bridge *irq.Bridge, v *vfio.Device, kind, name s
 		}
 		n.Dev = n.E1000.Dev
 	case "ne2000":
-		ports, err := v.PortBAR(0)
-		if err != nil {
-			return nil, err
+		var ports vfio.Ports
+		if !o.VFIOPortIO {
+			if dp, err := v.DirectPortBAR(0, ""); err == nil {
+				ports = dp
+			} else {
+				slog.Debug("direct port I/O unavailable; using VFIO pread/pwrite", "addr", v.Addr, "err", err)
+			}
+		}
+		if ports == nil {
+			pio, err := v.PortBAR(0)
+			if err != nil {
+				return nil, err
+			}
+			ports = pio
 		}
 		intx, err := v.EnableINTx()
 		if err != nil {
@@ -202,7 +217,7 @@ func (s *System) upOn(opened []*vfio.Device, kinds []string) error {
 		return err
 	}
 	for i, v := range opened {
-		n, err := Attach(s.Core, s.Bridge, v, kinds[i], fmt.Sprintf("eth%d", i), AttachOpts{BusyPoll: cfg.BusyPoll, Ring: cfg.Ring, IOWidth: 4, CPU: i % cfg.CPUs})
+		n, err := Attach(s.Core, s.Bridge, v, kinds[i], fmt.Sprintf("eth%d", i), AttachOpts{BusyPoll: cfg.BusyPoll, Ring: cfg.Ring, IOWidth: 4, CPU: i % cfg.CPUs, VFIOPortIO: cfg.VFIOPortIO})
 		if err != nil {
 			return err
 		}
