@@ -57,6 +57,9 @@ func waitAndPowerOff(log *slog.Logger, sys *appliance.System) {
 			log.Warn("ringo-init: close", "err", err)
 		}
 	}
+	// Let the console send what is queued (tcdrain), then power off.
+	os.Stdout.Sync()
+	unix.IoctlSetInt(int(os.Stdout.Fd()), unix.TCSBRK, 1)
 	unix.Sync()
 	time.Sleep(100 * time.Millisecond)
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)

@@ -50,7 +50,7 @@ func main() {
 	} else {
 		fmt.Printf("RINGO-DONE in %v\n", time.Since(start).Round(time.Millisecond))
 	}
-	os.Stdout.Sync()
+	drainConsole()
 	unix.Sync()
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 }
@@ -132,4 +132,13 @@ func cmdline() map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// drainConsole waits until the serial console has sent everything written
+// to it (tcdrain): powering off with output still queued in the UART's
+// buffer cuts the last report in half.
+func drainConsole() {
+	os.Stdout.Sync()
+	unix.IoctlSetInt(int(os.Stdout.Fd()), unix.TCSBRK, 1)
+	time.Sleep(100 * time.Millisecond)
 }
