@@ -386,7 +386,7 @@ func (d *Driver) cleanRx(budget int) int {
 			d.Dev.Stats.RxLengthErrors.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
 		default:
-			d.receive(rx.Buf(i).Buf[:length], status)
+			d.receive(rx.Buf(i).Buf[:length])
 		}
 		// Hand the descriptor back: same buffer, status cleared.
 		binary.LittleEndian.PutUint64(desc[rxdAddr:], rx.Buf(i).IOVA)
@@ -407,7 +407,7 @@ func (d *Driver) cleanRx(budget int) int {
 // receive copies a frame out of its DMA buffer into an skb and hands it up.
 // The copy keeps DMA memory out of the Go heap's reach and lets the
 // descriptor go back at once.
-func (d *Driver) receive(frame []byte, _ uint8) {
+func (d *Driver) receive(frame []byte) {
 	b := skb.Alloc(len(frame))
 	if b == nil {
 		d.Dev.Stats.RxDropped.Add(1)

@@ -710,9 +710,6 @@ func (c *Conn) closeLocked(err error) {
 	c.signalLocked()
 }
 
-// abortLocked closes with an error.
-func (c *Conn) abortLocked(err error) { c.closeLocked(err) }
-
 // resetLocked sends RST and closes (an abortive close).
 func (c *Conn) resetLocked() {
 	if c.state != Closed && c.state != SynSent && c.state != TimeWait {

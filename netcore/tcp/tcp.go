@@ -166,7 +166,7 @@ func (t *Table) Error(orig header.IPv4, typ, code uint8) {
 	}
 	c.mu.Lock()
 	if c.state == SynSent {
-		c.abortLocked(&ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()})
+		c.closeLocked(&ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()})
 	}
 	c.mu.Unlock()
 }
