@@ -392,16 +392,30 @@ func (d *Driver) cleanRx(budget int) int {
 		binary.LittleEndian.PutUint64(desc[rxdAddr:], rx.Buf(i).IOVA)
 		storeStatus(desc, 0)
 		i = rx.Next(i)
+		if work%rxBufferWrite == 0 {
+			d.returnRxLocked(i)
+		}
 	}
-	if work > 0 {
-		rx.SetNextToClean(i)
-		// The slot before next-to-clean is the last one we may give back:
-		// RDT one behind the next descriptor we will read.
-		tail := (i - 1) & (rx.Count() - 1)
-		rx.SetNextToUse(tail)
-		d.r.write(RDT, uint32(tail)) // one tail write per batch
+	if work%rxBufferWrite != 0 {
+		d.returnRxLocked(i)
 	}
 	return work
+}
+
+// rxBufferWrite is how many cleaned descriptors go back to the hardware
+// per tail write (Linux's E1000_RX_BUFFER_WRITE): a long poll does not
+// leave the ring empty until it ends, and the tail is still written once
+// per batch, not per frame.
+const rxBufferWrite = 16
+
+// returnRxLocked gives the descriptors before next (the next one to read)
+// back to the hardware: RDT one behind it, never equal to RDH.
+func (d *Driver) returnRxLocked(next int) {
+	rx := d.rx
+	rx.SetNextToClean(next)
+	tail := (next - 1) & (rx.Count() - 1)
+	rx.SetNextToUse(tail)
+	d.r.write(RDT, uint32(tail))
 }
 
 // receive copies a frame out of its DMA buffer into an skb and hands it up.

@@ -39,7 +39,7 @@ func hub(args map[string]string, nics []*nic) error {
 	// so the sender must not overrun it.
 	var windows [2]int
 	for dir, dst := range []int{1, 0} {
-		windows[dir] = min(ring*3/4, 48)
+		windows[dir] = min(ring/2, 48)
 		if nics[dst].kind == "ne2000" {
 			windows[dir] = 6
 		}
