@@ -144,6 +144,11 @@ type Device struct {
 	txNext      *Device      // output queue link, guarded by that softnet's mu
 	qdiscBusy   atomic.Bool  // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
 
+	// Hooks that may take frames on their way in (after the taps) and out
+	// (before the qdisc): Linux's rx_handler and an egress qdisc such as
+	// netem. See SetHooks.
+	ingress, egress atomic.Pointer[Hook]
+
 	mu            sync.Mutex // guards carrierNotify, mcList
 	carrierNotify []func(d *Device, up bool)
 	mcList        []net.HardwareAddr
@@ -373,6 +378,46 @@ func (d *Device) NetifRx(b *skb.Buff) bool {
 	return d.core.cpus[cpu].enqueueToBacklog(b, d)
 }
 
+// A Hook sees a frame on a device and may take it (true: the hook owns
+// b). It runs in the context of the path it hooks (softirq on ingress,
+// the sender's on egress) and must not block.
+type Hook func(b *skb.Buff) bool
+
+// SetHooks installs (or, with nil, removes) the device's ingress hook,
+// run on each received frame after the taps and before the protocol
+// handlers (netdev_rx_handler_register), and its egress hook, run on each
+// frame dev_queue_xmit is given before the qdisc. A hook that takes a
+// frame may give it back later with ReinjectRx or ReinjectTx; netcore's
+// impair package is the user.
+func (d *Device) SetHooks(ingress, egress Hook) {
+	for _, p := range []struct {
+		h   Hook
+		dst *atomic.Pointer[Hook]
+	}{{ingress, &d.ingress}, {egress, &d.egress}} {
+		if p.h == nil {
+			p.dst.Store(nil)
+		} else {
+			h := p.h
+			p.dst.Store(&h)
+		}
+	}
+}
+
+// ReinjectRx continues a frame the ingress hook took: it goes through the
+// device CPU's backlog to the protocol handlers, past the hook and taps.
+func (d *Device) ReinjectRx(b *skb.Buff) bool {
+	b.Hooked = true
+	b.Dev = d
+	return d.core.cpus[d.cpu].enqueueToBacklog(b, d)
+}
+
+// ReinjectTx continues a frame the egress hook took, into the qdisc.
+func (d *Device) ReinjectTx(b *skb.Buff) error {
+	b.Hooked = true
+	b.Dev = d
+	return DevQueueXmit(b)
+}
+
 // NetifStopQueue stops the transmit queue: the qdisc holds packets until
 // NetifWakeQueue. Drivers call it when their ring is full.
 func (d *Device) NetifStopQueue() {
@@ -422,6 +467,10 @@ func DevQueueXmit(b *skb.Buff) error {
 		b.Free()
 		return ErrDeviceDown
 	}
+	if h := d.egress.Load(); h != nil && !b.Hooked && (*h)(b) {
+		return nil
+	}
+	b.Hooked = false
 	if !d.qdisc.Enqueue(b) {
 		d.Stats.TxDropped.Add(1)
 		b.Free()

@@ -288,12 +288,18 @@ func (sd *Softnet) netifReceiveSkb(b *skb.Buff) {
 		b.Free()
 		return
 	}
-	if taps := *sd.core.ptypeAll.Load(); len(taps) > 0 {
-		frame := b.MACHeader()
-		for _, t := range taps {
-			t.Func(dev, frame, b.PktType, b.Stamp)
+	if !b.Hooked {
+		if taps := *sd.core.ptypeAll.Load(); len(taps) > 0 {
+			frame := b.MACHeader()
+			for _, t := range taps {
+				t.Func(dev, frame, b.PktType, b.Stamp)
+			}
+		}
+		if rx := dev.ingress.Load(); rx != nil && (*rx)(b) {
+			return
 		}
 	}
+	b.Hooked = false
 	h := (*sd.core.ptypeBase.Load())[b.Protocol]
 	if h == nil {
 		dev.Stats.RxNoHandler.Add(1)

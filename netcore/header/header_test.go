@@ -199,3 +199,37 @@ func TestTCPEncodeParse(t *testing.T) {
 	_, err = ParseTCP(b, src, dst)
 	assert.ErrorIs(t, err, ErrMalformed)
 }
+
+// Every option ringo writes reads back, and the SACK blocks that do not
+// fit beside the others are left out.
+func TestTCPOptionsRoundTrip(t *testing.T) {
+	src, dst := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
+	for _, f := range []TCPFields{
+		{Flags: TCPFlagSYN, MSS: 1460, WScale: 7, SACKOK: true, TS: true, TSVal: 1, TSEcr: 0},
+		{Flags: TCPFlagSYN, MSS: 1460, WScale: -1, SACKOK: true},
+		{Flags: TCPFlagACK, WScale: -1, TS: true, TSVal: 0xdeadbeef, TSEcr: 7, NSACK: 4,
+			SACK: [4]SACKBlock{{100, 200}, {300, 400}, {500, 600}, {700, 800}}},
+		{Flags: TCPFlagACK, WScale: -1, NSACK: 4, SACK: [4]SACKBlock{{100, 200}, {300, 400}, {500, 600}, {700, 800}}},
+	} {
+		hl := TCPHeaderLen(f)
+		require.Zero(t, hl%4)
+		require.LessOrEqual(t, hl, 60)
+		b := make([]byte, hl+3)
+		EncodeTCP(b, f, src, dst)
+		seg, err := ParseTCP(b, src, dst)
+		require.NoError(t, err)
+		o := seg.ParsedOptions()
+		assert.Equal(t, f.MSS, o.MSS)
+		assert.Equal(t, f.WScale, o.WScale)
+		assert.Equal(t, f.SACKOK, o.SACKOK)
+		assert.Equal(t, f.TS, o.TS)
+		assert.Equal(t, f.TSVal, o.TSVal)
+		assert.Equal(t, f.TSEcr, o.TSEcr)
+		want := f.NSACK
+		if f.TS {
+			want = min(want, 3) // RFC 2018: three blocks beside a timestamp
+		}
+		assert.Equal(t, want, o.NSACK)
+		assert.Equal(t, f.SACK[:want], o.SACK[:o.NSACK])
+	}
+}

@@ -42,8 +42,16 @@ const (
 	TCPOptMSS           = 2
 	TCPOptWS            = 3
 	TCPOptSACKPermitted = 4
+	TCPOptSACK          = 5
 	TCPOptTimestamp     = 8
+
+	// TCPMaxSACKBlocks is how many SACK blocks ringo reads or writes: four
+	// fit in the 40 option bytes, three beside a timestamp (RFC 2018 3).
+	TCPMaxSACKBlocks = 4
 )
+
+// SACKBlock is one block of a SACK option: [Left, Right) in sequence space.
+type SACKBlock struct{ Left, Right uint32 }
 
 // TCP is a view of a TCP segment.
 type TCP []byte
@@ -86,6 +94,12 @@ type TCPOptions struct {
 	MSS    uint16 // 0: absent
 	WScale int    // -1: absent
 	SACKOK bool
+	// Timestamps (RFC 7323 3).
+	TS           bool
+	TSVal, TSEcr uint32
+	// SACK blocks (RFC 2018 3), NSACK of them.
+	SACK  [TCPMaxSACKBlocks]SACKBlock
+	NSACK int
 }
 
 // ParsedOptions returns the options (the view was checked by ParseTCP).
@@ -119,6 +133,16 @@ func (t TCP) parseOptions() (TCPOptions, error) {
 			o.WScale = int(min(opts[i+2], 14))
 		case opts[i] == TCPOptSACKPermitted && l == 2:
 			o.SACKOK = true
+		case opts[i] == TCPOptTimestamp && l == 10:
+			o.TS = true
+			o.TSVal = binary.BigEndian.Uint32(opts[i+2:])
+			o.TSEcr = binary.BigEndian.Uint32(opts[i+6:])
+		case opts[i] == TCPOptSACK && l >= 10 && (l-2)%8 == 0:
+			o.NSACK = 0
+			for j := i + 2; j+8 <= i+l && o.NSACK < TCPMaxSACKBlocks; j += 8 {
+				o.SACK[o.NSACK] = SACKBlock{binary.BigEndian.Uint32(opts[j:]), binary.BigEndian.Uint32(opts[j+4:])}
+				o.NSACK++
+			}
 		}
 		i += l
 	}
@@ -133,18 +157,46 @@ type TCPFields struct {
 	Window           uint16
 	MSS              uint16 // if non-zero, an MSS option is added
 	WScale           int    // if >= 0, a window scale option is added
+	SACKOK           bool   // SACK-permitted (SYNs only)
+	TS               bool   // a timestamp option with TSVal, TSEcr
+	TSVal, TSEcr     uint32
+	// SACK blocks to send, the first NSACK of them (fewer are written if
+	// they do not fit).
+	SACK  [TCPMaxSACKBlocks]SACKBlock
+	NSACK int
 }
 
 // TCPHeaderLen is the header length EncodeTCP writes for f.
 func TCPHeaderLen(f TCPFields) int {
+	n := tcpBaseLen(f)
+	if nb := sackBlocks(f, n); nb > 0 {
+		n += 4 + 8*nb
+	}
+	return n
+}
+
+// tcpBaseLen is the header with every option but SACK blocks.
+func tcpBaseLen(f TCPFields) int {
 	n := TCPMinLen
 	if f.MSS != 0 {
 		n += 4
+	}
+	switch {
+	case f.TS:
+		n += 12 // SACKOK+TS or NOP NOP TS
+	case f.SACKOK:
+		n += 4 // NOP NOP SACKOK
 	}
 	if f.WScale >= 0 {
 		n += 4
 	}
 	return n
+}
+
+// sackBlocks is how many of f's SACK blocks fit beside n header bytes.
+func sackBlocks(f TCPFields, n int) int {
+	room := (60 - n - 4) / 8 // two NOPs, kind and length
+	return max(min(f.NSACK, room, TCPMaxSACKBlocks), 0)
 }
 
 // EncodeTCP writes the header into b, whose payload after the header the
@@ -166,8 +218,34 @@ func EncodeTCP(b []byte, f TCPFields, src, dst [4]byte) {
 		binary.BigEndian.PutUint16(o[2:], f.MSS)
 		o = o[4:]
 	}
+	if f.TS || f.SACKOK {
+		switch {
+		case f.TS && f.SACKOK:
+			o[0], o[1] = TCPOptSACKPermitted, 2
+		case f.TS:
+			o[0], o[1] = TCPOptNOP, TCPOptNOP
+		default:
+			o[0], o[1], o[2], o[3] = TCPOptNOP, TCPOptNOP, TCPOptSACKPermitted, 2
+		}
+		if f.TS {
+			o[2], o[3] = TCPOptTimestamp, 10
+			binary.BigEndian.PutUint32(o[4:], f.TSVal)
+			binary.BigEndian.PutUint32(o[8:], f.TSEcr)
+			o = o[12:]
+		} else {
+			o = o[4:]
+		}
+	}
 	if f.WScale >= 0 {
 		o[0], o[1], o[2], o[3] = TCPOptNOP, TCPOptWS, 3, byte(f.WScale)
+		o = o[4:]
+	}
+	if nb := sackBlocks(f, hl-len(o)); nb > 0 {
+		o[0], o[1], o[2], o[3] = TCPOptNOP, TCPOptNOP, TCPOptSACK, byte(2+8*nb)
+		for i := 0; i < nb; i++ {
+			binary.BigEndian.PutUint32(o[4+8*i:], f.SACK[i].Left)
+			binary.BigEndian.PutUint32(o[8+8*i:], f.SACK[i].Right)
+		}
 	}
 	binary.BigEndian.PutUint16(b[tcpCheck:], Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))))
 }

@@ -76,6 +76,10 @@ type Buff struct {
 	Stamp    time.Time // receive time, if the device sets it
 	// CsumValid says the device verified the transport checksum (RX offload).
 	CsumValid bool
+	// Hooked says the device's ingress or egress hook has seen the packet
+	// already: it is being reinjected (after an impairment's delay) and
+	// goes on without the hook.
+	Hooked bool
 	// Cb is scratch space for the layer that owns the skb (Linux's cb[]).
 	Cb [48]byte
 

@@ -126,7 +126,8 @@ func resolveUDP(address string) (*net.UDPAddr, error) {
 	return a, nil
 }
 
-// WriteSNMP prints Ip:, Icmp: and Udp: in /proc/net/snmp's layout.
+// WriteSNMP prints Ip:, Icmp:, Udp: and Tcp: in /proc/net/snmp's layout,
+// then TcpExt: as /proc/net/netstat has it.
 func (s *Stack) WriteSNMP(w io.Writer) error {
 	if err := s.IP.WriteSNMP(w); err != nil {
 		return err
@@ -134,5 +135,8 @@ func (s *Stack) WriteSNMP(w io.Writer) error {
 	if err := ipv4.WriteGroup(w, "Udp", &s.UDP.Stats); err != nil {
 		return err
 	}
-	return ipv4.WriteGroup(w, "Tcp", &s.TCP.Stats)
+	if err := ipv4.WriteGroup(w, "Tcp", &s.TCP.Stats); err != nil {
+		return err
+	}
+	return ipv4.WriteGroup(w, "TcpExt", &s.TCP.Ext)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -66,6 +67,19 @@ type Conn struct {
 	dupAcks             int
 	inRecovery          bool
 	recover             uint32
+	noDelay             bool // Nagle off (Go's default for TCP sockets)
+
+	// Options agreed in the handshake.
+	sackOK, tsOK bool
+	tsRecent     uint32 // the peer's latest TSval (RFC 7323 4.3)
+	tsOffset     uint32 // our TSval clock's random offset
+	lastAckSent  uint32 // rcvNxt in our latest segment
+
+	// SACK scoreboard (RFC 2018, RFC 6675): what the peer holds above
+	// sndUna, sorted and disjoint, at most maxSACKed ranges.
+	sacked      []header.SACKBlock
+	sackedBytes int
+	highRxt     uint32 // highest sequence retransmitted in this recovery
 
 	// RTT (RFC 6298); one segment timed at a time, never a retransmitted
 	// one (Karn).
@@ -74,15 +88,28 @@ type Conn struct {
 	rttStart          time.Time
 	timing            bool
 	backoff           int
-	timer             *time.Timer
-	timerKind         int // what the timer is for: rtoTimer, timeWaitTimer
+	rtx               connTimer
+	timerKind         int // what rtx is for: rtoTimer, timeWaitTimer
+
+	// Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): in-order segments
+	// not yet acknowledged.
+	ackPending int
+	delack     connTimer
+
+	// Keepalive (RFC 1122 4.2.3.6), off unless the socket asks.
+	keepAlive bool
+	kaIdle    time.Duration
+	kaProbes  int
+	lastRecv  time.Time
+	ka        connTimer
 
 	// Receive side.
 	irs, rcvNxt uint32
 	rcvBuf      []byte
 	lastWnd     uint32 // window last advertised
-	ooo         []oooSeg
+	ooo         []oooSeg // sorted by seq
 	oooBytes    int
+	lastOOO     uint32 // seq of the newest out-of-order segment: the first SACK block
 	finRcvd     bool
 
 	// The socket.
@@ -103,9 +130,61 @@ const (
 	timeWaitTimer
 )
 
+const (
+	maxSACKed     = 32 // scoreboard ranges kept
+	pawsWindow    = 1  // timestamp ticks PAWS forgives (TCP_PAWS_WINDOW)
+	delAckTimeout = 40 * time.Millisecond
+	kaProbeCount  = 9 // tcp_keepalive_probes
+	kaDefaultIdle = 15 * time.Second
+)
+
+// connTimer is a timer made once per connection and re-armed, so arming
+// it allocates nothing. The callback runs under the Conn's lock and
+// calls fired first: a callback that lost a race with stop or a re-arm
+// does nothing.
+type connTimer struct {
+	t     *time.Timer
+	due   time.Time
+	armed bool
+}
+
+func (ct *connTimer) init(f func()) {
+	ct.t = time.AfterFunc(time.Hour, f)
+	ct.t.Stop()
+}
+
+func (ct *connTimer) arm(d time.Duration) {
+	ct.armed, ct.due = true, time.Now().Add(d)
+	ct.t.Reset(d)
+}
+
+func (ct *connTimer) stop() {
+	if ct.armed {
+		ct.armed = false
+		ct.t.Stop()
+	}
+}
+
+func (ct *connTimer) fired() bool {
+	if !ct.armed || time.Now().Before(ct.due) {
+		return false
+	}
+	ct.armed = false
+	return true
+}
+
+// tsBase is the origin of the timestamp clock (milliseconds).
+var tsBase = time.Now()
+
+func (c *Conn) tsNow() uint32 { return uint32(time.Since(tsBase)/time.Millisecond) + c.tsOffset }
+
 func newConn(t *Table, id fourTuple) *Conn {
-	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, wake: make(chan struct{})}
+	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, wake: make(chan struct{}),
+		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
+	c.rtx.init(c.onRTO)
+	c.delack.init(c.onDelAck)
+	c.ka.init(c.onKeepAlive)
 	return c
 }
 
@@ -119,13 +198,7 @@ func (c *Conn) signalLocked() {
 }
 
 // ourMSS is what we announce: the route's MTU less the headers.
-func (c *Conn) ourMSS() int {
-	mtu := 1500
-	if rt, ok := c.t.ip.Lookup(c.id.raddr); ok {
-		mtu = rt.Dev.MTU()
-	}
-	return mtu - header.IPv4MinLen - header.TCPMinLen
-}
+func (c *Conn) ourMSS() int { return c.t.mssFor(c.id.raddr) }
 
 func (c *Conn) takeOptionsLocked(seg header.TCP) {
 	o := seg.ParsedOptions()
@@ -134,11 +207,16 @@ func (c *Conn) takeOptionsLocked(seg header.TCP) {
 		c.mss = int(o.MSS)
 	}
 	c.mss = max(min(c.mss, c.ourMSS()), 64)
+	c.sackOK = o.SACKOK && !c.t.cfg.NoSACK
+	if o.TS && !c.t.cfg.NoTimestamps {
+		c.tsOK = true
+		c.tsRecent = o.TSVal
+		c.mss -= 12 // every segment carries the option (RFC 7323 2.2)
+	}
 	if o.WScale >= 0 {
 		c.wsOK = true
 		c.sndScale = uint8(o.WScale)
-		for c.rcvScale = 0; c.t.cfg.RcvBuf>>c.rcvScale > 65535; c.rcvScale++ {
-		}
+		c.rcvScale = c.t.rcvScale()
 	}
 	c.cwnd = 10 * c.mss // RFC 6928
 	c.ssthresh = 1 << 30
@@ -162,34 +240,94 @@ func (c *Conn) advertLocked() uint16 {
 	return uint16(w)
 }
 
-// sendSynLocked sends our SYN (or SYN-ACK), with MSS and window scale.
+// sendSynLocked sends our SYN (or SYN-ACK), with MSS, window scale,
+// SACK-permitted and timestamps; a SYN-ACK echoes only what the SYN
+// offered.
 func (c *Conn) sendSynLocked(ack bool) {
 	f := header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: c.iss, Flags: header.TCPFlagSYN,
 		Window: uint16(min(c.t.cfg.RcvBuf, 65535)), MSS: uint16(c.ourMSS()), WScale: -1}
+	c.lastWnd = uint32(f.Window) // a SYN's window is never scaled
 	if ack {
 		f.Flags |= header.TCPFlagACK
 		f.Ack = c.rcvNxt
 		if c.wsOK {
 			f.WScale = int(c.rcvScale)
 		}
-	} else {
-		for c.rcvScale = 0; c.t.cfg.RcvBuf>>c.rcvScale > 65535; c.rcvScale++ {
+		f.SACKOK = c.sackOK
+		if c.tsOK {
+			f.TS, f.TSVal, f.TSEcr = true, c.tsNow(), c.tsRecent
 		}
+	} else {
+		c.rcvScale = c.t.rcvScale()
 		f.WScale = int(c.rcvScale)
+		f.SACKOK = !c.t.cfg.NoSACK
+		if !c.t.cfg.NoTimestamps {
+			f.TS, f.TSVal = true, c.tsNow()
+		}
 	}
 	c.t.send(c.id, f, nil)
 }
 
+// fieldsLocked is the header of a segment in a synchronized state: our
+// ACK, window and timestamp, and SACK blocks on segments without data.
+func (c *Conn) fieldsLocked(seq uint32, withSACK bool) header.TCPFields {
+	f := header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: seq, Ack: c.rcvNxt,
+		Flags: header.TCPFlagACK, Window: c.advertLocked(), WScale: -1}
+	if c.tsOK {
+		f.TS, f.TSVal, f.TSEcr = true, c.tsNow(), c.tsRecent
+	}
+	if withSACK && c.sackOK && len(c.ooo) > 0 {
+		c.sackBlocksLocked(&f)
+	}
+	c.lastAckSent = c.rcvNxt
+	c.ackPending = 0
+	c.delack.stop()
+	return f
+}
+
+// sackBlocksLocked fills f's SACK blocks from the out-of-order queue: the
+// block holding the newest segment first, then the others (RFC 2018 4).
+func (c *Conn) sackBlocksLocked(f *header.TCPFields) {
+	var blocks [maxSACKed]header.SACKBlock
+	n := 0
+	for _, o := range c.ooo {
+		end := o.seq + uint32(len(o.data))
+		if n > 0 && seqLEQ(o.seq, blocks[n-1].Right) {
+			if seqLT(blocks[n-1].Right, end) {
+				blocks[n-1].Right = end
+			}
+			continue
+		}
+		if n == len(blocks) {
+			break
+		}
+		blocks[n] = header.SACKBlock{Left: o.seq, Right: end}
+		n++
+	}
+	first := 0
+	for i := 0; i < n; i++ {
+		if seqLEQ(blocks[i].Left, c.lastOOO) && seqLT(c.lastOOO, blocks[i].Right) {
+			first = i
+		}
+	}
+	f.SACK[0] = blocks[first]
+	f.NSACK = 1
+	for i := 0; i < n && f.NSACK < header.TCPMaxSACKBlocks; i++ {
+		if i != first {
+			f.SACK[f.NSACK] = blocks[i]
+			f.NSACK++
+		}
+	}
+}
+
 // sendAckLocked sends a bare ACK with our current window.
 func (c *Conn) sendAckLocked() {
-	c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: c.sndNxt, Ack: c.rcvNxt,
-		Flags: header.TCPFlagACK, Window: c.advertLocked(), WScale: -1}, nil)
+	c.t.send(c.id, c.fieldsLocked(c.sndNxt, true), nil)
 }
 
 // sendDataLocked sends buffered bytes [off, off+n) with the given extra flags.
 func (c *Conn) sendDataLocked(seq uint32, data []byte, fin bool) {
-	f := header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: seq, Ack: c.rcvNxt,
-		Flags: header.TCPFlagACK, Window: c.advertLocked(), WScale: -1}
+	f := c.fieldsLocked(seq, len(data) == 0)
 	if len(data) > 0 {
 		f.Flags |= header.TCPFlagPSH
 	}
@@ -236,17 +374,30 @@ func (c *Conn) input(seg header.TCP) {
 	ok := seqLEQ(c.rcvNxt, seq) && seqLT(seq, c.rcvNxt+wnd) ||
 		segLen > 0 && seqLEQ(c.rcvNxt, seq+segLen-1) && seqLT(seq+segLen-1, c.rcvNxt+wnd) ||
 		segLen == 0 && seq == c.rcvNxt
+	opts := seg.ParsedOptions()
+	if ok && c.tsOK && opts.TS && flags&header.TCPFlagRST == 0 && int32(c.tsRecent-opts.TSVal) > pawsWindow {
+		// PAWS (RFC 7323 5.3): an old duplicate from a wrapped sequence
+		// space, or a replay. A tick of slack, as Linux allows, keeps
+		// segments reordered within a millisecond.
+		c.t.Ext.PAWSEstab.Add(1)
+		ok = false
+	}
 	if !ok {
 		if flags&header.TCPFlagRST == 0 {
 			c.sendAckLocked()
 		}
 		return
 	}
+	if c.tsOK && opts.TS && seqLEQ(seq, c.lastAckSent) && int32(opts.TSVal-c.tsRecent) >= 0 {
+		c.tsRecent = opts.TSVal
+	}
+	c.lastRecv = time.Now()
+	c.kaProbes = 0
 	// 2. RST: exact match resets; anywhere else in the window gets a
 	// challenge ACK (RFC 5961 3).
 	if flags&header.TCPFlagRST != 0 {
 		if seq != c.rcvNxt {
-			c.t.Stats.ChallengeACKs.Add(1)
+			c.t.Ext.TCPChallengeACK.Add(1)
 			c.sendAckLocked()
 			return
 		}
@@ -262,7 +413,7 @@ func (c *Conn) input(seg header.TCP) {
 	}
 	// 3. A SYN in a synchronized state: challenge ACK (RFC 5961 4).
 	if flags&header.TCPFlagSYN != 0 {
-		c.t.Stats.ChallengeACKs.Add(1)
+		c.t.Ext.TCPChallengeACK.Add(1)
 		c.sendAckLocked()
 		return
 	}
@@ -291,21 +442,31 @@ func (c *Conn) input(seg header.TCP) {
 	if seqLT(c.sndNxt, ack) {
 		c.sndNxt = ack // acks what we sent before going back after a timeout
 	}
-	c.ackLocked(seq, ack, seg.Window(), len(data) == 0 && flags&header.TCPFlagFIN == 0)
+	c.ackLocked(seq, ack, seg.Window(), len(data) == 0 && flags&header.TCPFlagFIN == 0, &opts)
 	if c.state == Closed {
 		return
 	}
 
-	// 5. Data and FIN.
-	needAck := false
+	// 5. Data and FIN. In-order data is acknowledged every second segment
+	// or after delAckTimeout; out-of-order data, data that fills a hole,
+	// and a FIN at once (RFC 5681 4.2).
+	ackNow := false
 	if len(data) > 0 && (c.state == Established || c.state == FinWait1 || c.state == FinWait2) {
+		hadOOO := len(c.ooo) > 0
+		if seq != c.rcvNxt || hadOOO {
+			ackNow = true
+		}
 		c.dataLocked(seq, data)
-		needAck = true
+		c.ackPending++
+		if c.ackPending >= 2 {
+			ackNow = true
+		}
 	}
 	if flags&header.TCPFlagFIN != 0 && seq+uint32(len(data)) == c.rcvNxt && !c.finRcvd {
 		c.finRcvd = true
 		c.rcvNxt++
-		needAck = true
+		c.ackPending++
+		ackNow = true
 		switch c.state {
 		case SynRcvd, Established:
 			c.state = CloseWait
@@ -320,10 +481,25 @@ func (c *Conn) input(seg header.TCP) {
 		}
 		c.signalLocked()
 	}
-	if needAck {
+	c.outputLocked() // data going out carries the ACK
+	switch {
+	case c.ackPending == 0:
+	case ackNow || c.t.cfg.NoDelayedACK:
 		c.sendAckLocked()
+	case !c.delack.armed:
+		c.delack.arm(delAckTimeout)
 	}
-	c.outputLocked()
+}
+
+// onDelAck sends a delayed ACK.
+func (c *Conn) onDelAck() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.delack.fired() || c.ackPending == 0 || c.state == Closed || c.state == TimeWait {
+		return
+	}
+	c.t.Ext.DelayedACKs.Add(1)
+	c.sendAckLocked()
 }
 
 func (c *Conn) inputSynSentLocked(seg header.TCP) {
@@ -380,22 +556,41 @@ func (c *Conn) establishLocked() {
 }
 
 // ackLocked processes the acknowledgment field: advance sndUna, time the
-// round trip, grow or cut the congestion window, detect duplicate ACKs.
-func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool) {
+// round trip, take SACK blocks, grow or cut the congestion window, detect
+// duplicate ACKs and run loss recovery.
+func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOptions) {
+	newSACK := false
+	if c.sackOK && o.NSACK > 0 {
+		newSACK = c.takeSACKLocked(o)
+	}
 	if seqLT(c.sndUna, ack) {
 		acked := int(ack - c.sndUna)
 		// The FIN (and a SYN) take sequence numbers but no buffer bytes;
 		// the FIN comes after every buffered byte.
 		bytes := min(acked, len(c.sndBuf))
 		c.sndBuf = c.sndBuf[bytes:]
+		if len(c.sndBuf) == 0 {
+			c.sndBuf = c.sndBuf[:0:0] // let a drained buffer go
+		}
 		c.sndUna = ack
-		c.sampleRTTLocked(ack)
+		c.trimSACKLocked()
+		if c.tsOK && o.TS && o.TSEcr != 0 {
+			// RFC 7323 4: every ACK of new data is a sample, retransmitted
+			// or not; the clock has millisecond ticks.
+			c.rttSampleLocked(time.Duration(c.tsNow()-o.TSEcr)*time.Millisecond + time.Millisecond/2)
+			c.timing = false
+		} else {
+			c.sampleRTTLocked(ack)
+		}
 		c.backoff = 0
 		if c.inRecovery {
 			if seqLT(ack, c.recover) {
-				// NewReno partial ACK: retransmit the next hole, deflate.
-				c.retransmitLocked()
-				c.cwnd = max(c.cwnd-acked+c.mss, c.mss)
+				// Partial ACK (RFC 6582, RFC 6675): retransmit the next
+				// hole, deflate.
+				c.repairLocked()
+				if !c.sackOK {
+					c.cwnd = max(c.cwnd-acked+c.mss, c.mss)
+				}
 			} else {
 				c.inRecovery = false
 				c.cwnd = c.ssthresh
@@ -427,18 +622,33 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool) {
 				return
 			}
 		}
-	} else if ack == c.sndUna && pure && c.sndNxt != c.sndUna && uint32(win)<<c.sndScale == c.sndWnd {
+	} else if ack == c.sndUna && pure && c.sndNxt != c.sndUna && (uint32(win)<<c.sndScale == c.sndWnd || newSACK) {
 		c.dupAcks++
-		if c.dupAcks == 3 && !c.inRecovery {
-			// Fast retransmit (RFC 5681 3.2), NewReno recovery.
-			c.t.Stats.FastRetrans.Add(1)
+		lost := c.dupAcks >= 3 || c.sackOK && c.sackedBytes >= 3*c.mss
+		switch {
+		case lost && !c.inRecovery:
+			// Fast retransmit (RFC 5681 3.2), then recovery: SACK-based
+			// (RFC 6675) when the peer sends SACK, else NewReno.
+			c.t.Ext.TCPFastRetrans.Add(1)
+			if c.sackOK {
+				c.t.Ext.TCPSackRecovery.Add(1)
+			} else {
+				c.t.Ext.TCPRenoRecovery.Add(1)
+			}
 			flight := int(c.sndNxt - c.sndUna)
 			c.ssthresh = max(flight/2, 2*c.mss)
-			c.cwnd = c.ssthresh + 3*c.mss
 			c.inRecovery = true
-			c.recover = c.sndNxt
-			c.retransmitLocked()
-		} else if c.dupAcks > 3 && c.inRecovery {
+			c.recover = c.sndMax
+			c.highRxt = c.sndUna
+			if c.sackOK {
+				c.cwnd = c.ssthresh
+			} else {
+				c.cwnd = c.ssthresh + 3*c.mss
+			}
+			c.repairLocked()
+		case c.inRecovery && c.sackOK:
+			c.repairLocked()
+		case c.inRecovery && c.dupAcks > 3:
 			c.cwnd += c.mss
 		}
 	}
@@ -459,12 +669,142 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool) {
 	}
 }
 
+// takeSACKLocked merges the peer's SACK blocks into the scoreboard; it
+// reports whether they told something new. Blocks outside (sndUna,
+// sndMax] are D-SACKs or bogus and are ignored (counted).
+func (c *Conn) takeSACKLocked(o *header.TCPOptions) bool {
+	grew := false
+	for i := 0; i < o.NSACK; i++ {
+		b := o.SACK[i]
+		if seqLT(b.Left, c.sndUna) && seqLT(c.sndUna, b.Right) {
+			b.Left = c.sndUna // an old ACK overtaken by a newer one
+		}
+		if !seqLT(b.Left, b.Right) || !seqLT(c.sndUna, b.Right) || seqLT(c.sndMax, b.Right) || seqLT(b.Left, c.sndUna) {
+			c.t.Ext.TCPSACKDiscard.Add(1)
+			continue
+		}
+		before := c.sackedBytes
+		c.sacked = mergeBlock(c.sacked, b)
+		if len(c.sacked) > maxSACKed {
+			c.sacked = c.sacked[:maxSACKed] // forget the highest
+		}
+		c.sackedBytes = 0
+		for _, r := range c.sacked {
+			c.sackedBytes += int(r.Right - r.Left)
+		}
+		grew = grew || c.sackedBytes > before
+	}
+	return grew
+}
+
+// mergeBlock inserts b into sorted, disjoint ranges.
+func mergeBlock(rs []header.SACKBlock, b header.SACKBlock) []header.SACKBlock {
+	i := 0
+	for i < len(rs) && seqLT(rs[i].Right, b.Left) {
+		i++
+	}
+	j := i
+	for j < len(rs) && seqLEQ(rs[j].Left, b.Right) {
+		if seqLT(rs[j].Left, b.Left) {
+			b.Left = rs[j].Left
+		}
+		if seqLT(b.Right, rs[j].Right) {
+			b.Right = rs[j].Right
+		}
+		j++
+	}
+	if i == j {
+		rs = append(rs, header.SACKBlock{})
+		copy(rs[i+1:], rs[i:])
+		rs[i] = b
+		return rs
+	}
+	rs[i] = b
+	return append(rs[:i+1], rs[j:]...)
+}
+
+// trimSACKLocked drops what sndUna has passed from the scoreboard.
+func (c *Conn) trimSACKLocked() {
+	k := 0
+	c.sackedBytes = 0
+	for _, r := range c.sacked {
+		if seqLEQ(r.Right, c.sndUna) {
+			continue
+		}
+		if seqLT(r.Left, c.sndUna) {
+			r.Left = c.sndUna
+		}
+		c.sacked[k] = r
+		c.sackedBytes += int(r.Right - r.Left)
+		k++
+	}
+	c.sacked = c.sacked[:k]
+	if seqLT(c.highRxt, c.sndUna) {
+		c.highRxt = c.sndUna
+	}
+}
+
+// repairLocked retransmits in recovery: without SACK the first
+// unacknowledged segment (NewReno); with SACK the next holes below the
+// highest SACKed byte that this recovery has not resent yet (RFC 6675's
+// NextSeg, rule 1), as many as the congestion window lets through.
+func (c *Conn) repairLocked() {
+	if !c.sackOK || len(c.sacked) == 0 {
+		if c.highRxt == c.sndUna || !c.sackOK {
+			c.retransmitLocked()
+			c.highRxt = c.sndUna + uint32(min(c.mss, len(c.sndBuf)))
+		}
+		return
+	}
+	top := c.sacked[len(c.sacked)-1].Right
+	for sent := 0; sent < 4; sent++ {
+		pipe := c.dataInflightLocked() - c.sackedBytes
+		if sent > 0 && pipe >= c.cwnd {
+			return
+		}
+		start := c.highRxt
+		if seqLT(start, c.sndUna) {
+			start = c.sndUna
+		}
+		end := top
+		for _, r := range c.sacked {
+			if seqLEQ(r.Right, start) {
+				continue
+			}
+			if seqLEQ(r.Left, start) {
+				start = r.Right
+				continue
+			}
+			end = r.Left
+			break
+		}
+		if !seqLT(start, top) {
+			return
+		}
+		if seqLT(start+uint32(c.mss), end) {
+			end = start + uint32(c.mss)
+		}
+		off, n := int(start-c.sndUna), int(end-start)
+		if off+n > len(c.sndBuf) {
+			return
+		}
+		c.t.Stats.RetransSegs.Add(1)
+		c.timing = false // Karn
+		c.sendDataLocked(start, c.sndBuf[off:off+n], false)
+		c.highRxt = end
+	}
+}
+
 func (c *Conn) sampleRTTLocked(ack uint32) {
 	if !c.timing || seqLT(ack, c.rttSeq) {
 		return
 	}
 	c.timing = false
-	r := time.Since(c.rttStart)
+	c.rttSampleLocked(time.Since(c.rttStart))
+}
+
+// rttSampleLocked updates SRTT, RTTVAR and RTO (RFC 6298 2).
+func (c *Conn) rttSampleLocked(r time.Duration) {
 	if c.srtt == 0 {
 		c.srtt, c.rttvar = r, r/2
 	} else {
@@ -479,52 +819,66 @@ func (c *Conn) sampleRTTLocked(ack uint32) {
 }
 
 // dataLocked takes in-window data: in order onto the receive buffer
-// (followed by whatever out-of-order data now fits), else into the
-// out-of-order queue, bounded by the receive buffer.
+// (followed by whatever out-of-order data now joins it), else into the
+// out-of-order queue, kept sorted. Data past the right edge of the window
+// we advertised is cut off; the receive buffer and the out-of-order queue
+// together never hold more than RcvBuf (beyond it: TCPOFODrop).
 func (c *Conn) dataLocked(seq uint32, data []byte) {
 	if seqLT(seq, c.rcvNxt) { // partly old: keep the new part
 		data = data[c.rcvNxt-seq:]
 		seq = c.rcvNxt
 	}
-	if space := int(c.rcvWndLocked()); len(data) > space {
-		data = data[:space]
+	edge := c.rcvNxt + max(c.lastWnd, c.rcvWndLocked())
+	if !seqLT(seq, edge) {
+		return
+	}
+	if seqLT(edge, seq+uint32(len(data))) {
+		data = data[:edge-seq]
 	}
 	if len(data) == 0 {
 		return
 	}
 	if seq != c.rcvNxt {
-		for _, o := range c.ooo {
-			if o.seq == seq {
+		c.lastOOO = seq
+		i := 0
+		for i < len(c.ooo) && seqLT(c.ooo[i].seq, seq) {
+			i++
+		}
+		end := seq + uint32(len(data))
+		for _, o := range c.ooo { // already held whole: a duplicate
+			if seqLEQ(o.seq, seq) && seqLEQ(end, o.seq+uint32(len(o.data))) {
 				return
 			}
 		}
-		if c.oooBytes+len(data) > c.t.cfg.RcvBuf/2 {
-			c.t.Stats.OFODrops.Add(1)
+		if len(c.rcvBuf)+c.oooBytes+len(data) > c.t.cfg.RcvBuf {
+			c.t.Ext.TCPOFODrop.Add(1)
 			return
 		}
-		c.ooo = append(c.ooo, oooSeg{seq, append([]byte(nil), data...)})
+		c.t.Ext.TCPOFOQueue.Add(1)
+		c.ooo = append(c.ooo, oooSeg{})
+		copy(c.ooo[i+1:], c.ooo[i:])
+		c.ooo[i] = oooSeg{seq, append([]byte(nil), data...)}
 		c.oooBytes += len(data)
 		return
 	}
 	c.rcvBuf = append(c.rcvBuf, data...)
 	c.rcvNxt += uint32(len(data))
-	for progress := true; progress; {
-		progress = false
-		for i := 0; i < len(c.ooo); i++ {
-			o := c.ooo[i]
-			end := o.seq + uint32(len(o.data))
-			if seqLEQ(o.seq, c.rcvNxt) {
-				if seqLT(c.rcvNxt, end) {
-					c.rcvBuf = append(c.rcvBuf, o.data[c.rcvNxt-o.seq:]...)
-					c.rcvNxt = end
-				}
-				c.oooBytes -= len(o.data)
-				c.ooo = append(c.ooo[:i], c.ooo[i+1:]...)
-				progress = true
-				break
+	k := 0
+	for _, o := range c.ooo {
+		end := o.seq + uint32(len(o.data))
+		if seqLEQ(o.seq, c.rcvNxt) {
+			if seqLT(c.rcvNxt, end) {
+				c.rcvBuf = append(c.rcvBuf, o.data[c.rcvNxt-o.seq:]...)
+				c.rcvNxt = end
 			}
+			c.oooBytes -= len(o.data)
+			continue
 		}
+		c.ooo[k] = o
+		k++
 	}
+	clear(c.ooo[k:])
+	c.ooo = c.ooo[:k]
 	c.signalLocked()
 }
 
@@ -556,9 +910,14 @@ func (c *Conn) outputLocked() {
 	for {
 		inflight := c.dataInflightLocked()
 		unsent := len(c.sndBuf) - inflight
-		wnd := min(int(c.sndWnd), c.cwnd)
-		if unsent > 0 && inflight < wnd {
-			n := min(unsent, c.mss, wnd-inflight)
+		// What the network holds: SACKed bytes have left it (RFC 6675's
+		// pipe, without its loss marks). The peer's window counts them.
+		pipe := inflight - c.sackedBytes
+		if unsent > 0 && pipe < c.cwnd && inflight < int(c.sndWnd) {
+			n := min(unsent, c.mss, c.cwnd-pipe, int(c.sndWnd)-inflight)
+			if n < c.mss && n == unsent && inflight > 0 && !c.noDelay && !c.finQueued {
+				return // Nagle (RFC 896): one small segment in flight at a time
+			}
 			c.sendDataLocked(c.sndNxt, c.sndBuf[inflight:inflight+n], false)
 			if !c.timing && c.sndNxt == c.sndMax {
 				c.timing, c.rttSeq, c.rttStart = true, c.sndNxt+uint32(n), time.Now()
@@ -611,33 +970,37 @@ func (c *Conn) retransmitLocked() {
 }
 
 func (c *Conn) armRTOIfIdleLocked() {
-	if c.timer == nil || c.timerKind != rtoTimer {
+	if !c.rtx.armed || c.timerKind != rtoTimer {
 		c.armRTOLocked()
 	}
 }
 
 func (c *Conn) armRTOLocked() {
-	c.stopTimerLocked()
 	d := c.rto << c.backoff
 	if d > maxRTO || d <= 0 {
 		d = maxRTO
 	}
 	c.timerKind = rtoTimer
-	c.timer = time.AfterFunc(d, c.onRTO)
+	c.rtx.arm(d)
 }
 
-func (c *Conn) stopTimerLocked() {
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
-	}
-}
+func (c *Conn) stopTimerLocked() { c.rtx.stop() }
 
-// onRTO is the retransmission timeout (RFC 6298 5.4-5.7, RFC 5681 3.1).
+// onRTO is the retransmission timeout (RFC 6298 5.4-5.7, RFC 5681 3.1),
+// and the end of TIME-WAIT.
 func (c *Conn) onRTO() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.timer = nil
+	if !c.rtx.fired() {
+		return
+	}
+	if c.timerKind == timeWaitTimer {
+		if c.state == TimeWait {
+			c.state = Closed
+			c.t.remove(c)
+		}
+		return
+	}
 	if c.state == Closed || c.state == TimeWait {
 		return
 	}
@@ -645,9 +1008,10 @@ func (c *Conn) onRTO() {
 	if c.sndNxt == c.sndUna && !(unsent && c.sndWnd == 0) && c.state != SynSent && c.state != SynRcvd {
 		return
 	}
-	c.t.Stats.Timeouts.Add(1)
+	c.t.Ext.TCPTimeouts.Add(1)
 	if c.backoff >= maxBackoff {
 		c.t.Stats.AttemptFails.Add(1)
+		c.t.Ext.TCPAbortOnTimeout.Add(1)
 		c.closeLocked(ErrTimedOut)
 		return
 	}
@@ -657,6 +1021,8 @@ func (c *Conn) onRTO() {
 	c.inRecovery = false
 	c.dupAcks = 0
 	c.backoff++
+	// RFC 2018 8: after a timeout the scoreboard is not trusted.
+	c.sacked, c.sackedBytes = c.sacked[:0], 0
 	switch {
 	case c.state == SynSent || c.state == SynRcvd || (c.sndWnd == 0 && c.sndNxt == c.sndUna):
 		c.retransmitLocked()
@@ -671,24 +1037,83 @@ func (c *Conn) onRTO() {
 	c.armRTOLocked()
 }
 
+// onKeepAlive probes an idle connection (RFC 1122 4.2.3.6): after kaIdle
+// without a segment from the peer, a probe every kaIdle; kaProbeCount
+// unanswered probes end it.
+func (c *Conn) onKeepAlive() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ka.fired() || !c.keepAlive || (c.state != Established && c.state != CloseWait) {
+		return
+	}
+	idle := time.Since(c.lastRecv)
+	if idle < c.kaIdle {
+		c.ka.arm(c.kaIdle - idle)
+		return
+	}
+	if c.kaProbes >= kaProbeCount {
+		c.t.Ext.TCPAbortOnTimeout.Add(1)
+		c.closeLocked(ErrTimedOut)
+		return
+	}
+	c.kaProbes++
+	c.t.Ext.TCPKeepAlive.Add(1)
+	// A segment one byte below sndUna, no data: the peer answers with an
+	// ACK (it is outside its window).
+	c.t.send(c.id, c.fieldsLocked(c.sndUna-1, false), nil)
+	c.ka.arm(c.kaIdle)
+}
+
+// SetKeepAlive turns keepalive probes on or off (SO_KEEPALIVE).
+func (c *Conn) SetKeepAlive(on bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keepAlive = on
+	if on {
+		c.lastRecv = time.Now()
+		c.ka.arm(c.kaIdle)
+	} else {
+		c.ka.stop()
+	}
+	return nil
+}
+
+// SetKeepAlivePeriod sets the idle time before the first probe and
+// between probes (TCP_KEEPIDLE and TCP_KEEPINTVL, as Go sets both).
+func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
+	if d <= 0 {
+		return errors.New("tcp: keepalive period must be positive")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kaIdle = d
+	if c.keepAlive {
+		c.ka.arm(d)
+	}
+	return nil
+}
+
+// SetNoDelay turns Nagle's algorithm off (true, Go's default) or on
+// (TCP_NODELAY).
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.noDelay = noDelay
+	c.outputLocked()
+	return nil
+}
+
 func (c *Conn) enterTimeWaitLocked() {
 	c.state = TimeWait
+	c.ka.stop()
 	c.t.Stats.CurrEstab.Add(-1)
 	c.armTimeWaitLocked()
 	c.signalLocked()
 }
 
 func (c *Conn) armTimeWaitLocked() {
-	c.stopTimerLocked()
 	c.timerKind = timeWaitTimer
-	c.timer = time.AfterFunc(2*c.t.cfg.MSL, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.state == TimeWait {
-			c.state = Closed
-			c.t.remove(c)
-		}
-	})
+	c.rtx.arm(2 * c.t.cfg.MSL)
 }
 
 // closeLocked ends the connection: err is what the socket reports next.
@@ -706,6 +1131,8 @@ func (c *Conn) closeLocked(err error) {
 		c.err = err
 	}
 	c.stopTimerLocked()
+	c.delack.stop()
+	c.ka.stop()
 	c.t.remove(c)
 	c.signalLocked()
 }
@@ -929,6 +1356,20 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.signalLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+func (c *Conn) infoLocked() Info {
+	return Info{MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
+		RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
+		SndWnd: c.sndWnd, RcvNxt: c.rcvNxt - c.irs, RcvWnd: c.rcvWndLocked(), OFOSegs: len(c.ooo), OFOBytes: c.oooBytes,
+		SACKOK: c.sackOK, TSOK: c.tsOK}
+}
+
+// Info reports the connection's internals (getsockopt TCP_INFO).
+func (c *Conn) Info() Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.infoLocked()
 }
 
 // State reports the connection state.

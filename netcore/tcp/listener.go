@@ -10,9 +10,11 @@ import (
 	"github.com/ringonet/ringo/netcore/ipv4"
 )
 
-// Listener is a listening socket; it implements net.Listener. The accept
-// queue and the half-open connections together are bounded by the
-// backlog: SYNs beyond it are dropped and counted (ListenDrops).
+// Listener is a listening socket; it implements net.Listener. Its SYN
+// queue (half-open connections) and its accept queue are each bounded by
+// the backlog: with the SYN queue full, SYNs are answered with SYN
+// cookies; with the accept queue full, they are dropped and counted
+// (ListenOverflows, ListenDrops), as Linux does.
 type Listener struct {
 	t       *Table
 	laddr   [4]byte
@@ -31,10 +33,23 @@ type Listener struct {
 func (l *Listener) syn(id fourTuple, seg header.TCP) {
 	t := l.t
 	l.mu.Lock()
-	if l.closed || len(l.queue)+l.halfOpen >= l.backlog {
+	if l.closed {
 		l.mu.Unlock()
-		t.Stats.ListenOverflows.Add(1)
-		t.Stats.ListenDrops.Add(1)
+		return
+	}
+	if len(l.queue) >= l.backlog {
+		l.mu.Unlock()
+		t.Ext.ListenOverflows.Add(1)
+		t.Ext.ListenDrops.Add(1)
+		return
+	}
+	if l.halfOpen >= l.backlog {
+		l.mu.Unlock()
+		if t.cfg.NoSYNCookies {
+			t.Ext.ListenDrops.Add(1)
+			return
+		}
+		l.sendCookie(id, seg)
 		return
 	}
 	l.halfOpen++

@@ -17,6 +17,7 @@
 package tcp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -37,6 +38,11 @@ type Config struct {
 	SndBuf  int           // send buffer bytes: 256 KiB
 	Backlog int           // accept queue plus half-open connections per listener: 128
 	MinRTO  time.Duration // RFC 6298 says 1 s; Linux uses 200 ms
+
+	NoSACK       bool // do not offer or accept SACK
+	NoTimestamps bool // do not offer or accept timestamps
+	NoDelayedACK bool // acknowledge every segment at once
+	NoSYNCookies bool // drop SYNs when the SYN queue is full instead
 }
 
 // Stats are the Tcp: counters of /proc/net/snmp and the TcpExt: ones that
@@ -53,12 +59,28 @@ type Stats struct {
 	InErrs          atomic.Uint64
 	OutRsts         atomic.Uint64
 	InCsumErrors    atomic.Uint64
-	ListenOverflows atomic.Uint64 // TcpExt
-	ListenDrops     atomic.Uint64 // TcpExt
-	FastRetrans     atomic.Uint64 // TcpExt TCPFastRetrans
-	Timeouts        atomic.Uint64 // TcpExt TCPTimeouts
-	ChallengeACKs   atomic.Uint64 // TcpExt TCPChallengeACK
-	OFODrops        atomic.Uint64 // TcpExt TCPOFODrop
+}
+
+// ExtStats are the TcpExt: counters of /proc/net/netstat that ringo keeps,
+// with Linux's names.
+type ExtStats struct {
+	SyncookiesSent    atomic.Uint64
+	SyncookiesRecv    atomic.Uint64
+	SyncookiesFailed  atomic.Uint64
+	PAWSEstab         atomic.Uint64 // segments dropped by PAWS
+	DelayedACKs       atomic.Uint64 // ACKs sent by the delayed-ACK timer
+	ListenOverflows   atomic.Uint64 // accept queue full
+	ListenDrops       atomic.Uint64
+	TCPRenoRecovery   atomic.Uint64
+	TCPSackRecovery   atomic.Uint64
+	TCPSACKDiscard    atomic.Uint64 // SACK blocks outside the window
+	TCPFastRetrans    atomic.Uint64
+	TCPTimeouts       atomic.Uint64
+	TCPAbortOnTimeout atomic.Uint64
+	TCPKeepAlive      atomic.Uint64 // keepalive probes sent
+	TCPChallengeACK   atomic.Uint64
+	TCPOFOQueue       atomic.Uint64 // segments put on the out-of-order queue
+	TCPOFODrop        atomic.Uint64 // out-of-order segments dropped for room
 }
 
 type fourTuple struct {
@@ -76,6 +98,10 @@ type Table struct {
 	conns     map[fourTuple]*Conn
 
 	Stats Stats
+	Ext   ExtStats
+
+	cookieSecret [32]byte // keys SYN cookies
+	lastOverflow atomic.Int64 // unix seconds the SYN queue last overflowed
 }
 
 // New registers TCP with the IPv4 stack.
@@ -96,8 +122,32 @@ func New(ip *ipv4.Stack, cfg Config) *Table {
 		cfg.MinRTO = 200 * time.Millisecond
 	}
 	t := &Table{ip: ip, cfg: cfg, listeners: map[uint16]*Listener{}, conns: map[fourTuple]*Conn{}}
+	// math/rand/v2's generator is seeded by the runtime from the kernel
+	// (AT_RANDOM) and never blocks, unlike crypto/rand early in a guest's
+	// boot.
+	for i := 0; i < len(t.cookieSecret); i += 8 {
+		binary.LittleEndian.PutUint64(t.cookieSecret[i:], rand.Uint64())
+	}
 	ip.AddProtocol(header.ProtoTCP, t)
 	return t
+}
+
+// rcvScale is the window scale we announce: enough to advertise RcvBuf.
+func (t *Table) rcvScale() uint8 {
+	s := uint8(0)
+	for t.cfg.RcvBuf>>s > 65535 {
+		s++
+	}
+	return s
+}
+
+// mssFor is the MSS for a peer: the route's MTU less the headers.
+func (t *Table) mssFor(raddr [4]byte) int {
+	mtu := 1500
+	if rt, ok := t.ip.Lookup(raddr); ok {
+		mtu = rt.Dev.MTU()
+	}
+	return mtu - header.IPv4MinLen - header.TCPMinLen
 }
 
 // Sequence number arithmetic modulo 2^32 (RFC 9293 3.4).
@@ -145,6 +195,7 @@ func (t *Table) Receive(b *skb.Buff) {
 		c.input(seg)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagSYN:
 		l.syn(id, seg)
+	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagACK && l.cookieACK(id, seg):
 	case seg.Flags()&header.TCPFlagRST == 0:
 		t.sendReset(id, seg)
 	}
@@ -269,7 +320,7 @@ func (t *Table) Sockets() []SocketInfo {
 	for _, c := range conns {
 		c.mu.Lock()
 		out = append(out, SocketInfo{State: c.state.String(), Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String(),
-			RecvQ: len(c.rcvBuf), SendQ: len(c.sndBuf)})
+			RecvQ: len(c.rcvBuf), SendQ: len(c.sndBuf), Info: c.infoLocked()})
 		c.mu.Unlock()
 	}
 	return out
@@ -279,4 +330,23 @@ func (t *Table) Sockets() []SocketInfo {
 type SocketInfo struct {
 	State, Local, Remote string
 	RecvQ, SendQ         int
+	Info                 Info // ss -ti
+}
+
+// Info is a connection's internals, as ss -ti shows them (struct tcp_info).
+type Info struct {
+	MSS, SndScale, RcvScale int
+	Cwnd, Ssthresh          int // bytes
+	RTT, RTTVar, RTO        time.Duration
+	Backoff                 int
+	SndUna, SndNxt, SndWnd  uint32
+	RcvNxt, RcvWnd          uint32
+	OFOSegs, OFOBytes       int
+	SACKOK, TSOK            bool
+}
+
+func (i Info) String() string {
+	return fmt.Sprintf("mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d ofo:%d/%dB sack:%t ts:%t",
+		i.MSS, i.SndScale, i.RcvScale, i.Cwnd, i.Ssthresh, i.RTT, i.RTTVar, i.RTO, i.Backoff, i.SndUna, i.SndNxt, i.SndWnd,
+		i.RcvNxt, i.RcvWnd, i.OFOSegs, i.OFOBytes, i.SACKOK, i.TSOK)
 }

@@ -122,7 +122,7 @@ func TestBulkTransferLossy(t *testing.T) {
 	a, b := pair(t, 0.02)
 	d := transfer(t, a, b, "10.1.0.2", 4<<20)
 	t.Logf("4 MiB over 2%% loss in %v; retransmits %d, fast retransmits %d, timeouts %d", d,
-		a.TCP.Stats.RetransSegs.Load(), a.TCP.Stats.FastRetrans.Load(), a.TCP.Stats.Timeouts.Load())
+		a.TCP.Stats.RetransSegs.Load(), a.TCP.Ext.TCPFastRetrans.Load(), a.TCP.Ext.TCPTimeouts.Load())
 	assert.Greater(t, a.TCP.Stats.RetransSegs.Load(), uint64(0))
 }
 

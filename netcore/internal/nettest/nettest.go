@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/link"
@@ -90,4 +93,27 @@ func Run(t testing.TB, args ...string) string {
 		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// Do runs f on an OS thread that has entered the peer's namespace, so the
+// sockets f opens are the kernel's sockets in that namespace (they stay
+// there when used from any goroutine later). The thread is never given
+// back to the runtime: it ends with f's goroutine.
+func (p *Peer) Do(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread is in another namespace
+		fd, err := unix.Open("/var/run/netns/"+p.NS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("nettest: open netns %s: %w", p.NS, err)
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("nettest: setns %s: %w", p.NS, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
 }

@@ -5,12 +5,15 @@ package stacktest
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/link"
+	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
@@ -37,8 +40,9 @@ func Pair(t testing.TB, tc tcp.Config, loss float64) (a, b *socket.Stack) {
 	return a, b
 }
 
-// Wire joins two hosts by a pipe and gives them 10.1.0.1 and 10.1.0.2.
-func Wire(t testing.TB, a, b *socket.Stack, loss float64) {
+// Wire joins two hosts by a pipe and gives them 10.1.0.1 and 10.1.0.2;
+// it returns a's end and b's end.
+func Wire(t testing.TB, a, b *socket.Stack, loss float64) (*link.PipeEnd, *link.PipeEnd) {
 	t.Helper()
 	ea, eb, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: b.Core, Loss: loss, Seed: 7})
 	if err != nil {
@@ -53,4 +57,38 @@ func Wire(t testing.TB, a, b *socket.Stack, loss float64) {
 			t.Fatal(err)
 		}
 	}
+	return ea, eb
+}
+
+// Frame builds an Ethernet frame holding an IPv4 packet with ip's fields
+// (TotalLen and Protocol filled in unless set) and payload.
+func Frame(dst, src net.HardwareAddr, ip header.IPv4Fields, payload []byte) []byte {
+	b := make([]byte, header.EthernetLen+header.IPv4MinLen+len(payload))
+	header.EncodeEthernet(b, dst, src, header.EtherTypeIPv4)
+	if ip.TotalLen == 0 {
+		ip.TotalLen = header.IPv4MinLen + len(payload)
+	}
+	if ip.TTL == 0 {
+		ip.TTL = 64
+	}
+	header.EncodeIPv4(b[header.EthernetLen:], ip)
+	copy(b[header.EthernetLen+header.IPv4MinLen:], payload)
+	return b
+}
+
+// Segment encodes a TCP segment (header and payload) between src and dst.
+func Segment(f header.TCPFields, src, dst [4]byte, payload []byte) []byte {
+	hl := header.TCPHeaderLen(f)
+	b := make([]byte, hl+len(payload))
+	copy(b[hl:], payload)
+	header.EncodeTCP(b, f, src, dst)
+	return b
+}
+
+// Send puts a raw frame on the wire from dev, bypassing its stack.
+func Send(dev *netcore.Device, frame []byte) error {
+	b := skb.Alloc(len(frame))
+	copy(b.Put(len(frame)), frame)
+	b.Dev = dev
+	return netcore.DevQueueXmit(b)
 }

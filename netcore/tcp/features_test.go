@@ -1,0 +1,198 @@
+package tcp_test
+
+import (
+	"encoding/binary"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/stacktest"
+	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/tcp"
+)
+
+// 10,000 SYNs from spoofed sources fill the listener's SYN queue many
+// times over; SYN cookies answer them without state, and a legitimate
+// client connects during the flood, through a cookie, and moves data.
+func TestSYNFloodCookies(t *testing.T) {
+	cfg := tcp.Config{MSL: 100 * time.Millisecond, Backlog: 16}
+	a, b := stacktest.Stack(t, cfg), stacktest.Stack(t, cfg)
+	ea, eb := stacktest.Wire(t, a, b, 0)
+	// The spoofed sources are off-link, behind a (as a router would be),
+	// so b's SYN-ACKs to them go to a, which drops them.
+	require.NoError(t, b.IP.AddRoute(ipv4.Route{Dst: netip.MustParsePrefix("198.18.0.0/15"),
+		Gateway: netip.MustParseAddr("10.1.0.1"), Dev: eb.Dev}))
+	l, err := b.Listen("tcp", ":80")
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	const flood = 10000
+	dst := [4]byte{10, 1, 0, 2}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < flood; i++ {
+			src := [4]byte{198, 18 + byte(rng.IntN(2)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))}
+			seg := stacktest.Segment(header.TCPFields{SrcPort: uint16(1024 + rng.IntN(60000)), DstPort: 80,
+				Seq: rng.Uint32(), Flags: header.TCPFlagSYN, Window: 65535, MSS: 1460, WScale: -1}, src, dst, nil)
+			f := stacktest.Frame(eb.Dev.HardwareAddr, ea.Dev.HardwareAddr,
+				header.IPv4Fields{Protocol: header.ProtoTCP, Src: src, Dst: dst, ID: uint16(i)}, seg)
+			for stacktest.Send(ea.Dev, f) != nil {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}()
+	// Connect while the flood runs.
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	c, err := a.Dial("tcp", "10.1.0.2:80")
+	require.NoError(t, err, "a legitimate client connects during the flood")
+	t.Logf("connected in %v during the flood", time.Since(start))
+	msg := []byte("through a SYN flood")
+	_, err = c.Write(msg)
+	require.NoError(t, err)
+	got := make([]byte, len(msg))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	assert.Equal(t, msg, got)
+	c.Close()
+	<-done
+	// Once more after the flood: the SYN queue is still full of half-open
+	// connections waiting out their SYN-ACK retries.
+	c, err = a.Dial("tcp", "10.1.0.2:80")
+	require.NoError(t, err)
+	c.Close()
+
+	sent := b.TCP.Ext.SyncookiesSent.Load()
+	t.Logf("SYN cookies sent %d, received %d, failed %d; listen drops %d", sent,
+		b.TCP.Ext.SyncookiesRecv.Load(), b.TCP.Ext.SyncookiesFailed.Load(), b.TCP.Ext.ListenDrops.Load())
+	assert.Greater(t, sent, uint64(flood-100), "the flood beyond the SYN queue got cookies")
+	assert.GreaterOrEqual(t, b.TCP.Ext.SyncookiesRecv.Load(), uint64(1), "the legitimate client came in on a cookie")
+	assert.Zero(t, b.TCP.Ext.ListenDrops.Load(), "no SYN dropped")
+}
+
+// A forged ACK with a wrong cookie makes no connection.
+func TestSYNCookieForgery(t *testing.T) {
+	cfg := tcp.Config{MSL: 100 * time.Millisecond, Backlog: 1}
+	a, b := stacktest.Stack(t, cfg), stacktest.Stack(t, cfg)
+	ea, eb := stacktest.Wire(t, a, b, 0)
+	l, err := b.Listen("tcp", ":80")
+	require.NoError(t, err)
+	defer l.Close()
+	src, dst := [4]byte{10, 1, 0, 1}, [4]byte{10, 1, 0, 2}
+	for i := 0; i < 50; i++ {
+		seg := stacktest.Segment(header.TCPFields{SrcPort: uint16(2000 + i), DstPort: 80, Seq: 1000, Ack: uint32(i) * 7919,
+			Flags: header.TCPFlagACK, Window: 100, WScale: -1}, src, dst, nil)
+		require.NoError(t, stacktest.Send(ea.Dev, stacktest.Frame(eb.Dev.HardwareAddr, ea.Dev.HardwareAddr,
+			header.IPv4Fields{Protocol: header.ProtoTCP, Src: src, Dst: dst}, seg)))
+	}
+	require.Eventually(t, func() bool { return b.TCP.Stats.OutRsts.Load() == 50 }, 2*time.Second, time.Millisecond,
+		"each forged ACK is answered with RST")
+	assert.Zero(t, b.TCP.Ext.SyncookiesRecv.Load())
+	assert.Zero(t, b.TCP.Stats.PassiveOpens.Load())
+}
+
+// A receiver acknowledges every second full segment and sends a lone
+// segment's ACK after the delayed-ACK timer; Nagle holds small writes
+// while data is unacknowledged, and SetNoDelay(true) sends them at once.
+func TestDelayedACKAndNagle(t *testing.T) {
+	a, b := pair(t, 0)
+	l, err := b.Listen("tcp", ":9")
+	require.NoError(t, err)
+	defer l.Close()
+	got := make(chan int, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		got <- int(n)
+	}()
+	cc, err := a.Dial("tcp", "10.1.0.2:9")
+	require.NoError(t, err)
+	c := cc.(*tcp.Conn)
+	// Bulk: about one ACK per two segments.
+	inSegs, outSegs := b.TCP.Stats.InSegs.Load(), b.TCP.Stats.OutSegs.Load()
+	_, err = c.Write(make([]byte, 2<<20))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return c.Info().SndUna == c.Info().SndNxt }, 5*time.Second, time.Millisecond)
+	in, out := b.TCP.Stats.InSegs.Load()-inSegs, b.TCP.Stats.OutSegs.Load()-outSegs
+	t.Logf("bulk: %d segments in, %d ACKs out", in, out)
+	assert.Less(t, float64(out), 0.7*float64(in), "ACKs are delayed")
+
+	// One small segment: its ACK waits for the timer.
+	delayed := b.TCP.Ext.DelayedACKs.Load()
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return b.TCP.Ext.DelayedACKs.Load() == delayed+1 }, time.Second, time.Millisecond)
+
+	// Nagle: 100 one-byte writes go out in far fewer segments.
+	require.NoError(t, c.SetNoDelay(false))
+	outA := a.TCP.Stats.OutSegs.Load()
+	for i := 0; i < 100; i++ {
+		_, err = c.Write([]byte("y"))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return c.Info().SndUna == c.Info().SndNxt }, 5*time.Second, time.Millisecond)
+	nagle := a.TCP.Stats.OutSegs.Load() - outA
+	require.NoError(t, c.SetNoDelay(true))
+	outA = a.TCP.Stats.OutSegs.Load()
+	for i := 0; i < 100; i++ {
+		_, err = c.Write([]byte("z"))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return c.Info().SndUna == c.Info().SndNxt }, 5*time.Second, time.Millisecond)
+	noDelay := a.TCP.Stats.OutSegs.Load() - outA
+	t.Logf("100 one-byte writes: %d segments with Nagle, %d without", nagle, noDelay)
+	assert.Less(t, nagle, uint64(50))
+	assert.GreaterOrEqual(t, noDelay, uint64(100))
+	c.Close()
+	assert.Equal(t, 2<<20+1+200, <-got)
+}
+
+// Keepalive probes an idle connection and the peer's answers keep it; a
+// peer that vanished is declared dead after the probes go unanswered.
+func TestKeepAlive(t *testing.T) {
+	a, b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond}), stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
+	_, eb := stacktest.Wire(t, a, b, 0)
+	l, err := b.Listen("tcp", ":9")
+	require.NoError(t, err)
+	defer l.Close()
+	go l.Accept()
+	cc, err := a.Dial("tcp", "10.1.0.2:9")
+	require.NoError(t, err)
+	c := cc.(*tcp.Conn)
+	require.NoError(t, c.SetKeepAlivePeriod(20*time.Millisecond))
+	require.NoError(t, c.SetKeepAlive(true))
+	time.Sleep(200 * time.Millisecond)
+	probes := a.TCP.Ext.TCPKeepAlive.Load()
+	assert.GreaterOrEqual(t, probes, uint64(3), "idle connection probed")
+	assert.Equal(t, tcp.Established, c.State(), "answered probes keep it up")
+
+	require.NoError(t, eb.Dev.Down()) // the peer vanishes
+	start := time.Now()
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, tcp.ErrTimedOut)
+	t.Logf("dead peer detected in %v after %d probes", time.Since(start), a.TCP.Ext.TCPKeepAlive.Load()-probes)
+}
+
+// seqOf reads a segment's sequence number (for readers of captures).
+var _ = binary.BigEndian
