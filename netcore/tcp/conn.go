@@ -106,7 +106,7 @@ type Conn struct {
 	// Receive side.
 	irs, rcvNxt uint32
 	rcvBuf      []byte
-	lastWnd     uint32 // window last advertised
+	lastWnd     uint32   // window last advertised
 	ooo         []oooSeg // sorted by seq
 	oooBytes    int
 	lastOOO     uint32 // seq of the newest out-of-order segment: the first SACK block

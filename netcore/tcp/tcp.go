@@ -48,17 +48,17 @@ type Config struct {
 // Stats are the Tcp: counters of /proc/net/snmp and the TcpExt: ones that
 // matter.
 type Stats struct {
-	ActiveOpens     atomic.Uint64
-	PassiveOpens    atomic.Uint64
-	AttemptFails    atomic.Uint64
-	EstabResets     atomic.Uint64
-	CurrEstab       atomic.Int64
-	InSegs          atomic.Uint64
-	OutSegs         atomic.Uint64
-	RetransSegs     atomic.Uint64
-	InErrs          atomic.Uint64
-	OutRsts         atomic.Uint64
-	InCsumErrors    atomic.Uint64
+	ActiveOpens  atomic.Uint64
+	PassiveOpens atomic.Uint64
+	AttemptFails atomic.Uint64
+	EstabResets  atomic.Uint64
+	CurrEstab    atomic.Int64
+	InSegs       atomic.Uint64
+	OutSegs      atomic.Uint64
+	RetransSegs  atomic.Uint64
+	InErrs       atomic.Uint64
+	OutRsts      atomic.Uint64
+	InCsumErrors atomic.Uint64
 }
 
 // ExtStats are the TcpExt: counters of /proc/net/netstat that ringo keeps,
@@ -100,7 +100,7 @@ type Table struct {
 	Stats Stats
 	Ext   ExtStats
 
-	cookieSecret [32]byte // keys SYN cookies
+	cookieSecret [32]byte     // keys SYN cookies
 	lastOverflow atomic.Int64 // unix seconds the SYN queue last overflowed
 }
 
