@@ -3,13 +3,17 @@
 //
 // What is here: the state machine with every state (simultaneous open and
 // close included), sequence arithmetic with wrap, RST validation and
-// challenge ACKs (RFC 5961), TIME_WAIT, the MSS and window scale options,
+// challenge ACKs (RFC 5961), TIME_WAIT, the MSS, window scale, timestamp
+// (RFC 7323: RTT measurement and PAWS) and SACK options (RFC 2018),
 // retransmission with RFC 6298 timers, Karn's rule and backoff, slow
-// start, congestion avoidance, fast retransmit and NewReno recovery (RFC
-// 5681, RFC 6582), zero-window probes, a bounded out-of-order queue and
-// bounded accept queue. Not yet: SACK, timestamps, delayed ACKs, Nagle
-// (sockets behave as with TCP_NODELAY, Go's default), keepalive, SYN
-// cookies.
+// start, congestion avoidance, fast retransmit with SACK-based recovery
+// (RFC 6675, simplified: no loss marks beyond the scoreboard) or NewReno
+// (RFC 6582) when the peer has no SACK, delayed ACKs (every second
+// segment or 40 ms), Nagle (off by default as in Go; SetNoDelay),
+// keepalive (SetKeepAlive), zero-window probes, an out-of-order queue
+// bounded by the receive buffer, SYN and accept queues bounded by the
+// backlog, and SYN cookies when the SYN queue is full. Congestion control
+// is Reno's; there is no CUBIC.
 //
 // Locking: the Table's mutex guards the lookup maps; each Conn's mutex
 // guards all of its state. Segments are sent with the Conn locked: the
