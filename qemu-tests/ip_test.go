@@ -20,17 +20,25 @@ type pingResult struct {
 }
 
 type ipServeReport struct {
-	Pings       map[string]pingResult
-	InEchos     uint64
-	OutEchoReps uint64
-	ReasmOKs    uint64
-	FragCreates uint64
-	Neighbours  []string
+	Pings          map[string]pingResult
+	InEchos        uint64
+	OutEchoReps    uint64
+	ReasmOKs       uint64
+	FragCreates    uint64
+	Neighbours     []string
+	TCPEchoed      int64
+	TCPRetransSegs uint64
 }
 
 type linuxPeerReport struct {
 	Driver string
 	Pings  map[int]pingResult
+	TCP    *struct {
+		Bytes, Back int64
+		Match       bool
+		Seconds     float64
+		Err         string
+	}
 }
 
 // freePort asks the kernel for an unused TCP port on loopback.
@@ -45,12 +53,14 @@ func freePort(t *testing.T) int {
 // answers pings, small and fragmented, from a second VM that runs the
 // Linux kernel's own e1000 driver and stack, the VMs joined by a
 // -netdev socket link; ringo pings the Linux VM back and pings slirp's
-// 10.0.2.2 on a second NIC.
+// 10.0.2.2 on a second NIC. Then the Linux VM pushes 1 MiB through a TCP
+// echo server on ringo's TCP and checks every byte coming back.
 func TestPingLinuxPeer(t *testing.T) {
 	for _, model := range []string{"e1000", "ne2k_pci"} {
 		t.Run(model, func(t *testing.T) {
 			port := freePort(t)
 			const count = 5
+			const tcpBytes = 1 << 20
 			ringo := boot(t, vm.Config{
 				Name:    "ringo-" + model,
 				Timeout: 4 * time.Minute,
@@ -59,13 +69,15 @@ func TestPingLinuxPeer(t *testing.T) {
 					{Model: model, MAC: "52:54:00:00:02:0f", Netdev: "user"},
 				},
 			}, "ipserve", "ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24", "ringo.ping=10.0.2.2,10.0.3.1",
-				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 2*count))
+				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 2*count),
+				"ringo.tcpecho=7", "ringo.tcpconns=1")
 			time.Sleep(time.Second) // the listening side first
 			peer := boot(t, vm.Config{
 				Name:    "linux-peer-" + model,
 				Timeout: 4 * time.Minute,
 				NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:03:01", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
-			}, "linuxpeer", "ringo.peerip=10.0.3.1/24", "ringo.target=10.0.3.2", "ringo.sizes=56,8000", fmt.Sprintf("ringo.count=%d", count))
+			}, "linuxpeer", "ringo.peerip=10.0.3.1/24", "ringo.target=10.0.3.2", "ringo.sizes=56,8000", fmt.Sprintf("ringo.count=%d", count),
+				fmt.Sprintf("ringo.tcp=10.0.3.2:7/%d", tcpBytes))
 
 			var wg sync.WaitGroup
 			var rraw, praw [][]byte
@@ -91,6 +103,12 @@ func TestPingLinuxPeer(t *testing.T) {
 				assert.Equal(t, count, p.Received, "ringo -> %s: %+v", target, p)
 				t.Logf("ringo (%s) -> %s: rtt ms %v", model, target, p.RTTs)
 			}
+			if assert.NotNil(t, pr.TCP, "the peer ran the TCP transfer") {
+				assert.True(t, pr.TCP.Match, "1 MiB through ringo's TCP echo, byte-exact: %+v", *pr.TCP)
+				t.Logf("Linux -> ringo (%s) TCP echo of %d bytes in %.1f s (%.0f KB/s each way), ringo retransmitted %d segments",
+					model, pr.TCP.Bytes, pr.TCP.Seconds, float64(pr.TCP.Bytes)/1e3/pr.TCP.Seconds, rr.TCPRetransSegs)
+			}
+			assert.EqualValues(t, tcpBytes, rr.TCPEchoed, "ringo echoed every byte")
 			assert.Greater(t, rr.ReasmOKs, uint64(0), "ringo reassembled the 8000-byte echoes")
 			assert.Greater(t, rr.FragCreates, uint64(0), "and fragmented its replies")
 		})

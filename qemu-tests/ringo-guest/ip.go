@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/tcp"
 )
 
 // IPServeReport is what ipserve reports at the end.
@@ -18,6 +22,9 @@ type IPServeReport struct {
 	ReasmOKs    uint64
 	FragCreates uint64
 	Neighbours  []string
+	// With ringo.tcpecho: bytes echoed and the Tcp: counters.
+	TCPEchoed      int64  `json:",omitempty"`
+	TCPRetransSegs uint64 `json:",omitempty"`
 }
 
 // PingResult summarizes pings to one target.
@@ -61,6 +68,33 @@ func ipServe(args map[string]string, nics []*nic) error {
 			return err
 		}
 	}
+	var echoed atomic.Int64
+	var echoConns atomic.Int32
+	var tcpTable *tcp.Table
+	if port := atoiDefault(args["ringo.tcpecho"], 0); port != 0 {
+		// A TCP echo server on ringo's TCP, for a peer to push bytes
+		// through and check them coming back.
+		tcpTable = tcp.New(ip, tcp.Config{})
+		l, err := tcpTable.Listen(&net.TCPAddr{Port: port})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					n, _ := io.Copy(c, c)
+					c.Close()
+					echoed.Add(n)
+					echoConns.Add(1)
+				}()
+			}
+		}()
+	}
 	report(map[string]string{"phase": "ready"})
 	rep := IPServeReport{Pings: map[string]PingResult{}}
 	count := atoiDefault(args["ringo.count"], 5)
@@ -100,8 +134,13 @@ func ipServe(args map[string]string, nics []*nic) error {
 	// Keep answering until ringo.expect echo requests came, or ringo.seconds.
 	end := time.Now().Add(time.Duration(atoiDefault(args["ringo.seconds"], 0)) * time.Second)
 	expect := uint64(atoiDefault(args["ringo.expect"], 0))
-	for time.Now().Before(end) && ip.ICMP.InEchos.Load() < expect {
+	expectConns := int32(atoiDefault(args["ringo.tcpconns"], 0))
+	for time.Now().Before(end) && (ip.ICMP.InEchos.Load() < expect || echoConns.Load() < expectConns) {
 		time.Sleep(50 * time.Millisecond)
+	}
+	if tcpTable != nil {
+		rep.TCPEchoed = echoed.Load()
+		rep.TCPRetransSegs = tcpTable.Stats.RetransSegs.Load()
 	}
 	time.Sleep(200 * time.Millisecond) // let the last replies leave
 	rep.InEchos = ip.ICMP.InEchos.Load()

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +21,16 @@ import (
 type LinuxPeerReport struct {
 	Driver string
 	Pings  map[int]PingResult // size -> result
+	TCP    *TCPEchoResult     `json:",omitempty"`
+}
+
+// TCPEchoResult is a transfer through a TCP echo server: what went out,
+// what came back, whether they matched.
+type TCPEchoResult struct {
+	Bytes, Back int64
+	Match       bool
+	Seconds     float64
+	Err         string `json:",omitempty"`
 }
 
 // linuxPeer runs the kernel's own NIC drivers and stack: load e1000 (or
@@ -90,8 +103,46 @@ func linuxPeer(args map[string]string) error {
 		}
 		rep.Pings[size] = r
 	}
+	if spec := args["ringo.tcp"]; spec != "" {
+		addr, n, _ := strings.Cut(spec, "/")
+		r := tcpEcho(addr, int64(atoiDefault(n, 1<<20)))
+		rep.TCP = &r
+	}
 	report(rep)
 	return nil
+}
+
+// tcpEcho sends n seeded bytes through the kernel's TCP to an echo server
+// at addr while reading the echo back, and compares SHA-256.
+func tcpEcho(addr string, n int64) TCPEchoResult {
+	r := TCPEchoResult{Bytes: n}
+	start := time.Now()
+	c, err := net.DialTimeout("tcp4", addr, 30*time.Second)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Minute))
+	data := make([]byte, n)
+	rand.NewChaCha8([32]byte{9}).Read(data)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		c.(*net.TCPConn).CloseWrite()
+		werr <- err
+	}()
+	h := sha256.New()
+	r.Back, err = io.Copy(h, c)
+	if err == nil {
+		err = <-werr
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	r.Match = r.Back == n && [32]byte(h.Sum(nil)) == sha256.Sum256(data)
+	r.Seconds = time.Since(start).Seconds()
+	return r
 }
 
 // echo sends one echo request through the kernel and waits for its reply.
