@@ -19,9 +19,19 @@ import (
 // no connection may hold more than its buffers allow.
 func FuzzSegments(f *testing.F) {
 	f.Add([]byte{header.TCPFlagSYN, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0})
+	f.Add([]byte{header.TCPFlagSYN | 0x40, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0,
+		header.TCPFlagACK | 0x40, 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 10,
+		header.TCPFlagACK | 0x40, 0, 0, 0, 30, 0, 0, 0, 3, 0x10, 0x20, 50})
 	f.Add([]byte{header.TCPFlagSYN, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0,
 		header.TCPFlagACK, 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 10,
 		header.TCPFlagACK | header.TCPFlagFIN, 0, 0, 0, 11, 0, 0, 0, 1, 0xff, 0xff, 0})
+	body := segmentsTarget(f)
+	f.Fuzz(func(t *testing.T, in []byte) { body(t, in) })
+}
+
+// segmentsTarget sets up a listening TCP for FuzzSegments and returns
+// the function that feeds it one input.
+func segmentsTarget(f testing.TB) func(t *testing.T, in []byte) {
 	quiet := slog.New(slog.DiscardHandler)
 	c := netcore.New(netcore.Config{Logger: quiet})
 	ip, err := ipv4.New(c, ipv4.Config{Logger: quiet})
@@ -46,7 +56,7 @@ func FuzzSegments(f *testing.F) {
 		}
 	}()
 	src, dst := [4]byte{127, 0, 0, 2}, [4]byte{127, 0, 0, 1}
-	f.Fuzz(func(t *testing.T, in []byte) {
+	return func(t *testing.T, in []byte) {
 		seq, ack := uint32(1000), uint32(0)
 		for i := 0; i+12 <= len(in); i += 12 {
 			r := in[i:]
@@ -57,6 +67,14 @@ func FuzzSegments(f *testing.F) {
 			if r[0]&0x80 != 0 {
 				fl.MSS = 1
 				fl.WScale = int(r[8] % 20)
+			}
+			if r[0]&0x40 != 0 { // timestamps and SACK blocks from the same bytes
+				fl.SACKOK = fl.Flags&header.TCPFlagSYN != 0
+				fl.TS, fl.TSVal, fl.TSEcr = true, binary.BigEndian.Uint32(r[2:]), binary.BigEndian.Uint32(r[6:])
+				fl.NSACK = int(r[8] % 4)
+				for k := 0; k < fl.NSACK; k++ {
+					fl.SACK[k] = header.SACKBlock{Left: ack + uint32(r[9+k%2])*uint32(k+1), Right: ack + uint32(r[10])*uint32(k+7)}
+				}
 			}
 			hl := header.TCPHeaderLen(fl)
 			b := skb.Alloc(header.IPv4MinLen + hl + n)
@@ -76,12 +94,12 @@ func FuzzSegments(f *testing.F) {
 		tbl.mu.Unlock()
 		for _, c := range conns {
 			c.mu.Lock()
-			over := len(c.rcvBuf) > 16<<10 || c.oooBytes > 8<<10 || len(c.sndBuf) > 16<<10
+			over := len(c.rcvBuf)+c.oooBytes > 16<<10 || len(c.sndBuf) > 16<<10 || len(c.sacked) > maxSACKed
 			c.resetLocked() // start the next input clean
 			c.mu.Unlock()
 			if over {
 				t.Fatal("a connection holds more than its buffers")
 			}
 		}
-	})
+	}
 }
