@@ -46,8 +46,11 @@ const (
 
 // IP option types (RFC 791 3.1).
 const (
-	IPOptEnd = 0
-	IPOptNOP = 1
+	IPOptEnd  = 0
+	IPOptNOP  = 1
+	IPOptRR   = 7    // record route
+	IPOptLSRR = 0x83 // loose source and record route
+	IPOptSSRR = 0x89 // strict source and record route
 )
 
 // IPv4 is a view of an IPv4 header and what follows it.
@@ -111,6 +114,28 @@ func checkOptions(opts []byte) error {
 		}
 	}
 	return nil
+}
+
+// SourceRouted reports whether the header carries a loose or strict
+// source route (the view was checked by ParseIPv4).
+func (ip IPv4) SourceRouted() bool {
+	opts := ip.Options()
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case IPOptEnd:
+			return false
+		case IPOptNOP:
+			i++
+			continue
+		case IPOptLSRR, IPOptSSRR:
+			return true
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 {
+			return false
+		}
+		i += int(opts[i+1])
+	}
+	return false
 }
 
 func (ip IPv4) HeaderLen() int { return int(ip[ipVerIHL]&0x0f) * 4 }

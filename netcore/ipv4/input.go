@@ -35,8 +35,17 @@ func (s *Stack) ipRcv(b *skb.Buff) {
 	b.Trim(len(ip)) // drop Ethernet padding past the total length
 	b.SetNetworkHeader()
 	src, dst := ip.Src(), ip.Dst()
-	if isMartianSource(src) || (src[0] == 127 && dev != s.lo) {
+	// Martians, loopback from the wire, and our own address as the source
+	// of a packet from outside (Linux's accept_local=0: LAND and friends).
+	if isMartianSource(src) || dev != s.lo && (src[0] == 127 || s.classify(src) == addrLocal) {
 		s.MIB.InAddrErrors.Add(1)
+		b.Free()
+		return
+	}
+	if ip.SourceRouted() {
+		// Source routing lets a sender steer replies through hosts of
+		// its choosing: dropped, as Linux does (accept_source_route=0).
+		s.MIB.InDiscards.Add(1)
 		b.Free()
 		return
 	}
