@@ -188,6 +188,8 @@ func TestHostileRxDescriptors(t *testing.T) {
 	assert.EqualValues(t, 40, r.drv.Counters.RxDescErrors.Load())
 	assert.EqualValues(t, 20, r.drv.Dev.Stats.RxCRCErrors.Load())
 	assert.EqualValues(t, 20*7, r.drv.Dev.Stats.RxErrors.Load())
+	t.Logf("FAULT | e1000: hostile RX descriptors (length past the buffer, 0, runt, no EOP, CE/RXE errors), 140 of them | all dropped and counted (RxBadLength %d, RxNoEOP %d, RxDescErrors %d), no access outside the buffer, next good frame delivered",
+		r.drv.Counters.RxBadLength.Load(), r.drv.Counters.RxNoEOP.Load(), r.drv.Counters.RxDescErrors.Load())
 }
 
 func TestLinkStateChanges(t *testing.T) {
@@ -208,6 +210,7 @@ func TestTxStallWatchdogReset(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	mapped := len(r.f.dma.mem)
 	r.drv.FaultTxStall.Store(true)
+	stalled := time.Now()
 	send := func(seq uint32) {
 		fr := testFrame([]byte{2, 0, 0, 0, 0, 1}, seq, 100, rng)
 		b := skb.Alloc(len(fr))
@@ -220,6 +223,7 @@ func TestTxStallWatchdogReset(t *testing.T) {
 	}
 	assert.True(t, r.drv.Dev.NetifQueueStopped())
 	require.Eventually(t, func() bool { return r.drv.Counters.Resets.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	resetAfter := time.Since(stalled)
 	// The qdisc's frames go out after the reset.
 	require.Eventually(t, func() bool { return len(r.f.sentFrames()) > 0 }, 5*time.Second, 10*time.Millisecond)
 	before := len(r.f.sentFrames())
@@ -227,6 +231,8 @@ func TestTxStallWatchdogReset(t *testing.T) {
 	require.Eventually(t, func() bool { return len(r.f.sentFrames()) == before+1 }, 5*time.Second, 10*time.Millisecond)
 	assert.Equal(t, mapped, len(r.f.dma.mem), "the reset allocated no new DMA memory")
 	assert.GreaterOrEqual(t, r.drv.Dev.Stats.TxTimeouts.Load(), uint64(1))
+	t.Logf("FAULT | e1000: TX stall injected (TDT never written; 300 ms watchdog) | reset after %v, rings rebuilt on the same DMA buffers, queued frames sent, traffic resumes",
+		resetAfter.Round(time.Millisecond))
 }
 
 // Busy-poll mode takes frames with every interrupt masked.

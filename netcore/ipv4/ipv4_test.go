@@ -116,6 +116,7 @@ func TestHostUnreachable(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second)
 	st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.99"))
 	assert.Equal(t, neigh.Failed, st)
+	t.Logf("FAULT | neighbour that never answers ARP | entry FAILED after %v, the sender gets EHOSTUNREACH (ICMP host unreachable)", time.Since(start).Round(time.Millisecond))
 
 	_, err = ping(t, a, "192.0.2.1", 56) // no route at all
 	assert.ErrorIs(t, err, ErrNoRoute)

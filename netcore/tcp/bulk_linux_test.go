@@ -55,6 +55,9 @@ func bulkMB() int64 {
 	return 100
 }
 
+// RINGO_TCP_PCAP=FILE captures the transfers (headers only) for a look
+// with tshark; RINGO_TCP_BULK_TIMEOUT overrides the stall timeout.
+//
 // TestLinuxBulk moves 100 MB each way between ringo and the Linux kernel
 // over a TAP, SHA-256 compared at both ends: once on a clean link, once
 // with the link impaired both ways (delay with jitter, 2% loss,
@@ -100,12 +103,15 @@ func TestLinuxBulk(t *testing.T) {
 				o, _ = p.Exec("nstat", "-az", "TcpRetransSegs", "TcpExtTCPSACKRecovery", "TcpExtTCPSACKReorder", "TcpExtTCPLostRetransmit")
 				t.Logf("kernel:\n%s", o)
 			}
-			if os.Getenv("RINGO_TCP_BULK_DIR") != "in" {
-				d := ringoToLinux(t, s, p, n, report)
-				t.Logf("%s: %d MB ringo -> Linux in %v (%.1f MB/s)", tc.name, n>>20, d.Round(time.Millisecond), float64(n)/1e6/d.Seconds())
+			rate := func(d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+			dOut := ringoToLinux(t, s, p, n, report)
+			t.Logf("%s: %d MB ringo -> Linux in %v (%.1f MB/s)", tc.name, n>>20, dOut.Round(time.Millisecond), rate(dOut))
+			dIn := linuxToRingo(t, s, p, n, report)
+			t.Logf("%s: %d MB Linux -> ringo in %v (%.1f MB/s)", tc.name, n>>20, dIn.Round(time.Millisecond), rate(dIn))
+			if tc.bad && !t.Failed() {
+				t.Logf("FAULT | TCP vs Linux over TAP, %d MB each way through 2%% loss, 1 ms +-0.2 ms delay, 2%% reordering, 1%% duplication both ways | SHA-256 equal both ways; ringo->Linux %.1f MB/s, Linux->ringo %.1f MB/s; ringo retransmitted %d segments, %d SACK recoveries, %d timeouts",
+					n>>20, rate(dOut), rate(dIn), s.TCP.Stats.RetransSegs.Load(), s.TCP.Ext.TCPSackRecovery.Load(), s.TCP.Ext.TCPTimeouts.Load())
 			}
-			d := linuxToRingo(t, s, p, n, report)
-			t.Logf("%s: %d MB Linux -> ringo in %v (%.1f MB/s)", tc.name, n>>20, d.Round(time.Millisecond), float64(n)/1e6/d.Seconds())
 			if t.Failed() || testing.Verbose() {
 				report()
 			}

@@ -63,7 +63,8 @@ func TestSYNFloodCookies(t *testing.T) {
 	start := time.Now()
 	c, err := a.Dial("tcp", "10.1.0.2:80")
 	require.NoError(t, err, "a legitimate client connects during the flood")
-	t.Logf("connected in %v during the flood", time.Since(start))
+	connected := time.Since(start)
+	t.Logf("connected in %v during the flood", connected)
 	msg := []byte("through a SYN flood")
 	_, err = c.Write(msg)
 	require.NoError(t, err)
@@ -86,6 +87,8 @@ func TestSYNFloodCookies(t *testing.T) {
 	assert.Greater(t, sent, uint64(flood-100), "the flood beyond the SYN queue got cookies")
 	assert.GreaterOrEqual(t, b.TCP.Ext.SyncookiesRecv.Load(), uint64(1), "the legitimate client came in on a cookie")
 	assert.Zero(t, b.TCP.Ext.ListenDrops.Load(), "no SYN dropped")
+	t.Logf("FAULT | SYN flood: 10,000 spoofed SYNs at a listener with a 16-entry SYN queue | %d SYN cookies sent, legitimate client connected during the flood (%v) and moved data",
+		sent, connected.Round(time.Millisecond))
 }
 
 // A forged ACK with a wrong cookie makes no connection.
@@ -192,6 +195,8 @@ func TestKeepAlive(t *testing.T) {
 	_, err = c.Read(make([]byte, 1))
 	require.ErrorIs(t, err, tcp.ErrTimedOut)
 	t.Logf("dead peer detected in %v after %d probes", time.Since(start), a.TCP.Ext.TCPKeepAlive.Load()-probes)
+	t.Logf("FAULT | TCP peer vanishes from an idle connection (keepalive every 20 ms) | declared dead after %d unanswered probes, %v; Read returns ETIMEDOUT",
+		a.TCP.Ext.TCPKeepAlive.Load()-probes, time.Since(start).Round(time.Millisecond))
 }
 
 // seqOf reads a segment's sequence number (for readers of captures).

@@ -18,12 +18,18 @@ import (
 	"github.com/ringonet/ringo/netcore/tcp"
 )
 
-// Stack is a ringo host for tests: its own core and protocols.
-func Stack(t testing.TB, tc tcp.Config) *socket.Stack {
+// Stack is a ringo host for tests: its own core and protocols; ic, if
+// given, configures IPv4.
+func Stack(t testing.TB, tc tcp.Config, ic ...ipv4.Config) *socket.Stack {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	c := netcore.New(netcore.Config{Logger: quiet})
-	s, err := socket.NewWithTCP(c, ipv4.Config{Logger: quiet}, tc)
+	var icfg ipv4.Config
+	if len(ic) > 0 {
+		icfg = ic[0]
+	}
+	icfg.Logger = quiet
+	s, err := socket.NewWithTCP(c, icfg, tc)
 	if err != nil {
 		t.Fatal(err)
 	}
