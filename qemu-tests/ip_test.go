@@ -1,6 +1,7 @@
 package qemutests
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"sync"
@@ -113,4 +114,41 @@ func TestPingLinuxPeer(t *testing.T) {
 			assert.Greater(t, rr.FragCreates, uint64(0), "and fragmented its replies")
 		})
 	}
+}
+
+// TestKillRestart: a driver process pinging through an e1000 is killed
+// with SIGKILL mid-traffic; a new process opens the same device, resets
+// it, and its pings get through.
+func TestKillRestart(t *testing.T) {
+	v := boot(t, vm.Config{
+		Name:    "killrestart",
+		Timeout: 3 * time.Minute,
+		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:04:01", Netdev: "user"}},
+	}, "killrestart", "ringo.ip=eth0:10.0.2.15/24", "ringo.ping=10.0.2.2", "ringo.count=1000000", "ringo.killafter=4")
+	r, err := v.Wait()
+	require.NoError(t, err)
+	rs := raws(r)
+	require.GreaterOrEqual(t, len(rs), 4, "child ready, kill, ready, result")
+	var kill struct {
+		Killed   bool
+		RanMS    int64
+		ExitText string
+	}
+	var ip ipServeReport
+	for i, raw := range rs {
+		if bytes.Contains(raw, []byte(`"Killed"`)) {
+			kill = decodeBytes[struct {
+				Killed   bool
+				RanMS    int64
+				ExitText string
+			}](t, raw)
+			ip = decodeBytes[ipServeReport](t, rs[len(rs)-1])
+			require.Greater(t, len(rs), i+1)
+		}
+	}
+	assert.True(t, kill.Killed, "the child died of SIGKILL: %+v", kill)
+	p := ip.Pings["10.0.2.2"]
+	assert.Equal(t, 5, p.Received, "pings after the restart: %+v", p)
+	t.Logf("FAULT | driver process SIGKILLed mid-traffic after %d ms (e1000, pinging) | a new process reopened the device through VFIO, reset it, %d/5 pings answered (rtt ms %v)",
+		kill.RanMS, p.Received, p.RTTs)
 }

@@ -44,6 +44,15 @@ func main() {
 	start := time.Now()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	args := cmdline()
+	if child := os.Getenv(childEnv); child != "" {
+		// A child of killrestart: run the named scenario until killed.
+		args["ringo.test"] = child
+		if err := run(args); err != nil {
+			fmt.Printf("child: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	err := run(args)
 	if err != nil {
 		fmt.Printf("RINGO-FAIL %v\n", err)
@@ -66,11 +75,14 @@ func run(args map[string]string) error {
 		return ks(args)
 	}
 	sc, ok := scenarios[name]
-	if !ok {
+	if !ok && name != "killrestart" {
 		return fmt.Errorf("unknown scenario ringo.test=%q", name)
 	}
 	if err := vfio.LoadModules("/lib/modules/ringo"); err != nil {
 		return err
+	}
+	if name == "killrestart" {
+		return killRestart(args) // opens the NICs only after its child dies
 	}
 	nics, err := openNICs()
 	if err != nil {
