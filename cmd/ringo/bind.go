@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
+	"math/bits"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -84,8 +88,84 @@ func (e *env) defaultRouteIface() string {
 	return ""
 }
 
+// routeIface is the interface /proc/net/route sends ip through (longest
+// prefix), "" if none.
+func (e *env) routeIface(ip netip.Addr) string {
+	f, err := os.Open(e.procRoute)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	best, bestLen := "", -1
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 2 || fl[0] == "Iface" {
+			continue
+		}
+		dst, err1 := strconv.ParseUint(fl[1], 16, 32)
+		mask := uint64(0)
+		if len(fl) > 7 {
+			mask, _ = strconv.ParseUint(fl[7], 16, 32)
+		} else if dst != 0 {
+			continue // no mask column: only the default route is known
+		}
+		if err1 != nil {
+			continue
+		}
+		// /proc/net/route prints addresses in host (little-endian) order.
+		a := ip.As4()
+		v := uint64(binary.LittleEndian.Uint32(a[:]))
+		if v&mask != dst&mask {
+			continue
+		}
+		if n := bits.OnesCount64(mask); n > bestLen {
+			best, bestLen = fl[0], n
+		}
+	}
+	return best
+}
+
+// netMountsVia lists the network filesystems (NFS, CIFS, Ceph, ...)
+// whose server the host reaches through interface ifc.
+func (e *env) netMountsVia(ifc string) []string {
+	b, err := os.ReadFile(e.procMounts)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		fl := strings.Fields(line)
+		if len(fl) < 4 {
+			continue
+		}
+		src, mnt, typ, opts := fl[0], fl[1], fl[2], fl[3]
+		switch typ {
+		case "nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "afs":
+		default:
+			continue
+		}
+		var server netip.Addr
+		for _, o := range strings.Split(opts, ",") {
+			if v, ok := strings.CutPrefix(o, "addr="); ok {
+				server, _ = netip.ParseAddr(v)
+			}
+		}
+		if !server.IsValid() {
+			host := strings.TrimPrefix(src, "//")
+			host, _, _ = strings.Cut(host, ":")
+			host, _, _ = strings.Cut(host, "/")
+			server, _ = netip.ParseAddr(host)
+		}
+		if server.IsValid() && server.Is4() && e.routeIface(server) == ifc {
+			out = append(out, fmt.Sprintf("%s (%s from %s)", mnt, typ, server))
+		}
+	}
+	return out
+}
+
 func cmdBind(e *env, fs *flag.FlagSet, args []string) error {
-	force := fs.Bool("force", false, "bind even if the host's default route uses the NIC")
+	force := fs.Bool("force", false, "bind even if the host's default route or a network filesystem uses the NIC")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,6 +183,12 @@ func cmdBind(e *env, fs *flag.FlagSet, args []string) error {
 	}
 	if ifc := e.ifaceOf(d.Addr); ifc != "-" && ifc == e.defaultRouteIface() && !*force {
 		return fmt.Errorf("bind %s: the host's default route goes through %s on this NIC; binding it cuts the host off (use -force if you mean it)", d.Addr, ifc)
+	}
+	if ifc := e.ifaceOf(d.Addr); ifc != "-" && !*force {
+		if m := e.netMountsVia(ifc); len(m) > 0 {
+			return fmt.Errorf("bind %s: mounted filesystems depend on %s on this NIC: %s; binding it hangs them (use -force if you mean it)",
+				d.Addr, ifc, strings.Join(m, ", "))
+		}
 	}
 	prev, err := bus.Bind(d.Addr)
 	if err != nil {

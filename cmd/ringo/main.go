@@ -29,6 +29,7 @@ type env struct {
 	sysfs          string                 // /sys/bus/pci
 	sysClassNet    string                 // /sys/class/net
 	procRoute      string                 // /proc/net/route
+	procMounts     string                 // /proc/mounts
 	stateDir       string                 // /run/ringo: previous drivers, control socket
 	kernel         func(path, val string) // fixture hook for pci.Bus (tests)
 }
@@ -41,7 +42,7 @@ func (e *env) bus() *pci.Bus {
 
 func defaultEnv() *env {
 	return &env{stdout: os.Stdout, stderr: os.Stderr, sysfs: "/sys/bus/pci", sysClassNet: "/sys/class/net",
-		procRoute: "/proc/net/route", stateDir: "/run/ringo"}
+		procRoute: "/proc/net/route", procMounts: "/proc/mounts", stateDir: "/run/ringo"}
 }
 
 type command struct {

@@ -87,3 +87,23 @@ func TestBindErrors(t *testing.T) {
 		assert.Error(t, run(e, []string{c.name, "-h"}), "%s -h prints help", c.name)
 	}
 }
+
+// A NIC that carries the route to an NFS server with a mounted export is
+// refused, as the default route's is.
+func TestBindRefusesNetworkMount(t *testing.T) {
+	e, f, out := fixtureEnv(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(e.sysClassNet, "eth1"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(f.Root, "devices", "0000:00:03.0"), filepath.Join(e.sysClassNet, "eth1", "device")))
+	route := "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n" +
+		"eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n" +
+		"eth1\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+	require.NoError(t, os.WriteFile(e.procRoute, []byte(route), 0o644))
+	e.procMounts = filepath.Join(t.TempDir(), "mounts")
+	require.NoError(t, os.WriteFile(e.procMounts, []byte("/dev/sda1 / ext4 rw 0 0\n192.168.0.5:/export /mnt/data nfs4 rw,vers=4.2,addr=192.168.0.5 0 0\n"), 0o644))
+	err := run(e, []string{"bind", "0000:00:03.0"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/mnt/data (nfs4 from 192.168.0.5)")
+	assert.Contains(t, err.Error(), "-force")
+	require.NoError(t, run(e, []string{"bind", "-force", "0000:00:03.0"}))
+	assert.Contains(t, out.String(), "bound to vfio-pci (was ne2k-pci)")
+}
