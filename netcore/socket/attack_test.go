@@ -42,31 +42,8 @@ func TestAttackReplay(t *testing.T) {
 	settle := func() { time.Sleep(20 * time.Millisecond) }
 
 	// Services on the victim.
-	pc, err := b.ListenPacket("udp", ":7")
-	require.NoError(t, err)
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(buf[:n], from)
-		}
-	}()
-	l, err := b.Listen("tcp", ":80")
-	require.NoError(t, err)
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	stacktest.EchoUDP(t, b, ":7")
+	stacktest.EchoTCP(t, b, ":80")
 	udp := func(dport uint16, n int) []byte {
 		p := make([]byte, header.UDPLen+n)
 		binary.BigEndian.PutUint16(p[0:], 4000)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/ipv4"
@@ -36,31 +35,8 @@ func TestSoak(t *testing.T) {
 	tc, ic := tcp.Config{MSL: 50 * time.Millisecond}, ipv4.Config{FragTimeout: 200 * time.Millisecond}
 	a, b := stacktest.Stack(t, tc, ic), stacktest.Stack(t, tc, ic)
 	stacktest.Wire(t, a, b, 0.01)
-	l, err := b.Listen("tcp", ":80")
-	require.NoError(t, err)
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	pc, err := b.ListenPacket("udp", ":7")
-	require.NoError(t, err)
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(buf[:n], from)
-		}
-	}()
+	stacktest.EchoTCP(t, b, ":80")
+	stacktest.EchoUDP(t, b, ":7")
 
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()

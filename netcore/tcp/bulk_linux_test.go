@@ -128,10 +128,9 @@ func bulkTimeout(n int64) time.Duration {
 	return time.Minute + time.Duration(n>>20)*time.Second
 }
 
-func ringoToLinux(t *testing.T, s *socket.Stack, p *nettest.Peer, n int64, report func()) time.Duration {
-	var l net.Listener
-	require.NoError(t, p.Do(func() (err error) { l, err = net.Listen("tcp4", "10.7.0.1:5001"); return }))
-	defer l.Close()
+// acceptSum takes one connection on l and sends the SHA-256 of all it
+// reads.
+func acceptSum(l net.Listener) <-chan [32]byte {
 	sums := make(chan [32]byte, 1)
 	go func() {
 		c, err := l.Accept()
@@ -144,6 +143,14 @@ func ringoToLinux(t *testing.T, s *socket.Stack, p *nettest.Peer, n int64, repor
 		io.Copy(h, c)
 		sums <- [32]byte(h.Sum(nil))
 	}()
+	return sums
+}
+
+func ringoToLinux(t *testing.T, s *socket.Stack, p *nettest.Peer, n int64, report func()) time.Duration {
+	var l net.Listener
+	require.NoError(t, p.Do(func() (err error) { l, err = net.Listen("tcp4", "10.7.0.1:5001"); return }))
+	defer l.Close()
+	sums := acceptSum(l)
 	start := time.Now()
 	c, err := s.Dial("tcp", "10.7.0.1:5001")
 	require.NoError(t, err)
@@ -165,18 +172,7 @@ func linuxToRingo(t *testing.T, s *socket.Stack, p *nettest.Peer, n int64, repor
 	l, err := s.Listen("tcp", ":5002")
 	require.NoError(t, err)
 	defer l.Close()
-	sums := make(chan [32]byte, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			sums <- [32]byte{}
-			return
-		}
-		defer c.Close()
-		h := sha256.New()
-		io.Copy(h, c)
-		sums <- [32]byte(h.Sum(nil))
-	}()
+	sums := acceptSum(l)
 	start := time.Now()
 	var c net.Conn
 	require.NoError(t, p.Do(func() (err error) { c, err = net.Dial("tcp4", "10.7.0.2:5002"); return }))

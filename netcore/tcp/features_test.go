@@ -28,18 +28,7 @@ func TestSYNFloodCookies(t *testing.T) {
 	// so b's SYN-ACKs to them go to a, which drops them.
 	require.NoError(t, b.IP.AddRoute(ipv4.Route{Dst: netip.MustParsePrefix("198.18.0.0/15"),
 		Gateway: netip.MustParseAddr("10.1.0.1"), Dev: eb.Dev}))
-	l, err := b.Listen("tcp", ":80")
-	require.NoError(t, err)
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	stacktest.EchoTCP(t, b, ":80")
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	const flood = 10000

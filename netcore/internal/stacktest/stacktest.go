@@ -4,6 +4,7 @@ package stacktest
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -97,4 +98,43 @@ func Send(dev *netcore.Device, frame []byte) error {
 	copy(b.Put(len(frame)), frame)
 	b.Dev = dev
 	return netcore.DevQueueXmit(b)
+}
+
+// EchoTCP serves TCP echo on s at addr (":80") until the test ends.
+func EchoTCP(t testing.TB, s *socket.Stack, addr string) {
+	t.Helper()
+	l, err := s.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+}
+
+// EchoUDP serves UDP echo on s at addr (":7") until the test ends.
+func EchoUDP(t testing.TB, s *socket.Stack, addr string) {
+	t.Helper()
+	pc, err := s.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
 }
