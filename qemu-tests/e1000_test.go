@@ -15,6 +15,9 @@ type directionReport struct {
 	From, To       string
 	Sent, Received int
 	InOrder        bool
+	Inversions     int
+	FirstInv       string
+	Duplicates     int
 	Mismatches     int
 	Elapsed, FPS   float64
 	HWTx, HWRx     uint64
@@ -39,13 +42,25 @@ func hubNICs(models ...string) []vm.NIC {
 }
 
 // checkExchange asserts that every frame of both directions arrived
-// byte-exact and in order, and that the counters agree.
+// byte-exact, once, and (nearly) in order, and that the counters agree.
+//
+// Order: QEMU's net queue (net/queue.c, qemu_net_queue_send) delivers a
+// new packet straight to a NIC that can receive again before it flushes
+// the packets it queued while that NIC's ring was full, so frames the
+// filter-dump at the netdev recorded in order can reach the guest with a
+// few swapped. A CI run saw 1 in 20,000. The driver's own order is proven
+// by the fake-82540EM unit tests; here a few inversions are logged and
+// allowed, duplicates and losses are not.
 func checkExchange(t *testing.T, rep hubReport, frames int) {
 	t.Helper()
 	for _, d := range rep.Directions {
 		assert.Equal(t, frames, d.Sent, "%s->%s sent", d.From, d.To)
 		assert.Equal(t, frames, d.Received, "%s->%s received", d.From, d.To)
-		assert.True(t, d.InOrder, "%s->%s in order", d.From, d.To)
+		assert.Zero(t, d.Duplicates, "%s->%s each frame once", d.From, d.To)
+		assert.LessOrEqual(t, d.Inversions, frames/1000, "%s->%s (nearly) in order", d.From, d.To)
+		if d.Inversions > 0 {
+			t.Logf("%s->%s: %d frames overtaken in QEMU's net queue (first: %s)", d.From, d.To, d.Inversions, d.FirstInv)
+		}
 		assert.Zero(t, d.Mismatches, "%s->%s byte-exact", d.From, d.To)
 		t.Logf("%s mode %s->%s: %d frames in %.2fs (%.0f frames/s), irqs tx %d rx %d", rep.Mode, d.From, d.To, d.Received, d.Elapsed, d.FPS, d.TxIRQs, d.RxIRQs)
 	}

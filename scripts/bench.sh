@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# bench.sh: ringo's benchmarks. Host: the netcore receive and transmit
-# paths (ns/packet, allocs/op). QEMU: raw frame rates through the drivers
-# (one VM boot per case).
+# bench.sh [COUNT]: ringo's benchmarks, each run COUNT times (default 3),
+# reported as medians with their spread.
+#
+# Host: the netcore receive and transmit paths (ns/packet, allocs/op).
+# QEMU: raw frame rates through ringo's drivers and, on the same QEMU hub
+# topology in the same run, through the Linux kernel's drivers driven by
+# pktgen (BenchmarkFrames, one VM boot per case and size).
+#
+# Writes bench/results.txt (raw go test output), bench/table.md (medians,
+# ratios ringo / Linux), bench/bench.gp and, with gnuplot installed,
+# bench/bench.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -run '^$' -bench . -benchmem ./netcore/ ./netcore/skb/
-go test -run '^$' -bench . -benchtime 1x -timeout 60m ./qemu-tests/
+count=${1:-3}
+mkdir -p bench
+{
+	go test -run '^$' -bench . -benchmem -count "$count" ./netcore/ ./netcore/skb/
+	go test -run '^$' -bench 'BenchmarkFrames' -benchtime 1x -count "$count" -timeout 180m ./qemu-tests/
+} | tee bench/results.txt
+go run ./scripts/benchtable -procs "$(nproc)" -md bench/table.md -plot bench/bench.gp -png bench/bench.png <bench/results.txt
+if command -v gnuplot >/dev/null; then
+	gnuplot bench/bench.gp
+fi
+cat bench/table.md

@@ -39,6 +39,9 @@ type DirectionReport struct {
 	Sent       int
 	Received   int
 	InOrder    bool
+	Inversions int    // frames that arrived after a later one
+	FirstInv   string `json:",omitempty"` // the first: "want N got M"
+	Duplicates int    // frames seen twice
 	Mismatches int
 	Elapsed    float64 // seconds
 	FPS        float64
@@ -61,6 +64,9 @@ type receiver struct {
 	received atomic.Int64
 	bad      atomic.Int64
 	outOrder atomic.Bool
+	inv, dup atomic.Int64
+	firstInv atomic.Value // string
+	seen     []bool
 	buf      []byte
 }
 
@@ -68,8 +74,21 @@ func (r *receiver) check(frame []byte) {
 	seq := binary.BigEndian.Uint32(frame[15:])
 	if seq != r.next {
 		r.outOrder.Store(true)
+		if seq < r.next {
+			if r.inv.Add(1) == 1 {
+				r.firstInv.Store(fmt.Sprintf("want %d got %d", r.next, seq))
+			}
+		}
 	}
-	r.next = seq + 1
+	if int(seq) < len(r.seen) {
+		if r.seen[seq] {
+			r.dup.Add(1)
+		}
+		r.seen[seq] = true
+	}
+	if seq >= r.next {
+		r.next = seq + 1
+	}
 	want := exchangeFrame(r.buf, r.src, r.dst, r.dir, seq, r.minLen, r.maxLen)
 	if !bytes.Equal(want, frame) {
 		r.bad.Add(1)
@@ -94,8 +113,8 @@ func exchange(a, b *netcore.Device, core *netcore.Core, n int, windows [2]int, m
 // a correct driver loses nothing however slow the receiver is.
 func exchangeDirs(a, b *netcore.Device, core *netcore.Core, n int, windows [2]int, minLen, maxLen, dirs int) ([2]DirectionReport, error) {
 	rx := [2]*receiver{
-		{dir: 0, src: a.HardwareAddr, dst: b.HardwareAddr, minLen: minLen, maxLen: maxLen, buf: make([]byte, 1514)},
-		{dir: 1, src: b.HardwareAddr, dst: a.HardwareAddr, minLen: minLen, maxLen: maxLen, buf: make([]byte, 1514)},
+		{dir: 0, src: a.HardwareAddr, dst: b.HardwareAddr, minLen: minLen, maxLen: maxLen, buf: make([]byte, 1514), seen: make([]bool, n)},
+		{dir: 1, src: b.HardwareAddr, dst: a.HardwareAddr, minLen: minLen, maxLen: maxLen, buf: make([]byte, 1514), seen: make([]bool, n)},
 	}
 	core.AddPacketType(exchangeEthertype, func(s *skb.Buff) {
 		s.PushToMAC()
@@ -145,10 +164,12 @@ func exchangeDirs(a, b *netcore.Device, core *netcore.Core, n int, windows [2]in
 				time.Sleep(time.Millisecond)
 			}
 			el := time.Since(start).Seconds()
+			first, _ := rx[dir].firstInv.Load().(string)
 			reps[dir] = DirectionReport{
 				From: src.Name, To: dst.Name, Sent: n, Received: int(rx[dir].received.Load()),
 				InOrder: !rx[dir].outOrder.Load(), Mismatches: int(rx[dir].bad.Load()),
-				Elapsed: el, FPS: float64(rx[dir].received.Load()) / el,
+				Inversions: int(rx[dir].inv.Load()), Duplicates: int(rx[dir].dup.Load()),
+				Elapsed: el, FPS: float64(rx[dir].received.Load()) / el, FirstInv: first,
 			}
 		}(dir, pair[0], pair[1])
 	}

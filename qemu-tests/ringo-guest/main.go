@@ -66,7 +66,8 @@ func main() {
 
 // kernelScenarios run on the Linux kernel's own drivers: no VFIO.
 var kernelScenarios = map[string]func(args map[string]string) error{
-	"linuxpeer": linuxPeer,
+	"linuxpeer":  linuxPeer,
+	"linuxblast": linuxBlast,
 }
 
 func run(args map[string]string) error {

@@ -69,6 +69,7 @@ var LinuxNICModules = []string{
 	"kernel/drivers/net/ethernet/intel/e1000/e1000.ko",
 	"kernel/drivers/net/ethernet/8390/8390.ko",
 	"kernel/drivers/net/ethernet/8390/ne2k-pci.ko",
+	"kernel/net/core/pktgen.ko", // the kernel's packet generator, for benchmarks
 }
 
 // BuildInitramfs builds a u-root initramfs at out whose uinit is the command

@@ -99,21 +99,46 @@ func Run(t testing.TB, args ...string) string {
 // sockets f opens are the kernel's sockets in that namespace (they stay
 // there when used from any goroutine later). The thread is never given
 // back to the runtime: it ends with f's goroutine.
-func (p *Peer) Do(f func() error) error {
+func (p *Peer) Do(f func() error) error { return InNS(p.NS, f) }
+
+// InNS runs f on an OS thread inside network namespace ns (see Peer.Do).
+func InNS(ns string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread is in another namespace
-		fd, err := unix.Open("/var/run/netns/"+p.NS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open("/var/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			errc <- fmt.Errorf("nettest: open netns %s: %w", p.NS, err)
+			errc <- fmt.Errorf("nettest: open netns %s: %w", ns, err)
 			return
 		}
 		defer unix.Close(fd)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("nettest: setns %s: %w", p.NS, err)
+			errc <- fmt.Errorf("nettest: setns %s: %w", ns, err)
 			return
 		}
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// Veth makes two network namespaces joined by a veth pair, the Linux
+// kernel on both ends: the baseline ringo's TAP figures are compared
+// with. The first has addrA, the second addrB (e.g. "10.8.0.1/24").
+func Veth(t testing.TB, addrA, addrB string) (nsA, nsB string) {
+	t.Helper()
+	NeedRoot(t)
+	n := seq.Add(1)
+	nsA, nsB = fmt.Sprintf("ringo-va-%d-%d", os.Getpid(), n), fmt.Sprintf("ringo-vb-%d-%d", os.Getpid(), n)
+	for _, ns := range []string{nsA, nsB} {
+		Run(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	Run(t, "ip", "-n", nsA, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", nsB)
+	Run(t, "ip", "-n", nsA, "addr", "add", addrA, "dev", "va")
+	Run(t, "ip", "-n", nsB, "addr", "add", addrB, "dev", "vb")
+	for _, c := range [][]string{{nsA, "va"}, {nsB, "vb"}} {
+		Run(t, "ip", "-n", c[0], "link", "set", c[1], "up")
+		Run(t, "ip", "-n", c[0], "link", "set", "lo", "up")
+	}
+	return nsA, nsB
 }

@@ -1,0 +1,174 @@
+// Command benchtable turns `go test -bench` output (several -count runs)
+// into the README's benchmark table: the median of each figure with its
+// spread, ringo's raw frame rates beside the Linux kernel's on the same
+// QEMU topology with their ratio, and a gnuplot script for a PNG chart.
+//
+//	go test -bench . -count 3 ... | go run ./scripts/benchtable -md out.md -plot out.gp
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// samples[benchmark][unit] = values from each run.
+type samples map[string]map[string][]float64
+
+var line = regexp.MustCompile(`^(Benchmark\S+)\s+\d+\s+(.*)$`)
+
+// parse reads benchmark lines; suffix is the "-GOMAXPROCS" go test
+// appends to each name, taken off.
+func parse(r io.Reader, suffix string) samples {
+	s := samples{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		m[1] = strings.TrimSuffix(m[1], suffix)
+		f := strings.Fields(m[2])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			if s[m[1]] == nil {
+				s[m[1]] = map[string][]float64{}
+			}
+			s[m[1]][f[i+1]] = append(s[m[1]][f[i+1]], v)
+		}
+	}
+	return s
+}
+
+// stat is a median with its spread.
+type stat struct {
+	med, lo, hi float64
+	n           int
+}
+
+func summarize(v []float64) stat {
+	if len(v) == 0 {
+		return stat{}
+	}
+	v = slices.Clone(v)
+	sort.Float64s(v)
+	med := v[len(v)/2]
+	if len(v)%2 == 0 {
+		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return stat{med, v[0], v[len(v)-1], len(v)}
+}
+
+func (s stat) String() string {
+	if s.n == 0 {
+		return "–"
+	}
+	if s.n == 1 || s.lo == s.hi {
+		return human(s.med)
+	}
+	return fmt.Sprintf("%s (%s–%s)", human(s.med), human(s.lo), human(s.hi))
+}
+
+func human(v float64) string {
+	switch {
+	case v >= 10000:
+		return fmt.Sprintf("%.1f k", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func main() {
+	md := flag.String("md", "", "write the Markdown table here (default stdout)")
+	plot := flag.String("plot", "", "write a gnuplot script for a PNG chart here")
+	png := flag.String("png", "bench.png", "the chart the gnuplot script draws")
+	procs := flag.Int("procs", runtime.NumCPU(), "GOMAXPROCS of the benchmark run (go test's name suffix)")
+	flag.Parse()
+	suffix := ""
+	if *procs > 1 {
+		suffix = fmt.Sprintf("-%d", *procs)
+	}
+	s := parse(os.Stdin, suffix)
+	var b strings.Builder
+	fmt.Fprintln(&b, "| frames, from → to, size | ringo, interrupts | ringo, busy poll | Linux (translation on) | Linux, iommu=pt | ringo / Linux |")
+	fmt.Fprintln(&b, "| --- | --- | --- | --- | --- | --- |")
+	type bar struct {
+		label              string
+		irq, poll, lx, lpt float64
+	}
+	var bars []bar
+	for _, pair := range [][2]string{{"e1000", "e1000"}, {"e1000", "ne2k_pci"}, {"ne2k_pci", "e1000"}} {
+		for _, size := range []int{60, 1514} {
+			get := func(mode string) stat {
+				return summarize(s[fmt.Sprintf("BenchmarkFrames/%s-%s-%s-%d", pair[0], pair[1], mode, size)]["rx-frames/s"])
+			}
+			irq, poll, lx, lpt := get("irq"), get("poll"), get("linux"), get("linux-pt")
+			if irq.n == 0 && lx.n == 0 {
+				continue
+			}
+			ratio := "–"
+			if lx.n > 0 && lx.med > 0 {
+				ratio = fmt.Sprintf("%.2f", irq.med/lx.med)
+				if poll.n > 0 {
+					ratio += fmt.Sprintf(" (poll %.2f)", poll.med/lx.med)
+				}
+			}
+			label := fmt.Sprintf("%s → %s, %d B", pair[0], pair[1], size)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", label, irq, poll, lx, lpt, ratio)
+			bars = append(bars, bar{strings.ReplaceAll(label, "_pci", ""), irq.med, poll.med, lx.med, lpt.med})
+		}
+	}
+	var host []string
+	for name, units := range s {
+		if strings.HasPrefix(name, "BenchmarkFrames") {
+			continue
+		}
+		ns := summarize(units["ns/op"])
+		al := summarize(units["allocs/op"])
+		host = append(host, fmt.Sprintf("| %s | %s ns/op | %s allocs/op |", strings.TrimPrefix(name, "Benchmark"), ns, al))
+	}
+	if len(host) > 0 {
+		sort.Strings(host)
+		fmt.Fprintln(&b, "\n| host path | time | allocations |\n| --- | --- | --- |")
+		fmt.Fprintln(&b, strings.Join(host, "\n"))
+	}
+	out := os.Stdout
+	if *md != "" {
+		f, err := os.Create(*md)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		out = f
+	}
+	fmt.Fprint(out, b.String())
+	if *plot != "" && len(bars) > 0 {
+		var g strings.Builder
+		fmt.Fprintf(&g, "set terminal pngcairo size 1100,500\nset output %q\nset style data histograms\nset style histogram clustered gap 1\n", *png)
+		fmt.Fprintln(&g, "set style fill solid border -1\nset ylabel \"frames/s received (median)\"\nset xtics rotate by -20\nset key top right\nset grid ytics")
+		fmt.Fprintln(&g, "$data << EOD")
+		for _, r := range bars {
+			fmt.Fprintf(&g, "%q %.0f %.0f %.0f %.0f\n", r.label, r.irq, r.poll, r.lx, r.lpt)
+		}
+		fmt.Fprintln(&g, "EOD")
+		fmt.Fprintln(&g, `plot $data using 2:xtic(1) title "ringo irq", '' using 3 title "ringo poll", '' using 4 title "Linux", '' using 5 title "Linux iommu=pt"`)
+		if err := os.WriteFile(*plot, []byte(g.String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
