@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-run='TestHostileRxDescriptors|TestTxStallWatchdogReset|TestHostileHeaders|TestOverflowRecovery|TestReceiveBufferFull|TestHostUnreachable|TestKeepAlive|TestSYNFloodCookies|TestAttackReplay|TestSoak|TestLinuxBulk'
+run='TestNeighbourVanishesAndReturns|TestZeroWindow|TestHostileRxDescriptors|TestTxStallWatchdogReset|TestHostileHeaders|TestOverflowRecovery|TestReceiveBufferFull|TestHostUnreachable|TestKeepAlive|TestSYNFloodCookies|TestAttackReplay|TestSoak|TestLinuxBulk'
 go test -count=1 -v -run "$run" ./e1000 ./ne2000 ./netcore/... >"$log" 2>&1 || { cat "$log"; exit 1; }
 if [ "${RINGO_FAULTS_QEMU:-1}" != 0 ]; then
 	(cd qemu-tests && go test -count=1 -v -timeout 20m -run 'TestAppliance$|TestKillRestart' .) >>"$log" 2>&1 || { cat "$log"; exit 1; }

@@ -307,3 +307,45 @@ func TestSNMPFormat(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[2], "Icmp: InMsgs InErrors"))
 	assert.Equal(t, len(strings.Fields(lines[0])), len(strings.Fields(lines[1])))
 }
+
+// A neighbour that vanishes: its entry goes through STALE, DELAY and PROBE
+// to FAILED, senders get host-unreachable; when it comes back, the next
+// send resolves it again and traffic resumes.
+func TestNeighbourVanishesAndReturns(t *testing.T) {
+	nc := neigh.Config{BaseReachable: 100 * time.Millisecond, DelayFirstProbe: 50 * time.Millisecond,
+		RetransTime: 50 * time.Millisecond, UcastProbes: 2, McastProbes: 2}
+	a, b := newHost(t, Config{Neigh: nc}), newHost(t, Config{Neigh: nc})
+	da, db := wire(t, a, b, "10.1.0.1/24", "10.1.0.2/24", 0)
+	_, err := ping(t, a, "10.1.0.2", 56)
+	require.NoError(t, err)
+
+	require.NoError(t, db.Down())
+	gone := time.Now()
+	var failedAfter time.Duration
+	for time.Since(gone) < 5*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		a.ip.Ping(ctx, ip4("10.1.0.2"), 56, 2)
+		cancel()
+		if st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2")); st == neigh.Failed {
+			failedAfter = time.Since(gone)
+			break
+		}
+	}
+	require.NotZero(t, failedAfter, "the entry went FAILED")
+	_, err = ping(t, a, "10.1.0.2", 56)
+	var ue *UnreachableError
+	require.ErrorAs(t, err, &ue, "senders get host unreachable")
+
+	require.NoError(t, db.Up())
+	back := time.Now()
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := a.ip.Ping(ctx, ip4("10.1.0.2"), 56, 3)
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "pings resume when the neighbour returns")
+	st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2"))
+	assert.Equal(t, neigh.Reachable, st)
+	t.Logf("FAULT | ARP peer vanishes (its link down) and returns | neighbour FAILED %v after it went (reachable 100 ms, 2 probes), senders got host unreachable; pings resumed %v after it returned",
+		failedAfter.Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
+}

@@ -138,11 +138,15 @@ func main() {
 		}
 		ns := summarize(units["ns/op"])
 		al := summarize(units["allocs/op"])
-		host = append(host, fmt.Sprintf("| %s | %s ns/op | %s allocs/op |", strings.TrimPrefix(name, "Benchmark"), ns, al))
+		figure := ns.String() + " ns/op"
+		if mb := summarize(units["MB/s"]); mb.n > 0 {
+			figure = mb.String() + " MB/s"
+		}
+		host = append(host, fmt.Sprintf("| %s | %s | %s allocs/op |", strings.TrimPrefix(name, "Benchmark"), figure, al))
 	}
 	if len(host) > 0 {
 		sort.Strings(host)
-		fmt.Fprintln(&b, "\n| host path | time | allocations |\n| --- | --- | --- |")
+		fmt.Fprintln(&b, "\n| host path | figure | allocations |\n| --- | --- | --- |")
 		fmt.Fprintln(&b, strings.Join(host, "\n"))
 	}
 	out := os.Stdout
