@@ -19,6 +19,7 @@ command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
+command -v gnuplot >/dev/null || need+=(gnuplot-nox) # scripts/bench.sh draws its chart with it
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
