@@ -12,7 +12,7 @@ $data << EOD
 "e1000 → e1000, 1514 B" 22983 37214 19846 21362
 "e1000 → ne2k, 60 B" 4742 0 18619 0
 "e1000 → ne2k, 1514 B" 791 0 6891 0
-"ne2k → e1000, 60 B" 1598 0 22886 0
-"ne2k → e1000, 1514 B" 973 0 11039 0
+"ne2k → e1000, 60 B" 11276 0 22886 0
+"ne2k → e1000, 1514 B" 7434 0 11039 0
 EOD
 plot $data using 2:xtic(1) title "ringo irq", '' using 3 title "ringo poll", '' using 4 title "Linux", '' using 5 title "Linux iommu=pt"
