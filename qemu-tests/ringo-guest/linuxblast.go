@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // linuxBlast is blast on the Linux kernel's own drivers: kernel pktgen
@@ -20,16 +18,8 @@ import (
 // what arrives. It reports a BlastReport measured as ringo's blast is:
 // the receive rate between the first and the last frame.
 func linuxBlast(args map[string]string) error {
-	for _, m := range []string{"e1000", "8390", "ne2k-pci", "pktgen"} {
-		f, err := os.Open(filepath.Join("/lib/modules/ringo", m+".ko"))
-		if err != nil {
-			return err
-		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && err != unix.EEXIST {
-			return fmt.Errorf("load %s: %w", m, err)
-		}
+	if err := loadModules("e1000", "8390", "ne2k-pci", "pktgen"); err != nil {
+		return err
 	}
 	n := atoiDefault(args["ringo.frames"], 20000)
 	size := atoiDefault(args["ringo.size"], 60)

@@ -37,16 +37,8 @@ type TCPEchoResult struct {
 // ne2k-pci), give eth0 ringo.peerip, then ping ringo.target with each size
 // in ringo.sizes (ringo.count each) from the kernel's ICMP socket.
 func linuxPeer(args map[string]string) error {
-	for _, m := range []string{"e1000", "8390", "ne2k-pci"} {
-		f, err := os.Open(filepath.Join("/lib/modules/ringo", m+".ko"))
-		if err != nil {
-			return err
-		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && err != unix.EEXIST {
-			return fmt.Errorf("load %s: %w", m, err)
-		}
+	if err := loadModules("e1000", "8390", "ne2k-pci"); err != nil {
+		return err
 	}
 	var ifname string
 	deadline := time.Now().Add(10 * time.Second)
@@ -143,6 +135,22 @@ func tcpEcho(addr string, n int64) TCPEchoResult {
 	r.Match = r.Back == n && [32]byte(h.Sum(nil)) == sha256.Sum256(data)
 	r.Seconds = time.Since(start).Seconds()
 	return r
+}
+
+// loadModules loads kernel modules the initramfs carries, in order.
+func loadModules(names ...string) error {
+	for _, m := range names {
+		f, err := os.Open(filepath.Join("/lib/modules/ringo", m+".ko"))
+		if err != nil {
+			return err
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && err != unix.EEXIST {
+			return fmt.Errorf("load %s: %w", m, err)
+		}
+	}
+	return nil
 }
 
 // echo sends one echo request through the kernel and waits for its reply.
