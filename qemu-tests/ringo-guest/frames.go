@@ -39,8 +39,8 @@ type DirectionReport struct {
 	Sent       int
 	Received   int
 	InOrder    bool
-	Inversions int    // frames that arrived after a later one
-	FirstInv   string `json:",omitempty"` // the first: "want N got M"
+	Inversions int    // arrivals below the previous arrival
+	FirstInv   string `json:",omitempty"` // the first: "N after M"
 	Duplicates int    // frames seen twice
 	Mismatches int
 	Elapsed    float64 // seconds
@@ -65,6 +65,8 @@ type receiver struct {
 	bad      atomic.Int64
 	outOrder atomic.Bool
 	inv, dup atomic.Int64
+	last     uint32 // the previous arrival
+	any      bool
 	firstInv atomic.Value // string
 	seen     []bool
 	buf      []byte
@@ -74,12 +76,15 @@ func (r *receiver) check(frame []byte) {
 	seq := binary.BigEndian.Uint32(frame[15:])
 	if seq != r.next {
 		r.outOrder.Store(true)
-		if seq < r.next {
-			if r.inv.Add(1) == 1 {
-				r.firstInv.Store(fmt.Sprintf("want %d got %d", r.next, seq))
-			}
+	}
+	// An inversion is an arrival below the one before it: one frame
+	// delivered ahead of 29 queued ones counts once, not 29 times.
+	if r.any && seq < r.last {
+		if r.inv.Add(1) == 1 {
+			r.firstInv.Store(fmt.Sprintf("%d after %d", seq, r.last))
 		}
 	}
+	r.last, r.any = seq, true
 	if int(seq) < len(r.seen) {
 		if r.seen[seq] {
 			r.dup.Add(1)
