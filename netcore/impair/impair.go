@@ -177,9 +177,10 @@ func (d *Direction) enqueueLocked(b *skb.Buff, delay time.Duration) {
 func (d *Direction) run() {
 	defer close(d.done)
 	t := time.NewTimer(time.Hour)
+	var due []*skb.Buff // reused: no allocation per wake-up
 	for {
 		d.mu.Lock()
-		var due []*skb.Buff
+		due = due[:0]
 		now := time.Now()
 		for d.q.Len() > 0 && (d.stopped || !d.q[0].due.After(now)) {
 			due = append(due, heap.Pop(&d.q).(delayed).b)
@@ -190,8 +191,9 @@ func (d *Direction) run() {
 		}
 		stopped := d.stopped
 		d.mu.Unlock()
-		for _, b := range due {
+		for i, b := range due {
 			d.deliver(b)
+			due[i] = nil
 		}
 		if stopped {
 			return

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/neigh"
-	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
 
@@ -211,8 +209,3 @@ func TestAttackReplay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "tcp too", string(buf[:n]))
 }
-
-var (
-	_ = netip.Addr{}
-	_ *socket.Stack
-)

@@ -1,7 +1,6 @@
 package tcp_test
 
 import (
-	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -187,6 +186,3 @@ func TestKeepAlive(t *testing.T) {
 	t.Logf("FAULT | TCP peer vanishes from an idle connection (keepalive every 20 ms) | declared dead after %d unanswered probes, %v; Read returns ETIMEDOUT",
 		a.TCP.Ext.TCPKeepAlive.Load()-probes, time.Since(start).Round(time.Millisecond))
 }
-
-// seqOf reads a segment's sequence number (for readers of captures).
-var _ = binary.BigEndian
