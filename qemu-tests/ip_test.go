@@ -43,7 +43,7 @@ type linuxPeerReport struct {
 }
 
 // freePort asks the kernel for an unused TCP port on loopback.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,37 +36,14 @@ type TCPEchoResult struct {
 // ne2k-pci), give eth0 ringo.peerip, then ping ringo.target with each size
 // in ringo.sizes (ringo.count each) from the kernel's ICMP socket.
 func linuxPeer(args map[string]string) error {
-	if err := loadModules("e1000", "8390", "ne2k-pci"); err != nil {
+	_, drv, err := kernelNIC(args["ringo.peerip"])
+	if err != nil {
 		return err
-	}
-	var ifname string
-	deadline := time.Now().Add(10 * time.Second)
-	for ifname == "" {
-		ifs, _ := net.Interfaces()
-		for _, i := range ifs {
-			if i.Flags&net.FlagLoopback == 0 {
-				ifname = i.Name
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no NIC appeared")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	drv, _ := os.Readlink("/sys/class/net/" + ifname + "/device/driver")
-	for _, c := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"ip", "addr", "add", args["ringo.peerip"], "dev", ifname},
-		{"ip", "link", "set", ifname, "up"},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out)
-		}
 	}
 	report(map[string]string{"phase": "ready"})
 	target := net.ParseIP(args["ringo.target"])
 	count := atoiDefault(args["ringo.count"], 5)
-	rep := LinuxPeerReport{Driver: filepath.Base(drv), Pings: map[int]PingResult{}}
+	rep := LinuxPeerReport{Driver: drv, Pings: map[int]PingResult{}}
 	c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 	if err != nil {
 		return err

@@ -23,14 +23,15 @@ import (
 
 // scenarios by name.
 var scenarios = map[string]func(args map[string]string, nics []*nic) error{
-	"identify":  identify,
-	"hub":       hub,
-	"arp":       arp,
-	"linkflap":  linkflap,
-	"flood":     flood,
-	"ipserve":   ipServe,
-	"blast":     blast,
-	"appliance": applianceScenario,
+	"identify":   identify,
+	"hub":        hub,
+	"arp":        arp,
+	"linkflap":   linkflap,
+	"flood":      flood,
+	"ipserve":    ipServe,
+	"blast":      blast,
+	"appliance":  applianceScenario,
+	"stackbench": stackBench,
 }
 
 // nic is one supported card, bound to vfio-pci and opened.
@@ -66,8 +67,10 @@ func main() {
 
 // kernelScenarios run on the Linux kernel's own drivers: no VFIO.
 var kernelScenarios = map[string]func(args map[string]string) error{
-	"linuxpeer":  linuxPeer,
-	"linuxblast": linuxBlast,
+	"linuxpeer":       linuxPeer,
+	"linuxblast":      linuxBlast,
+	"linuxstackbench": linuxStackBench,
+	"benchpeer":       benchPeer,
 }
 
 func run(args map[string]string) error {

@@ -77,7 +77,10 @@ var LinuxNICModules = []string{
 // "./cmd/ringo-init"). extraPkgs are added as further commands; extraFiles
 // are "host:guest" pairs. The VFIO and Linux NIC modules are always added.
 func BuildInitramfs(ctx context.Context, root string, k Kernel, out, uinit string, extraPkgs, extraFiles []string) error {
-	args := []string{"tool", "u-root", "-o", out, "-uinitcmd=" + filepath.Base(uinit), "-defaultsh="}
+	// u-root builds with inlining off (-gcflags=all=-l) for a smaller
+	// image unless asked: ringo's fast paths depend on it (the checksum
+	// loop, header views, register accessors), so ask.
+	args := []string{"tool", "u-root", "-o", out, "-uinitcmd=" + filepath.Base(uinit), "-defaultsh=", "-go-enable-inlining"}
 	for _, m := range append(append([]string{}, VFIOModules...), LinuxNICModules...) {
 		args = append(args, "-files", filepath.Join(k.Modules, m)+":"+strings.TrimPrefix(GuestModuleDir, "/")+"/"+filepath.Base(m))
 	}

@@ -1,0 +1,542 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/icmp"
+
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/socket"
+)
+
+// The stack benchmark: a device under test (ringo's drivers and stack, or
+// the Linux kernel's, on the same NIC model) against a Linux peer VM over
+// a -netdev socket link. The peer serves on fixed ports:
+const (
+	benchCtlPort    = 5000 // control: one line per command, one line back
+	benchUDPPort    = 5001 // UDP sink (counts) and source (udp-send)
+	benchTCPSink    = 5002 // reads to EOF, then closes
+	benchTCPSource  = 5003 // reads an 8-byte length, writes that many bytes, closes
+	benchQuiet      = 300 * time.Millisecond
+	benchSendLimit  = 10 * time.Second
+	benchPingWarmup = 60 * time.Second
+)
+
+// StackBenchReport is the device under test's figures.
+type StackBenchReport struct {
+	Stack  string // "ringo" or "linux"
+	Driver string
+	Ping   PingStats
+	UDP    []UDPRate
+	TCP    []TCPRate
+}
+
+// PingStats is a run of back-to-back 56-byte echo requests.
+type PingStats struct {
+	Sent, Received     int
+	P50, P99, Min, Max float64 // milliseconds
+}
+
+// UDPRate is one UDP run: Dir "tx" (DUT sends, the peer counts) or "rx"
+// (the peer sends, the DUT counts). Rates are datagrams per second,
+// measured at the receiver between its first and last datagram.
+type UDPRate struct {
+	Dir            string
+	Payload        int
+	Sent, Received int
+	SendPPS        float64 // offered: sent / sender's elapsed time
+	RecvPPS        float64
+}
+
+// TCPRate is one bulk transfer: "tx" DUT to peer, "rx" peer to DUT.
+type TCPRate struct {
+	Dir     string
+	Bytes   int64
+	Seconds float64
+	MBps    float64
+	Err     string `json:",omitempty"`
+}
+
+// benchStack is what the benchmark needs of a network stack: ringo's
+// socket.Stack and the kernel's (package net) both provide it.
+type benchStack interface {
+	ListenPacket(network, address string) (net.PacketConn, error)
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+	Ping(ctx context.Context, dst netip.Addr, size, seq int) (time.Duration, error)
+}
+
+// ringoBench is ringo's stack as a benchStack.
+type ringoBench struct{ *socket.Stack }
+
+func (r ringoBench) Ping(ctx context.Context, dst netip.Addr, size, seq int) (time.Duration, error) {
+	return r.IP.Ping(ctx, dst.As4(), size, uint16(seq))
+}
+
+// kernelBench is the Linux kernel's stack as a benchStack.
+type kernelBench struct {
+	net.Dialer
+	icmp *icmp.PacketConn
+}
+
+func (kernelBench) ListenPacket(network, address string) (net.PacketConn, error) {
+	return net.ListenPacket(network, address)
+}
+
+func (k kernelBench) Ping(ctx context.Context, dst netip.Addr, size, seq int) (time.Duration, error) {
+	return echo(k.icmp, dst.AsSlice(), seq, size, 4242)
+}
+
+// stackBench is the device under test on ringo: NIC 0 with ringo.ip, the
+// benchmark against ringo.target.
+func stackBench(args map[string]string, nics []*nic) error {
+	s, err := newStack(nics[:1], stackOpts{busyPoll: args["ringo.mode"] == "poll", ring: 256, ioWidth: 4})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	st, err := socket.New(s.core, ipv4.Config{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p, err := netip.ParsePrefix(args["ringo.ip"])
+	if err != nil {
+		return fmt.Errorf("ringo.ip: %w", err)
+	}
+	if err := st.IP.AddAddress(s.devs[0], p); err != nil {
+		return err
+	}
+	var prof bytes.Buffer
+	if args["ringo.pprof"] != "" {
+		// A CPU profile of the whole run, printed as a report for the
+		// host to save (go tool pprof reads it without the binary).
+		if err := pprof.StartCPUProfile(&prof); err != nil {
+			return err
+		}
+	}
+	rep, err := runStackBench(ringoBench{st}, args)
+	rep.Stack, rep.Driver = "ringo", nics[0].kind
+	if args["ringo.pprof"] != "" {
+		pprof.StopCPUProfile()
+		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(prof.Bytes())})
+	}
+	report(rep)
+	return err
+}
+
+// linuxStackBench is the device under test on the kernel's driver and
+// stack, the same measurements as stackBench.
+func linuxStackBench(args map[string]string) error {
+	_, drv, err := kernelNIC(args["ringo.ip"])
+	if err != nil {
+		return err
+	}
+	c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rep, err := runStackBench(&kernelBench{icmp: c}, args)
+	rep.Stack, rep.Driver = "linux", drv
+	report(rep)
+	return err
+}
+
+// runStackBench measures ping, UDP each way at two payload sizes and TCP
+// bulk each way against the peer at ringo.target.
+func runStackBench(st benchStack, args map[string]string) (StackBenchReport, error) {
+	var rep StackBenchReport
+	peer, err := netip.ParseAddr(args["ringo.target"])
+	if err != nil {
+		return rep, fmt.Errorf("ringo.target: %w", err)
+	}
+	self, err := netip.ParsePrefix(args["ringo.ip"])
+	if err != nil {
+		return rep, fmt.Errorf("ringo.ip: %w", err)
+	}
+	// The peer may still be booting.
+	for start := time.Now(); ; {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := st.Ping(ctx, peer, 56, 1)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Since(start) > benchPingWarmup {
+			return rep, fmt.Errorf("peer %v never answered: %w", peer, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rep.Ping = benchPing(st, peer, atoiDefault(args["ringo.pings"], 300))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctl, err := st.DialContext(ctx, "tcp4", netip.AddrPortFrom(peer, benchCtlPort).String())
+	cancel()
+	if err != nil {
+		return rep, fmt.Errorf("control connection: %w", err)
+	}
+	defer ctl.Close()
+	cr := bufio.NewReader(ctl)
+	call := func(cmd string) (string, error) {
+		ctl.SetDeadline(time.Now().Add(2 * benchSendLimit))
+		if _, err := io.WriteString(ctl, cmd+"\n"); err != nil {
+			return "", fmt.Errorf("control %q: %w", cmd, err)
+		}
+		l, err := cr.ReadString('\n')
+		if err != nil {
+			return "", fmt.Errorf("control %q: %w", cmd, err)
+		}
+		return strings.TrimSpace(l), nil
+	}
+	n := atoiDefault(args["ringo.udpn"], 20000)
+	var errs []error
+	for _, payload := range []int{18, 1472} { // 60- and 1514-byte frames
+		r, err := benchUDPTx(st, peer, n, payload, call)
+		rep.UDP = append(rep.UDP, r)
+		errs = append(errs, err)
+		r, err = benchUDPRx(st, self.Addr(), n, payload, call)
+		rep.UDP = append(rep.UDP, r)
+		errs = append(errs, err)
+	}
+	size := int64(atoiDefault(args["ringo.tcpbytes"], 8<<20))
+	rep.TCP = append(rep.TCP, benchTCP(st, peer, "tx", size), benchTCP(st, peer, "rx", size))
+	_, err = call("bye")
+	errs = append(errs, err)
+	return rep, errors.Join(errs...)
+}
+
+// benchPing sends count echo requests back to back.
+func benchPing(st benchStack, peer netip.Addr, count int) PingStats {
+	var ps PingStats
+	var rtts []float64
+	for i := 0; i < count; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		rtt, err := st.Ping(ctx, peer, 56, i+2)
+		cancel()
+		ps.Sent++
+		if err == nil {
+			ps.Received++
+			rtts = append(rtts, float64(rtt.Nanoseconds())/1e6)
+		}
+	}
+	if len(rtts) > 0 {
+		slices.Sort(rtts)
+		ps.Min, ps.Max = rtts[0], rtts[len(rtts)-1]
+		ps.P50 = rtts[len(rtts)/2]
+		ps.P99 = rtts[min(len(rtts)-1, len(rtts)*99/100)]
+	}
+	return ps
+}
+
+// benchUDPTx sends n datagrams to the peer's sink as fast as the stack
+// takes them, then asks the peer what arrived.
+func benchUDPTx(st benchStack, peer netip.Addr, n, payload int, call func(string) (string, error)) (UDPRate, error) {
+	r := UDPRate{Dir: "tx", Payload: payload}
+	if _, err := call("udp-reset"); err != nil {
+		return r, err
+	}
+	pc, err := st.ListenPacket("udp4", ":0")
+	if err != nil {
+		return r, err
+	}
+	defer pc.Close()
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, benchUDPPort))
+	buf := make([]byte, payload)
+	start := time.Now()
+	for r.Sent < n && time.Since(start) < benchSendLimit {
+		binary.BigEndian.PutUint32(buf, uint32(r.Sent))
+		if _, err := pc.WriteTo(buf, dst); err != nil {
+			if errors.Is(err, netcore.ErrQueueFull) || errors.Is(err, syscall.ENOBUFS) {
+				time.Sleep(20 * time.Microsecond) // the qdisc is full: back off as a blocking sender would
+				continue
+			}
+			return r, fmt.Errorf("udp send: %w", err)
+		}
+		r.Sent++
+	}
+	r.SendPPS = float64(r.Sent) / time.Since(start).Seconds()
+	time.Sleep(benchQuiet)
+	line, err := call("udp-count")
+	if err != nil {
+		return r, err
+	}
+	var ns int64
+	if _, err := fmt.Sscan(line, &r.Received, &ns); err != nil {
+		return r, fmt.Errorf("udp-count reply %q: %w", line, err)
+	}
+	if r.Received > 1 && ns > 0 {
+		r.RecvPPS = float64(r.Received-1) / (float64(ns) / 1e9)
+	}
+	return r, nil
+}
+
+// benchUDPRx has the peer send n datagrams to us and counts them.
+func benchUDPRx(st benchStack, self netip.Addr, n, payload int, call func(string) (string, error)) (UDPRate, error) {
+	r := UDPRate{Dir: "rx", Payload: payload}
+	pc, err := st.ListenPacket("udp4", fmt.Sprintf(":%d", benchUDPPort))
+	if err != nil {
+		return r, err
+	}
+	if rb, ok := pc.(interface{ SetReadBuffer(int) error }); ok {
+		rb.SetReadBuffer(4 << 20)
+	}
+	var got, first, last atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			now := time.Now().UnixNano()
+			if got.Add(1) == 1 {
+				first.Store(now)
+			}
+			last.Store(now)
+		}
+	}()
+	line, err := call(fmt.Sprintf("udp-send %s %d %d", netip.AddrPortFrom(self, benchUDPPort), n, payload))
+	if err == nil {
+		var ns int64
+		if _, err = fmt.Sscan(line, &r.Sent, &ns); err == nil && ns > 0 {
+			r.SendPPS = float64(r.Sent) / (float64(ns) / 1e9)
+		}
+	}
+	for prev := int64(-1); prev != got.Load(); {
+		prev = got.Load()
+		time.Sleep(benchQuiet)
+	}
+	pc.Close()
+	wg.Wait()
+	r.Received = int(got.Load())
+	if r.Received > 1 {
+		r.RecvPPS = float64(r.Received-1) / (float64(last.Load()-first.Load()) / 1e9)
+	}
+	return r, err
+}
+
+// benchTCP moves size bytes over one connection: "tx" to the peer's sink
+// (timed to the peer's close, so every byte arrived), "rx" from its
+// source.
+func benchTCP(st benchStack, peer netip.Addr, dir string, size int64) TCPRate {
+	r := TCPRate{Dir: dir}
+	port := benchTCPSink
+	if dir == "rx" {
+		port = benchTCPSource
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	c, err := st.DialContext(ctx, "tcp4", netip.AddrPortFrom(peer, uint16(port)).String())
+	cancel()
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Minute))
+	if dir == "tx" {
+		buf := make([]byte, 64<<10)
+		for r.Bytes < size && err == nil {
+			var n int
+			n, err = c.Write(buf[:min(int64(len(buf)), size-r.Bytes)])
+			r.Bytes += int64(n)
+		}
+		if err == nil {
+			err = closeWrite(c)
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, c) // the peer closes once it has read everything
+		}
+	} else {
+		var hdr [8]byte
+		binary.BigEndian.PutUint64(hdr[:], uint64(size))
+		if _, err = c.Write(hdr[:]); err == nil {
+			r.Bytes, err = io.Copy(io.Discard, c)
+		}
+		if err == nil && r.Bytes != size {
+			err = fmt.Errorf("got %d of %d bytes", r.Bytes, size)
+		}
+	}
+	r.Seconds = time.Since(start).Seconds()
+	r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return fmt.Errorf("%T has no CloseWrite", c)
+}
+
+// benchPeer is the Linux peer of the stack benchmark: the kernel's
+// driver and stack at ringo.peerip, serving the ports above until the
+// device under test says "bye".
+func benchPeer(args map[string]string) error {
+	_, drv, err := kernelNIC(args["ringo.peerip"])
+	if err != nil {
+		return err
+	}
+	// Room for a burst: the sink counts what the kernel queued for it.
+	for _, kv := range [][2]string{{"net.core.rmem_max", "8388608"}, {"net.core.wmem_max", "8388608"}} {
+		if err := sysctl(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{Port: benchUDPPort})
+	if err != nil {
+		return err
+	}
+	defer uc.Close()
+	uc.SetReadBuffer(8 << 20)
+	var sink struct {
+		sync.Mutex
+		n           int
+		first, last time.Time
+	}
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, err := uc.Read(buf); err != nil {
+				return
+			}
+			now := time.Now()
+			sink.Lock()
+			if sink.n == 0 {
+				sink.first = now
+			}
+			sink.n++
+			sink.last = now
+			sink.Unlock()
+		}
+	}()
+	serve := func(port int, h func(net.Conn)) (net.Listener, error) {
+		l, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() { defer c.Close(); h(c) }()
+			}
+		}()
+		return l, nil
+	}
+	for port, h := range map[int]func(net.Conn){
+		benchTCPSink: func(c net.Conn) { io.Copy(io.Discard, c) },
+		benchTCPSource: func(c net.Conn) {
+			var hdr [8]byte
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
+				return
+			}
+			buf := make([]byte, 64<<10)
+			for left := int64(binary.BigEndian.Uint64(hdr[:])); left > 0; {
+				n, err := c.Write(buf[:min(int64(len(buf)), left)])
+				if err != nil {
+					return
+				}
+				left -= int64(n)
+			}
+		},
+	} {
+		l, err := serve(port, h)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+	}
+	ctl, err := net.Listen("tcp4", fmt.Sprintf(":%d", benchCtlPort))
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	report(map[string]string{"phase": "ready", "driver": drv})
+	ctl.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Minute))
+	c, err := ctl.Accept()
+	if err != nil {
+		return fmt.Errorf("no device under test: %w", err)
+	}
+	defer c.Close()
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		reply := "ok"
+		switch f[0] {
+		case "udp-reset":
+			sink.Lock()
+			sink.n = 0
+			sink.Unlock()
+		case "udp-count":
+			sink.Lock()
+			reply = fmt.Sprintf("%d %d", sink.n, sink.last.Sub(sink.first).Nanoseconds())
+			sink.n = 0
+			sink.Unlock()
+		case "udp-send": // udp-send ADDR:PORT N PAYLOAD
+			if len(f) != 4 {
+				reply = "error: udp-send ADDR:PORT N PAYLOAD"
+				break
+			}
+			dst, err1 := netip.ParseAddrPort(f[1])
+			n, err2 := strconv.Atoi(f[2])
+			size, err3 := strconv.Atoi(f[3])
+			if err := errors.Join(err1, err2, err3); err != nil || size > 1472 {
+				reply = fmt.Sprintf("error: %v", err)
+				break
+			}
+			buf := make([]byte, size)
+			start := time.Now()
+			sent := 0
+			for sent < n && time.Since(start) < benchSendLimit {
+				binary.BigEndian.PutUint32(buf, uint32(sent))
+				if _, err := uc.WriteToUDPAddrPort(buf, dst); err != nil {
+					if errors.Is(err, syscall.ENOBUFS) {
+						time.Sleep(20 * time.Microsecond)
+						continue
+					}
+					break
+				}
+				sent++
+			}
+			reply = fmt.Sprintf("%d %d", sent, time.Since(start).Nanoseconds())
+		case "bye":
+			io.WriteString(c, "ok\n")
+			report(map[string]string{"phase": "done"})
+			return nil
+		default:
+			reply = "error: unknown command " + f[0]
+		}
+		if _, err := io.WriteString(c, reply+"\n"); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("control connection ended without bye: %v", sc.Err())
+}

@@ -1,0 +1,154 @@
+package qemutests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/qemu-tests/vm"
+)
+
+// stackBenchReport mirrors the guest's StackBenchReport.
+type stackBenchReport struct {
+	Stack  string
+	Driver string
+	Ping   struct {
+		Sent, Received     int
+		P50, P99, Min, Max float64
+	}
+	UDP []struct {
+		Dir            string
+		Payload        int
+		Sent, Received int
+		SendPPS        float64
+		RecvPPS        float64
+	}
+	TCP []struct {
+		Dir     string
+		Bytes   int64
+		Seconds float64
+		MBps    float64
+		Err     string
+	}
+}
+
+// stackBenchOpts sizes one stack benchmark run.
+type stackBenchOpts struct {
+	model    string // the device under test's NIC: "e1000" or "ne2k_pci"
+	stack    string // "ringo" or "linux"
+	udpN     int    // datagrams per UDP run
+	tcpBytes int    // bytes per TCP run
+	pings    int
+}
+
+// runStackBench boots a Linux peer VM (the kernel's e1000 driver and
+// stack) and the device under test — ringo, or the kernel on the same NIC
+// model — joined by a -netdev socket link, and returns the device under
+// test's figures: ping RTTs, UDP datagrams/s each way at 18- and
+// 1472-byte payloads, TCP bulk each way.
+func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
+	t.Helper()
+	port := freePort(t)
+	peer := boot(t, vm.Config{
+		Name:    "benchpeer",
+		Timeout: 6 * time.Minute,
+		NoPcap:  true,
+		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:05:01", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)}},
+	}, "benchpeer", "ringo.peerip=10.0.5.1/24")
+	time.Sleep(time.Second) // the listening side first
+	scenario := "stackbench"
+	if o.stack == "linux" {
+		scenario = "linuxstackbench"
+	}
+	dut := boot(t, vm.Config{
+		Name:    "dut-" + o.stack + "-" + o.model,
+		Timeout: 6 * time.Minute,
+		NoPcap:  true,
+		NICs:    []vm.NIC{{Model: o.model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
+	}, scenario, "ringo.pprof="+os.Getenv("RINGO_PPROF"), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
+		fmt.Sprintf("ringo.tcpbytes=%d", o.tcpBytes), fmt.Sprintf("ringo.pings=%d", o.pings))
+	var wg sync.WaitGroup
+	var praw, draw [][]byte
+	var perr, derr error
+	wg.Add(2)
+	go func() { defer wg.Done(); r, err := peer.Wait(); perr = err; praw = raws(r) }()
+	go func() { defer wg.Done(); r, err := dut.Wait(); derr = err; draw = raws(r) }()
+	wg.Wait()
+	require.NoError(t, derr, "device under test")
+	require.NoError(t, perr, "peer")
+	require.Len(t, praw, 2, "peer: ready + done")
+	require.NotEmpty(t, draw, "device under test: a report")
+	var r stackBenchReport
+	require.NoError(t, json.Unmarshal(draw[len(draw)-1], &r), "%s", draw[len(draw)-1])
+	if dir := os.Getenv("RINGO_PPROF"); dir != "" && len(draw) > 1 {
+		// RINGO_PPROF=DIR: the guest sent a CPU profile of its run first.
+		var p struct{ Pprof []byte }
+		require.NoError(t, json.Unmarshal(draw[0], &p))
+		name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pprof")
+		require.NoError(t, os.WriteFile(name, p.Pprof, 0o644))
+		t.Logf("CPU profile of the guest: %s", name)
+	}
+	return r
+}
+
+// BenchmarkStack: the whole stack, ringo against the Linux kernel on the
+// same NIC model with a Linux VM as the peer, one pair of VM boots per
+// case. Run with -benchtime=1x (scripts/bench.sh).
+func BenchmarkStack(b *testing.B) {
+	for _, model := range []string{"e1000", "ne2k_pci"} {
+		for _, stack := range []string{"ringo", "linux"} {
+			b.Run(model+"-"+stack, func(b *testing.B) {
+				o := stackBenchOpts{model: model, stack: stack, udpN: 20000, tcpBytes: 8 << 20, pings: 300}
+				if model == "ne2k_pci" {
+					o.udpN, o.tcpBytes = 5000, 2<<20
+				}
+				r := runStackBench(b, o)
+				for _, u := range r.UDP {
+					b.ReportMetric(u.RecvPPS, fmt.Sprintf("udp-%s-%dB-dgrams/s", u.Dir, u.Payload+42))
+					if u.Sent > 0 {
+						b.ReportMetric(float64(u.Sent-u.Received)/float64(u.Sent)*100, fmt.Sprintf("udp-%s-%dB-%%lost", u.Dir, u.Payload+42))
+					}
+				}
+				for _, c := range r.TCP {
+					if c.Err != "" {
+						b.Errorf("TCP %s: %s", c.Dir, c.Err)
+					}
+					b.ReportMetric(c.MBps, "tcp-"+c.Dir+"-MB/s")
+				}
+				b.ReportMetric(r.Ping.P50, "ping-p50-ms")
+				b.ReportMetric(r.Ping.P99, "ping-p99-ms")
+			})
+		}
+	}
+}
+
+// TestStackBench runs the stack benchmark small, on ringo's e1000: every
+// measurement completes, UDP arrives both ways, TCP moves every byte each
+// way, pings are answered. It keeps the benchmark's code honest; the
+// figures come from BenchmarkStack.
+func TestStackBench(t *testing.T) {
+	r := runStackBench(t, stackBenchOpts{model: "e1000", stack: "ringo", udpN: 2000, tcpBytes: 1 << 20, pings: 20})
+	assert.Equal(t, "ringo", r.Stack)
+	assert.Equal(t, 20, r.Ping.Received, "pings answered: %+v", r.Ping)
+	require.Len(t, r.UDP, 4)
+	for _, u := range r.UDP {
+		assert.Equal(t, 2000, u.Sent, "%s %d-byte payloads: all sent", u.Dir, u.Payload)
+		assert.Greater(t, u.Received, u.Sent/2, "%s %d-byte payloads: most arrive: %+v", u.Dir, u.Payload, u)
+		t.Logf("UDP %s, %d-byte payload: %d/%d at %.0f datagrams/s (offered %.0f)", u.Dir, u.Payload, u.Received, u.Sent, u.RecvPPS, u.SendPPS)
+	}
+	require.Len(t, r.TCP, 2)
+	for _, c := range r.TCP {
+		assert.Empty(t, c.Err, "TCP %s", c.Dir)
+		assert.EqualValues(t, 1<<20, c.Bytes, "TCP %s: every byte", c.Dir)
+		t.Logf("TCP %s: %d bytes in %.2f s (%.2f MB/s)", c.Dir, c.Bytes, c.Seconds, c.MBps)
+	}
+	t.Logf("ping: %d/%d, p50 %.2f ms, p99 %.2f ms", r.Ping.Received, r.Ping.Sent, r.Ping.P50, r.Ping.P99)
+}
