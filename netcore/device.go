@@ -371,11 +371,17 @@ func (d *Device) OnCarrier(f func(d *Device, up bool)) {
 func (d *Device) NetifRx(b *skb.Buff) bool {
 	d.Stats.RxPackets.Add(1)
 	d.Stats.RxBytes.Add(uint64(b.Len() + ethHeaderLen))
-	cpu := d.cpu
 	if d.core.cfg.RPS && len(d.core.cpus) > 1 {
-		cpu = d.core.rpsCPU(b)
+		if cpu := d.core.rpsCPU(b); cpu != d.cpu {
+			target := d.core.cpus[cpu]
+			ok := target.enqueueToBacklog(b, d)
+			if ok {
+				target.receivedRPS.Add(1) // steered, as from NAPI's ReceiveSkb
+			}
+			return ok
+		}
 	}
-	return d.core.cpus[cpu].enqueueToBacklog(b, d)
+	return d.core.cpus[d.cpu].enqueueToBacklog(b, d)
 }
 
 // A Hook sees a frame on a device and may take it (true: the hook owns

@@ -1,25 +1,53 @@
 package header
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Checksum is the Internet checksum (RFC 1071) of b added to initial, not
-// folded or complemented: chain calls, then Fold.
+// complemented: chain calls, then Fold. The result is folded to 16 bits.
+//
+// It adds big-endian 64-bit words with end-around carry: 2^16 ≡ 1 modulo
+// 2^16-1, so the one's-complement sum of 64-bit words folds down to the
+// sum of 16-bit words (RFC 1071 2(B), "parallel summation").
 func Checksum(b []byte, initial uint32) uint32 {
-	sum := initial
-	n := len(b)
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:])) + uint32(binary.BigEndian.Uint16(b[i+2:])) +
-			uint32(binary.BigEndian.Uint16(b[i+4:])) + uint32(binary.BigEndian.Uint16(b[i+6:]))
-		sum = (sum & 0xffff) + (sum >> 16)
+	sum := uint64(initial)
+	var carries, c uint64
+	for len(b) >= 32 {
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b), 0)
+		carries += c
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b[8:]), 0)
+		carries += c
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b[16:]), 0)
+		carries += c
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b[24:]), 0)
+		carries += c
+		b = b[32:]
 	}
-	for ; i+1 < n; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	for len(b) >= 8 {
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b), 0)
+		carries += c
+		b = b[8:]
 	}
-	if i < n {
-		sum += uint32(b[i]) << 8
+	var tail uint64
+	for len(b) >= 2 {
+		tail += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
 	}
-	return sum
+	if len(b) == 1 {
+		tail += uint64(b[0]) << 8
+	}
+	sum, c = bits.Add64(sum, tail, 0)
+	carries += c
+	sum, c = bits.Add64(sum, carries, 0)
+	sum += c
+	// Fold 64 -> 32 -> 16 bits, end-around each time.
+	sum = sum>>32 + sum&0xffffffff
+	sum = sum>>32 + sum&0xffffffff
+	sum = sum>>16 + sum&0xffff
+	sum = sum>>16 + sum&0xffff
+	return uint32(sum)
 }
 
 // Fold folds a 32-bit partial sum to 16 bits and complements it.

@@ -1,6 +1,7 @@
 package header
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -231,5 +232,45 @@ func TestTCPOptionsRoundTrip(t *testing.T) {
 		}
 		assert.Equal(t, want, o.NSACK)
 		assert.Equal(t, f.SACK[:want], o.SACK[:o.NSACK])
+	}
+}
+
+// checksumRef is RFC 1071 word by word, the definition Checksum must match.
+func checksumRef(b []byte, initial uint32) uint16 {
+	sum := initial
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+		sum = sum&0xffff + sum>>16
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	return Fold(sum)
+}
+
+func TestChecksumMatchesRFC1071(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 2100)
+	for i := range 5000 {
+		n := rng.IntN(len(buf))
+		if i%10 == 0 {
+			for j := range buf[:n] {
+				buf[j] = 0xff // every add carries
+			}
+		} else {
+			for j := range buf[:n] {
+				buf[j] = byte(rng.Uint32())
+			}
+		}
+		init := rng.Uint32() & 0x3ffff
+		require.Equal(t, checksumRef(buf[:n], init), Fold(Checksum(buf[:n], init)), "len %d init %#x", n, init)
+	}
+}
+
+func BenchmarkChecksum1460(b *testing.B) {
+	buf := make([]byte, 1460)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		Checksum(buf, 0)
 	}
 }
