@@ -52,8 +52,12 @@ type Features uint32
 
 const (
 	FeatureRxCsum Features = 1 << iota // verifies TCP/UDP checksums on receive
-	FeatureIPCsum                      // computes IPv4 TCP/UDP checksums on transmit
+	FeatureIPCsum                      // computes IPv4 TCP/UDP checksums on transmit (NETIF_F_IP_CSUM)
+	FeatureTSO                         // segments TCP over IPv4 on transmit (NETIF_F_TSO)
 )
+
+// Has reports whether every feature in want is in f.
+func (f Features) Has(want Features) bool { return f&want == want }
 
 // Interface flags (IFF_*), as ip link shows them.
 const (

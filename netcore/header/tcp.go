@@ -202,6 +202,13 @@ func sackBlocks(f TCPFields, n int) int {
 // EncodeTCP writes the header into b, whose payload after the header the
 // caller has filled (b is the whole segment), and the checksum.
 func EncodeTCP(b []byte, f TCPFields, src, dst [4]byte) {
+	EncodeTCPPartial(b, f)
+	binary.BigEndian.PutUint16(b[tcpCheck:], Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))))
+}
+
+// EncodeTCPPartial is EncodeTCP leaving the checksum field 0, for a
+// device that computes it (skb.Buff.CsumPartial).
+func EncodeTCPPartial(b []byte, f TCPFields) {
 	hl := TCPHeaderLen(f)
 	binary.BigEndian.PutUint16(b[tcpSrc:], f.SrcPort)
 	binary.BigEndian.PutUint16(b[tcpDst:], f.DstPort)
@@ -247,5 +254,4 @@ func EncodeTCP(b []byte, f TCPFields, src, dst [4]byte) {
 			binary.BigEndian.PutUint32(o[8+8*i:], f.SACK[i].Right)
 		}
 	}
-	binary.BigEndian.PutUint16(b[tcpCheck:], Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))))
 }

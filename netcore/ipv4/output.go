@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/gso"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/neigh"
 	"github.com/ringonet/ringo/netcore/skb"
@@ -85,7 +86,7 @@ func (s *Stack) Output(b *skb.Buff, src, dst [4]byte, proto uint8, o OutputOpts)
 		b.Free()
 		return ErrHookDrop
 	}
-	if total > rt.Dev.MTU() && o.DF {
+	if total > rt.Dev.MTU() && o.DF && b.GSOSize == 0 {
 		s.MIB.FragFails.Add(1)
 		b.Free()
 		return fmt.Errorf("%w: %d bytes, mtu %d", ErrMsgSize, total, rt.Dev.MTU())
@@ -113,10 +114,81 @@ func (s *Stack) finishOutput(b *skb.Buff, rt Route) error {
 		b.Free()
 		return ErrHookDrop
 	}
+	return s.xmitRouted(b, rt)
+}
+
+// xmitRouted sends a routed packet on: offloads the device lacks done in
+// software first (validate_xmit_skb), then fragmentation to the MTU, then
+// the neighbour layer.
+func (s *Stack) xmitRouted(b *skb.Buff, rt Route) error {
+	if b.GSOSize > 0 || b.CsumPartial {
+		need := netcore.FeatureIPCsum
+		if b.GSOSize > 0 {
+			need |= netcore.FeatureTSO
+		}
+		if !rt.Dev.Features.Has(need) {
+			return s.softOffload(b, rt)
+		}
+		if b.GSOSize > 0 {
+			return s.neighOutput(b, rt) // the device cuts it to the MTU
+		}
+	}
 	if b.Len() > rt.Dev.MTU() {
 		return s.fragment(b, rt)
 	}
 	return s.neighOutput(b, rt)
+}
+
+// softOffload does what the device cannot: the transport checksum, and
+// for a GSO packet the segmentation (Linux's skb_gso_segment). Segments
+// go on as ordinary packets.
+func (s *Stack) softOffload(b *skb.Buff, rt Route) error {
+	s.MIB.SoftOffloads.Add(1)
+	if b.GSOSize == 0 {
+		if err := gso.Checksum(b.Data()); err != nil {
+			s.MIB.OutDiscards.Add(1)
+			b.Free()
+			return err
+		}
+		b.CsumPartial = false
+		return s.xmitRouted(b, rt)
+	}
+	defer b.Free()
+	scratch := skb.Alloc(skb.MaxDataSize - skb.Headroom)
+	defer scratch.Free()
+	var sendErr error
+	err := gso.Segment(b.Data(), int(b.GSOSize), scratch.Put(scratch.Tailroom()), func(seg []byte) error {
+		f := skb.Alloc(len(seg))
+		if f == nil {
+			return ErrMsgSize
+		}
+		copy(f.Put(len(seg)), seg)
+		f.SetNetworkHeader()
+		f.Priority = b.Priority
+		if err := s.xmitRouted(f, rt); err != nil && sendErr == nil {
+			sendErr = err // a segment the neighbour layer queued or dropped: go on, as Linux does
+		}
+		return nil
+	})
+	if err != nil {
+		s.MIB.OutDiscards.Add(1)
+		return err
+	}
+	return sendErr
+}
+
+// RouteFeatures are the offloads of the device the route to dst leaves
+// by (Linux's sk_route_caps): TCP builds packets for them. Local
+// destinations go by loopback, which has none.
+func (s *Stack) RouteFeatures(dst [4]byte) netcore.Features {
+	if s.classify(dst) == addrLocal {
+		return 0
+	}
+	rt, ok := s.Lookup(dst)
+	if !ok {
+		return 0
+	}
+	return rt.Dev.Features
 }
 
 // neighOutput picks the link address: broadcast for broadcast

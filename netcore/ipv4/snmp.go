@@ -34,6 +34,7 @@ type IPStats struct {
 	ReasmOversize   atomic.Uint64
 	ReasmMemDrops   atomic.Uint64
 	HookDrops       atomic.Uint64
+	SoftOffloads    atomic.Uint64 // packets segmented or checksummed in software for a device without the offload
 }
 
 // ICMPStats are the Icmp: counters of /proc/net/snmp.

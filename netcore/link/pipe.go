@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/gso"
+	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -25,9 +27,13 @@ type PipeEnd struct {
 
 	// Frames the peer sent while this end was down, or that the wire lost.
 	Lost atomic.Uint64
+	// TSOPackets are packets this end was given to cut into segments.
+	TSOPackets atomic.Uint64
 
-	loss float64
-	rng  *rand.Rand // guarded by mu
+	loss    float64
+	rng     *rand.Rand // guarded by mu
+	offload bool
+	scratch []byte // segment scratch of the offload, guarded by mu of the peer
 }
 
 // PipeConfig sets up a pipe. Zero values give defaults.
@@ -43,6 +49,9 @@ type PipeConfig struct {
 	// generator seeded with Seed: a reproducible bad wire.
 	Loss float64
 	Seed uint64
+	// Offload makes both ends offer checksum offload and TSO and do them
+	// on the wire, as a NIC does: what arrives is ordinary segments.
+	Offload bool
 }
 
 // NewPipe registers two devices joined back to back: what one sends, the
@@ -56,15 +65,20 @@ func NewPipe(c *netcore.Core, cfg PipeConfig) (a, b *PipeEnd, err error) {
 	for i, e := range ends {
 		e.loss = cfg.Loss
 		e.rng = rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		e.offload = cfg.Offload
 	}
 	ends[0].peer, ends[1].peer = ends[1], ends[0]
 	cores := [2]*netcore.Core{c, c}
 	if cfg.PeerCore != nil {
 		cores[1] = cfg.PeerCore
 	}
+	var features netcore.Features
+	if cfg.Offload {
+		features = netcore.FeatureIPCsum | netcore.FeatureTSO
+	}
 	for i, e := range ends {
 		e.Dev, err = cores[i].Register(netcore.DeviceConfig{
-			Name: cfg.Names[i], HardwareAddr: RandomMAC(), MTU: cfg.MTU, CPU: cfg.CPUs[i], Kind: "pipe",
+			Name: cfg.Names[i], HardwareAddr: RandomMAC(), MTU: cfg.MTU, CPU: cfg.CPUs[i], Kind: "pipe", Features: features,
 		}, e)
 		if err != nil {
 			return nil, nil, err
@@ -112,6 +126,9 @@ func (e *PipeEnd) StartXmit(b *skb.Buff) netcore.TxStatus {
 		return netcore.TxOK // the wire takes it; nobody listens
 	}
 	p.mu.Lock()
+	if e.offload && (b.GSOSize > 0 || b.CsumPartial) {
+		return e.xmitOffloadLocked(b)
+	}
 	if p.loss > 0 && p.rng.Float64() < p.loss {
 		p.mu.Unlock()
 		p.Lost.Add(1)
@@ -129,6 +146,65 @@ func (e *PipeEnd) StartXmit(b *skb.Buff) netcore.TxStatus {
 		e.Dev.NetifStopQueue()
 	}
 	p.mu.Unlock()
+	p.napi.Schedule()
+	return netcore.TxOK
+}
+
+// xmitOffloadLocked is the wire side of the offloads, with the peer's
+// lock held (it unlocks): the checksum filled in, a TSO packet cut into
+// segments, each then lost or delivered as an ordinary frame. A ring
+// without room for every segment stops the queue, as a NIC without the
+// descriptors would.
+func (e *PipeEnd) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
+	p := e.peer
+	frame := b.Data()
+	const ethLen = 14
+	segs := 1
+	if b.GSOSize > 0 && len(frame) > ethLen+header.IPv4MinLen {
+		segs = (len(frame) - ethLen + int(b.GSOSize) - 1) / int(b.GSOSize) // at least as many as needed
+	}
+	if p.ring.Cap()-p.ring.Len() < min(segs, p.ring.Cap()) {
+		p.mu.Unlock()
+		e.Dev.NetifStopQueue()
+		return netcore.TxBusy
+	}
+	out := func(pkt []byte) error {
+		f := skb.Alloc(ethLen + len(pkt))
+		if f == nil {
+			return gso.ErrMalformed
+		}
+		d := f.Put(ethLen + len(pkt))
+		copy(d, frame[:ethLen])
+		copy(d[ethLen:], pkt)
+		f.Dev, f.Priority = b.Dev, b.Priority
+		if p.loss > 0 && p.rng.Float64() < p.loss || !p.ring.Push(f) {
+			p.Lost.Add(1)
+			f.Free()
+		}
+		return nil
+	}
+	var err error
+	if len(frame) < ethLen {
+		err = gso.ErrMalformed
+	} else if b.GSOSize == 0 {
+		if err = gso.Checksum(frame[ethLen:]); err == nil {
+			err = out(frame[ethLen:])
+		}
+	} else {
+		if e.scratch == nil {
+			e.scratch = make([]byte, 64<<10)
+		}
+		e.TSOPackets.Add(1)
+		err = gso.Segment(frame[ethLen:], int(b.GSOSize), e.scratch, out)
+	}
+	if p.ring.Len() == p.ring.Cap() {
+		e.Dev.NetifStopQueue()
+	}
+	p.mu.Unlock()
+	b.Free()
+	if err != nil {
+		e.Dev.Stats.TxErrors.Add(1)
+	}
 	p.napi.Schedule()
 	return netcore.TxOK
 }

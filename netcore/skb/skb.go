@@ -76,6 +76,14 @@ type Buff struct {
 	Stamp    time.Time // receive time, if the device sets it
 	// CsumValid says the device verified the transport checksum (RX offload).
 	CsumValid bool
+	// CsumPartial says the transport checksum is left to the device (or
+	// to software before a device without the offload): the field holds
+	// 0 (Linux's CHECKSUM_PARTIAL).
+	CsumPartial bool
+	// GSOSize is the segment size of a TCP packet larger than one
+	// segment, cut into GSOSize-byte segments by the device (TSO) or by
+	// software (Linux's gso_size); 0 for an ordinary packet.
+	GSOSize uint16
 	// Hooked says the device's ingress or egress hook has seen the packet
 	// already: it is being reinjected (after an impairment's delay) and
 	// goes on without the hook.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/wait"
 	"github.com/ringonet/ringo/netcore/ipv4"
@@ -61,6 +62,7 @@ type Conn struct {
 	sndBuf              []byte
 	finQueued, finSent  bool
 	mss                 int
+	caps                netcore.Features // offloads of the route's device (sk_route_caps)
 	sndScale, rcvScale  uint8
 	wsOK                bool
 	cwnd, ssthresh      int
@@ -207,6 +209,7 @@ func (c *Conn) takeOptionsLocked(seg header.TCP) {
 		c.mss = int(o.MSS)
 	}
 	c.mss = max(min(c.mss, c.ourMSS()), 64)
+	c.setupCapsLocked()
 	c.sackOK = o.SACKOK && !c.t.cfg.NoSACK
 	if o.TS && !c.t.cfg.NoTimestamps {
 		c.tsOK = true
@@ -325,7 +328,8 @@ func (c *Conn) sendAckLocked() {
 	c.t.send(c.id, c.fieldsLocked(c.sndNxt, true), nil)
 }
 
-// sendDataLocked sends buffered bytes [off, off+n) with the given extra flags.
+// sendDataLocked sends buffered bytes [off, off+n) with the given extra
+// flags: one segment, or with TSO one packet of several.
 func (c *Conn) sendDataLocked(seq uint32, data []byte, fin bool) {
 	f := c.fieldsLocked(seq, len(data) == 0)
 	if len(data) > 0 {
@@ -334,7 +338,29 @@ func (c *Conn) sendDataLocked(seq uint32, data []byte, fin bool) {
 	if fin {
 		f.Flags |= header.TCPFlagFIN
 	}
-	c.t.send(c.id, f, data)
+	c.t.sendOffload(c.id, f, data, c.mss, c.caps)
+}
+
+// setupCapsLocked takes the offloads of the device the route leaves by
+// (sk_setup_caps): checksum offload, and TSO only with it.
+func (c *Conn) setupCapsLocked() {
+	c.caps = 0
+	if c.t.cfg.NoOffload {
+		return
+	}
+	if f := c.t.ip.RouteFeatures(c.id.raddr); f.Has(netcore.FeatureIPCsum) {
+		c.caps = f & (netcore.FeatureIPCsum | netcore.FeatureTSO)
+	}
+}
+
+// sendLimitLocked is the most payload one transmit may carry: a segment,
+// or with TSO as many whole segments as an IPv4 packet holds.
+func (c *Conn) sendLimitLocked() int {
+	if !c.caps.Has(netcore.FeatureTSO) {
+		return c.mss
+	}
+	room := header.IPv4MaxTotal - header.IPv4MinLen - header.TCPMinLen - 40 // options at most
+	return max(room/c.mss, 1) * c.mss
 }
 
 // input processes one segment for this connection (tcp_rcv_state_process,
@@ -914,9 +940,12 @@ func (c *Conn) outputLocked() {
 		// pipe, without its loss marks). The peer's window counts them.
 		pipe := inflight - c.sackedBytes
 		if unsent > 0 && pipe < c.cwnd && inflight < int(c.sndWnd) {
-			n := min(unsent, c.mss, c.cwnd-pipe, int(c.sndWnd)-inflight)
+			n := min(unsent, c.sendLimitLocked(), c.cwnd-pipe, int(c.sndWnd)-inflight)
 			if n < c.mss && n == unsent && inflight > 0 && !c.noDelay && !c.finQueued {
 				return // Nagle (RFC 896): one small segment in flight at a time
+			}
+			if n > c.mss && n < unsent {
+				n -= n % c.mss // whole segments; the tail waits for room (tcp_mss_split_point)
 			}
 			c.sendDataLocked(c.sndNxt, c.sndBuf[inflight:inflight+n], false)
 			if !c.timing && c.sndNxt == c.sndMax {

@@ -126,6 +126,7 @@ func (l *Listener) cookieACK(id fourTuple, seg header.TCP) bool {
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1
 	c.irs, c.rcvNxt = seg.Seq()-1, seg.Seq()
 	c.mss = max(min(int(mss), c.ourMSS()), 64)
+	c.setupCapsLocked()
 	if ws >= 0 {
 		c.wsOK, c.sndScale, c.rcvScale = true, uint8(ws), t.rcvScale()
 	}

@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
@@ -47,6 +48,7 @@ type Config struct {
 	NoTimestamps bool // do not offer or accept timestamps
 	NoDelayedACK bool // acknowledge every segment at once
 	NoSYNCookies bool // drop SYNs when the SYN queue is full instead
+	NoOffload    bool // build every segment whole and checksummed, whatever the device offers
 }
 
 // Stats are the Tcp: counters of /proc/net/snmp and the TcpExt: ones that
@@ -248,6 +250,15 @@ func (t *Table) sendReset(id fourTuple, seg header.TCP) {
 
 // send builds and sends one segment.
 func (t *Table) send(id fourTuple, f header.TCPFields, payload []byte) error {
+	return t.sendOffload(id, f, payload, 0, 0)
+}
+
+// sendOffload builds and sends a segment with the offloads caps allows:
+// with FeatureIPCsum the checksum is left to the device, and with
+// FeatureTSO too a payload longer than mss goes as one packet the device
+// cuts into mss-byte segments (tcp_gso_segment's contract: FIN and PSH on
+// the last one).
+func (t *Table) sendOffload(id fourTuple, f header.TCPFields, payload []byte, mss int, caps netcore.Features) error {
 	hl := header.TCPHeaderLen(f)
 	b := skb.Alloc(hl + len(payload))
 	if b == nil {
@@ -255,8 +266,19 @@ func (t *Table) send(id fourTuple, f header.TCPFields, payload []byte) error {
 	}
 	p := b.Put(hl + len(payload))
 	copy(p[hl:], payload)
-	header.EncodeTCP(p, f, id.laddr, id.raddr)
-	t.Stats.OutSegs.Add(1)
+	segs := 1
+	if caps.Has(netcore.FeatureIPCsum) {
+		header.EncodeTCPPartial(p, f)
+		b.CsumPartial = true
+		if mss > 0 && len(payload) > mss && caps.Has(netcore.FeatureTSO) {
+			b.GSOSize = uint16(mss)
+			segs = (len(payload) + mss - 1) / mss
+		}
+	} else {
+		header.EncodeTCP(p, f, id.laddr, id.raddr)
+	}
+	b.SetTransportHeader()
+	t.Stats.OutSegs.Add(uint64(segs))
 	return t.ip.Output(b, id.laddr, id.raddr, header.ProtoTCP, ipv4.OutputOpts{})
 }
 

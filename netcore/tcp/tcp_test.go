@@ -16,7 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
+	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/link"
+	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
@@ -249,4 +253,41 @@ func TestBlockedReaderDoesNotStallWriter(t *testing.T) {
 		t.Fatal("the writer stalled behind blocked readers")
 	}
 	assert.Equal(t, len(data), <-total)
+}
+
+// TSO and checksum offload: on a wire that offers them (and does them, as
+// a NIC does), the sender builds packets of many segments with their
+// checksums left open; what arrives is whole, checksummed segments, every
+// byte right — clean, and with 1% loss each way (retransmissions go
+// through the offload too).
+func TestOffloadTSO(t *testing.T) {
+	for _, loss := range []float64{0, 0.01} {
+		tc := tcp.Config{MSL: 100 * time.Millisecond}
+		a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
+		ea, eb := stacktest.WireConfig(t, a, b, link.PipeConfig{Offload: true, Loss: loss, Seed: 3})
+		d := transfer(t, a, b, "10.1.0.2", 8<<20)
+		transfer(t, b, a, "10.1.0.1", 1<<20)
+		t.Logf("loss %.0f%%: 8 MiB in %v; a->b %d TSO packets, b->a %d; %d segments out, %d retransmitted, checksum errors at b %d",
+			loss*100, d, ea.TSOPackets.Load(), eb.TSOPackets.Load(), a.TCP.Stats.OutSegs.Load(), a.TCP.Stats.RetransSegs.Load(), b.TCP.Stats.InCsumErrors.Load())
+		assert.Greater(t, ea.TSOPackets.Load(), uint64(100), "the sender used TSO")
+		assert.Greater(t, a.TCP.Stats.OutSegs.Load(), 4*ea.TSOPackets.Load(), "several segments per TSO packet")
+		assert.Zero(t, b.TCP.Stats.InCsumErrors.Load(), "every checksum the wire filled in is right")
+		assert.Zero(t, a.IP.MIB.SoftOffloads.Load(), "nothing fell back to software")
+	}
+}
+
+// A TSO packet that meets a device without the offloads (here, IP output
+// to a plain pipe) is cut and checksummed in software.
+func TestOffloadSoftwareFallback(t *testing.T) {
+	a, b := pair(t, 0)
+	f := header.TCPFields{SrcPort: 4000, DstPort: 9, Seq: 1, Flags: header.TCPFlagACK, Window: 100, WScale: -1}
+	hl := header.TCPHeaderLen(f)
+	sk := skb.Alloc(hl + 10000)
+	header.EncodeTCPPartial(sk.Put(hl+10000), f)
+	sk.CsumPartial, sk.GSOSize = true, 1000
+	require.NoError(t, a.IP.Output(sk, [4]byte{10, 1, 0, 1}, [4]byte{10, 1, 0, 2}, header.ProtoTCP, ipv4.OutputOpts{}))
+	require.Eventually(t, func() bool { return b.TCP.Stats.InSegs.Load() == 10 }, 2*time.Second, time.Millisecond,
+		"10 segments arrive (got %d)", b.TCP.Stats.InSegs.Load())
+	assert.Zero(t, b.TCP.Stats.InCsumErrors.Load())
+	assert.EqualValues(t, 1, a.IP.MIB.SoftOffloads.Load())
 }

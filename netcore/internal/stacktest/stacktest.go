@@ -51,7 +51,14 @@ func Pair(t testing.TB, tc tcp.Config, loss float64) (a, b *socket.Stack) {
 // it returns a's end and b's end.
 func Wire(t testing.TB, a, b *socket.Stack, loss float64) (*link.PipeEnd, *link.PipeEnd) {
 	t.Helper()
-	ea, eb, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: b.Core, Loss: loss, Seed: 7})
+	return WireConfig(t, a, b, link.PipeConfig{Loss: loss, Seed: 7})
+}
+
+// WireConfig is Wire with the pipe's settings (PeerCore is b's).
+func WireConfig(t testing.TB, a, b *socket.Stack, cfg link.PipeConfig) (*link.PipeEnd, *link.PipeEnd) {
+	t.Helper()
+	cfg.PeerCore = b.Core
+	ea, eb, err := link.NewPipe(a.Core, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
