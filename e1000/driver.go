@@ -13,6 +13,7 @@ import (
 	"github.com/ringonet/ringo/descring"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/ringonet/ringo/vfio"
 )
@@ -45,6 +46,7 @@ type Config struct {
 	TxRing        int           // TX descriptors; 0: DefaultRing
 	InterruptRate int           // ITR: at most this many interrupts/s; 0: no throttling
 	BusyPoll      bool          // no interrupts: a polling thread drives NAPI
+	NoOffload     bool          // no checksum offload or TSO on transmit (ethtool -K tx off tso off)
 	Weight        int           // NAPI weight; 0: 64
 	TxTimeout     time.Duration // stalled-queue watchdog; 0: 5 s
 	Logger        *slog.Logger
@@ -91,6 +93,9 @@ type Counters struct {
 	RxNoEOP        atomic.Uint64 // frame spanning descriptors (not configured; dropped)
 	TxRestarts     atomic.Uint64 // queue woken after being full
 	TxTooBig       atomic.Uint64 // frame larger than a TX buffer, dropped
+	TxTSO          atomic.Uint64 // packets the device segmented (TSO)
+	TxCsumOffload  atomic.Uint64 // packets the device checksummed
+	TxBadOffload   atomic.Uint64 // offload packets whose headers did not parse, dropped
 	Resets         atomic.Uint64 // chip resets by the watchdog
 	LinkChanges    atomic.Uint64
 	BusyPollRounds atomic.Uint64
@@ -124,8 +129,14 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if d.tx, err = descring.New(hw.DMA, descring.Config{Count: cfg.TxRing, DescSize: TxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
 		return nil, fmt.Errorf("e1000: tx ring: %w", err)
 	}
+	// The 82540EM checksums and segments TCP/UDP over IPv4 on transmit
+	// (SDM 3.3.5-3.3.7); Linux's e1000 turns both on for it.
+	features := netcore.FeatureIPCsum | netcore.FeatureTSO
+	if cfg.NoOffload {
+		features = 0
+	}
 	d.Dev, err = core.Register(netcore.DeviceConfig{
-		Name: cfg.Name, HardwareAddr: id.MAC, CPU: cfg.CPU, Kind: "e1000",
+		Name: cfg.Name, HardwareAddr: id.MAC, CPU: cfg.CPU, Kind: "e1000", Features: features,
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
 	}, d)
 	if err != nil {
@@ -443,6 +454,9 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	defer d.txMu.Unlock()
 	tx := d.tx
 	n := b.Len()
+	if b.CsumPartial || b.GSOSize > 0 {
+		return d.xmitOffloadLocked(b)
+	}
 	if n > bufSize {
 		d.Counters.TxTooBig.Add(1)
 		d.Dev.Stats.TxDropped.Add(1)
@@ -506,6 +520,154 @@ func (d *Driver) cleanTx() int {
 		d.Dev.NetifWakeQueue()
 	}
 	return n
+}
+
+// txOffload is what a context descriptor says about a packet: where its
+// headers are, and for TSO the segment size.
+type txOffload struct {
+	ipStart, ipEnd  int // IP header [ipStart, ipEnd)
+	l4Start, l4Csum int
+	hdrLen          int // Ethernet + IP + TCP headers (TSO)
+	tcp             bool
+	mss             int // 0: checksum offload only
+}
+
+// parseOffload finds the headers of a frame our stack built for the
+// offloads (IPv4, TCP or UDP, no VLAN tag). The stack is trusted, the
+// lengths are still checked: a bad frame is dropped, not sent garbled.
+func parseOffload(frame []byte, gsoSize int) (txOffload, bool) {
+	const eth = 14
+	var o txOffload
+	if len(frame) < eth+20 || binary.BigEndian.Uint16(frame[12:]) != 0x0800 || frame[eth]>>4 != 4 {
+		return o, false
+	}
+	ihl := int(frame[eth]&0x0f) * 4
+	o.ipStart, o.ipEnd, o.l4Start = eth, eth+ihl, eth+ihl
+	switch frame[eth+9] {
+	case 6:
+		o.tcp, o.l4Csum = true, o.l4Start+16
+		if o.l4Start+20 > len(frame) {
+			return o, false
+		}
+		o.hdrLen = o.l4Start + int(frame[o.l4Start+12]>>4)*4
+	case 17:
+		o.l4Csum, o.hdrLen = o.l4Start+6, o.l4Start+8
+	default:
+		return o, false
+	}
+	if ihl < 20 || o.hdrLen > len(frame) || o.l4Csum+2 > len(frame) || o.hdrLen > bufSize {
+		return o, false
+	}
+	if gsoSize > 0 {
+		if !o.tcp || gsoSize+o.hdrLen > bufSize {
+			return o, false
+		}
+		o.mss = gsoSize
+	}
+	return o, true
+}
+
+// xmitOffloadLocked sends a packet whose checksum, and for TSO whose
+// segmentation, the device does (e1000_tso, e1000_tx_csum): a context
+// descriptor with the header offsets, then data descriptors over
+// bufSize-byte pieces of the packet, TSE on each for TSO, EOP on the last.
+// The checksum field is seeded in the copy as the hardware expects: the
+// pseudo-header sum, without the length for TSO (the device adds each
+// segment's), and for TSO a zero IP checksum it fills per segment.
+func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
+	tx := d.tx
+	frame := b.Data()
+	o, ok := parseOffload(frame, int(b.GSOSize))
+	need := 1 + (len(frame)+bufSize-1)/bufSize
+	if !ok || need > tx.Count()/2 || (o.mss == 0 && len(frame) > bufSize) {
+		d.Counters.TxBadOffload.Add(1)
+		d.Dev.Stats.TxDropped.Add(1)
+		b.Free()
+		return netcore.TxOK
+	}
+	if !d.running.Load() || tx.Unused() < need {
+		d.Dev.NetifStopQueue()
+		return netcore.TxBusy
+	}
+	// The context descriptor.
+	i := tx.NextToUse()
+	ctx := tx.Desc(i)
+	clear(ctx[:12])
+	ctx[ctxIPCSS], ctx[ctxIPCSO] = uint8(o.ipStart), uint8(o.ipStart+10)
+	binary.LittleEndian.PutUint16(ctx[ctxIPCSE:], uint16(o.ipEnd-1))
+	ctx[ctxTUCSS], ctx[ctxTUCSO] = uint8(o.l4Start), uint8(o.l4Csum)
+	tucmd := uint32(TXD_TUCMD_DEXT | TXD_TUCMD_RS)
+	if o.tcp {
+		tucmd |= TXD_TUCMD_TCP
+	}
+	var paylen, status uint32
+	if o.mss > 0 {
+		tucmd |= TXD_TUCMD_IP | TXD_TUCMD_TSE
+		paylen = uint32(len(frame) - o.hdrLen)
+		status = uint32(o.hdrLen)<<8 | uint32(o.mss)<<16
+		d.Counters.TxTSO.Add(1)
+	} else {
+		d.Counters.TxCsumOffload.Add(1)
+	}
+	binary.LittleEndian.PutUint32(ctx[ctxPAYLEN:], paylen|TXD_DTYP_C<<TXD_DTYP_SHL|tucmd<<24)
+	storeStatus(ctx, status)
+	i = tx.Next(i)
+	// The data descriptors.
+	popts := uint32(TXD_POPTS_TXSM)
+	dcmd := uint32(TXD_CMD_DEXT | TXD_CMD_IFCS | TXD_CMD_RS)
+	if o.mss > 0 {
+		popts |= TXD_POPTS_IXSM
+		dcmd |= TXD_CMD_TSE
+	}
+	for off := 0; off < len(frame); off += bufSize {
+		n := min(bufSize, len(frame)-off)
+		buf := tx.Buf(i)
+		copy(buf.Buf, frame[off:off+n])
+		if off == 0 {
+			seedChecksum(buf.Buf[:n], o)
+		}
+		desc := tx.Desc(i)
+		binary.LittleEndian.PutUint64(desc[txdAddr:], buf.IOVA)
+		cmd := dcmd
+		if off+n == len(frame) {
+			cmd |= TXD_CMD_EOP
+		}
+		binary.LittleEndian.PutUint32(desc[dataLength:], uint32(n)|TXD_DTYP_D<<TXD_DTYP_SHL|cmd<<24)
+		storeStatus(desc, popts<<8)
+		i = tx.Next(i)
+	}
+	b.Free()
+	tx.SetNextToUse(i)
+	if !d.FaultTxStall.Load() {
+		d.r.write(TDT, uint32(i))
+	}
+	if tx.Unused() < need {
+		d.Dev.NetifStopQueue()
+		if tx.Unused() >= need {
+			d.Dev.NetifWakeQueue()
+		}
+	}
+	return netcore.TxOK
+}
+
+// seedChecksum writes into the first piece of an offloaded packet (its
+// headers) what the device sums from: the pseudo-header, with the
+// transport length unless the device segments (it adds each segment's),
+// and a zero IP checksum when it recomputes that per segment.
+func seedChecksum(h []byte, o txOffload) {
+	ip := h[o.ipStart:o.ipEnd]
+	length := 0
+	if o.mss > 0 {
+		binary.BigEndian.PutUint16(ip[10:], 0)
+	} else {
+		length = int(binary.BigEndian.Uint16(ip[2:])) - (o.ipEnd - o.ipStart)
+	}
+	proto := uint8(header.ProtoUDP)
+	if o.tcp {
+		proto = header.ProtoTCP
+	}
+	sum := header.PseudoHeaderSum([4]byte(ip[12:16]), [4]byte(ip[16:20]), proto, length)
+	binary.BigEndian.PutUint16(h[o.l4Csum:], ^header.Fold(header.Checksum(nil, sum)))
 }
 
 // TxTimeout implements netcore.TxTimeouter (e1000_tx_timeout): the

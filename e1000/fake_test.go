@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/vfio"
 )
 
@@ -60,6 +61,9 @@ type fakeE1000 struct {
 	faults int  // DMA to unmapped memory
 	holdTx bool // TDT writes do not transmit until releaseTx
 	efd    int
+	// Extended descriptors: the last context, the packet being gathered.
+	ctx     []byte
+	pending []byte
 }
 
 func newFakeE1000(t testing.TB) *fakeE1000 {
@@ -170,6 +174,12 @@ func (f *fakeE1000) transmitLocked() {
 			f.faults++
 			return
 		}
+		if d[txdCmd]&TXD_CMD_DEXT != 0 {
+			f.extendedLocked(d)
+			storeStatus(d, loadStatus(d)|TXD_STAT_DD)
+			f.regs[TDH] = (f.regs[TDH] + 1) % n
+			continue
+		}
 		addr := binary.LittleEndian.Uint64(d[txdAddr:])
 		length := int(binary.LittleEndian.Uint16(d[txdLength:]))
 		data := f.dma.at(addr, length)
@@ -185,6 +195,64 @@ func (f *fakeE1000) transmitLocked() {
 	}
 	f.icr |= ICR_TXDW
 	f.interruptLocked()
+}
+
+// extendedLocked takes a context or data descriptor as the 82540EM does
+// (SDM 3.3.6-3.3.7, and QEMU's e1000): data gathers until EOP, then goes
+// out whole or, with TSE, cut into segments by the context, the checksums
+// summed from the seeds the driver left in the fields.
+func (f *fakeE1000) extendedLocked(d []byte) {
+	word := binary.LittleEndian.Uint32(d[8:])
+	if (word>>TXD_DTYP_SHL)&0xf == TXD_DTYP_C {
+		f.ctx = append([]byte(nil), d[:16]...)
+		return
+	}
+	data := f.dma.at(binary.LittleEndian.Uint64(d[txdAddr:]), int(word&0xfffff))
+	if data == nil {
+		f.faults++
+		return
+	}
+	f.pending = append(f.pending, data...)
+	if d[txdCmd]&TXD_CMD_EOP == 0 {
+		return
+	}
+	pkt, c := f.pending, f.ctx
+	f.pending = nil
+	popts := d[txdStatus+1]
+	ipcss, ipcso, ipcse := int(c[ctxIPCSS]), int(c[ctxIPCSO]), int(binary.LittleEndian.Uint16(c[ctxIPCSE:]))
+	tucss, tucso := int(c[ctxTUCSS]), int(c[ctxTUCSO])
+	putsum := func(b []byte, start, end, at int) {
+		binary.BigEndian.PutUint16(b[at:], header.Fold(header.Checksum(b[start:end], 0)))
+	}
+	emit := func(b []byte) {
+		if popts&TXD_POPTS_TXSM != 0 {
+			putsum(b, tucss, len(b), tucso)
+		}
+		if popts&TXD_POPTS_IXSM != 0 {
+			putsum(b, ipcss, ipcse+1, ipcso)
+		}
+		f.sent = append(f.sent, b)
+		f.regs[GPTC]++
+	}
+	if d[txdCmd]&TXD_CMD_TSE == 0 {
+		emit(append([]byte(nil), pkt...))
+		return
+	}
+	hdr, mss := int(c[ctxHDRLEN]), int(binary.LittleEndian.Uint16(c[ctxMSS:]))
+	for k, off := 0, hdr; off < len(pkt); k, off = k+1, off+mss {
+		n := min(mss, len(pkt)-off)
+		s := append(append([]byte(nil), pkt[:hdr]...), pkt[off:off+n]...)
+		binary.BigEndian.PutUint16(s[ipcss+2:], uint16(len(s)-ipcss))
+		binary.BigEndian.PutUint16(s[ipcss+4:], binary.BigEndian.Uint16(s[ipcss+4:])+uint16(k))
+		binary.BigEndian.PutUint32(s[tucss+4:], binary.BigEndian.Uint32(s[tucss+4:])+uint32(off-hdr))
+		if off+n < len(pkt) {
+			s[tucss+13] &^= header.TCPFlagFIN | header.TCPFlagPSH
+		}
+		// The device adds this segment's TCP length to the seed.
+		seed := uint32(binary.BigEndian.Uint16(s[tucso:])) + uint32(len(s)-tucss)
+		binary.BigEndian.PutUint16(s[tucso:], uint16(seed>>16+seed&0xffff))
+		emit(s)
+	}
 }
 
 // receive writes a frame into the next posted RX buffer, with the status,

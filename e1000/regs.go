@@ -242,6 +242,44 @@ const (
 	TXD_CMD_IDE  = 1 << 7 // Interrupt Delay Enable
 
 	TXD_STAT_DD = 1 << 0 // Descriptor Done
+
+	// Extended (DEXT) descriptors, SDM 3.3.6-3.3.7: in the command byte
+	// of a data descriptor bit 2 is TSE, and DTYP (bits 20-23 of the
+	// length word) tells a context descriptor (0) from data (1).
+	TXD_CMD_TSE  = 1 << 2 // TCP Segmentation Enable
+	TXD_DTYP_C   = 0      // TCP/IP context descriptor
+	TXD_DTYP_D   = 1      // TCP/IP data descriptor
+	TXD_DTYP_SHL = 20
+
+	// TUCMD of a context descriptor.
+	TXD_TUCMD_TCP  = 1 << 0 // TCP (0: UDP)
+	TXD_TUCMD_IP   = 1 << 1 // IPv4 (0: IPv6)
+	TXD_TUCMD_TSE  = 1 << 2 // the context is for segmentation
+	TXD_TUCMD_RS   = 1 << 3
+	TXD_TUCMD_DEXT = 1 << 5
+
+	// POPTS of a data descriptor.
+	TXD_POPTS_IXSM = 1 << 0 // insert the IP checksum
+	TXD_POPTS_TXSM = 1 << 1 // insert the TCP/UDP checksum
+)
+
+// TCP/IP context descriptor fields (SDM 3.3.6).
+const (
+	ctxIPCSS  = 0  // IP checksum start
+	ctxIPCSO  = 1  // IP checksum offset
+	ctxIPCSE  = 2  // IP checksum end (inclusive), 16 bits
+	ctxTUCSS  = 4  // TCP/UDP checksum start
+	ctxTUCSO  = 5  // TCP/UDP checksum offset
+	ctxTUCSE  = 6  // TCP/UDP checksum end, 0: to the end of the packet
+	ctxPAYLEN = 8  // payload length (20 bits) | DTYP << 20 | TUCMD << 24
+	ctxHDRLEN = 13 // headers before the payload (TSO)
+	ctxMSS    = 14 // segment payload size (TSO)
+)
+
+// TCP/IP data descriptor fields (SDM 3.3.7): the address is at txdAddr;
+// the status word at txdStatus carries POPTS in its second byte.
+const (
+	dataLength = 8 // DTALEN (20 bits) | DTYP << 20 | DCMD << 24
 )
 
 // EEPROM word addresses (SDM 5.6).

@@ -47,6 +47,8 @@ type StackBenchReport struct {
 	Ping   PingStats
 	UDP    []UDPRate
 	TCP    []TCPRate
+	// ringo on an e1000: the transmit offloads used.
+	TxTSO, TxCsumOffload, TxBadOffload uint64 `json:",omitempty"`
 }
 
 // PingStats is a run of back-to-back 56-byte echo requests.
@@ -134,6 +136,10 @@ func stackBench(args map[string]string, nics []*nic) error {
 	}
 	rep, err := runStackBench(ringoBench{st}, args)
 	rep.Stack, rep.Driver = "ringo", nics[0].kind
+	if len(s.e1000) > 0 {
+		c := &s.e1000[0].Counters
+		rep.TxTSO, rep.TxCsumOffload, rep.TxBadOffload = c.TxTSO.Load(), c.TxCsumOffload.Load(), c.TxBadOffload.Load()
+	}
 	if args["ringo.pprof"] != "" {
 		pprof.StopCPUProfile()
 		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(prof.Bytes())})
