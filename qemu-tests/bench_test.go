@@ -43,7 +43,7 @@ func BenchmarkFrames(b *testing.B) {
 				if c.from == "ne2k_pci" || c.to == "ne2k_pci" {
 					frames = 5000
 				}
-				cfg := vm.Config{Name: "blast", Timeout: 5 * time.Minute, NICs: hubNICs(c.from, c.to)}
+				cfg := vm.Config{Name: "blast", Timeout: 5 * time.Minute, NoPcap: true, NICs: hubNICs(c.from, c.to)}
 				scenario := "blast"
 				if strings.HasPrefix(c.mode, "linux") {
 					scenario = "linuxblast"

@@ -7,7 +7,9 @@
 # veth pair.
 # QEMU: raw frame rates through ringo's drivers and, on the same QEMU hub
 # topology in the same run, through the Linux kernel's drivers driven by
-# pktgen (BenchmarkFrames, one VM boot per case and size).
+# pktgen (BenchmarkFrames, one VM boot per case and size); the whole
+# stack — UDP each way, TCP bulk each way, ping — ringo and the kernel on
+# the same NIC model against a Linux VM (BenchmarkStack).
 #
 # Writes bench/results.txt (raw go test output), bench/table.md (medians,
 # ratios ringo / Linux), bench/bench.gp and, with gnuplot installed,
@@ -19,7 +21,7 @@ mkdir -p bench
 {
 	go test -run '^$' -bench . -benchmem -count "$count" ./netcore/ ./netcore/skb/
 	go test -run '^$' -bench 'Bulk' -benchmem -count "$count" ./netcore/tcp/
-	go test -run '^$' -bench 'BenchmarkFrames' -benchtime 1x -count "$count" -timeout 180m ./qemu-tests/
+	go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack' -benchtime 1x -count "$count" -timeout 180m ./qemu-tests/
 } | tee bench/results.txt
 go run ./scripts/benchtable -procs "$(nproc)" -md bench/table.md -plot bench/bench.gp -png bench/bench.png <bench/results.txt
 if command -v gnuplot >/dev/null; then

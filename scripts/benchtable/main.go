@@ -131,9 +131,36 @@ func main() {
 			bars = append(bars, bar{strings.ReplaceAll(label, "_pci", ""), irq.med, poll.med, lx.med, lpt.med})
 		}
 	}
+	// The whole stack against a Linux VM: ringo beside the kernel on the
+	// same NIC model.
+	stackRows := []struct{ unit, label string }{
+		{"udp-tx-60B-dgrams/s", "UDP send, 60 B frames (datagrams/s at the peer)"},
+		{"udp-rx-60B-dgrams/s", "UDP receive, 60 B frames (datagrams/s)"},
+		{"udp-tx-1514B-dgrams/s", "UDP send, 1514 B frames"},
+		{"udp-rx-1514B-dgrams/s", "UDP receive, 1514 B frames"},
+		{"tcp-tx-MB/s", "TCP bulk send (MB/s)"},
+		{"tcp-rx-MB/s", "TCP bulk receive (MB/s)"},
+		{"ping-p50-ms", "ping RTT p50 (ms, lower is better)"},
+		{"ping-p99-ms", "ping RTT p99 (ms, lower is better)"},
+	}
+	for _, model := range []string{"e1000", "ne2k_pci"} {
+		ringo, linux := s["BenchmarkStack/"+model+"-ringo"], s["BenchmarkStack/"+model+"-linux"]
+		if ringo == nil && linux == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n| whole stack on %s, peer a Linux VM | ringo | Linux | ringo / Linux |\n| --- | --- | --- | --- |\n", model)
+		for _, row := range stackRows {
+			r, l := summarize(ringo[row.unit]), summarize(linux[row.unit])
+			ratio := "–"
+			if r.n > 0 && l.n > 0 && l.med > 0 {
+				ratio = fmt.Sprintf("%.2f", r.med/l.med)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.label, r, l, ratio)
+		}
+	}
 	var host []string
 	for name, units := range s {
-		if strings.HasPrefix(name, "BenchmarkFrames") {
+		if strings.HasPrefix(name, "BenchmarkFrames") || strings.HasPrefix(name, "BenchmarkStack") {
 			continue
 		}
 		ns := summarize(units["ns/op"])
