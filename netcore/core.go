@@ -46,6 +46,7 @@ type Core struct {
 	// replaced whole (copy on write) under mu.
 	ptypeAll  atomic.Pointer[[]*Tap]
 	ptypeBase atomic.Pointer[map[uint16]PacketHandler]
+	rxFlush   atomic.Pointer[[]func()]
 
 	mu      sync.Mutex // guards devs, the tables' writers
 	devs    []*Device
@@ -53,6 +54,21 @@ type Core struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+}
+
+// AddRxFlush registers fn to run in softirq context at the end of each
+// net_rx_action round, after its NAPI polls: where GRO flushes in Linux,
+// a protocol finishes what it gathered over the batch (TCP sends the
+// ACKs it held back). fn must not block.
+func (c *Core) AddRxFlush(fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var fns []func()
+	if old := c.rxFlush.Load(); old != nil {
+		fns = append(fns, *old...)
+	}
+	fns = append(fns, fn)
+	c.rxFlush.Store(&fns)
 }
 
 // PacketHandler receives a packet of one ethertype in softirq context. It

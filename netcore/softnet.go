@@ -140,6 +140,11 @@ func (sd *Softnet) netRxAction() (squeezed bool) {
 			break
 		}
 	}
+	if fns := sd.core.rxFlush.Load(); fns != nil {
+		for _, fn := range *fns {
+			fn()
+		}
+	}
 
 	// What is left goes first, then what was scheduled meanwhile, then the
 	// devices that used their whole weight: they wait their turn.

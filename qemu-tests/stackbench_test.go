@@ -39,6 +39,7 @@ type stackBenchReport struct {
 		Err     string
 	}
 	TxTSO, TxCsumOffload, TxBadOffload uint64
+	Diag                               string
 }
 
 // stackBenchOpts sizes one stack benchmark run.
@@ -74,7 +75,7 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		Timeout: 6 * time.Minute,
 		NoPcap:  true,
 		NICs:    []vm.NIC{{Model: o.model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
-	}, scenario, "ringo.pprof="+os.Getenv("RINGO_PPROF"), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
+	}, scenario, "ringo.pprof="+profPhase(), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
 		fmt.Sprintf("ringo.tcpbytes=%d", o.tcpBytes), fmt.Sprintf("ringo.pings=%d", o.pings))
 	var wg sync.WaitGroup
 	var praw, draw [][]byte
@@ -100,6 +101,18 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 	return r
 }
 
+// profPhase is what the guest profiles: nothing without RINGO_PPROF=DIR,
+// else RINGO_PPROF_PHASE (all, ping, udp, tcp-tx, tcp-rx; default all).
+func profPhase() string {
+	if os.Getenv("RINGO_PPROF") == "" {
+		return ""
+	}
+	if p := os.Getenv("RINGO_PPROF_PHASE"); p != "" {
+		return p
+	}
+	return "all"
+}
+
 // BenchmarkStack: the whole stack, ringo against the Linux kernel on the
 // same NIC model with a Linux VM as the peer, one pair of VM boots per
 // case. Run with -benchtime=1x (scripts/bench.sh).
@@ -123,6 +136,9 @@ func BenchmarkStack(b *testing.B) {
 						b.Errorf("TCP %s: %s", c.Dir, c.Err)
 					}
 					b.ReportMetric(c.MBps, "tcp-"+c.Dir+"-MB/s")
+				}
+				if os.Getenv("RINGO_BENCH_DIAG") != "" {
+					b.Logf("%s", r.Diag)
 				}
 				b.ReportMetric(r.Ping.P50, "ping-p50-ms")
 				b.ReportMetric(r.Ping.P99, "ping-p99-ms")

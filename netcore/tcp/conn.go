@@ -96,6 +96,7 @@ type Conn struct {
 	// Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): in-order segments
 	// not yet acknowledged.
 	ackPending int
+	ackQueued  bool // on the Table's batch-end ACK list
 	delack     connTimer
 
 	// Keepalive (RFC 1122 4.2.3.6), off unless the socket asks.
@@ -476,7 +477,10 @@ func (c *Conn) input(seg header.TCP) {
 	// 5. Data and FIN. In-order data is acknowledged every second segment
 	// or after delAckTimeout; out-of-order data, data that fills a hole,
 	// and a FIN at once (RFC 5681 4.2).
-	ackNow := false
+	// Every second segment's ACK waits for the end of the receive batch,
+	// so a batch is acknowledged once (what GRO gives Linux), up to
+	// maxBatchedACK segments.
+	ackNow, ackBatch := false, false
 	if len(data) > 0 && (c.state == Established || c.state == FinWait1 || c.state == FinWait2) {
 		hadOOO := len(c.ooo) > 0
 		if seq != c.rcvNxt || hadOOO {
@@ -484,7 +488,8 @@ func (c *Conn) input(seg header.TCP) {
 		}
 		c.dataLocked(seq, data)
 		c.ackPending++
-		if c.ackPending >= 2 {
+		ackBatch = c.ackPending >= 2
+		if c.ackPending >= maxBatchedACK {
 			ackNow = true
 		}
 	}
@@ -512,6 +517,8 @@ func (c *Conn) input(seg header.TCP) {
 	case c.ackPending == 0:
 	case ackNow || c.t.cfg.NoDelayedACK:
 		c.sendAckLocked()
+	case ackBatch:
+		c.t.deferACKLocked(c)
 	case !c.delack.armed:
 		c.delack.arm(delAckTimeout)
 	}
@@ -622,9 +629,16 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 				c.cwnd = c.ssthresh
 			}
 		} else if c.cwnd < c.ssthresh {
-			c.cwnd += min(acked, c.mss) // slow start
+			// Slow start counts bytes (RFC 3465), without its limit of
+			// 2 SMSS per ACK, as Linux's tcp_slow_start: a receiver with
+			// GRO (or ringo's batch-end ACKs) acknowledges many segments
+			// at once, and counting ACKs would grow the window by one
+			// segment per 64 KB.
+			c.cwnd = min(c.cwnd+acked, max(c.ssthresh, c.cwnd+c.mss))
 		} else {
-			c.cwnd += max(c.mss*c.mss/c.cwnd, 1) // congestion avoidance
+			// Congestion avoidance: one segment per window's worth of
+			// bytes acknowledged (RFC 5681 3.1, byte counting).
+			c.cwnd += max(c.mss*acked/c.cwnd, 1)
 		}
 		c.dupAcks = 0
 		if c.sndUna == c.sndNxt {

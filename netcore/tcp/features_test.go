@@ -100,8 +100,9 @@ func TestSYNCookieForgery(t *testing.T) {
 	assert.Zero(t, b.TCP.Stats.PassiveOpens.Load())
 }
 
-// A receiver acknowledges every second full segment and sends a lone
-// segment's ACK after the delayed-ACK timer; Nagle holds small writes
+// A receiver acknowledges at most every second full segment — once per
+// receive batch, and at least every maxBatchedACK (16) segments — and sends
+// a lone segment's ACK after the delayed-ACK timer; Nagle holds small writes
 // while data is unacknowledged, and SetNoDelay(true) sends them at once.
 func TestDelayedACKAndNagle(t *testing.T) {
 	a, b := pair(t, 0)
@@ -120,7 +121,7 @@ func TestDelayedACKAndNagle(t *testing.T) {
 	cc, err := a.Dial("tcp", "10.1.0.2:9")
 	require.NoError(t, err)
 	c := cc.(*tcp.Conn)
-	// Bulk: about one ACK per two segments.
+	// Bulk: one ACK per batch, between 2 and 16 segments.
 	inSegs, outSegs := b.TCP.Stats.InSegs.Load(), b.TCP.Stats.OutSegs.Load()
 	_, err = c.Write(make([]byte, 2<<20))
 	require.NoError(t, err)
@@ -128,6 +129,8 @@ func TestDelayedACKAndNagle(t *testing.T) {
 	in, out := b.TCP.Stats.InSegs.Load()-inSegs, b.TCP.Stats.OutSegs.Load()-outSegs
 	t.Logf("bulk: %d segments in, %d ACKs out", in, out)
 	assert.Less(t, float64(out), 0.7*float64(in), "ACKs are delayed")
+	assert.GreaterOrEqual(t, out, in/16, "but never past 16 segments")
+	assert.NotZero(t, b.TCP.Ext.TCPACKBatched.Load(), "batches are acknowledged at their end")
 
 	// One small segment: its ACK waits for the timer.
 	delayed := b.TCP.Ext.DelayedACKs.Load()

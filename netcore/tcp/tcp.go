@@ -87,6 +87,7 @@ type ExtStats struct {
 	TCPChallengeACK   atomic.Uint64
 	TCPOFOQueue       atomic.Uint64 // segments put on the out-of-order queue
 	TCPOFODrop        atomic.Uint64 // out-of-order segments dropped for room
+	TCPACKBatched     atomic.Uint64 // ACKs held to the end of a receive batch, then sent
 }
 
 type fourTuple struct {
@@ -108,6 +109,10 @@ type Table struct {
 
 	cookieSecret [32]byte     // keys SYN cookies
 	lastOverflow atomic.Int64 // unix seconds the SYN queue last overflowed
+
+	ackMu    sync.Mutex // guards ackQ, ackSpare; taken after a Conn's mu
+	ackQ     []*Conn    // connections whose ACK waits for the batch end
+	ackSpare []*Conn
 }
 
 // New registers TCP with the IPv4 stack.
@@ -135,7 +140,51 @@ func New(ip *ipv4.Stack, cfg Config) *Table {
 		binary.LittleEndian.PutUint64(t.cookieSecret[i:], rand.Uint64())
 	}
 	ip.AddProtocol(header.ProtoTCP, t)
+	ip.Core().AddRxFlush(t.flushACKs)
 	return t
+}
+
+// maxBatchedACK bounds how many segments one held-back ACK covers: a
+// receive batch acknowledges once (as Linux does per GRO packet), but
+// never more than this many segments at a time.
+const maxBatchedACK = 16
+
+// deferACKLocked holds c's ACK until the end of the receive batch. The
+// delayed-ACK timer stays the backstop when c's segment did not come
+// through a batch.
+func (t *Table) deferACKLocked(c *Conn) {
+	if c.ackQueued {
+		return
+	}
+	c.ackQueued = true
+	t.ackMu.Lock()
+	t.ackQ = append(t.ackQ, c)
+	t.ackMu.Unlock()
+	if !c.delack.armed {
+		c.delack.arm(delAckTimeout)
+	}
+}
+
+// flushACKs sends the ACKs held back over a receive batch.
+func (t *Table) flushACKs() {
+	t.ackMu.Lock()
+	if len(t.ackQ) == 0 {
+		t.ackMu.Unlock()
+		return
+	}
+	q := t.ackQ
+	t.ackQ, t.ackSpare = t.ackSpare[:0], q
+	t.ackMu.Unlock()
+	for i, c := range q {
+		c.mu.Lock()
+		c.ackQueued = false
+		if c.ackPending > 0 && c.state != Closed && c.state != TimeWait {
+			t.Ext.TCPACKBatched.Add(1)
+			c.sendAckLocked()
+		}
+		c.mu.Unlock()
+		q[i] = nil
+	}
 }
 
 // rcvScale is the window scale we announce: enough to advertise RcvBuf.

@@ -49,6 +49,9 @@ type StackBenchReport struct {
 	TCP    []TCPRate
 	// ringo on an e1000: the transmit offloads used.
 	TxTSO, TxCsumOffload, TxBadOffload uint64 `json:",omitempty"`
+	// Diag is ringo's counters at the end (snmp, softnet_stat, the
+	// device's and the driver's), for reading why a figure is what it is.
+	Diag string `json:",omitempty"`
 }
 
 // PingStats is a run of back-to-back 56-byte echo requests.
@@ -126,23 +129,25 @@ func stackBench(args map[string]string, nics []*nic) error {
 	if err := st.IP.AddAddress(s.devs[0], p); err != nil {
 		return err
 	}
-	var prof bytes.Buffer
-	if args["ringo.pprof"] != "" {
-		// A CPU profile of the whole run, printed as a report for the
-		// host to save (go tool pprof reads it without the binary).
-		if err := pprof.StartCPUProfile(&prof); err != nil {
-			return err
-		}
-	}
+	profPhase = args["ringo.pprof"]
 	rep, err := runStackBench(ringoBench{st}, args)
 	rep.Stack, rep.Driver = "ringo", nics[0].kind
+	var diag strings.Builder
+	st.WriteSNMP(&diag)
+	s.core.WriteSoftnetStat(&diag)
+	fmt.Fprintf(&diag, "dev %+v\n", s.devs[0].Stats.Snapshot())
 	if len(s.e1000) > 0 {
 		c := &s.e1000[0].Counters
 		rep.TxTSO, rep.TxCsumOffload, rep.TxBadOffload = c.TxTSO.Load(), c.TxCsumOffload.Load(), c.TxBadOffload.Load()
+		for _, h := range s.e1000[0].HWStats() {
+			if h.Value != 0 {
+				fmt.Fprintf(&diag, "%s=%d ", h.Name, h.Value)
+			}
+		}
 	}
-	if args["ringo.pprof"] != "" {
-		pprof.StopCPUProfile()
-		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(prof.Bytes())})
+	rep.Diag = diag.String()
+	if profBuf.Len() > 0 {
+		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
 	}
 	report(rep)
 	return err
@@ -164,6 +169,27 @@ func linuxStackBench(args map[string]string) error {
 	rep.Stack, rep.Driver = "linux", drv
 	report(rep)
 	return err
+}
+
+// profPhase names the phase of runStackBench to CPU-profile (ringo.pprof:
+// all, ping, udp, tcp-tx or tcp-rx); the profile goes back to the host
+// as a report, go tool pprof reads it without the binary.
+var (
+	profPhase string
+	profBuf   bytes.Buffer
+)
+
+func profile(phase string, f func()) {
+	if profPhase != phase {
+		f()
+		return
+	}
+	if err := pprof.StartCPUProfile(&profBuf); err != nil {
+		f()
+		return
+	}
+	f()
+	pprof.StopCPUProfile()
 }
 
 // runStackBench measures ping, UDP each way at two payload sizes and TCP
@@ -191,7 +217,11 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	rep.Ping = benchPing(st, peer, atoiDefault(args["ringo.pings"], 300))
+	if profPhase == "all" {
+		profile("all", func() { rep, err = runStackBench(st, mapWithout(args, "ringo.pprof")) })
+		return rep, err
+	}
+	profile("ping", func() { rep.Ping = benchPing(st, peer, atoiDefault(args["ringo.pings"], 300)) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	ctl, err := st.DialContext(ctx, "tcp4", netip.AddrPortFrom(peer, benchCtlPort).String())
 	cancel()
@@ -213,19 +243,33 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 	}
 	n := atoiDefault(args["ringo.udpn"], 20000)
 	var errs []error
-	for _, payload := range []int{18, 1472} { // 60- and 1514-byte frames
-		r, err := benchUDPTx(st, peer, n, payload, call)
-		rep.UDP = append(rep.UDP, r)
-		errs = append(errs, err)
-		r, err = benchUDPRx(st, self.Addr(), n, payload, call)
-		rep.UDP = append(rep.UDP, r)
-		errs = append(errs, err)
-	}
+	profile("udp", func() {
+		for _, payload := range []int{18, 1472} { // 60- and 1514-byte frames
+			r, err := benchUDPTx(st, peer, n, payload, call)
+			rep.UDP = append(rep.UDP, r)
+			errs = append(errs, err)
+			r, err = benchUDPRx(st, self.Addr(), n, payload, call)
+			rep.UDP = append(rep.UDP, r)
+			errs = append(errs, err)
+		}
+	})
 	size := int64(atoiDefault(args["ringo.tcpbytes"], 8<<20))
-	rep.TCP = append(rep.TCP, benchTCP(st, peer, "tx", size), benchTCP(st, peer, "rx", size))
+	for _, dir := range []string{"tx", "rx"} {
+		profile("tcp-"+dir, func() { rep.TCP = append(rep.TCP, benchTCP(st, peer, dir, size)) })
+	}
 	_, err = call("bye")
 	errs = append(errs, err)
 	return rep, errors.Join(errs...)
+}
+
+func mapWithout(m map[string]string, key string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // benchPing sends count echo requests back to back.
