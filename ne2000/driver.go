@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,9 @@ type Config struct {
 	IOWidth   int
 	TxTimeout time.Duration
 	Logger    *slog.Logger
+	// BusyPoll services the card from a polling thread with its
+	// interrupts masked (IMR 0) instead of from the interrupt line.
+	BusyPoll bool
 }
 
 // Driver is one NE2000 bound to a netcore device.
@@ -62,6 +66,10 @@ type Driver struct {
 	txing   int // index of the buffer the card is sending, -1 if idle
 	running atomic.Bool
 
+	// Busy-poll thread.
+	pollStop chan struct{}
+	pollDone chan struct{}
+
 	Counters Counters
 }
 
@@ -73,17 +81,18 @@ type txBuf struct {
 
 // Counters are the driver's own event counts (ethtool -S style).
 type Counters struct {
-	Interrupts   atomic.Uint64
-	Spurious     atomic.Uint64
-	Overruns     atomic.Uint64 // OVW ring overflow recoveries
-	BadHeaders   atomic.Uint64 // receive headers rejected (ring reset)
-	RingResets   atomic.Uint64
-	RxErrStatus  atomic.Uint64 // frames the card marked bad
-	TxErrors     atomic.Uint64 // TXE: aborted, underrun...
-	TxResends    atomic.Uint64 // transmit restarted after an overrun
-	TxReclaimed  atomic.Uint64 // completions taken in the transmit path, before their interrupt
-	DMATimeouts  atomic.Uint64 // remote DMA that never completed
-	ServiceLimit atomic.Uint64 // interrupts that hit maxService
+	Interrupts     atomic.Uint64
+	Spurious       atomic.Uint64
+	Overruns       atomic.Uint64 // OVW ring overflow recoveries
+	BadHeaders     atomic.Uint64 // receive headers rejected (ring reset)
+	RingResets     atomic.Uint64
+	RxErrStatus    atomic.Uint64 // frames the card marked bad
+	TxErrors       atomic.Uint64 // TXE: aborted, underrun...
+	TxResends      atomic.Uint64 // transmit restarted after an overrun
+	TxReclaimed    atomic.Uint64 // completions taken in the transmit path, before their interrupt
+	DMATimeouts    atomic.Uint64 // remote DMA that never completed
+	ServiceLimit   atomic.Uint64 // interrupts that hit maxService
+	BusyPollRounds atomic.Uint64
 }
 
 // New resets the card, reads its address and registers a netcore device.
@@ -97,8 +106,8 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if hw.IRQ == nil || bridge == nil {
-		return nil, errors.New("ne2000: needs an interrupt source and an irq bridge")
+	if !cfg.BusyPoll && (hw.IRQ == nil || bridge == nil) {
+		return nil, errors.New("ne2000: interrupt mode needs an interrupt source and an irq bridge")
 	}
 	d := &Driver{cfg: cfg, p: ports{hw.Ports}, log: cfg.Logger, txing: -1}
 	d.tx[0].page = TxStartPage
@@ -113,11 +122,13 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if err != nil {
 		return nil, err
 	}
-	d.line = bridge.Request(d.Dev.Name, cfg.CPU, hw.IRQ, d.hardirq)
+	if !cfg.BusyPoll {
+		d.line = bridge.Request(d.Dev.Name, cfg.CPU, hw.IRQ, d.hardirq)
+	}
 	return d, nil
 }
 
-// IRQLine is the interrupt line.
+// IRQLine is the interrupt line, nil in busy-poll mode.
 func (d *Driver) IRQLine() *irq.Line { return d.line }
 
 // Open implements netcore.DeviceOps.
@@ -129,7 +140,38 @@ func (d *Driver) Open() error {
 	}
 	// The NE2000 has no link status: the carrier is always on.
 	d.Dev.NetifCarrierOn()
+	if d.cfg.BusyPoll {
+		d.pollStop, d.pollDone = make(chan struct{}), make(chan struct{})
+		go d.busyPoll(d.pollStop, d.pollDone)
+	}
 	return nil
+}
+
+// busyPoll is the busy-poll mode: the card's interrupts stay masked and
+// this thread looks at ISR, servicing the card (ei_interrupt's work, frames
+// up through netif_rx) whenever a bit is set, yielding between looks.
+func (d *Driver) busyPoll(stop, done chan struct{}) {
+	defer close(done)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		d.Counters.BusyPollRounds.Add(1)
+		d.mu.Lock()
+		work := false
+		if isr, err := d.p.in(ISR); err == nil && isr&imrAll != 0 && d.running.Load() {
+			work = d.serviceLocked()
+		}
+		d.mu.Unlock()
+		runtime.Gosched()
+		if !work {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
 }
 
 // initLocked is NS8390_init: program the chip stopped, in loopback, then
@@ -172,7 +214,7 @@ func (d *Driver) initLocked(startp bool) error {
 	rcr := uint32(d.rcrLocked(len(d.Dev.MulticastList()) > 0))
 	if err := p.outs(
 		ISR, 0xff,
-		IMR, imrAll,
+		IMR, d.imr(),
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
 		TCR, TCR_NORMAL,
 		RCR, rcr,
@@ -183,8 +225,21 @@ func (d *Driver) initLocked(startp bool) error {
 	return nil
 }
 
+// imr is the interrupt mask the running card gets: none when polled.
+func (d *Driver) imr() uint32 {
+	if d.cfg.BusyPoll {
+		return 0
+	}
+	return imrAll
+}
+
 // Stop implements netcore.DeviceOps.
 func (d *Driver) Stop() error {
+	if d.pollStop != nil {
+		close(d.pollStop)
+		<-d.pollDone
+		d.pollStop = nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.running.Store(false)
@@ -198,6 +253,19 @@ func (d *Driver) Stop() error {
 func (d *Driver) hardirq() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	claimed := d.serviceLocked()
+	if claimed {
+		d.Counters.Interrupts.Add(1)
+	} else {
+		d.Counters.Spurious.Add(1)
+	}
+	return claimed
+}
+
+// serviceLocked is the body of ei_interrupt: service the card until ISR is
+// clear or the service limit is reached. It reports whether there was
+// anything to do.
+func (d *Driver) serviceLocked() bool {
 	p := d.p
 	if err := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err != nil {
 		return false
@@ -230,11 +298,6 @@ func (d *Driver) hardirq() bool {
 		if isr&ISR_RDC != 0 {
 			p.out(ISR, ISR_RDC)
 		}
-	}
-	if claimed {
-		d.Counters.Interrupts.Add(1)
-	} else {
-		d.Counters.Spurious.Add(1)
 	}
 	return claimed
 }

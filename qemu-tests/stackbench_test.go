@@ -45,7 +45,7 @@ type stackBenchReport struct {
 // stackBenchOpts sizes one stack benchmark run.
 type stackBenchOpts struct {
 	model    string // the device under test's NIC: "e1000" or "ne2k_pci"
-	stack    string // "ringo" or "linux"
+	stack    string // "ringo", "ringo-poll" (busy-poll driver) or "linux"
 	udpN     int    // datagrams per UDP run
 	tcpBytes int    // bytes per TCP run
 	pings    int
@@ -66,16 +66,19 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:05:01", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)}},
 	}, "benchpeer", "ringo.peerip=10.0.5.1/24")
 	time.Sleep(time.Second) // the listening side first
-	scenario := "stackbench"
-	if o.stack == "linux" {
+	scenario, mode := "stackbench", "irq"
+	switch o.stack {
+	case "linux":
 		scenario = "linuxstackbench"
+	case "ringo-poll":
+		mode = "poll"
 	}
 	dut := boot(t, vm.Config{
 		Name:    "dut-" + o.stack + "-" + o.model,
 		Timeout: 6 * time.Minute,
 		NoPcap:  true,
 		NICs:    []vm.NIC{{Model: o.model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
-	}, scenario, "ringo.pprof="+profPhase(), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
+	}, scenario, "ringo.mode="+mode, "ringo.pprof="+profPhase(), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
 		fmt.Sprintf("ringo.tcpbytes=%d", o.tcpBytes), fmt.Sprintf("ringo.pings=%d", o.pings))
 	var wg sync.WaitGroup
 	var praw, draw [][]byte
@@ -118,11 +121,11 @@ func profPhase() string {
 // case. Run with -benchtime=1x (scripts/bench.sh).
 func BenchmarkStack(b *testing.B) {
 	for _, model := range []string{"e1000", "ne2k_pci"} {
-		for _, stack := range []string{"ringo", "linux"} {
+		for _, stack := range []string{"ringo", "ringo-poll", "linux"} {
 			b.Run(model+"-"+stack, func(b *testing.B) {
-				o := stackBenchOpts{model: model, stack: stack, udpN: 20000, tcpBytes: 8 << 20, pings: 300}
+				o := stackBenchOpts{model: model, stack: stack, udpN: 20000, tcpBytes: 32 << 20, pings: 300}
 				if model == "ne2k_pci" {
-					o.udpN, o.tcpBytes = 5000, 2<<20
+					o.udpN, o.tcpBytes = 5000, 4<<20
 				}
 				r := runStackBench(b, o)
 				for _, u := range r.UDP {

@@ -144,18 +144,21 @@ func main() {
 		{"ping-p99-ms", "ping RTT p99 (ms, lower is better)"},
 	}
 	for _, model := range []string{"e1000", "ne2k_pci"} {
-		ringo, linux := s["BenchmarkStack/"+model+"-ringo"], s["BenchmarkStack/"+model+"-linux"]
+		ringo, poll, linux := s["BenchmarkStack/"+model+"-ringo"], s["BenchmarkStack/"+model+"-ringo-poll"], s["BenchmarkStack/"+model+"-linux"]
 		if ringo == nil && linux == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "\n| whole stack on %s, peer a Linux VM | ringo | Linux | ringo / Linux |\n| --- | --- | --- | --- |\n", model)
+		fmt.Fprintf(&b, "\n| whole stack on %s, peer a Linux VM | ringo, interrupts | ringo, busy poll | Linux | ringo / Linux |\n| --- | --- | --- | --- | --- |\n", model)
 		for _, row := range stackRows {
-			r, l := summarize(ringo[row.unit]), summarize(linux[row.unit])
+			r, p, l := summarize(ringo[row.unit]), summarize(poll[row.unit]), summarize(linux[row.unit])
 			ratio := "–"
 			if r.n > 0 && l.n > 0 && l.med > 0 {
 				ratio = fmt.Sprintf("%.2f", r.med/l.med)
+				if p.n > 0 {
+					ratio += fmt.Sprintf(" (poll %.2f)", p.med/l.med)
+				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.label, r, l, ratio)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.label, r, p, l, ratio)
 		}
 	}
 	var host []string

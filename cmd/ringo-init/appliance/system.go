@@ -33,7 +33,7 @@ func (n *NIC) IRQCount() uint64 {
 	switch {
 	case n.E1000 != nil && n.E1000.IRQLine() != nil:
 		return n.E1000.IRQLine().Count()
-	case n.NE2000 != nil:
+	case n.NE2000 != nil && n.NE2000.IRQLine() != nil:
 		return n.NE2000.IRQLine().Count()
 	}
 	return 0
@@ -136,11 +136,16 @@ func Attach(core *netcore.Core, bridge *irq.Bridge, v *vfio.Device, kind, name s
 			}
 			ports = pio
 		}
-		intx, err := v.EnableINTx()
-		if err != nil {
-			return nil, err
+		hw := ne2000.HW{Ports: ports}
+		if !o.BusyPoll {
+			intx, err := v.EnableINTx()
+			if err != nil {
+				return nil, err
+			}
+			hw.IRQ = intx
 		}
-		if n.NE2000, err = ne2000.New(core, bridge, ne2000.HW{Ports: ports, IRQ: intx}, ne2000.Config{Name: name, CPU: o.CPU, IOWidth: o.IOWidth}); err != nil {
+		var err error
+		if n.NE2000, err = ne2000.New(core, bridge, hw, ne2000.Config{Name: name, CPU: o.CPU, IOWidth: o.IOWidth, BusyPoll: o.BusyPoll}); err != nil {
 			return nil, err
 		}
 		n.Dev = n.NE2000.Dev
