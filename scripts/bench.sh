@@ -3,8 +3,8 @@
 # reported as medians with their spread.
 #
 # Host: the netcore receive and transmit paths (ns/packet, allocs/op);
-# TCP bulk MB/s, ringo <-> Linux over a TAP beside Linux <-> Linux over a
-# veth pair.
+# TCP bulk MB/s and UDP datagrams/s, ringo <-> Linux over a TAP beside
+# Linux <-> Linux over a veth pair.
 # QEMU: raw frame rates through ringo's drivers and, on the same QEMU hub
 # topology in the same run, through the Linux kernel's drivers driven by
 # pktgen (BenchmarkFrames, one VM boot per case and size); the whole
@@ -21,6 +21,7 @@ mkdir -p bench
 {
 	go test -run '^$' -bench . -benchmem -count "$count" ./netcore/ ./netcore/skb/
 	go test -run '^$' -bench 'Bulk' -benchmem -count "$count" ./netcore/tcp/
+	go test -run '^$' -bench 'UDP' -benchmem -count "$count" ./netcore/udp/
 	go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack' -benchtime 1x -count "$count" -timeout 180m ./qemu-tests/
 } | tee bench/results.txt
 go run ./scripts/benchtable -procs "$(nproc)" -md bench/table.md -plot bench/bench.gp -png bench/bench.png <bench/results.txt

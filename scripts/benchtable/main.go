@@ -172,6 +172,9 @@ func main() {
 		if mb := summarize(units["MB/s"]); mb.n > 0 {
 			figure = mb.String() + " MB/s"
 		}
+		if d := summarize(units["rx-dgrams/s"]); d.n > 0 {
+			figure = d.String() + " datagrams/s received, " + summarize(units["%lost"]).String() + "% lost"
+		}
 		host = append(host, fmt.Sprintf("| %s | %s | %s allocs/op |", strings.TrimPrefix(name, "Benchmark"), figure, al))
 	}
 	if len(host) > 0 {
