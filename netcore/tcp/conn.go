@@ -60,6 +60,7 @@ type Conn struct {
 	sndWnd              uint32 // bytes, already scaled
 	sndWL1, sndWL2      uint32
 	sndBuf              []byte
+	sndMem              []byte // sndBuf's backing, reused (appendQueue)
 	finQueued, finSent  bool
 	mss                 int
 	caps                netcore.Features // offloads of the route's device (sk_route_caps)
@@ -109,6 +110,7 @@ type Conn struct {
 	// Receive side.
 	irs, rcvNxt uint32
 	rcvBuf      []byte
+	rcvMem      []byte   // rcvBuf's backing, reused (appendQueue)
 	lastWnd     uint32   // window last advertised
 	ooo         []oooSeg // sorted by seq
 	oooBytes    int
@@ -119,7 +121,7 @@ type Conn struct {
 	err        error
 	userClosed bool
 	rdl, wdl   time.Time
-	wake       chan struct{} // closed (and replaced) to wake every waiter
+	waitq      []chan struct{} // one channel per blocked Read, Write or Dial
 	estab      bool
 }
 
@@ -182,7 +184,7 @@ var tsBase = time.Now()
 func (c *Conn) tsNow() uint32 { return uint32(time.Since(tsBase)/time.Millisecond) + c.tsOffset }
 
 func newConn(t *Table, id fourTuple) *Conn {
-	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, wake: make(chan struct{}),
+	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO,
 		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
 	c.rtx.init(c.onRTO)
@@ -191,13 +193,73 @@ func newConn(t *Table, id fourTuple) *Conn {
 	return c
 }
 
-// signalLocked wakes every waiter (readers, writers, Dial): the channel
-// is closed and replaced, and each waiter re-checks its own condition. A
-// single buffered token would let a reader swallow the wake-up a blocked
-// writer needed.
+// signalLocked wakes every waiter (readers, writers, Dial): each waits on
+// a channel of its own, and each re-checks its own condition, so one
+// reader cannot swallow the wake-up a blocked writer needed. The channels
+// come from a pool: waking allocates nothing.
 func (c *Conn) signalLocked() {
-	close(c.wake)
-	c.wake = make(chan struct{})
+	for i, w := range c.waitq {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+		c.waitq[i] = nil
+	}
+	c.waitq = c.waitq[:0]
+}
+
+// waiterPool holds wake-up channels, one token deep.
+var waiterPool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
+// waitChanLocked registers a wake-up channel for the caller.
+func (c *Conn) waitChanLocked() chan struct{} {
+	ch := waiterPool.Get().(chan struct{})
+	c.waitq = append(c.waitq, ch)
+	return ch
+}
+
+// doneWaitingLocked takes ch off the wait list (a deadline or a cancel
+// ended the wait) and returns it to the pool empty.
+func (c *Conn) doneWaitingLocked(ch chan struct{}) {
+	for i, w := range c.waitq {
+		if w == ch {
+			c.waitq = append(c.waitq[:i], c.waitq[i+1:]...)
+			break
+		}
+	}
+	select {
+	case <-ch:
+	default:
+	}
+	waiterPool.Put(ch)
+}
+
+// appendQueue appends p to buf, a window onto *mem (allocated once, limit
+// bytes, on first need): when the tail has no room the queued bytes move
+// to the front, so a queue kept under limit reuses one allocation however
+// much passes through it.
+func appendQueue(mem *[]byte, buf, p []byte, limit int) []byte {
+	if cap(buf)-len(buf) >= len(p) {
+		return append(buf, p...)
+	}
+	if *mem == nil {
+		*mem = make([]byte, 0, limit)
+	}
+	if len(buf)+len(p) > cap(*mem) {
+		return append(buf, p...) // past the limit the caller keeps: grow
+	}
+	n := copy((*mem)[:len(buf)], buf)
+	return append((*mem)[:n], p...)
+}
+
+// consumeQueue drops the first n bytes of buf, back to the start of mem
+// when it empties.
+func consumeQueue(mem, buf []byte, n int) []byte {
+	buf = buf[n:]
+	if len(buf) == 0 && mem != nil {
+		return mem[:0]
+	}
+	return buf
 }
 
 // ourMSS is what we announce: the route's MTU less the headers.
@@ -601,10 +663,7 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 		// The FIN (and a SYN) take sequence numbers but no buffer bytes;
 		// the FIN comes after every buffered byte.
 		bytes := min(acked, len(c.sndBuf))
-		c.sndBuf = c.sndBuf[bytes:]
-		if len(c.sndBuf) == 0 {
-			c.sndBuf = c.sndBuf[:0:0] // let a drained buffer go
-		}
+		c.sndBuf = consumeQueue(c.sndMem, c.sndBuf, bytes)
 		c.sndUna = ack
 		c.trimSACKLocked()
 		if c.tsOK && o.TS && o.TSEcr != 0 {
@@ -901,14 +960,14 @@ func (c *Conn) dataLocked(seq uint32, data []byte) {
 		c.oooBytes += len(data)
 		return
 	}
-	c.rcvBuf = append(c.rcvBuf, data...)
+	c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, data, c.t.cfg.RcvBuf)
 	c.rcvNxt += uint32(len(data))
 	k := 0
 	for _, o := range c.ooo {
 		end := o.seq + uint32(len(o.data))
 		if seqLEQ(o.seq, c.rcvNxt) {
 			if seqLT(c.rcvNxt, end) {
-				c.rcvBuf = append(c.rcvBuf, o.data[c.rcvNxt-o.seq:]...)
+				c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, o.data[c.rcvNxt-o.seq:], c.t.cfg.RcvBuf)
 				c.rcvNxt = end
 			}
 			c.oooBytes -= len(o.data)
@@ -1217,17 +1276,19 @@ func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
 	c.sendSynLocked(false)
 	c.armRTOLocked()
 	for !c.estab && c.state != Closed {
-		w := c.wake
+		ch := c.waitChanLocked()
 		c.mu.Unlock()
 		select {
-		case <-w:
+		case <-ch:
 		case <-ctx.Done():
 			c.mu.Lock()
+			c.doneWaitingLocked(ch)
 			c.closeLocked(ctx.Err())
 			c.mu.Unlock()
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: ctx.Err()}
 		}
 		c.mu.Lock()
+		c.doneWaitingLocked(ch)
 	}
 	err = c.err
 	c.mu.Unlock()
@@ -1240,10 +1301,12 @@ func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
 // waitLocked blocks until signalled or the deadline; c.mu is held on
 // entry and on return.
 func (c *Conn) waitLocked(dl time.Time) error {
-	w := c.wake
+	ch := c.waitChanLocked()
 	c.mu.Unlock()
-	defer c.mu.Lock()
-	return wait.Until(w, dl)
+	err := wait.Until(ch, dl)
+	c.mu.Lock()
+	c.doneWaitingLocked(ch)
+	return err
 }
 
 // Read implements net.Conn: io.EOF after the peer's FIN.
@@ -1255,10 +1318,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case len(c.rcvBuf) > 0:
 			n := copy(p, c.rcvBuf)
 			before := c.rcvWndLocked()
-			c.rcvBuf = c.rcvBuf[n:]
-			if len(c.rcvBuf) == 0 {
-				c.rcvBuf = nil
-			}
+			c.rcvBuf = consumeQueue(c.rcvMem, c.rcvBuf, n)
 			// Tell the peer about a window that opened by a segment or
 			// more, or from (nearly) zero.
 			if c.state == Established || c.state == FinWait1 || c.state == FinWait2 {
@@ -1303,7 +1363,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		if room := c.t.cfg.SndBuf - len(c.sndBuf); room > 0 {
 			n := min(room, len(p)-done)
-			c.sndBuf = append(c.sndBuf, p[done:done+n]...)
+			c.sndBuf = appendQueue(&c.sndMem, c.sndBuf, p[done:done+n], c.t.cfg.SndBuf)
 			done += n
 			c.outputLocked()
 			continue
