@@ -23,6 +23,9 @@ const (
 	maxFrame = 1518
 	// maxService bounds the work one interrupt does (Linux's MAX_SERVICE).
 	maxService = 12
+	// busyPollIdle is how long busy poll spins without work before it
+	// sleeps between looks.
+	busyPollIdle = 2 * time.Millisecond
 	// imrAll are the interrupts the driver takes (Linux's ENISR_ALL).
 	imrAll = ISR_PRX | ISR_PTX | ISR_RXE | ISR_TXE | ISR_OVW | ISR_CNT
 )
@@ -154,6 +157,7 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 	defer close(done)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	var lastWork time.Time
 	for {
 		select {
 		case <-stop:
@@ -168,7 +172,13 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 		}
 		d.mu.Unlock()
 		runtime.Gosched()
-		if !work {
+		// Keep looking while traffic flows: the card's ring holds only
+		// a few full frames, and a sleep (20 us asked, a timer tick or
+		// more under emulation) overflows it. Idle for busyPollIdle,
+		// back off to sleeping.
+		if work {
+			lastWork = time.Now()
+		} else if time.Since(lastWork) > busyPollIdle {
 			time.Sleep(20 * time.Microsecond)
 		}
 	}

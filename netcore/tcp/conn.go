@@ -97,6 +97,7 @@ type Conn struct {
 	// Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): in-order segments
 	// not yet acknowledged.
 	ackPending int
+	quickAcks  int  // segments still acknowledged without delay (quick-ACK mode)
 	ackQueued  bool // on the Table's batch-end ACK list
 	delack     connTimer
 
@@ -233,6 +234,10 @@ func (c *Conn) doneWaitingLocked(ch chan struct{}) {
 	}
 	waiterPool.Put(ch)
 }
+
+// maxQuickAcks is how many segments quick-ACK mode covers (Linux's
+// TCP_MAX_QUICKACKS).
+const maxQuickAcks = 16
 
 // appendQueue appends p to buf, a window onto *mem (allocated once, limit
 // bytes, on first need): when the tail has no room the queued bytes move
@@ -547,12 +552,22 @@ func (c *Conn) input(seg header.TCP) {
 		hadOOO := len(c.ooo) > 0
 		if seq != c.rcvNxt || hadOOO {
 			ackNow = true
+			// After a loss, the sender is rebuilding its window: ACK
+			// every segment for a while (tcp_enter_quickack_mode).
+			c.quickAcks = maxQuickAcks
 		}
 		c.dataLocked(seq, data)
 		c.ackPending++
 		ackBatch = c.ackPending >= 2
 		if c.ackPending >= maxBatchedACK {
 			ackNow = true
+		}
+		if c.quickAcks > 0 && !ackNow {
+			// Quick-ACK mode (Linux's icsk_ack.quick): at the start of
+			// a connection and after a loss, a lone segment is not left
+			// to the 40 ms timer while the sender's window is small.
+			c.quickAcks--
+			ackBatch = true
 		}
 	}
 	if flags&header.TCPFlagFIN != 0 && seq+uint32(len(data)) == c.rcvNxt && !c.finRcvd {
@@ -641,6 +656,7 @@ func (c *Conn) inputSynSentLocked(seg header.TCP) {
 func (c *Conn) establishLocked() {
 	c.state = Established
 	c.estab = true
+	c.quickAcks = maxQuickAcks // the sender starts in slow start
 	c.backoff = 0
 	c.t.Stats.CurrEstab.Add(1)
 	c.stopTimerLocked()

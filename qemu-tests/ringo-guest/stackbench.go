@@ -145,6 +145,11 @@ func stackBench(args map[string]string, nics []*nic) error {
 			}
 		}
 	}
+	if len(s.ne2000) > 0 {
+		c := &s.ne2000[0].Counters
+		fmt.Fprintf(&diag, "ne2000 interrupts=%d overruns=%d ring_resets=%d rx_err=%d tx_reclaimed=%d service_limit=%d poll_rounds=%d",
+			c.Interrupts.Load(), c.Overruns.Load(), c.RingResets.Load(), c.RxErrStatus.Load(), c.TxReclaimed.Load(), c.ServiceLimit.Load(), c.BusyPollRounds.Load())
+	}
 	rep.Diag = diag.String()
 	if profBuf.Len() > 0 {
 		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
