@@ -1,6 +1,7 @@
 package ne2000
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,8 +27,13 @@ const (
 	// busyPollIdle is how long busy poll spins without work before it
 	// sleeps between looks.
 	busyPollIdle = 2 * time.Millisecond
-	// imrAll are the interrupts the driver takes (Linux's ENISR_ALL).
+	// imrAll are the interrupts the driver services (Linux's ENISR_ALL).
 	imrAll = ISR_PRX | ISR_PTX | ISR_RXE | ISR_TXE | ISR_OVW | ISR_CNT
+	// imrRx is what the card may interrupt for while the transmit queue
+	// runs: transmit completions are reclaimed in the transmit path, and
+	// PTX/TXE are unmasked only while the queue waits for a buffer (as
+	// virtio-net enables its TX callback only when the ring is full).
+	imrRx = imrAll &^ (ISR_PTX | ISR_TXE)
 )
 
 // HW is the hardware seam.
@@ -67,6 +73,8 @@ type Driver struct {
 	// while the other is filled.
 	tx      [2]txBuf
 	txing   int // index of the buffer the card is sending, -1 if idle
+	rxStop  int // PSTOP: RxStopPage, or StopPage32K on a card with 32 KB
+	txIRQ   bool // PTX/TXE unmasked: the queue is stopped, waiting for a buffer
 	running atomic.Bool
 
 	// Busy-poll thread.
@@ -189,6 +197,21 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 func (d *Driver) initLocked(startp bool) error {
 	p := d.p
 	mac := d.Dev.HardwareAddr
+	if d.rxStop == 0 {
+		// Once, stopped, in loopback and monitor mode: how much buffer
+		// memory the receive ring can have.
+		if err := p.outs(
+			CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
+			DCR, DCRWord,
+			RCR, RCR_MON,
+			TCR, TCR_LOOPBACK,
+			IMR, 0,
+		); err != nil {
+			return fmt.Errorf("ne2000: init: %w", err)
+		}
+		d.rxStop = d.probeMemoryLocked()
+		d.log.Info("ne2000: buffer memory", "dev", d.Dev.Name, "kb", (d.rxStop-StartPage)/4, "rx_pages", d.rxStop-RxStartPage)
+	}
 	if err := p.outs(
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
 		DCR, DCRWord,
@@ -197,8 +220,8 @@ func (d *Driver) initLocked(startp bool) error {
 		TCR, TCR_LOOPBACK,
 		TPSR, TxStartPage,
 		PSTART, RxStartPage,
-		BNRY, RxStopPage-1,
-		PSTOP, RxStopPage,
+		BNRY, uint32(d.rxStop-1),
+		PSTOP, uint32(d.rxStop),
 		ISR, 0xff,
 		IMR, 0,
 		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
@@ -218,6 +241,7 @@ func (d *Driver) initLocked(startp bool) error {
 	d.tx[0].len, d.tx[0].ready = 0, false
 	d.tx[1].len, d.tx[1].ready = 0, false
 	d.txing = -1
+	d.txIRQ = false
 	if !startp {
 		return nil
 	}
@@ -240,8 +264,56 @@ func (d *Driver) imr() uint32 {
 	if d.cfg.BusyPoll {
 		return 0
 	}
-	return imrAll
+	return imrRx
 }
+
+// setTxIRQLocked unmasks (or masks again) the transmit-completion
+// interrupts. A completion already pending raises the line as soon as it
+// is unmasked.
+func (d *Driver) setTxIRQLocked(on bool) {
+	if d.cfg.BusyPoll || d.txIRQ == on {
+		return
+	}
+	d.txIRQ = on
+	if on {
+		d.p.out(IMR, imrAll)
+	} else {
+		d.p.out(IMR, imrRx)
+	}
+}
+
+// probeMemoryLocked finds how much buffer memory the card has, as the
+// classic NE2000 probes did: distinct patterns written by remote DMA at
+// pages 0x40, 0x80 and 0xbf read back intact only where memory exists (a
+// 16 KB card reads 0xff above 0x7fff, or aliases 0x80 onto 0x40).
+func (d *Driver) probeMemoryLocked() int {
+	pattern := func(seed byte) []byte {
+		b := make([]byte, 16)
+		for i := range b {
+			b[i] = seed + byte(i)*37
+		}
+		return b
+	}
+	probes := []struct {
+		addr uint16
+		want []byte
+	}{{StartPage << 8, pattern(0x11)}, {RxStopPage << 8, pattern(0x5a)}, {(StopPage32K - 1) << 8, pattern(0xa3)}}
+	for _, pr := range probes {
+		if d.writeMemLocked(pr.addr, pr.want) != nil {
+			return RxStopPage
+		}
+	}
+	got := make([]byte, 16)
+	for _, pr := range probes {
+		if d.readMemLocked(pr.addr, got) != nil || !bytes.Equal(got, pr.want) {
+			return RxStopPage
+		}
+	}
+	return StopPage32K
+}
+
+// RxRingPages is the size of the receive ring in 256-byte pages.
+func (d *Driver) RxRingPages() int { return d.rxStop - RxStartPage }
 
 // Stop implements netcore.DeviceOps.
 func (d *Driver) Stop() error {
@@ -332,7 +404,7 @@ func (d *Driver) receiveLocked() {
 			return
 		}
 		this := int(bnry) + 1
-		if this >= RxStopPage {
+		if this >= d.rxStop {
 			this = RxStartPage
 		}
 		if this == int(curr) {
@@ -345,7 +417,7 @@ func (d *Driver) receiveLocked() {
 		status, next := hdr[0], int(hdr[1])
 		count := int(hdr[2]) | int(hdr[3])<<8
 		length := count - rxHeaderBytes
-		if next < RxStartPage || next >= RxStopPage || length < minFrame || length > maxFrame ||
+		if next < RxStartPage || next >= d.rxStop || length < minFrame || length > maxFrame ||
 			(status&RSR_PRX == 0 && status&^RSR_PHY == 0) {
 			d.Counters.BadHeaders.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
@@ -370,7 +442,7 @@ func (d *Driver) receiveLocked() {
 		// The boundary trails the next frame by one page.
 		nb := next - 1
 		if nb < RxStartPage {
-			nb = RxStopPage - 1
+			nb = d.rxStop - 1
 		}
 		if err := p.out(BNRY, uint8(nb)); err != nil {
 			return
@@ -388,7 +460,7 @@ func (d *Driver) pullFrameLocked(page, length int, status uint8) {
 	}
 	buf := b.Put(length)
 	addr := page<<8 + rxHeaderBytes
-	first := min(length, RxStopPage<<8-addr)
+	first := min(length, d.rxStop<<8-addr)
 	if err := d.readMemLocked(uint16(addr), buf[:first]); err != nil {
 		b.Free()
 		return
@@ -484,7 +556,7 @@ func (d *Driver) readCurrLocked() (uint8, error) {
 	if err2 := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err == nil {
 		err = err2
 	}
-	if err == nil && (curr < RxStartPage || curr >= RxStopPage) {
+	if err == nil && (curr < RxStartPage || int(curr) >= d.rxStop) {
 		// A CURR outside the ring is as bad as a bad header.
 		d.Counters.BadHeaders.Add(1)
 		d.resetRingLocked()
@@ -501,7 +573,7 @@ func (d *Driver) resetRingLocked() {
 	p := d.p
 	p.outs(
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
-		BNRY, RxStopPage-1,
+		BNRY, uint32(d.rxStop-1),
 		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
 		CURR, RxStartPage,
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
@@ -568,6 +640,7 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	}
 	if slot < 0 || !d.running.Load() {
 		d.Dev.NetifStopQueue()
+		d.setTxIRQLocked(true)
 		return netcore.TxBusy
 	}
 	// Pad to the Ethernet minimum and to the access width.
@@ -588,6 +661,7 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	}
 	if d.freeTxLocked() < 0 && !d.reclaimTxLocked() {
 		d.Dev.NetifStopQueue()
+		d.setTxIRQLocked(true)
 	}
 	return netcore.TxOK
 }
@@ -668,6 +742,7 @@ func (d *Driver) txDoneLocked(failed bool) {
 		}
 	}
 	if d.running.Load() {
+		d.setTxIRQLocked(false)
 		d.Dev.NetifWakeQueue()
 	}
 }

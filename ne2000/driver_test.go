@@ -110,6 +110,27 @@ func TestReceiveThroughRing(t *testing.T) {
 	}
 }
 
+// The receive ring spans the buffer memory the card has: 32 KB on the
+// fake (as on QEMU's ne2k_pci), 16 KB when the memory ends at 0x8000.
+func TestMemoryProbe(t *testing.T) {
+	r := newRig(t, 4, 0)
+	assert.Equal(t, StopPage32K-RxStartPage, r.drv.RxRingPages())
+
+	quiet := slog.New(slog.DiscardHandler)
+	f := newFake(t)
+	f.memEnd = 0x8000
+	core := netcore.New(netcore.Config{Logger: quiet})
+	defer core.Close()
+	d, err := New(core, nil, HW{Ports: f}, Config{IOWidth: 4, Logger: quiet, BusyPoll: true})
+	require.NoError(t, err)
+	require.NoError(t, d.Dev.Up())
+	defer d.Dev.Down()
+	assert.Equal(t, RxStopPage-RxStartPage, d.RxRingPages())
+	f.mu.Lock()
+	assert.EqualValues(t, RxStopPage, f.pstop, "PSTOP at the end of 16 KB")
+	f.mu.Unlock()
+}
+
 // Busy-poll mode: no interrupt line, the card's interrupts masked (IMR 0),
 // a thread services it; frames go both ways byte-exact.
 func TestBusyPoll(t *testing.T) {

@@ -24,6 +24,9 @@ type fakeNE2000 struct {
 	sent   [][]byte
 	missed int
 	efd    int
+	// memEnd, if set, is where buffer memory ends (0x8000 for a 16 KB
+	// card): remote DMA above it reads 0xff and writes nothing.
+	memEnd int
 }
 
 func newFake(t testing.TB) *fakeNE2000 {
@@ -185,7 +188,13 @@ func (f *fakeNE2000) ReadBuf(off uint32, width int, buf []byte) error {
 		return errors.New("fake: ReadBuf not on the data port")
 	}
 	for i := 0; i < len(buf); i += width {
-		copy(buf[i:i+width], f.mem[int(f.rsar):])
+		if f.memEnd != 0 && int(f.rsar) >= f.memEnd {
+			for j := i; j < i+width && j < len(buf); j++ {
+				buf[j] = 0xff
+			}
+		} else {
+			copy(buf[i:i+width], f.mem[int(f.rsar):])
+		}
 		f.dmaStep(width)
 	}
 	return nil
@@ -201,7 +210,9 @@ func (f *fakeNE2000) WriteBuf(off uint32, width int, buf []byte) error {
 		if f.rbcr == 0 {
 			break
 		}
-		copy(f.mem[int(f.rsar):], buf[i:i+width])
+		if f.memEnd == 0 || int(f.rsar) < f.memEnd {
+			copy(f.mem[int(f.rsar):], buf[i:i+width])
+		}
 		f.dmaStep(width)
 	}
 	return nil
