@@ -72,8 +72,8 @@ type Driver struct {
 	// Transmit buffers, ping-pong as in Linux's 8390 driver: one sends
 	// while the other is filled.
 	tx      [2]txBuf
-	txing   int // index of the buffer the card is sending, -1 if idle
-	rxStop  int // PSTOP: RxStopPage, or StopPage32K on a card with 32 KB
+	txing   int  // index of the buffer the card is sending, -1 if idle
+	rxStop  int  // PSTOP: RxStopPage, or StopPage32K on a card with 32 KB
 	txIRQ   bool // PTX/TXE unmasked: the queue is stopped, waiting for a buffer
 	running atomic.Bool
 

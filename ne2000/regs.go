@@ -128,15 +128,15 @@ const (
 // transmit buffers of six pages each (a full frame) sit at the bottom, the
 // receive ring above them.
 const (
-	PageSize      = 256
-	StartPage     = 0x40
-	StopPage      = 0x80
-	TxPages       = 6
-	TxStartPage   = StartPage
-	RxStartPage   = StartPage + 2*TxPages
-	RxStopPage    = StopPage // the NE2000's 16 KB of buffer memory
+	PageSize    = 256
+	StartPage   = 0x40
+	StopPage    = 0x80
+	TxPages     = 6
+	TxStartPage = StartPage
+	RxStartPage = StartPage + 2*TxPages
+	RxStopPage  = StopPage // the NE2000's 16 KB of buffer memory
 	// StopPage32K ends 32 KB of buffer memory (pages 0x40-0xbf), as QEMU's
 	// ne2k_pci and some RTL8029 boards have; the driver probes for it.
-	StopPage32K = 0xc0
+	StopPage32K   = 0xc0
 	rxHeaderBytes = 4 // status, next page, length low, length high
 )
