@@ -10,9 +10,9 @@ set grid ytics
 $data << EOD
 "e1000 → e1000, 60 B" 79985 112957 25292 31014
 "e1000 → e1000, 1514 B" 47681 78515 29047 23838
-"e1000 → ne2k, 60 B" 14290 39638 11615 0
-"e1000 → ne2k, 1514 B" 2022 6003 10012 0
-"ne2k → e1000, 60 B" 12183 19838 35290 0
-"ne2k → e1000, 1514 B" 9073 14008 16275 0
+"e1000 → ne2k, 60 B" 15415 40543 8750 0
+"e1000 → ne2k, 1514 B" 3982 10080 7337 0
+"ne2k → e1000, 60 B" 12521 16358 36058 0
+"ne2k → e1000, 1514 B" 11634 12283 9140 0
 EOD
 plot $data using 2:xtic(1) title "ringo irq", '' using 3 title "ringo poll", '' using 4 title "Linux", '' using 5 title "Linux iommu=pt"
