@@ -239,22 +239,32 @@ func (c *Conn) doneWaitingLocked(ch chan struct{}) {
 // TCP_MAX_QUICKACKS).
 const maxQuickAcks = 16
 
-// appendQueue appends p to buf, a window onto *mem (allocated once, limit
-// bytes, on first need): when the tail has no room the queued bytes move
-// to the front, so a queue kept under limit reuses one allocation however
-// much passes through it.
+// appendQueue appends p to buf, a window onto *mem: when the tail has no
+// room the queued bytes move to the front of *mem, and *mem grows (by
+// doubling, from 4 KB, up to limit) only when that is not enough. A
+// connection moving little data holds little; a bulk one reuses one
+// allocation however much passes through it.
 func appendQueue(mem *[]byte, buf, p []byte, limit int) []byte {
 	if cap(buf)-len(buf) >= len(p) {
 		return append(buf, p...)
 	}
-	if *mem == nil {
-		*mem = make([]byte, 0, limit)
-	}
-	if len(buf)+len(p) > cap(*mem) {
-		return append(buf, p...) // past the limit the caller keeps: grow
+	need := len(buf) + len(p)
+	if need > cap(*mem) {
+		size := max(need, min(max(2*cap(*mem), 4<<10), limit))
+		grown := make([]byte, len(buf), size)
+		copy(grown, buf)
+		*mem = grown[:0]
+		return append(grown, p...)
 	}
 	n := copy((*mem)[:len(buf)], buf)
 	return append((*mem)[:n], p...)
+}
+
+// QueueMemory is the memory the connection's send and receive queues hold.
+func (c *Conn) QueueMemory() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cap(c.sndMem) + cap(c.rcvMem)
 }
 
 // consumeQueue drops the first n bytes of buf, back to the start of mem

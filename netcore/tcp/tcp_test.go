@@ -291,3 +291,31 @@ func TestOffloadSoftwareFallback(t *testing.T) {
 	assert.Zero(t, b.TCP.Stats.InCsumErrors.Load())
 	assert.EqualValues(t, 1, a.IP.MIB.SoftOffloads.Load())
 }
+
+// The send and receive queues start small and grow only as far as the
+// data in them needs; a bulk transfer then reuses its buffers.
+func TestQueueMemory(t *testing.T) {
+	a, b := pair(t, 0)
+	l, err := b.Listen("tcp", ":5003")
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	c, err := a.Dial("tcp", "10.1.0.2:5003")
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("small"))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, c.(*tcp.Conn).QueueMemory(), 4<<10, "a connection that sent 5 bytes holds 4 KB")
+	data := make([]byte, 1<<20)
+	for i := 0; i < 8; i++ {
+		_, err = c.Write(data)
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, c.(*tcp.Conn).QueueMemory(), 2*(256<<10), "bounded by the buffers")
+}
