@@ -132,6 +132,11 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	// The 82540EM checksums and segments TCP/UDP over IPv4 on transmit
 	// (SDM 3.3.5-3.3.7); Linux's e1000 turns both on for it.
 	features := netcore.FeatureIPCsum | netcore.FeatureTSO
+	if cfg.TxRing < minTSORing {
+		// A 64 KB TSO packet takes 34 descriptors (a context and 2 KB
+		// pieces); xmit refuses one that needs over half the ring.
+		features &^= netcore.FeatureTSO
+	}
 	if cfg.NoOffload {
 		features = 0
 	}
@@ -521,6 +526,10 @@ func (d *Driver) cleanTx() int {
 	}
 	return n
 }
+
+// minTSORing is the smallest TX ring TSO is offered on: twice the
+// descriptors of the largest TSO packet.
+const minTSORing = 128
 
 // txOffload is what a context descriptor says about a packet: where its
 // headers are, and for TSO the segment size.

@@ -347,3 +347,10 @@ func TestTransmitOffload(t *testing.T) {
 	send(offloadFrame(header.ProtoTCP, 100)[:30], 0)
 	assert.EqualValues(t, 1, r.drv.Counters.TxBadOffload.Load())
 }
+
+// A ring too small for a 64 KB TSO packet offers checksum offload only.
+func TestSmallRingNoTSO(t *testing.T) {
+	r := newRig(t, Config{TxRing: 64})
+	assert.True(t, r.drv.Dev.Features.Has(netcore.FeatureIPCsum))
+	assert.False(t, r.drv.Dev.Features.Has(netcore.FeatureTSO))
+}
