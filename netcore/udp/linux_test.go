@@ -144,8 +144,9 @@ func TestLinuxUDPEcho(t *testing.T) {
 
 	// Flooded: whatever is lost is counted somewhere.
 	inBefore := s.UDP.Stats.InDatagrams.Load()
+	txBefore := peerCounter(t, p, "tx_dropped")
 	r = runClient(t, p, "flood,10.8.0.2:7,50000,0")
-	txDropped := peerCounter(t, p, "tx_dropped")
+	txDropped := peerCounter(t, p, "tx_dropped") - txBefore
 	var backlog uint64
 	for _, st := range s.Core.SoftnetStats() {
 		backlog += st.Dropped
@@ -154,8 +155,13 @@ func TestLinuxUDPEcho(t *testing.T) {
 	arrived := st.InDatagrams.Load() - inBefore
 	t.Logf("flood: client sent %d, echoes %d; ringo got %d, rcvbuf drops %d, backlog drops %d, kernel tap tx_dropped %d, ringo rx_dropped %d",
 		r.Sent, r.Received, arrived, st.RcvbufErrors.Load(), backlog, txDropped, p.TAP.Dev.Stats.RxDropped.Load())
-	assert.EqualValues(t, r.Sent, arrived+st.RcvbufErrors.Load()+backlog+txDropped,
+	// The TAP's tx_dropped also counts the kernel's own frames it dropped
+	// meanwhile (IPv6 router solicitations, MLD reports): a few more than
+	// the client's datagrams may be accounted, never fewer.
+	accounted := arrived + st.RcvbufErrors.Load() + backlog + txDropped
+	assert.GreaterOrEqual(t, accounted, uint64(r.Sent),
 		"every datagram the client sent arrived at ringo's socket or was counted as dropped")
+	assert.LessOrEqual(t, accounted, uint64(r.Sent)+10, "and little else was counted")
 }
 
 func peerCounter(t *testing.T, p *nettest.Peer, name string) uint64 {
