@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -711,16 +710,8 @@ func (d *Driver) TxTimeout() {
 // of waiting for interrupts and schedules NAPI whenever there is work,
 // yielding between looks. Link state is read every 100 ms.
 func (d *Driver) busyPoll(stop, done chan struct{}) {
-	defer close(done)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	lastLink := time.Now()
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
+	netcore.BusyPollLoop(stop, done, busyPollIdle, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
 		rxReady := loadStatus(d.rx.Desc(d.rx.NextToClean()))&RXD_STAT_DD != 0
 		txPending := d.tx.InUse() > 0
@@ -734,9 +725,10 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 				d.HWStats()
 			}
 		}
-		runtime.Gosched()
-		if !rxReady && !txPending {
-			time.Sleep(20 * time.Microsecond)
-		}
-	}
+		return rxReady || txPending
+	})
 }
+
+// busyPollIdle is how long busy poll keeps looking after the last frame
+// received before it sleeps between looks.
+const busyPollIdle = 2 * time.Millisecond

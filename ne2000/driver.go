@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,34 +161,15 @@ func (d *Driver) Open() error {
 // this thread looks at ISR, servicing the card (ei_interrupt's work, frames
 // up through netif_rx) whenever a bit is set, yielding between looks.
 func (d *Driver) busyPoll(stop, done chan struct{}) {
-	defer close(done)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var lastWork time.Time
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
+	netcore.BusyPollLoop(stop, done, busyPollIdle, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
 		d.mu.Lock()
-		work := false
+		defer d.mu.Unlock()
 		if isr, err := d.p.in(ISR); err == nil && isr&imrAll != 0 && d.running.Load() {
-			work = d.serviceLocked()
+			return d.serviceLocked()
 		}
-		d.mu.Unlock()
-		runtime.Gosched()
-		// Keep looking while traffic flows: the card's ring holds only
-		// a few full frames, and a sleep (20 us asked, a timer tick or
-		// more under emulation) overflows it. Idle for busyPollIdle,
-		// back off to sleeping.
-		if work {
-			lastWork = time.Now()
-		} else if time.Since(lastWork) > busyPollIdle {
-			time.Sleep(20 * time.Microsecond)
-		}
-	}
+		return false
+	})
 }
 
 // initLocked is NS8390_init: program the chip stopped, in loopback, then

@@ -1,0 +1,35 @@
+package netcore
+
+import (
+	"runtime"
+	"time"
+)
+
+// BusyPollLoop is a driver's busy-poll mode (Linux's napi_busy_loop, as a
+// thread of its own): it calls round on a locked OS thread until stop is
+// closed, then closes done. round looks at the device, starts whatever
+// work it finds (a NAPI schedule, a service pass) and reports whether
+// there was any. The loop yields between looks and keeps looking while
+// work comes, and for idle after the last; then it sleeps between looks
+// (20 µs asked: a timer tick or more under emulation, long enough for a
+// small ring to overflow, hence the spinning while traffic flows).
+func BusyPollLoop(stop <-chan struct{}, done chan<- struct{}, idle time.Duration, round func() bool) {
+	defer close(done)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var lastWork time.Time
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		work := round()
+		runtime.Gosched()
+		if work {
+			lastWork = time.Now()
+		} else if time.Since(lastWork) > idle {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}
