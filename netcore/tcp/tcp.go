@@ -110,8 +110,9 @@ type Table struct {
 	cookieSecret [32]byte     // keys SYN cookies
 	lastOverflow atomic.Int64 // unix seconds the SYN queue last overflowed
 
-	ackMu    sync.Mutex // guards ackQ, ackSpare; taken after a Conn's mu
+	ackMu    sync.Mutex // guards ackQ; taken after a Conn's mu
 	ackQ     []*Conn    // connections whose ACK waits for the batch end
+	flushMu  sync.Mutex // one flush at a time: it owns ackSpare, taken before a Conn's mu
 	ackSpare []*Conn
 }
 
@@ -172,6 +173,12 @@ func (t *Table) flushACKs() {
 		t.ackMu.Unlock()
 		return
 	}
+	t.ackMu.Unlock()
+	// Softnets on several CPUs flush at once: the swapped-out list must
+	// not go back to ackQ (and take appends) while another flush walks it.
+	t.flushMu.Lock()
+	defer t.flushMu.Unlock()
+	t.ackMu.Lock()
 	q := t.ackQ
 	t.ackQ, t.ackSpare = t.ackSpare[:0], q
 	t.ackMu.Unlock()
