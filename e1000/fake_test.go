@@ -103,9 +103,11 @@ func (f *fakeE1000) Read32(off uint32) uint32 {
 			return STATUS_FD | STATUS_LU
 		}
 		return STATUS_FD
-	case GPRC, GPTC, TPR, TPT, GORCL, GOTCL:
+	}
+	if off >= CRCERRS && off < CRCERRS+0x100 {
+		// The statistics registers all clear on read.
 		v := f.regs[off]
-		f.regs[off] = 0 // clear on read
+		f.regs[off] = 0
 		return v
 	}
 	return f.regs[off]

@@ -2,6 +2,9 @@ package e1000
 
 import (
 	"sync"
+	"sync/atomic"
+
+	"github.com/ringonet/ringo/netcore"
 )
 
 // hwStat names a statistics register and how it reads: 32-bit counters, or
@@ -10,41 +13,44 @@ type hwStat struct {
 	name string
 	reg  uint32
 	high uint32 // 0 for a 32-bit counter
+	// netdev is the interface counter the register also feeds, as
+	// e1000_update_stats fills rtnl_link_stats64 (ip -s link).
+	netdev func(*netcore.Stats) *atomic.Uint64
 }
 
 var hwStatRegs = [...]hwStat{
-	{"crc_errors", CRCERRS, 0},
-	{"symbol_errors", SYMERRS, 0},
-	{"rx_errors", RXERRC, 0},
-	{"missed_packets", MPC, 0},
-	{"single_collisions", SCC, 0},
-	{"excessive_collisions", ECOL, 0},
-	{"multiple_collisions", MCC, 0},
-	{"late_collisions", LATECOL, 0},
-	{"collisions", COLC, 0},
-	{"defer_count", DC, 0},
-	{"rx_length_errors", RLEC, 0},
-	{"xon_rx", XONRXC, 0},
-	{"xon_tx", XONTXC, 0},
-	{"xoff_rx", XOFFRXC, 0},
-	{"xoff_tx", XOFFTXC, 0},
-	{"good_packets_rx", GPRC, 0},
-	{"broadcast_rx", BPRC, 0},
-	{"multicast_rx", MPRC, 0},
-	{"good_packets_tx", GPTC, 0},
-	{"good_octets_rx", GORCL, GORCH},
-	{"good_octets_tx", GOTCL, GOTCH},
-	{"rx_no_buffer", RNBC, 0},
-	{"rx_undersize", RUC, 0},
-	{"rx_fragments", RFC, 0},
-	{"rx_oversize", ROC, 0},
-	{"rx_jabbers", RJC, 0},
-	{"total_octets_rx", TORL, TORH},
-	{"total_octets_tx", TOTL, TOTH},
-	{"total_packets_rx", TPR, 0},
-	{"total_packets_tx", TPT, 0},
-	{"multicast_tx", MPTC, 0},
-	{"broadcast_tx", BPTC, 0},
+	{"crc_errors", CRCERRS, 0, func(s *netcore.Stats) *atomic.Uint64 { return &s.RxCRCErrors }},
+	{"symbol_errors", SYMERRS, 0, nil},
+	{"rx_errors", RXERRC, 0, nil},
+	{"missed_packets", MPC, 0, func(s *netcore.Stats) *atomic.Uint64 { return &s.RxMissedErrors }},
+	{"single_collisions", SCC, 0, nil},
+	{"excessive_collisions", ECOL, 0, nil},
+	{"multiple_collisions", MCC, 0, nil},
+	{"late_collisions", LATECOL, 0, nil},
+	{"collisions", COLC, 0, func(s *netcore.Stats) *atomic.Uint64 { return &s.Collisions }},
+	{"defer_count", DC, 0, nil},
+	{"rx_length_errors", RLEC, 0, func(s *netcore.Stats) *atomic.Uint64 { return &s.RxLengthErrors }},
+	{"xon_rx", XONRXC, 0, nil},
+	{"xon_tx", XONTXC, 0, nil},
+	{"xoff_rx", XOFFRXC, 0, nil},
+	{"xoff_tx", XOFFTXC, 0, nil},
+	{"good_packets_rx", GPRC, 0, nil},
+	{"broadcast_rx", BPRC, 0, nil},
+	{"multicast_rx", MPRC, 0, nil},
+	{"good_packets_tx", GPTC, 0, nil},
+	{"good_octets_rx", GORCL, GORCH, nil},
+	{"good_octets_tx", GOTCL, GOTCH, nil},
+	{"rx_no_buffer", RNBC, 0, nil},
+	{"rx_undersize", RUC, 0, nil},
+	{"rx_fragments", RFC, 0, nil},
+	{"rx_oversize", ROC, 0, nil},
+	{"rx_jabbers", RJC, 0, nil},
+	{"total_octets_rx", TORL, TORH, nil},
+	{"total_octets_tx", TOTL, TOTH, nil},
+	{"total_packets_rx", TPR, 0, nil},
+	{"total_packets_tx", TPT, 0, nil},
+	{"multicast_tx", MPTC, 0, nil},
+	{"broadcast_tx", BPTC, 0, nil},
 }
 
 // hwStats accumulates the clear-on-read statistics registers into 64-bit
@@ -73,6 +79,9 @@ func (d *Driver) HWStats() []Stat {
 				v |= uint64(d.r.read(st.high)) << 32
 			}
 			s.acc[i] += v
+			if v != 0 && st.netdev != nil {
+				st.netdev(&d.Dev.Stats).Add(v)
+			}
 		}
 	}
 	out := make([]Stat, len(hwStatRegs))

@@ -1,6 +1,10 @@
 // Package irq is the bridge from device interrupts to the network core's
-// softirqs. Each interrupt source (a VFIO eventfd) gets a goroutine locked
-// to an OS thread that blocks in poll(2) on the eventfd; when it fires, the
+// softirqs. Each interrupt source (a VFIO eventfd) gets a goroutine that
+// blocks in poll(2) on the eventfd, and so holds an OS thread while it
+// waits (the Go runtime gives its processor to other goroutines). It is
+// not locked to that thread: when the line fires the goroutine runs on
+// whatever thread has a processor, and the NAPI schedule it makes is a
+// goroutine switch away from the softnet. When it fires, the
 // goroutine counts it, runs the driver's hardirq handler (which typically
 // masks the device and schedules NAPI, or pulls frames and calls netif_rx),
 // and re-arms the source (VFIO INTx unmask).
@@ -21,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -91,8 +94,6 @@ func (b *Bridge) Request(name string, cpu int, src vfio.InterruptSource, h Handl
 
 func (b *Bridge) thread(l *Line) {
 	defer b.wg.Done()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	fds := []unix.PollFd{{Fd: int32(l.src.Fd()), Events: unix.POLLIN}, {Fd: int32(b.stopFd), Events: unix.POLLIN}}
 	var buf [8]byte
 	for {

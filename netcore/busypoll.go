@@ -6,8 +6,11 @@ import (
 )
 
 // BusyPollLoop is a driver's busy-poll mode (Linux's napi_busy_loop, as a
-// thread of its own): it calls round on a locked OS thread until stop is
-// closed, then closes done. round looks at the device, starts whatever
+// goroutine of its own): it calls round until stop is closed, then closes
+// done. The goroutine is not locked to an OS thread: each Gosched between
+// looks would otherwise hand the processor across threads (a futex wake
+// and a context switch each way), which with one CPU took more than half
+// of a busy-poll run. round looks at the device, starts whatever
 // work it finds (a NAPI schedule, a service pass) and reports whether
 // there was any. The loop yields between looks and keeps looking while
 // work comes, and for idle after the last; then it sleeps between looks
@@ -15,8 +18,6 @@ import (
 // small ring to overflow, hence the spinning while traffic flows).
 func BusyPollLoop(stop <-chan struct{}, done chan<- struct{}, idle time.Duration, round func() bool) {
 	defer close(done)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var lastWork time.Time
 	for {
 		select {

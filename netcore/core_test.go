@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -498,4 +499,30 @@ func TestSoftnetStatFormat(t *testing.T) {
 	require.NoError(t, c.WriteSoftnetStat(&sb))
 	assert.Equal(t, 2, len(sb.lines()))
 	assert.Equal(t, "00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001", sb.lines()[1])
+}
+
+// A goroutine that sends without ever blocking (a driver whose transmit
+// completes at once) still lets the others run, as dev_queue_xmit runs
+// pending softirqs on its way out: with one processor, a goroutine made
+// runnable before a burst gets to run within XmitYieldEvery frames, not
+// at the scheduler's 10 ms preemption.
+func TestXmitYields(t *testing.T) {
+	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	defer c.Close()
+	dev, err := c.Register(DeviceConfig{Name: "null0"}, &nullDriver{})
+	require.NoError(t, err)
+	require.NoError(t, dev.Up())
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+
+	var ran atomic.Bool
+	go ran.Store(true) // runnable, not yet running: this goroutine holds the processor
+	sent := 0
+	for ; sent < 10*XmitYieldEvery && !ran.Load(); sent++ {
+		s := skb.Alloc(60)
+		s.Put(60)
+		s.Dev = dev
+		require.NoError(t, DevQueueXmit(s))
+	}
+	require.True(t, ran.Load(), "the other goroutine never ran while %d frames were sent", sent)
+	assert.LessOrEqual(t, sent, XmitYieldEvery)
 }

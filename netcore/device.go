@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,10 +144,11 @@ type Device struct {
 
 	// Transmit queue state (netdev_queue).
 	txStopped   atomic.Bool
-	txStoppedAt atomic.Int64 // unix nanos of the last stop
-	txScheduled atomic.Bool  // on a softnet's output queue
-	txNext      *Device      // output queue link, guarded by that softnet's mu
-	qdiscBusy   atomic.Bool  // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
+	txStoppedAt atomic.Int64  // unix nanos of the last stop
+	txScheduled atomic.Bool   // on a softnet's output queue
+	txNext      *Device       // output queue link, guarded by that softnet's mu
+	qdiscBusy   atomic.Bool   // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
+	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the yield every XmitYieldEvery
 
 	// Hooks that may take frames on their way in (after the taps) and out
 	// (before the qdisc): Linux's rx_handler and an egress qdisc such as
@@ -487,8 +489,23 @@ func DevQueueXmit(b *skb.Buff) error {
 		return ErrQueueFull
 	}
 	d.qdiscRun()
+	if d.xmitCalls.Add(1)%XmitYieldEvery == 0 {
+		runtime.Gosched()
+	}
 	return nil
 }
+
+// XmitYieldEvery is how many DevQueueXmit calls a goroutine makes before it
+// yields the processor. Linux's dev_queue_xmit ends in local_bh_enable,
+// which runs any softirq raised meanwhile, so a sender cannot starve its
+// own receive path. Ringo's softirqs are goroutines, and an interrupt
+// thread woken in the middle of a send burst waits for a P: with
+// GOMAXPROCS=1 and a driver whose transmit never blocks (the NE2000 with
+// direct port I/O completes each frame at once) that was until the Go
+// scheduler's 10 ms preemption, long enough for a receive ring to fill and
+// the device to drop. A Gosched every 32 frames lets the interrupt and
+// softnet goroutines in; alone on the processor it returns at once.
+const XmitYieldEvery = 32
 
 // qdiscRun is __qdisc_run: one goroutine at a time dequeues and hands
 // frames to the driver, DefaultTxWeight at most before it defers the rest

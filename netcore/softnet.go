@@ -80,9 +80,15 @@ func (sd *Softnet) raise(bits uint32) {
 
 func (sd *Softnet) run() {
 	defer sd.core.wg.Done()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// Only a pinned softnet keeps an OS thread of its own. Unpinned, it
+	// runs on whatever thread the Go scheduler has, so handing the
+	// processor to it (from the interrupt goroutine that raised NET_RX, or
+	// a sender that yields) is a goroutine switch, not a futex wake-up of
+	// another thread and a kernel context switch; with one CPU that was
+	// most of what a busy-poll run spent.
 	if sd.core.cfg.PinCPUs {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		if err := pinThread(sd.cpu); err != nil {
 			sd.core.log.Warn("softnet: cannot pin thread", "cpu", sd.cpu, "err", err)
 		}

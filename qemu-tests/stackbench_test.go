@@ -93,15 +93,25 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 	require.NotEmpty(t, draw, "device under test: a report")
 	var r stackBenchReport
 	require.NoError(t, json.Unmarshal(draw[len(draw)-1], &r), "%s", draw[len(draw)-1])
-	if dir := os.Getenv("RINGO_PPROF"); dir != "" && len(draw) > 1 {
-		// RINGO_PPROF=DIR: the guest sent a CPU profile of its run first.
-		var p struct{ Pprof []byte }
-		require.NoError(t, json.Unmarshal(draw[0], &p))
-		name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pprof")
-		require.NoError(t, os.WriteFile(name, p.Pprof, 0o644))
-		t.Logf("CPU profile of the guest: %s", name)
+	if len(draw) > 1 {
+		saveProfile(t, draw[0])
 	}
 	return r
+}
+
+// saveProfile writes the CPU profile a guest sent as a report
+// ({"Pprof": base64}) to RINGO_PPROF/<test name>.pprof.
+func saveProfile(t testing.TB, raw []byte) {
+	t.Helper()
+	dir := os.Getenv("RINGO_PPROF")
+	if dir == "" {
+		return
+	}
+	var p struct{ Pprof []byte }
+	require.NoError(t, json.Unmarshal(raw, &p))
+	name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pprof")
+	require.NoError(t, os.WriteFile(name, p.Pprof, 0o644))
+	t.Logf("CPU profile of the guest: %s", name)
 }
 
 // profPhase is what the guest profiles: nothing without RINGO_PPROF=DIR,

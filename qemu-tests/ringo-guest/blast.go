@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +20,9 @@ type BlastReport struct {
 	SenderIRQs        uint64
 	ReceiverIRQs      uint64
 	ReceiverRxDropped uint64
+	ReceiverMissed    uint64  // lost at the receiving device: no room in its ring
+	FullWaits         int     // times the sender found the qdisc full and slept
+	FullWaitSeconds   float64 // and how long those sleeps took
 }
 
 // blast sends ringo.frames frames of ringo.size bytes from NIC 0 to NIC 1
@@ -62,13 +67,19 @@ func blast(args map[string]string, nics []*nic) error {
 	copy(frame[0:6], dst.HardwareAddr)
 	copy(frame[6:12], src.HardwareAddr)
 	frame[12], frame[13] = 0x88, 0xb7
+	profiling := args["ringo.pprof"] != "" && pprof.StartCPUProfile(&profBuf) == nil
+	var fullWaits int
+	var fullWait time.Duration
 	start := time.Now()
 	for i := 0; i < n; {
 		b := skb.Alloc(size)
 		copy(b.Put(size), frame)
 		b.Dev = src
 		if netcore.DevQueueXmit(b) == netcore.ErrQueueFull {
+			t0 := time.Now()
 			time.Sleep(20 * time.Microsecond)
+			fullWaits++
+			fullWait += time.Since(t0)
 			continue
 		}
 		i++
@@ -80,11 +91,17 @@ func blast(args map[string]string, nics []*nic) error {
 		time.Sleep(500 * time.Millisecond)
 	}
 	rep := BlastReport{Size: size, Sent: n, Received: int(got.Load()), TxSeconds: txDone.Seconds(),
-		SenderIRQs: s.irqCount(0), ReceiverIRQs: s.irqCount(1), ReceiverRxDropped: dst.Stats.RxDropped.Load()}
+		SenderIRQs: s.irqCount(0), ReceiverIRQs: s.irqCount(1), ReceiverRxDropped: dst.Stats.RxDropped.Load(), ReceiverMissed: s.missed(1)}
 	rep.TxFPS = float64(n) / txDone.Seconds()
 	if rep.Received > 1 {
 		rep.RxSeconds = float64(last.Load()-first.Load()) / 1e9
 		rep.RxFPS = float64(rep.Received-1) / rep.RxSeconds
+	}
+	rep.FullWaits, rep.FullWaitSeconds = fullWaits, fullWait.Seconds()
+	if profiling {
+		// The host takes the profile as the first of two reports.
+		pprof.StopCPUProfile()
+		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
 	}
 	report(rep)
 	return nil

@@ -66,3 +66,14 @@ func (s *stack) close() {
 
 // irqCount is the interrupt count of device i (0 in busy-poll mode).
 func (s *stack) irqCount(i int) uint64 { return s.nics[i].IRQCount() }
+
+// missed is what device i lost for want of room: the e1000's missed-packet
+// count (folded from the register now) or the NE2000's ring overflows and
+// missed frames, as ip -s link reports them.
+func (s *stack) missed(i int) uint64 {
+	if an := s.nics[i]; an.E1000 != nil {
+		an.E1000.HWStats()
+	}
+	st := &s.devs[i].Stats
+	return st.RxMissedErrors.Load() + st.RxOverErrors.Load()
+}
