@@ -448,7 +448,7 @@ func (d *Driver) receive(frame []byte) {
 		b.Free()
 		return
 	}
-	d.napi.ReceiveSkb(b)
+	d.napi.GROReceive(b)
 }
 
 // StartXmit implements netcore.DeviceOps (e1000_xmit_frame): copy the frame

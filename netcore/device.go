@@ -149,6 +149,7 @@ type Device struct {
 	txNext      *Device       // output queue link, guarded by that softnet's mu
 	qdiscBusy   atomic.Bool   // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
 	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the yield every XmitYieldEvery
+	noGRO       atomic.Bool   // generic receive offload off (ethtool -K gro off)
 
 	// Hooks that may take frames on their way in (after the taps) and out
 	// (before the qdisc): Linux's rx_handler and an egress qdisc such as
@@ -445,6 +446,14 @@ func (d *Device) NetifWakeQueue() {
 		d.netifSchedule()
 	}
 }
+
+// SetGRO turns generic receive offload on or off (ethtool -K dev gro
+// on|off). It is on by default, as Linux sets NETIF_F_GRO on every device;
+// it applies to drivers that receive through NAPI.GROReceive.
+func (d *Device) SetGRO(on bool) { d.noGRO.Store(!on) }
+
+// GRO reports whether generic receive offload is on.
+func (d *Device) GRO() bool { return !d.noGRO.Load() }
 
 // NetifQueueStopped reports whether the transmit queue is stopped.
 func (d *Device) NetifQueueStopped() bool { return d.txStopped.Load() }

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringonet/ringo/netcore/gro"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -36,6 +37,11 @@ type NAPI struct {
 
 	polls  atomic.Uint64
 	misuse atomic.Uint64
+
+	// gro holds the packets of one poll for merging (napi_struct's
+	// gro_hash); only the goroutine polling the instance touches it.
+	gro     gro.Table
+	deliver func(*skb.Buff) // n.receive, bound once
 }
 
 // NetifNAPIAdd creates the device's NAPI instance (netif_napi_add). poll
@@ -45,6 +51,7 @@ func (d *Device) NetifNAPIAdd(poll func(budget int) int, weight int) *NAPI {
 		weight = DefaultWeight
 	}
 	n := &NAPI{poll: poll, weight: weight, dev: d, sd: d.core.cpus[d.cpu]}
+	n.deliver = n.receive
 	// Created disabled, like Linux; Device.Up enables it.
 	n.state.Store(napiSched | napiDisable)
 	d.napis = append(d.napis, n)
@@ -138,6 +145,30 @@ func (n *NAPI) ReceiveSkb(b *skb.Buff) {
 	d := n.dev
 	d.Stats.RxPackets.Add(1)
 	d.Stats.RxBytes.Add(uint64(b.Len() + ethHeaderLen))
+	n.receive(b)
+}
+
+// GROReceive is ReceiveSkb through generic receive offload
+// (napi_gro_receive): TCP segments of a flow that arrive in order within
+// one poll go up as one packet when the poll returns (package gro). With
+// GRO off on the device (SetGRO) it is ReceiveSkb. Only from the poll.
+func (n *NAPI) GROReceive(b *skb.Buff) {
+	d := n.dev
+	if d.noGRO.Load() {
+		n.ReceiveSkb(b)
+		return
+	}
+	d.Stats.RxPackets.Add(1)
+	d.Stats.RxBytes.Add(uint64(b.Len() + ethHeaderLen))
+	n.gro.Receive(b, n.deliver)
+}
+
+// GROStats are the instance's GRO counters.
+func (n *NAPI) GROStats() *gro.Stats { return &n.gro.Stats }
+
+// receive is netif_receive_skb after the counting: RPS, or up at once.
+func (n *NAPI) receive(b *skb.Buff) {
+	d := n.dev
 	if d.core.cfg.RPS && len(d.core.cpus) > 1 {
 		if cpu := d.core.rpsCPU(b); cpu != n.sd.cpu {
 			target := d.core.cpus[cpu]

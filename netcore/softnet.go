@@ -171,6 +171,11 @@ func (sd *Softnet) netRxAction() (squeezed bool) {
 func (sd *Softnet) napiPoll(n *NAPI, repoll *napiList) int {
 	work := n.poll(n.weight)
 	n.polls.Add(1)
+	if n.gro.Len() > 0 {
+		// napi_gro_flush: what the poll held goes up before anything
+		// else runs, so GRO adds no latency past the poll.
+		n.gro.Flush(n.deliver)
+	}
 	if work > n.weight {
 		sd.core.log.Error("netcore: NAPI poll exceeded its weight", "dev", n.devName(), "work", work, "weight", n.weight)
 		work = n.weight

@@ -59,6 +59,18 @@ type TCP []byte
 // ParseTCP checks the data offset against the buffer, the checksum with
 // the pseudo-header, and that the options are well formed.
 func ParseTCP(b []byte, src, dst [4]byte) (TCP, error) {
+	return parseTCP(b, src, dst, true)
+}
+
+// ParseTCPVerified is ParseTCP for a segment whose checksum was verified
+// already (a device's receive checksum offload, or GRO, which verifies
+// each segment it merges and leaves the merged packet's field 0): every
+// check but the checksum.
+func ParseTCPVerified(b []byte) (TCP, error) {
+	return parseTCP(b, [4]byte{}, [4]byte{}, false)
+}
+
+func parseTCP(b []byte, src, dst [4]byte, verify bool) (TCP, error) {
 	if len(b) < TCPMinLen {
 		return nil, ErrTruncated
 	}
@@ -69,7 +81,7 @@ func ParseTCP(b []byte, src, dst [4]byte) (TCP, error) {
 	if off > len(b) {
 		return nil, ErrTruncated
 	}
-	if Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))) != 0 {
+	if verify && Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))) != 0 {
 		return nil, ErrChecksum
 	}
 	t := TCP(b)

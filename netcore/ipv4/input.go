@@ -119,7 +119,7 @@ func (s *Stack) forward(b *skb.Buff, in *netcore.Device) {
 		b.Free()
 		return
 	}
-	if len(ip) > rt.Dev.MTU() && ip.DontFragment() {
+	if fwdLen(b, ip) > rt.Dev.MTU() && ip.DontFragment() {
 		s.MIB.FragFails.Add(1)
 		s.SendError(b, header.ICMPDestUnreach, header.ICMPFragNeeded, uint32(rt.Dev.MTU()))
 		b.Free()
@@ -137,4 +137,19 @@ func (s *Stack) forward(b *skb.Buff, in *netcore.Device) {
 	ip.DecTTL()
 	s.MIB.ForwDatagrams.Add(1)
 	s.finishOutput(b, rt)
+}
+
+// fwdLen is the size the packet leaves with: a GRO packet (GSOSize set)
+// leaves as segments of its headers and GSOSize bytes, cut by the device
+// or by software GSO, so it is the segments that must fit the MTU
+// (Linux's ip_exceeds_mtu with skb_gso_validate_network_len).
+func fwdLen(b *skb.Buff, ip header.IPv4) int {
+	if b.GSOSize == 0 {
+		return len(ip)
+	}
+	p := ip.Payload()
+	if len(p) < header.TCPMinLen {
+		return len(ip)
+	}
+	return ip.HeaderLen() + int(p[12]>>4)*4 + int(b.GSOSize)
 }

@@ -52,6 +52,9 @@ type PipeConfig struct {
 	// Offload makes both ends offer checksum offload and TSO and do them
 	// on the wire, as a NIC does: what arrives is ordinary segments.
 	Offload bool
+	// GRO turns generic receive offload on at both ends; off otherwise,
+	// as on a Linux veth.
+	GRO bool
 }
 
 // NewPipe registers two devices joined back to back: what one sends, the
@@ -84,6 +87,7 @@ func NewPipe(c *netcore.Core, cfg PipeConfig) (a, b *PipeEnd, err error) {
 			return nil, nil, err
 		}
 		e.napi = e.Dev.NetifNAPIAdd(e.poll, 0)
+		e.Dev.SetGRO(cfg.GRO)
 	}
 	return ends[0], ends[1], nil
 }
@@ -226,7 +230,7 @@ func (e *PipeEnd) poll(budget int) int {
 			b.Free()
 			continue
 		}
-		e.napi.ReceiveSkb(b)
+		e.napi.GROReceive(b)
 	}
 	if work > 0 && e.peer.Dev.NetifQueueStopped() {
 		e.peer.Dev.NetifWakeQueue()

@@ -169,7 +169,7 @@ func (t *TAP) poll(budget int) int {
 			b.Free()
 			continue
 		}
-		t.napi.ReceiveSkb(b)
+		t.napi.GROReceive(b) // Linux's tun does GRO too
 	}
 	if work < budget && t.napi.Complete() {
 		one := [8]byte{1}

@@ -442,8 +442,9 @@ func (c *Conn) sendLimitLocked() int {
 }
 
 // input processes one segment for this connection (tcp_rcv_state_process,
-// following RFC 9293 3.10.7).
-func (c *Conn) input(seg header.TCP) {
+// following RFC 9293 3.10.7); segs > 1 for a GRO packet, which counts as
+// that many segments for acknowledgment.
+func (c *Conn) input(seg header.TCP, segs int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	flags := seg.Flags()
@@ -567,7 +568,7 @@ func (c *Conn) input(seg header.TCP) {
 			c.quickAcks = maxQuickAcks
 		}
 		c.dataLocked(seq, data)
-		c.ackPending++
+		c.ackPending += segs
 		ackBatch = c.ackPending >= 2
 		if c.ackPending >= maxBatchedACK {
 			ackNow = true

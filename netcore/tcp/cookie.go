@@ -143,6 +143,6 @@ func (l *Listener) cookieACK(id fourTuple, seg header.TCP) bool {
 	}
 	t.conns[id] = c
 	t.mu.Unlock()
-	c.input(seg)
+	c.input(seg, 1)
 	return true
 }

@@ -229,7 +229,13 @@ func (t *Table) Receive(b *skb.Buff) {
 	defer b.Free()
 	ip := header.IPv4(b.NetworkHeader())
 	src, dst := ip.Src(), ip.Dst()
-	seg, err := header.ParseTCP(b.Data(), src, dst)
+	var seg header.TCP
+	var err error
+	if b.CsumValid {
+		seg, err = header.ParseTCPVerified(b.Data())
+	} else {
+		seg, err = header.ParseTCP(b.Data(), src, dst)
+	}
 	if err != nil {
 		if errors.Is(err, header.ErrChecksum) {
 			t.Stats.InCsumErrors.Add(1)
@@ -237,7 +243,13 @@ func (t *Table) Receive(b *skb.Buff) {
 		t.Stats.InErrs.Add(1)
 		return
 	}
-	t.Stats.InSegs.Add(1)
+	// A GRO packet is several segments: InSegs counts them, as Linux
+	// counts gso_segs, and so does the ACK policy.
+	segs := 1
+	if b.GSOSize > 0 {
+		segs = max(1, (len(seg.Payload())+int(b.GSOSize)-1)/int(b.GSOSize))
+	}
+	t.Stats.InSegs.Add(uint64(segs))
 	if b.PktType != 0 || dst[0] >= 224 || src == dst && seg.SrcPort() == seg.DstPort() {
 		return // never to broadcast or multicast; LAND (src = dst) dropped
 	}
@@ -254,7 +266,7 @@ func (t *Table) Receive(b *skb.Buff) {
 	t.mu.Unlock()
 	switch {
 	case c != nil:
-		c.input(seg)
+		c.input(seg, segs)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagSYN:
 		l.syn(id, seg)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagACK && l.cookieACK(id, seg):

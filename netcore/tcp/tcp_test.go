@@ -10,12 +10,14 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/ipv4"
@@ -318,4 +320,67 @@ func TestQueueMemory(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.LessOrEqual(t, c.(*tcp.Conn).QueueMemory(), 2*(256<<10), "bounded by the buffers")
+}
+
+// GRO at the receiver: in-order segments of a poll go up as one packet,
+// TCP takes them as that many segments, and the data is byte-exact, with
+// and without loss (out-of-order data is never merged across a gap).
+func TestGRO(t *testing.T) {
+	for _, loss := range []float64{0, 0.01} {
+		tc := tcp.Config{MSL: 100 * time.Millisecond}
+		a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
+		_, eb := stacktest.WireConfig(t, a, b, link.PipeConfig{Offload: true, GRO: true, Loss: loss, Seed: 5})
+		d := transfer(t, a, b, "10.1.0.2", 8<<20)
+		g := eb.NAPI().GROStats()
+		t.Logf("loss %.0f%%: 8 MiB in %v; at b %d segments merged into %d packets, %d segments in, %d checksum errors",
+			loss*100, d, g.Merged.Load(), g.Packets.Load(), b.TCP.Stats.InSegs.Load(), b.TCP.Stats.InCsumErrors.Load())
+		assert.Greater(t, g.Packets.Load(), uint64(50), "GRO merged trains")
+		assert.Greater(t, g.Merged.Load(), 2*g.Packets.Load(), "several segments per merged packet")
+		assert.GreaterOrEqual(t, b.TCP.Stats.InSegs.Load(), uint64(8<<20/1460), "InSegs counts the merged segments")
+		assert.Zero(t, b.TCP.Stats.InCsumErrors.Load())
+	}
+}
+
+// A router that merges with GRO on the way in and has no offloads on the
+// way out cuts the merged packets back into segments (software GSO); the
+// segments fit the outgoing MTU, so DF is no obstacle.
+func TestGROForwarded(t *testing.T) {
+	tc := tcp.Config{MSL: 100 * time.Millisecond}
+	a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
+	r := stacktest.Stack(t, tc, ipv4.Config{Forwarding: true})
+	ea, rIn, err := link.NewPipe(a.Core, link.PipeConfig{PeerCore: r.Core, Offload: true, GRO: true})
+	require.NoError(t, err)
+	rOut, eb, err := link.NewPipe(r.Core, link.PipeConfig{PeerCore: b.Core})
+	require.NoError(t, err)
+	for _, x := range []struct {
+		s    *socket.Stack
+		dev  *netcore.Device
+		addr string
+	}{{a, ea.Dev, "10.1.0.1/24"}, {r, rIn.Dev, "10.1.0.254/24"}, {r, rOut.Dev, "10.2.0.254/24"}, {b, eb.Dev, "10.2.0.1/24"}} {
+		require.NoError(t, x.dev.Up())
+		require.NoError(t, x.s.IP.AddAddress(x.dev, netip.MustParsePrefix(x.addr)))
+	}
+	require.NoError(t, a.IP.SetDefaultGateway(netip.MustParseAddr("10.1.0.254")))
+	require.NoError(t, b.IP.SetDefaultGateway(netip.MustParseAddr("10.2.0.254")))
+	transfer(t, a, b, "10.2.0.1", 4<<20)
+
+	// Segments with DF set, as Linux sends them, in one burst: merged
+	// at the router into a packet larger than the MTU, they must leave
+	// as segments, not be refused with "fragmentation needed".
+	before := b.TCP.Stats.InSegs.Load()
+	src, dst := [4]byte{10, 1, 0, 1}, [4]byte{10, 2, 0, 1}
+	const burst = 20
+	for i := 0; i < burst; i++ {
+		seg := stacktest.Segment(header.TCPFields{SrcPort: 4444, DstPort: 9, Seq: 1 + uint32(i*1000), Ack: 1,
+			Flags: header.TCPFlagACK, Window: 100, WScale: -1}, src, dst, bytes.Repeat([]byte{byte(i)}, 1000))
+		frame := stacktest.Frame(rIn.Dev.HardwareAddr, ea.Dev.HardwareAddr,
+			header.IPv4Fields{ID: uint16(i), Flags: header.IPv4FlagDF, Protocol: header.ProtoTCP, Src: src, Dst: dst}, seg)
+		require.NoError(t, stacktest.Send(ea.Dev, frame))
+	}
+	require.Eventually(t, func() bool { return b.TCP.Stats.InSegs.Load()-before >= burst }, 2*time.Second, time.Millisecond,
+		"the %d segments reach b (got %d)", burst, b.TCP.Stats.InSegs.Load()-before)
+	assert.Greater(t, rIn.NAPI().GROStats().Packets.Load(), uint64(10), "the router merged")
+	assert.Greater(t, r.IP.MIB.SoftOffloads.Load(), uint64(10), "and cut them again")
+	assert.Zero(t, r.IP.MIB.FragFails.Load(), "no merged packet was refused for its size")
+	assert.Zero(t, b.TCP.Stats.InCsumErrors.Load())
 }

@@ -136,6 +136,10 @@ func stackBench(args map[string]string, nics []*nic) error {
 	st.WriteSNMP(&diag)
 	s.core.WriteSoftnetStat(&diag)
 	fmt.Fprintf(&diag, "dev %+v\n", s.devs[0].Stats.Snapshot())
+	for _, n := range s.devs[0].NAPIs() {
+		g := n.GROStats()
+		fmt.Fprintf(&diag, "gro merged=%d packets=%d held=%d skipped=%d\n", g.Merged.Load(), g.Packets.Load(), g.Held.Load(), g.Skipped.Load())
+	}
 	if len(s.e1000) > 0 {
 		c := &s.e1000[0].Counters
 		rep.TxTSO, rep.TxCsumOffload, rep.TxBadOffload = c.TxTSO.Load(), c.TxCsumOffload.Load(), c.TxBadOffload.Load()
