@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +101,11 @@ func boot(t testing.TB, cfg vm.Config, scenario string, args ...string) *vm.VM {
 	cfg.Kernel = env.kernel.Vmlinuz
 	cfg.Initramfs = env.initramfs
 	cfg.Cmdline = append([]string{"ringo.test=" + scenario}, append(args, cfg.Cmdline...)...)
+	if d := os.Getenv("RINGO_VM_LOGS"); d != "" && cfg.Dir == "" {
+		// RINGO_VM_LOGS=DIR keeps each VM's serial log (and pcaps) under
+		// DIR/<test name> after the test.
+		cfg.Dir = filepath.Join(d, strings.ReplaceAll(t.Name(), "/", "_"))
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
 	}

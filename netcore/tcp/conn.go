@@ -92,7 +92,12 @@ type Conn struct {
 	timing            bool
 	backoff           int
 	rtx               connTimer
-	timerKind         int // what rtx is for: rtoTimer, timeWaitTimer
+	timerKind         int // what rtx is for: rtoTimer, tlpTimer, timeWaitTimer
+
+	// Tail loss probe (RFC 8985 7): a probe is out until an ACK covers
+	// tlpHigh, the sequence sent when it went.
+	tlpOut  bool
+	tlpHigh uint32
 
 	// Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): in-order segments
 	// not yet acknowledged.
@@ -133,6 +138,7 @@ type oooSeg struct {
 
 const (
 	rtoTimer = iota
+	tlpTimer
 	timeWaitTimer
 )
 
@@ -140,6 +146,9 @@ const (
 	maxSACKed     = 32 // scoreboard ranges kept
 	pawsWindow    = 1  // timestamp ticks PAWS forgives (TCP_PAWS_WINDOW)
 	delAckTimeout = 40 * time.Millisecond
+	// delAckMax is the longest a peer may hold an ACK back (RFC 8985
+	// WCDelAckT, Linux's TCP_DELACK_MAX).
+	delAckMax     = 200 * time.Millisecond
 	kaProbeCount  = 9 // tcp_keepalive_probes
 	kaDefaultIdle = 15 * time.Second
 )
@@ -410,7 +419,9 @@ func (c *Conn) sendAckLocked() {
 // flags: one segment, or with TSO one packet of several.
 func (c *Conn) sendDataLocked(seq uint32, data []byte, fin bool) {
 	f := c.fieldsLocked(seq, len(data) == 0)
-	if len(data) > 0 {
+	if len(data) > 0 && seq+uint32(len(data)) == c.sndUna+uint32(len(c.sndBuf)) {
+		// PSH on the segment that empties the send queue, as Linux's
+		// tcp_push: the receiver's GRO merges up to it.
 		f.Flags |= header.TCPFlagPSH
 	}
 	if fin {
@@ -727,10 +738,13 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			c.cwnd += max(c.mss*acked/c.cwnd, 1)
 		}
 		c.dupAcks = 0
+		if c.tlpOut && seqLEQ(c.tlpHigh, ack) {
+			c.tlpOut = false // the probe's episode is over
+		}
 		if c.sndUna == c.sndNxt {
 			c.stopTimerLocked()
 		} else {
-			c.armRTOLocked()
+			c.armRetransmitLocked()
 		}
 		c.signalLocked() // room in the send buffer
 		switch c.state {
@@ -748,9 +762,13 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 				return
 			}
 		}
-	} else if ack == c.sndUna && pure && c.sndNxt != c.sndUna && (uint32(win)<<c.sndScale == c.sndWnd || newSACK) {
+	} else if ack == c.sndUna && c.sndNxt != c.sndUna && (pure && (uint32(win)<<c.sndScale == c.sndWnd || newSACK) || c.tlpOut) {
 		c.dupAcks++
-		lost := c.dupAcks >= 3 || c.sackOK && c.sackedBytes >= 3*c.mss
+		// An ACK that moves nothing while a tail loss probe is out says
+		// the peer is still missing something below the probe (its
+		// window may have moved meanwhile): recover now, not after the
+		// RTO (RFC 8985 7.4, where RACK marks it lost).
+		lost := c.dupAcks >= 3 || c.sackOK && c.sackedBytes >= 3*c.mss || c.tlpOut
 		switch {
 		case lost && !c.inRecovery:
 			// Fast retransmit (RFC 5681 3.2), then recovery: SACK-based
@@ -1099,9 +1117,73 @@ func (c *Conn) retransmitLocked() {
 }
 
 func (c *Conn) armRTOIfIdleLocked() {
-	if !c.rtx.armed || c.timerKind != rtoTimer {
-		c.armRTOLocked()
+	if !c.rtx.armed || c.timerKind != rtoTimer && c.timerKind != tlpTimer {
+		c.armRetransmitLocked()
 	}
+}
+
+// armRetransmitLocked arms the timer after new data went out or new data
+// was acknowledged: the tail loss probe when one may go (RFC 8985 7.2),
+// else the RTO.
+func (c *Conn) armRetransmitLocked() {
+	if pto, ok := c.ptoLocked(); ok {
+		c.timerKind = tlpTimer
+		c.rtx.arm(pto)
+		return
+	}
+	c.armRTOLocked()
+}
+
+// ptoLocked is the probe timeout (RFC 8985 7.2, as Linux's
+// tcp_schedule_loss_probe): two smoothed RTTs, plus the peer's worst
+// delayed ACK when a single segment is out (its ACK may be held back),
+// at least 10 ms, and only if it comes before the RTO. No probe in
+// recovery, after a timeout, with one out already, or before an RTT
+// sample.
+func (c *Conn) ptoLocked() (time.Duration, bool) {
+	if c.t.cfg.NoTLP || c.tlpOut || c.inRecovery || c.backoff > 0 || c.srtt == 0 {
+		return 0, false
+	}
+	switch c.state {
+	case Established, CloseWait, FinWait1, Closing, LastAck:
+	default:
+		return 0, false
+	}
+	pto := 2 * c.srtt
+	if int(c.sndNxt-c.sndUna) <= c.mss {
+		pto += delAckMax
+	}
+	pto = max(pto, 10*time.Millisecond)
+	if pto >= c.rto {
+		return 0, false
+	}
+	return pto, true
+}
+
+// onPTOLocked sends the tail loss probe (RFC 8985 7.3): a new segment if
+// the peer's window has room for one, else the last segment sent again.
+// Its ACK, or the duplicate ACK it draws, tells of a lost tail a whole RTO
+// sooner.
+func (c *Conn) onPTOLocked() {
+	if c.sndNxt == c.sndUna {
+		return
+	}
+	c.t.Ext.TCPLossProbes.Add(1)
+	c.tlpOut = true
+	inflight := c.dataInflightLocked()
+	if unsent := len(c.sndBuf) - inflight; unsent > 0 && inflight < int(c.sndWnd) && !c.finSent {
+		n := min(unsent, c.mss, int(c.sndWnd)-inflight)
+		c.sendDataLocked(c.sndNxt, c.sndBuf[inflight:inflight+n], false)
+		c.advanceLocked(uint32(n))
+	} else {
+		c.t.Stats.RetransSegs.Add(1)
+		c.timing = false // Karn
+		n := min(inflight, c.mss)
+		fin := c.finSent && seqLT(c.finSeq, c.sndNxt)
+		c.sendDataLocked(c.sndUna+uint32(inflight-n), c.sndBuf[inflight-n:inflight], fin)
+	}
+	c.tlpHigh = c.sndNxt
+	c.armRTOLocked()
 }
 
 func (c *Conn) armRTOLocked() {
@@ -1131,6 +1213,10 @@ func (c *Conn) onRTO() {
 		return
 	}
 	if c.state == Closed || c.state == TimeWait {
+		return
+	}
+	if c.timerKind == tlpTimer {
+		c.onPTOLocked()
 		return
 	}
 	unsent := len(c.sndBuf) > 0

@@ -43,6 +43,7 @@ type Config struct {
 	SndBuf  int           // send buffer bytes: 256 KiB
 	Backlog int           // accept queue plus half-open connections per listener: 128
 	MinRTO  time.Duration // RFC 6298 says 1 s; Linux uses 200 ms
+	NoTLP   bool          // no tail loss probes (Linux's tcp_early_retrans=0)
 
 	NoSACK       bool // do not offer or accept SACK
 	NoTimestamps bool // do not offer or accept timestamps
@@ -82,6 +83,7 @@ type ExtStats struct {
 	TCPSACKDiscard    atomic.Uint64 // SACK blocks outside the window
 	TCPFastRetrans    atomic.Uint64
 	TCPTimeouts       atomic.Uint64
+	TCPLossProbes     atomic.Uint64 // tail loss probes sent (RFC 8985 7)
 	TCPAbortOnTimeout atomic.Uint64
 	TCPKeepAlive      atomic.Uint64 // keepalive probes sent
 	TCPChallengeACK   atomic.Uint64

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -383,4 +384,66 @@ func TestGROForwarded(t *testing.T) {
 	assert.Greater(t, r.IP.MIB.SoftOffloads.Load(), uint64(10), "and cut them again")
 	assert.Zero(t, r.IP.MIB.FragFails.Load(), "no merged packet was refused for its size")
 	assert.Zero(t, b.TCP.Stats.InCsumErrors.Load())
+}
+
+// The third-to-last segment of a transfer is lost: two duplicate ACKs
+// follow, not the three of fast retransmit, and nothing new is left to
+// send. The tail loss probe (RFC 8985) resends the last segment two RTTs
+// later, the peer's duplicate ACK for it starts recovery, and the
+// transfer ends without a retransmission timeout. Without probes
+// (NoTLP) the same loss costs an RTO.
+func TestTailLossProbe(t *testing.T) {
+	for _, noTLP := range []bool{false, true} {
+		tc := tcp.Config{MSL: 100 * time.Millisecond, NoTLP: noTLP}
+		a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
+		ea, _ := stacktest.WireConfig(t, a, b, link.PipeConfig{})
+		const n = 200 << 10
+		var iss uint32
+		size, dropped := 0, 0
+		var mu sync.Mutex
+		ea.Dev.SetHooks(nil, func(sk *skb.Buff) bool {
+			p := sk.Data()[header.EthernetLen:]
+			if header.IPv4(p).Protocol() != header.ProtoTCP {
+				return false
+			}
+			seg := header.TCP(header.IPv4(p).Payload())
+			mu.Lock()
+			defer mu.Unlock()
+			if seg.Flags()&header.TCPFlagSYN != 0 {
+				iss = seg.Seq()
+			}
+			l := len(seg.Payload())
+			if l == 0 {
+				return false
+			}
+			if size == 0 {
+				size = l
+			}
+			end := int(seg.Seq() + uint32(l) - iss - 1) // stream offset after this segment
+			target := n - 2*size
+			if n%size != 0 {
+				target = n - n%size - size
+			}
+			if end == target && dropped == 0 {
+				dropped++
+				sk.Free()
+				return true
+			}
+			return false
+		})
+		transfer(t, a, b, "10.1.0.2", n)
+		mu.Lock()
+		require.Equal(t, 1, dropped, "the third-to-last segment was dropped once")
+		mu.Unlock()
+		probes, timeouts := a.TCP.Ext.TCPLossProbes.Load(), a.TCP.Ext.TCPTimeouts.Load()
+		t.Logf("NoTLP %v: %d probes, %d timeouts, %d fast retransmits", noTLP, probes, timeouts, a.TCP.Ext.TCPFastRetrans.Load())
+		if noTLP {
+			assert.Zero(t, probes)
+			assert.EqualValues(t, 1, timeouts, "without a probe the lost tail waits for the RTO")
+		} else {
+			assert.GreaterOrEqual(t, probes, uint64(1))
+			assert.Zero(t, timeouts, "the probe recovered the tail before the RTO")
+			assert.EqualValues(t, 1, a.TCP.Ext.TCPFastRetrans.Load())
+		}
+	}
 }
