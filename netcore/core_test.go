@@ -504,25 +504,27 @@ func TestSoftnetStatFormat(t *testing.T) {
 // A goroutine that sends without ever blocking (a driver whose transmit
 // completes at once) still lets the others run, as dev_queue_xmit runs
 // pending softirqs on its way out: with one processor, a goroutine made
-// runnable before a burst gets to run within XmitYieldEvery frames, not
-// at the scheduler's 10 ms preemption.
+// runnable before a burst gets to run within the yield interval (here 0,
+// so at the first look), not at the scheduler's 10 ms preemption.
 func TestXmitYields(t *testing.T) {
 	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
 	defer c.Close()
 	dev, err := c.Register(DeviceConfig{Name: "null0"}, &nullDriver{})
 	require.NoError(t, err)
 	require.NoError(t, dev.Up())
+	defer func(old time.Duration) { xmitYieldInterval = old }(xmitYieldInterval)
+	xmitYieldInterval = 0
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 
 	var ran atomic.Bool
 	go ran.Store(true) // runnable, not yet running: this goroutine holds the processor
 	sent := 0
-	for ; sent < 10*XmitYieldEvery && !ran.Load(); sent++ {
+	for ; sent < 100*xmitYieldCheck && !ran.Load(); sent++ {
 		s := skb.Alloc(60)
 		s.Put(60)
 		s.Dev = dev
 		require.NoError(t, DevQueueXmit(s))
 	}
 	require.True(t, ran.Load(), "the other goroutine never ran while %d frames were sent", sent)
-	assert.LessOrEqual(t, sent, XmitYieldEvery)
+	assert.LessOrEqual(t, sent, xmitYieldCheck)
 }

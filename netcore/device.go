@@ -148,7 +148,8 @@ type Device struct {
 	txScheduled atomic.Bool   // on a softnet's output queue
 	txNext      *Device       // output queue link, guarded by that softnet's mu
 	qdiscBusy   atomic.Bool   // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
-	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the yield every XmitYieldEvery
+	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the sender's yield
+	lastYield   atomic.Int64  // when a sender last yielded (maybeYield)
 	noGRO       atomic.Bool   // generic receive offload off (ethtool -K gro off)
 
 	// Hooks that may take frames on their way in (after the taps) and out
@@ -498,23 +499,39 @@ func DevQueueXmit(b *skb.Buff) error {
 		return ErrQueueFull
 	}
 	d.qdiscRun()
-	if d.xmitCalls.Add(1)%XmitYieldEvery == 0 {
-		runtime.Gosched()
+	if d.xmitCalls.Add(1)%xmitYieldCheck == 0 {
+		d.maybeYield()
 	}
 	return nil
 }
 
-// XmitYieldEvery is how many DevQueueXmit calls a goroutine makes before it
-// yields the processor. Linux's dev_queue_xmit ends in local_bh_enable,
-// which runs any softirq raised meanwhile, so a sender cannot starve its
-// own receive path. Ringo's softirqs are goroutines, and an interrupt
-// thread woken in the middle of a send burst waits for a P: with
-// GOMAXPROCS=1 and a driver whose transmit never blocks (the NE2000 with
-// direct port I/O completes each frame at once) that was until the Go
-// scheduler's 10 ms preemption, long enough for a receive ring to fill and
-// the device to drop. A Gosched every 32 frames lets the interrupt and
-// softnet goroutines in; alone on the processor it returns at once.
-const XmitYieldEvery = 32
+// The sender yields the processor at most every xmitYieldInterval, looked
+// at every xmitYieldCheck frames. Linux's dev_queue_xmit ends in
+// local_bh_enable, which runs any softirq raised meanwhile, so a sender
+// cannot starve its own receive path. Ringo's softirqs are goroutines,
+// and an interrupt goroutine woken in the middle of a send burst waits for
+// a processor: with GOMAXPROCS=1 and a driver whose transmit never blocks
+// (the NE2000 with direct port I/O completes each frame at once) that was
+// until the Go scheduler's 10 ms preemption, long enough for a receive
+// ring to fill and the device to drop. A Gosched lets them in; but it is
+// not free (a few microseconds when another processor is idle and a
+// thread is woken to take the goroutine), so it goes by time, not by
+// count: on the host 200 µs is over a thousand frames, under emulation
+// about twenty.
+const xmitYieldCheck = 8
+
+var xmitYieldInterval = 200 * time.Microsecond // a variable for tests
+
+// monoStart anchors the monotonic clock the yield reads.
+var monoStart = time.Now()
+
+func (d *Device) maybeYield() {
+	now := int64(time.Since(monoStart))
+	if last := d.lastYield.Load(); now-last < int64(xmitYieldInterval) || !d.lastYield.CompareAndSwap(last, now) {
+		return
+	}
+	runtime.Gosched()
+}
 
 // qdiscRun is __qdisc_run: one goroutine at a time dequeues and hands
 // frames to the driver, DefaultTxWeight at most before it defers the rest

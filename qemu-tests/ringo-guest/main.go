@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ func main() {
 	start := time.Now()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	args := cmdline()
+	if v := args["ringo.gomaxprocs"]; v != "" {
+		runtime.GOMAXPROCS(atoiDefault(v, 0))
+	}
 	if child := os.Getenv(childEnv); child != "" {
 		// A child of killrestart: run the named scenario until killed.
 		args["ringo.test"] = child
