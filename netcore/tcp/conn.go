@@ -762,12 +762,13 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 				return
 			}
 		}
-	} else if ack == c.sndUna && c.sndNxt != c.sndUna && (pure && (uint32(win)<<c.sndScale == c.sndWnd || newSACK) || c.tlpOut) {
+	} else if ack == c.sndUna && pure && c.sndNxt != c.sndUna && (uint32(win)<<c.sndScale == c.sndWnd || newSACK || c.tlpOut) {
 		c.dupAcks++
-		// An ACK that moves nothing while a tail loss probe is out says
-		// the peer is still missing something below the probe (its
+		// A pure ACK that moves nothing while a tail loss probe is out
+		// says the peer is still missing something below the probe (its
 		// window may have moved meanwhile): recover now, not after the
-		// RTO (RFC 8985 7.4, where RACK marks it lost).
+		// RTO (RFC 8985 7.4, where RACK marks it lost). Data from the
+		// peer does not count: it says nothing of what it received.
 		lost := c.dupAcks >= 3 || c.sackOK && c.sackedBytes >= 3*c.mss || c.tlpOut
 		switch {
 		case lost && !c.inRecovery:

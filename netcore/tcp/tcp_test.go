@@ -20,6 +20,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/impair"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/link"
@@ -445,5 +446,48 @@ func TestTailLossProbe(t *testing.T) {
 			assert.Zero(t, timeouts, "the probe recovered the tail before the RTO")
 			assert.EqualValues(t, 1, a.TCP.Ext.TCPFastRetrans.Load())
 		}
+	}
+}
+
+// An echo over a lossy wire: data flows both ways on one connection, so
+// most ACKs ride on data. Byte-exact, and no stall (a data segment that
+// acknowledges nothing new is not a duplicate ACK, probe or no probe).
+func TestEchoLossy(t *testing.T) {
+	for _, tc := range []struct {
+		loss  float64
+		delay time.Duration // each way, with as much jitter: probes go out
+	}{{0, 0}, {0.02, 0}, {0.02, 3 * time.Millisecond}} {
+		loss := tc.loss
+		tcfg := tcp.Config{MSL: 100 * time.Millisecond}
+		a, b := stacktest.Stack(t, tcfg), stacktest.Stack(t, tcfg)
+		ea, eb := stacktest.WireConfig(t, a, b, link.PipeConfig{Loss: loss, Seed: 11})
+		if tc.delay > 0 {
+			for i, e := range []*link.PipeEnd{ea, eb} {
+				im := impair.Attach(e.Dev, impair.Config{Delay: tc.delay, Jitter: tc.delay / 2, Seed: uint64(i + 1)}, impair.Config{})
+				defer im.Remove()
+			}
+		}
+		stacktest.EchoTCP(t, b, ":7")
+		c, err := a.Dial("tcp", "10.1.0.2:7")
+		require.NoError(t, err)
+		data := make([]byte, 1<<20)
+		rand.New(rand.NewSource(9)).Read(data)
+		back := make(chan []byte, 1)
+		go func() {
+			got, _ := io.ReadAll(io.LimitReader(c, int64(len(data))))
+			back <- got
+		}()
+		start := time.Now()
+		_, err = c.Write(data)
+		require.NoError(t, err)
+		select {
+		case got := <-back:
+			assert.True(t, bytes.Equal(data, got), "loss %.0f%%: echo byte-exact (%d of %d bytes)", loss*100, len(got), len(data))
+		case <-time.After(30 * time.Second):
+			t.Fatalf("loss %.0f%%: echo stalled", loss*100)
+		}
+		t.Logf("loss %.0f%%: 1 MiB echoed in %v; a: %d probes, %d fast retransmits, %d timeouts", loss*100, time.Since(start),
+			a.TCP.Ext.TCPLossProbes.Load(), a.TCP.Ext.TCPFastRetrans.Load(), a.TCP.Ext.TCPTimeouts.Load())
+		c.Close()
 	}
 }
