@@ -1,7 +1,9 @@
 // Package irq is the bridge from device interrupts to the network core's
 // softirqs. Each interrupt source (a VFIO eventfd) gets a goroutine that
 // blocks in poll(2) on the eventfd, and so holds an OS thread while it
-// waits (the Go runtime gives its processor to other goroutines). It is
+// waits, and its P until Go's sysmon takes the P back for other goroutines
+// (a sysmon tick, 20 us to 10 ms: with GOMAXPROCS=1 the reason interrupt
+// mode varies more than busy polling). It is
 // not locked to that thread: when the line fires the goroutine runs on
 // whatever thread has a processor, and the NAPI schedule it makes is a
 // goroutine switch away from the softnet. When it fires, the
