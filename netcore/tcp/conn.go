@@ -1142,7 +1142,7 @@ func (c *Conn) armRetransmitLocked() {
 // recovery, after a timeout, with one out already, or before an RTT
 // sample.
 func (c *Conn) ptoLocked() (time.Duration, bool) {
-	if c.t.cfg.NoTLP || c.tlpOut || c.inRecovery || c.backoff > 0 || c.srtt == 0 {
+	if !c.t.cfg.TLP || c.tlpOut || c.inRecovery || c.backoff > 0 || c.srtt == 0 {
 		return 0, false
 	}
 	switch c.state {

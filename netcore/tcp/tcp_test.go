@@ -395,7 +395,7 @@ func TestGROForwarded(t *testing.T) {
 // (NoTLP) the same loss costs an RTO.
 func TestTailLossProbe(t *testing.T) {
 	for _, noTLP := range []bool{false, true} {
-		tc := tcp.Config{MSL: 100 * time.Millisecond, NoTLP: noTLP}
+		tc := tcp.Config{MSL: 100 * time.Millisecond, TLP: !noTLP}
 		a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
 		ea, _ := stacktest.WireConfig(t, a, b, link.PipeConfig{})
 		const n = 200 << 10
