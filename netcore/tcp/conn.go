@@ -126,6 +126,7 @@ type Conn struct {
 	// The socket.
 	err        error
 	userClosed bool
+	linger     time.Duration // SO_LINGER: <0 off, 0 abort on Close, >0 Close waits up to this
 	rdl, wdl   time.Time
 	waitq      []chan struct{} // one channel per blocked Read, Write or Dial
 	estab      bool
@@ -194,7 +195,7 @@ var tsBase = time.Now()
 func (c *Conn) tsNow() uint32 { return uint32(time.Since(tsBase)/time.Millisecond) + c.tsOffset }
 
 func newConn(t *Table, id fourTuple) *Conn {
-	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO,
+	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, linger: -1,
 		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
 	c.rtx.init(c.onRTO)
@@ -1142,7 +1143,7 @@ func (c *Conn) armRetransmitLocked() {
 // recovery, after a timeout, with one out already, or before an RTT
 // sample.
 func (c *Conn) ptoLocked() (time.Duration, bool) {
-	if !c.t.cfg.TLP || c.tlpOut || c.inRecovery || c.backoff > 0 || c.srtt == 0 {
+	if c.t.cfg.NoTLP || c.tlpOut || c.inRecovery || c.backoff > 0 || c.srtt == 0 {
 		return 0, false
 	}
 	switch c.state {
@@ -1515,7 +1516,11 @@ func (c *Conn) shutdownLocked() error {
 
 // Close implements net.Conn. Buffered data is still delivered and the
 // connection closed in the background (SO_LINGER off); with data unread,
-// the peer gets RST as RFC 2525 asks.
+// the peer gets RST as RFC 2525 asks. With SetLinger(0) Close aborts
+// (RST, buffered data dropped); with SetLinger(sec > 0) it returns once
+// the peer has acknowledged every byte and the FIN, or after sec seconds
+// with the rest still going in the background (Linux's tcp_close and
+// sk_stream_wait_close).
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1523,23 +1528,43 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.userClosed = true
-	if len(c.rcvBuf) > 0 {
+	if len(c.rcvBuf) > 0 || c.linger == 0 {
 		c.resetLocked()
 		return nil
 	}
 	c.shutdownLocked()
 	c.signalLocked()
+	if c.linger > 0 {
+		dl := time.Now().Add(c.linger)
+		for c.finPendingLocked() {
+			if c.waitLocked(dl) != nil {
+				break // the rest goes on in the background
+			}
+		}
+	}
 	return nil
 }
 
-// SetLinger with 0 makes Close abortive (RST); other values are accepted
-// and behave as the default.
+// finPendingLocked: our FIN, or data before it, is not acknowledged yet
+// and the connection is still alive to deliver it.
+func (c *Conn) finPendingLocked() bool {
+	switch c.state {
+	case SynRcvd, Established, CloseWait, FinWait1, Closing, LastAck:
+		return true
+	}
+	return false
+}
+
+// SetLinger is SO_LINGER, as net.TCPConn's: sec < 0 (the default) closes
+// in the background, 0 makes Close abortive (RST, unsent data dropped),
+// sec > 0 makes Close wait up to sec seconds for the peer to acknowledge
+// everything.
 func (c *Conn) SetLinger(sec int) error {
-	if sec == 0 {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.userClosed = true
-		c.resetLocked()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.linger = time.Duration(sec) * time.Second
+	if sec < 0 {
+		c.linger = -1
 	}
 	return nil
 }

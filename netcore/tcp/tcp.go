@@ -43,7 +43,7 @@ type Config struct {
 	SndBuf  int           // send buffer bytes: 256 KiB
 	Backlog int           // accept queue plus half-open connections per listener: 128
 	MinRTO  time.Duration // RFC 6298 says 1 s; Linux uses 200 ms
-	TLP     bool          // tail loss probes (RFC 8985 7); off: a Linux echo through ringo stalled with them in CI
+	NoTLP   bool          // no tail loss probes (Linux's tcp_early_retrans=0)
 
 	NoSACK       bool // do not offer or accept SACK
 	NoTimestamps bool // do not offer or accept timestamps

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -395,7 +396,7 @@ func TestGROForwarded(t *testing.T) {
 // (NoTLP) the same loss costs an RTO.
 func TestTailLossProbe(t *testing.T) {
 	for _, noTLP := range []bool{false, true} {
-		tc := tcp.Config{MSL: 100 * time.Millisecond, TLP: !noTLP}
+		tc := tcp.Config{MSL: 100 * time.Millisecond, NoTLP: noTLP}
 		a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
 		ea, _ := stacktest.WireConfig(t, a, b, link.PipeConfig{})
 		const n = 200 << 10
@@ -489,5 +490,59 @@ func TestEchoLossy(t *testing.T) {
 		t.Logf("loss %.0f%%: 1 MiB echoed in %v; a: %d probes, %d fast retransmits, %d timeouts", loss*100, time.Since(start),
 			a.TCP.Ext.TCPLossProbes.Load(), a.TCP.Ext.TCPFastRetrans.Load(), a.TCP.Ext.TCPTimeouts.Load())
 		c.Close()
+	}
+}
+
+// SO_LINGER as net.TCPConn's SetLinger: by default Close returns at once
+// and the data goes on in the background; with a linger time Close
+// returns only when the peer has acknowledged every byte and the FIN;
+// with 0 Close aborts with RST. A program that exits right after Close
+// (an appliance powering off) needs the middle one.
+func TestLinger(t *testing.T) {
+	const n = 256 << 10
+	for _, linger := range []int{-1, 10, 0} {
+		tcfg := tcp.Config{MSL: 100 * time.Millisecond}
+		a, b := stacktest.Stack(t, tcfg), stacktest.Stack(t, tcfg)
+		ea, _ := stacktest.WireConfig(t, a, b, link.PipeConfig{})
+		im := impair.Attach(ea.Dev, impair.Config{Delay: 5 * time.Millisecond}, impair.Config{})
+		l, err := b.Listen("tcp", ":9")
+		require.NoError(t, err)
+		got := make(chan error, 1)
+		var read atomic.Int64
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				got <- err
+				return
+			}
+			m, err := io.Copy(io.Discard, c)
+			read.Store(m)
+			c.Close()
+			got <- err
+		}()
+		c, err := a.Dial("tcp", "10.1.0.2:9")
+		require.NoError(t, err)
+		_, err = c.Write(make([]byte, n))
+		require.NoError(t, err)
+		tc := c.(*tcp.Conn)
+		require.NoError(t, tc.SetLinger(linger))
+		require.NoError(t, c.Close())
+		st := tc.State()
+		switch linger {
+		case -1:
+			assert.Equal(t, tcp.FinWait1, st, "without linger Close returns with the data still going out")
+			assert.NoError(t, <-got)
+			assert.EqualValues(t, n, read.Load(), "and it all arrives")
+		case 10:
+			assert.Contains(t, []tcp.State{tcp.FinWait2, tcp.TimeWait}, st, "with linger Close returns once everything is acknowledged")
+			assert.NoError(t, <-got)
+			assert.EqualValues(t, n, read.Load())
+		case 0:
+			assert.Equal(t, tcp.Closed, st, "linger 0 aborts")
+			assert.ErrorIs(t, <-got, tcp.ErrConnReset, "the peer sees a reset")
+			assert.Less(t, read.Load(), int64(n), "and not all the data")
+		}
+		im.Remove()
+		l.Close()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -74,7 +75,7 @@ func ipServe(args map[string]string, nics []*nic) error {
 	if port := atoiDefault(args["ringo.tcpecho"], 0); port != 0 {
 		// A TCP echo server on ringo's TCP, for a peer to push bytes
 		// through and check them coming back.
-		tcpTable = tcp.New(ip, tcp.Config{})
+		tcpTable = tcp.New(ip, tcp.Config{NoTLP: args["ringo.notlp"] == "1"})
 		l, err := tcpTable.Listen(&net.TCPAddr{Port: port})
 		if err != nil {
 			return err
@@ -88,7 +89,14 @@ func ipServe(args map[string]string, nics []*nic) error {
 				}
 				go func() {
 					n, _ := io.Copy(c, c)
+					// Close returns once the peer has every byte: this
+					// program powers the VM off soon after.
+					tc := c.(*tcp.Conn)
+					tc.SetLinger(10)
 					c.Close()
+					if st := tc.State(); st != tcp.FinWait2 && st != tcp.TimeWait && st != tcp.Closed {
+						slog.Warn("tcp echo: close lingered out", "state", st, "info", tc.Info())
+					}
 					echoed.Add(n)
 					echoConns.Add(1)
 				}()
