@@ -22,13 +22,25 @@ const (
 	DefaultRing = 256  // descriptors per ring (e1000's default)
 	bufSize     = 2048 // RCTL.BSIZE 2048: one frame per descriptor
 	// txWakeThreshold is how many free TX descriptors wake a stopped queue
-	// (Linux's E1000_TX_WAKE_THRESHOLD is 32; a quarter of a small ring).
-	txWakeThreshold = 32
+	// (Linux's E1000_TX_WAKE_THRESHOLD is 32, its buffers 4 KB): room for
+	// the largest TSO packet, a context descriptor and 64 KB in 2 KB
+	// buffers, so a woken queue does not stop again at once; at most half
+	// a small ring.
+	txWakeThreshold = 1 + (header.IPv4MaxTotal+header.EthernetLen+bufSize-1)/bufSize
+	// txCleanThreshold: with fewer free TX descriptors than this, the
+	// transmit path reclaims sent ones before filling more.
+	txCleanThreshold = 64
 )
 
-// imsEnable are the causes the driver takes (Linux's IMS_ENABLE_MASK, plus
-// receiver overrun).
-const imsEnable = ICR_RXT0 | ICR_TXDW | ICR_RXDMT0 | ICR_RXSEQ | ICR_LSC | ICR_RXO
+// imsEnable are the causes the driver always takes: Linux's
+// IMS_ENABLE_MASK, plus receiver overrun, less TXDW. Sent descriptors are
+// reclaimed by the transmit path itself when the ring runs low (as DPDK's
+// tx_free_thresh) and by every NAPI poll; TXDW is unmasked only while the
+// queue is stopped on a full ring, the one time a completion must wake
+// someone. Through VFIO an interrupt is an eventfd, a wake-up and an unmask
+// ioctl; QEMU's e1000 raises TXDW on every TDT write (it sends
+// synchronously), which was one interrupt per few frames sent.
+const imsEnable = ICR_RXT0 | ICR_RXDMT0 | ICR_RXSEQ | ICR_LSC | ICR_RXO
 
 // HW is the hardware seam: what the driver needs from its device.
 type HW struct {
@@ -356,11 +368,17 @@ func (d *Driver) updateCarrier() {
 // poll is the NAPI poll (e1000_clean): TX completions first, then RX up to
 // the budget. Less than the budget: complete and unmask.
 func (d *Driver) poll(budget int) int {
-	d.cleanTx()
+	d.txMu.Lock()
+	d.cleanTxLocked()
+	d.txMu.Unlock()
 	work := d.cleanRx(budget)
 	if work < budget {
 		if d.napi.Complete() && !d.cfg.BusyPoll && d.running.Load() {
-			d.r.write(IMS, imsEnable)
+			ims := uint32(imsEnable)
+			if d.Dev.NetifQueueStopped() {
+				ims |= ICR_TXDW
+			}
+			d.r.write(IMS, ims)
 		}
 	}
 	return work
@@ -467,8 +485,11 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 		b.Free()
 		return netcore.TxOK
 	}
+	if tx.Unused() < txCleanThreshold {
+		d.cleanTxLocked()
+	}
 	if !d.running.Load() || tx.Unused() < 1 {
-		d.Dev.NetifStopQueue()
+		d.stopQueueLocked(1)
 		return netcore.TxBusy
 	}
 	i := tx.NextToUse()
@@ -488,21 +509,28 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 		// buffer are visible before the device reads TDT.
 		d.r.write(TDT, uint32(next))
 	}
-	// Stop before the ring is full, then look again: a completion that ran
-	// between the check and the stop would otherwise leave it stopped
-	// (__e1000_maybe_stop_tx).
 	if tx.Unused() < 1 {
-		d.Dev.NetifStopQueue()
-		if tx.Unused() >= 1 {
-			d.Dev.NetifWakeQueue()
-		}
+		d.stopQueueLocked(1)
 	}
 	return netcore.TxOK
 }
 
-// cleanTx reclaims sent descriptors (e1000_clean_tx_irq) and wakes the
-// queue when enough are free.
-func (d *Driver) cleanTx() int {
+// stopQueueLocked stops the queue on a full ring (__e1000_maybe_stop_tx)
+// and asks for the completion interrupt that will wake it, then looks
+// again: descriptors sent meanwhile (QEMU sends them as TDT is written)
+// would otherwise leave it stopped with their TXDW already raised.
+func (d *Driver) stopQueueLocked(need int) {
+	d.Dev.NetifStopQueue()
+	if d.running.Load() && !d.cfg.BusyPoll && d.hw.IRQ != nil {
+		d.r.write(IMS, ICR_TXDW)
+	}
+	d.cleanTxLocked()
+}
+
+// cleanTxLocked reclaims sent descriptors (e1000_clean_tx_irq) and wakes
+// the queue when enough are free. The caller holds txMu: both the NAPI
+// poll and the transmit path clean.
+func (d *Driver) cleanTxLocked() int {
 	tx := d.tx
 	i := tx.NextToClean()
 	end := tx.NextToUse()
@@ -519,7 +547,7 @@ func (d *Driver) cleanTx() int {
 	if n > 0 {
 		tx.SetNextToClean(i)
 	}
-	if d.Dev.NetifQueueStopped() && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/4) {
+	if d.Dev.NetifQueueStopped() && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/2) {
 		d.Counters.TxRestarts.Add(1)
 		d.Dev.NetifWakeQueue()
 	}
@@ -593,8 +621,11 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 		b.Free()
 		return netcore.TxOK
 	}
+	if tx.Unused() < need+txCleanThreshold {
+		d.cleanTxLocked()
+	}
 	if !d.running.Load() || tx.Unused() < need {
-		d.Dev.NetifStopQueue()
+		d.stopQueueLocked(need)
 		return netcore.TxBusy
 	}
 	// The context descriptor.
@@ -650,10 +681,7 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 		d.r.write(TDT, uint32(i))
 	}
 	if tx.Unused() < need {
-		d.Dev.NetifStopQueue()
-		if tx.Unused() >= need {
-			d.Dev.NetifWakeQueue()
-		}
+		d.stopQueueLocked(need)
 	}
 	return netcore.TxOK
 }
@@ -714,7 +742,9 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 	netcore.BusyPollLoop(stop, done, busyPollIdle, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
 		rxReady := loadStatus(d.rx.Desc(d.rx.NextToClean()))&RXD_STAT_DD != 0
-		txPending := d.tx.InUse() > 0
+		// Sent descriptors are reclaimed as the transmit path needs
+		// them; NAPI is wanted for them only by a stopped queue.
+		txPending := d.Dev.NetifQueueStopped() && d.tx.InUse() > 0
 		if rxReady || txPending {
 			d.napi.Schedule()
 		}

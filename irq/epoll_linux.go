@@ -88,6 +88,7 @@ func (b *EpollBridge) loop() {
 				l.errors.Add(1)
 			}
 		}
+		runtime.Gosched() // as Bridge: what the handlers woke runs first
 	}
 }
 

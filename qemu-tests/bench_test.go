@@ -59,7 +59,7 @@ func BenchmarkFrames(b *testing.B) {
 						cfg.Cmdline = []string{"iommu=pt"}
 					}
 				}
-				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.frames=%d", frames), fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+c.mode, "ringo.pprof="+profPhase(), "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.portio="+map[bool]string{true: "vfio", false: "direct"}[c.mode == "irq-vfiopio"])
+				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.frames=%d", frames), fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+c.mode, "ringo.pprof="+profPhase(), "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.portio="+map[bool]string{true: "vfio", false: "direct"}[c.mode == "irq-vfiopio"])
 				raw, err := v.Wait()
 				if err != nil {
 					b.Fatal(err)

@@ -49,6 +49,7 @@ func main() {
 	if v := args["ringo.gomaxprocs"]; v != "" {
 		runtime.GOMAXPROCS(atoiDefault(v, 0))
 	}
+	interruptRate = atoiDefault(args["ringo.itr"], 0)
 	if child := os.Getenv(childEnv); child != "" {
 		// A child of killrestart: run the named scenario until killed.
 		args["ringo.test"] = child

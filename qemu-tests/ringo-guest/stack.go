@@ -30,6 +30,9 @@ type stackOpts struct {
 	vfioPIO  bool
 }
 
+// interruptRate is ringo.itr: an e1000's ITR cap, interrupts/s (0: none).
+var interruptRate int
+
 func newStack(nics []*nic, o stackOpts) (*stack, error) {
 	s := &stack{core: netcore.New(netcore.Config{})}
 	var err error
@@ -38,7 +41,7 @@ func newStack(nics []*nic, o stackOpts) (*stack, error) {
 	}
 	for i, n := range nics {
 		an, err := appliance.Attach(s.core, s.bridge, n.dev, n.kind, fmt.Sprintf("eth%d", i),
-			appliance.AttachOpts{BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO})
+			appliance.AttachOpts{BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO, InterruptRate: interruptRate})
 		if err != nil {
 			return nil, err
 		}

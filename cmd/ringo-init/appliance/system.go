@@ -95,6 +95,9 @@ type AttachOpts struct {
 	// VFIO device (a system call per access) instead of IN/OUT after
 	// ioperm, which is the default where the CPU and permissions allow.
 	VFIOPortIO bool
+	// InterruptRate caps an e1000's interrupts per second (ITR); 0 does
+	// not throttle.
+	InterruptRate int
 }
 
 // Attach starts a ringo driver on an opened device and registers it with
@@ -116,7 +119,7 @@ func Attach(core *netcore.Core, bridge *irq.Bridge, v *vfio.Device, kind, name s
 				return nil, err
 			}
 		}
-		if n.E1000, err = e1000.New(core, bridge, hw, e1000.Config{Name: name, CPU: o.CPU, RxRing: o.Ring, TxRing: o.Ring, BusyPoll: o.BusyPoll}); err != nil {
+		if n.E1000, err = e1000.New(core, bridge, hw, e1000.Config{Name: name, CPU: o.CPU, RxRing: o.Ring, TxRing: o.Ring, BusyPoll: o.BusyPoll, InterruptRate: o.InterruptRate}); err != nil {
 			return nil, err
 		}
 		n.Dev = n.E1000.Dev
