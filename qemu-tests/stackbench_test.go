@@ -37,6 +37,7 @@ type stackBenchReport struct {
 		Seconds float64
 		MBps    float64
 		Err     string
+		TCP     string // ringo: counters during the transfer, the connection at its end
 	}
 	TxTSO, TxCsumOffload, TxBadOffload uint64
 	Diag                               string
@@ -78,7 +79,7 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		Timeout: 6 * time.Minute,
 		NoPcap:  true,
 		NICs:    []vm.NIC{{Model: o.model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
-	}, scenario, "ringo.mode="+mode, "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.pprof="+profPhase(), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
+	}, scenario, "ringo.mode="+mode, "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.sndbuf="+os.Getenv("RINGO_SNDBUF"), "ringo.pprof="+profPhase(), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
 		fmt.Sprintf("ringo.tcpbytes=%d", o.tcpBytes), fmt.Sprintf("ringo.pings=%d", o.pings))
 	var wg sync.WaitGroup
 	var praw, draw [][]byte
@@ -151,6 +152,9 @@ func BenchmarkStack(b *testing.B) {
 					b.ReportMetric(c.MBps, "tcp-"+c.Dir+"-MB/s")
 				}
 				if os.Getenv("RINGO_BENCH_DIAG") != "" {
+					for _, c := range r.TCP {
+						b.Logf("TCP %s: %s", c.Dir, c.TCP)
+					}
 					b.Logf("%s", r.Diag)
 				}
 				b.ReportMetric(r.Ping.P50, "ping-p50-ms")

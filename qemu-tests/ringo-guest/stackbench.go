@@ -25,6 +25,7 @@ import (
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/socket"
+	"github.com/ringonet/ringo/netcore/tcp"
 )
 
 // The stack benchmark: a device under test (ringo's drivers and stack, or
@@ -78,6 +79,10 @@ type TCPRate struct {
 	Seconds float64
 	MBps    float64
 	Err     string `json:",omitempty"`
+	// TCP is, on ringo, the connection's state at the end and what its
+	// table counted during the transfer: retransmissions, timeouts,
+	// probes, recoveries.
+	TCP string `json:",omitempty"`
 }
 
 // benchStack is what the benchmark needs of a network stack: ringo's
@@ -117,7 +122,7 @@ func stackBench(args map[string]string, nics []*nic) error {
 		return err
 	}
 	defer s.close()
-	st, err := socket.New(s.core, ipv4.Config{})
+	st, err := socket.NewWithTCP(s.core, ipv4.Config{}, tcp.Config{SndBuf: atoiDefault(args["ringo.sndbuf"], 0)})
 	if err != nil {
 		return err
 	}
@@ -402,6 +407,11 @@ func benchTCP(st benchStack, peer netip.Addr, dir string, size int64) TCPRate {
 	if dir == "rx" {
 		port = benchTCPSource
 	}
+	var before tcpCounts
+	rb, isRingo := st.(ringoBench)
+	if isRingo {
+		before = countTCP(rb.TCP)
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	c, err := st.DialContext(ctx, "tcp4", netip.AddrPortFrom(peer, uint16(port)).String())
@@ -440,7 +450,26 @@ func benchTCP(st benchStack, peer netip.Addr, dir string, size int64) TCPRate {
 	if err != nil {
 		r.Err = err.Error()
 	}
+	if isRingo {
+		d := countTCP(rb.TCP).minus(before)
+		r.TCP = fmt.Sprintf("%+v; %v", d, c.(*tcp.Conn).Info())
+	}
 	return r
+}
+
+// tcpCounts are the TCP counters a transfer's diagnosis wants.
+type tcpCounts struct {
+	OutSegs, InSegs, Retrans, Timeouts, Probes, FastRetrans, OFO uint64
+}
+
+func countTCP(t *tcp.Table) tcpCounts {
+	return tcpCounts{t.Stats.OutSegs.Load(), t.Stats.InSegs.Load(), t.Stats.RetransSegs.Load(), t.Ext.TCPTimeouts.Load(),
+		t.Ext.TCPLossProbes.Load(), t.Ext.TCPFastRetrans.Load(), t.Ext.TCPOFOQueue.Load()}
+}
+
+func (a tcpCounts) minus(b tcpCounts) tcpCounts {
+	return tcpCounts{a.OutSegs - b.OutSegs, a.InSegs - b.InSegs, a.Retrans - b.Retrans, a.Timeouts - b.Timeouts,
+		a.Probes - b.Probes, a.FastRetrans - b.FastRetrans, a.OFO - b.OFO}
 }
 
 func closeWrite(c net.Conn) error {
