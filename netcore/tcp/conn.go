@@ -699,6 +699,7 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 	}
 	if seqLT(c.sndUna, ack) {
 		acked := int(ack - c.sndUna)
+		flight := int(c.sndNxt - c.sndUna) // before this ACK
 		// The FIN (and a SYN) take sequence numbers but no buffer bytes;
 		// the FIN comes after every buffered byte.
 		bytes := min(acked, len(c.sndBuf))
@@ -731,11 +732,19 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			// 2 SMSS per ACK, as Linux's tcp_slow_start: a receiver with
 			// GRO (or ringo's batch-end ACKs) acknowledges many segments
 			// at once, and counting ACKs would grow the window by one
-			// segment per 64 KB.
-			c.cwnd = min(c.cwnd+acked, max(c.ssthresh, c.cwnd+c.mss))
-		} else {
+			// segment per 64 KB. Only while the window is what limits
+			// the sender (RFC 7661; Linux's tcp_is_cwnd_limited: in slow
+			// start, more than half of it in flight): a sender held back
+			// by its application, its send buffer or the peer's window
+			// would otherwise grow it without bound and one day send all
+			// of it at once.
+			if 2*flight > c.cwnd {
+				c.cwnd = min(c.cwnd+acked, max(c.ssthresh, c.cwnd+c.mss))
+			}
+		} else if flight+c.mss > c.cwnd {
 			// Congestion avoidance: one segment per window's worth of
-			// bytes acknowledged (RFC 5681 3.1, byte counting).
+			// bytes acknowledged (RFC 5681 3.1, byte counting), when the
+			// window was full.
 			c.cwnd += max(c.mss*acked/c.cwnd, 1)
 		}
 		c.dupAcks = 0

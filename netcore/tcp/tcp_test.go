@@ -546,3 +546,37 @@ func TestLinger(t *testing.T) {
 		l.Close()
 	}
 }
+
+// The congestion window grows only while it is what limits the sender
+// (RFC 7661, Linux's tcp_is_cwnd_limited). Request and response, a
+// kilobyte at a time, never fill the initial window: it stays as it was,
+// where it used to grow by every byte acknowledged (300 KB here). A bulk
+// transfer on the same connection still opens it.
+func TestCwndGrowsOnlyWhenLimiting(t *testing.T) {
+	tc := tcp.Config{MSL: 100 * time.Millisecond}
+	a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
+	stacktest.WireConfig(t, a, b, link.PipeConfig{})
+	stacktest.EchoTCP(t, b, ":7")
+	c, err := a.Dial("tcp", "10.1.0.2:7")
+	require.NoError(t, err)
+	defer c.Close()
+	conn := c.(*tcp.Conn)
+	iw := conn.Info().Cwnd
+	msg, back := make([]byte, 1000), make([]byte, 1000)
+	for i := 0; i < 300; i++ {
+		_, err := c.Write(msg)
+		require.NoError(t, err)
+		_, err = io.ReadFull(c, back)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, iw, conn.Info().Cwnd, "an application-limited sender keeps its window")
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.CopyN(io.Discard, c, 4<<20)
+		done <- err
+	}()
+	_, err = c.Write(make([]byte, 4<<20))
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	assert.Greater(t, conn.Info().Cwnd, 4*iw, "a window-limited one opens it")
+}
