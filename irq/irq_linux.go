@@ -13,7 +13,9 @@
 // before the wait: BenchmarkLatencyOneP, an interrupt to a woken goroutine
 // and back, 9 us with the yield against 125-140 us without on this
 // project's machines; in a QEMU guest the NE2000's receive rates went up
-// 1.5-4x.
+// 1.5-4x. It yields twice (see thread): with one yield, pcaps of ringo
+// sending TCP over an NE2000 showed a pause of 8-14 ms after an ACK about
+// every 60 segments.
 //
 // One thread per source, or one epoll loop for all (EpollBridge)? Measured
 // on this project's 2-core machines (BenchmarkLatency*, eventfd write to
@@ -133,7 +135,13 @@ func (b *Bridge) thread(l *Line) {
 			b.log.Error("irq: unmask", "line", l.Name, "err", err)
 		}
 		// Let what the handler woke (the softnet) run before this
-		// goroutine blocks in poll(2) holding the P.
+		// goroutine blocks in poll(2) holding the P. Twice: Gosched puts
+		// it on the global run queue, and every 61st schedule takes from
+		// there ahead of the local queue, so one interrupt in 61 came
+		// straight back and blocked with the softnet or the application
+		// still runnable behind it, for a sysmon tick (up to 10 ms). A
+		// second yield leaves that to two such picks in a row.
+		runtime.Gosched()
 		runtime.Gosched()
 	}
 }
