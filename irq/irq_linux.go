@@ -11,7 +11,7 @@
 // later, so the softnet the handler just woke would wait that long behind
 // an idle poll(2). Yielding first lets the softnet (and what it wakes) run
 // before the wait: BenchmarkLatencyOneP, an interrupt to a woken goroutine
-// and back, 9 us with the yield against 125-140 us without on this
+// and back, 5-9 us with the yields against 125-140 us without on this
 // project's machines; in a QEMU guest the NE2000's receive rates went up
 // 1.5-4x. It yields twice (see thread): with one yield, pcaps of ringo
 // sending TCP over an NE2000 showed a pause of 8-14 ms after an ACK about
