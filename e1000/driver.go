@@ -489,7 +489,7 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 		d.cleanTxLocked()
 	}
 	if !d.running.Load() || tx.Unused() < 1 {
-		d.stopQueueLocked(1)
+		d.stopQueueLocked()
 		return netcore.TxBusy
 	}
 	i := tx.NextToUse()
@@ -510,7 +510,7 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 		d.r.write(TDT, uint32(next))
 	}
 	if tx.Unused() < 1 {
-		d.stopQueueLocked(1)
+		d.stopQueueLocked()
 	}
 	return netcore.TxOK
 }
@@ -519,7 +519,7 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 // and asks for the completion interrupt that will wake it, then looks
 // again: descriptors sent meanwhile (QEMU sends them as TDT is written)
 // would otherwise leave it stopped with their TXDW already raised.
-func (d *Driver) stopQueueLocked(need int) {
+func (d *Driver) stopQueueLocked() {
 	d.Dev.NetifStopQueue()
 	if d.running.Load() && !d.cfg.BusyPoll && d.hw.IRQ != nil {
 		d.r.write(IMS, ICR_TXDW)
@@ -625,7 +625,7 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 		d.cleanTxLocked()
 	}
 	if !d.running.Load() || tx.Unused() < need {
-		d.stopQueueLocked(need)
+		d.stopQueueLocked()
 		return netcore.TxBusy
 	}
 	// The context descriptor.
@@ -681,7 +681,7 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 		d.r.write(TDT, uint32(i))
 	}
 	if tx.Unused() < need {
-		d.stopQueueLocked(need)
+		d.stopQueueLocked()
 	}
 	return netcore.TxOK
 }
