@@ -160,7 +160,11 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	}
 	d.napi = d.Dev.NetifNAPIAdd(d.poll, cfg.Weight)
 	if !cfg.BusyPoll {
-		d.line = bridge.Request(d.Dev.Name, cfg.CPU, hw.IRQ, d.hardirq)
+		if d.line, err = bridge.Request(d.Dev.Name, cfg.CPU, hw.IRQ, d.hardirq); err != nil {
+			core.Unregister(d.Dev)
+			return nil, err
+		}
+		core.SetIRQPoll(bridge.Poll)
 	}
 	return d, nil
 }

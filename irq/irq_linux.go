@@ -1,31 +1,35 @@
 // Package irq is the bridge from device interrupts to the network core's
 // softirqs. Each interrupt source (a VFIO eventfd) gets a goroutine that
-// blocks in poll(2) on the eventfd. It is not locked to a thread: when the
-// line fires the goroutine runs on whatever thread has a processor, counts
-// the interrupt, runs the driver's hardirq handler (which typically masks
-// the device and schedules NAPI, or pulls frames and calls netif_rx),
-// re-arms the source (VFIO INTx unmask), and yields before it waits again.
+// waits for it in Go's network poller. When the line fires the goroutine
+// counts the interrupt, runs the driver's hardirq handler (which typically
+// masks the device and schedules NAPI, or pulls frames and calls
+// netif_rx) and re-arms the source (VFIO INTx unmask).
 //
-// The yield matters with GOMAXPROCS=1 (a one-vCPU guest): a goroutine in a
+// Why the poller, and not a goroutine blocked in poll(2): a goroutine in a
 // system call keeps its P until Go's sysmon takes it back, 20 us to 10 ms
-// later, so the softnet the handler just woke would wait that long behind
-// an idle poll(2). Yielding first lets the softnet (and what it wakes) run
-// before the wait: BenchmarkLatencyOneP, an interrupt to a woken goroutine
-// and back, 5-9 us with the yields against 125-140 us without on this
-// project's machines; in a QEMU guest the NE2000's receive rates went up
-// 1.5-4x. It yields twice (see thread): with one yield, pcaps of ringo
-// sending TCP over an NE2000 showed a pause of 8-14 ms after an ACK about
-// every 60 segments.
+// later. With GOMAXPROCS=1 (a one-vCPU guest) whatever was runnable when
+// the interrupt goroutine went back to poll(2) (the softnet its handler
+// had woken, an application sending) waited that long: pcaps of ringo
+// sending TCP over an NE2000 showed pauses of 8-14 ms. A goroutine parked
+// in the poller holds no P.
 //
-// One thread per source, or one epoll loop for all (EpollBridge)? Measured
-// on this project's 2-core machines (BenchmarkLatency*, eventfd write to
-// handler and back): with one busy line both take 32 µs; with four lines
-// firing at once the epoll loop takes 11 µs per interrupt against 45-50 µs,
-// because one wake-up serves every ready line while four threads contend
-// for two cores. The drivers use a thread per line all the same: a host
-// has one or two NICs, where the two are even, and a slow handler (the
-// NE2000 pulls whole frames by port I/O inside it) must not hold up
-// another NIC's interrupt. With many NICs on few cores, EpollBridge wins.
+// The poller has its own gap: the scheduler looks at it only when it has
+// nothing else to run (or sysmon, every 10 ms), so a goroutine that never
+// blocks (a sender whose driver completes each frame at once, a softnet
+// working through a backlog) would hold interrupts off. In Linux a
+// hardirq preempts whatever runs; here the long-running paths of the core
+// call Poll where they yield (netcore.Core.SetIRQPoll), and Poll runs the
+// handler of any line that fired on the caller's goroutine, as a hardirq
+// runs on the interrupted context. A per-line lock keeps one handler at a
+// time.
+//
+// Go's poller is one epoll set for the process, so a goroutine per line
+// costs no thread and one wake-up serves every line that fired. Measured
+// on this project's 2-core host (BenchmarkLatency*, eventfd write to
+// handler and back): 9 us with one line, 7 us per interrupt with four
+// firing at once, 7 us with GOMAXPROCS=1. The designs it replaced took
+// 32 / 45-50 us (a goroutine per line blocked in poll(2)) and 32 / 11 us
+// (one thread locked in epoll_wait for all lines).
 package irq
 
 import (
@@ -33,10 +37,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -56,8 +61,14 @@ type Line struct {
 	src     vfio.InterruptSource
 	handler Handler
 
+	// mu is held while the handler runs (the irq descriptor's lock): by
+	// the line's goroutine or by Poll on another's.
+	mu  sync.Mutex
+	buf [8]byte // the eventfd counter, read under mu
+
 	count    atomic.Uint64
 	spurious atomic.Uint64
+	polled   atomic.Uint64
 	errors   atomic.Uint64
 }
 
@@ -67,14 +78,30 @@ func (l *Line) Count() uint64 { return l.count.Load() }
 // Spurious is how many of those the handler did not claim.
 func (l *Line) Spurious() uint64 { return l.spurious.Load() }
 
+// Polled is how many of those Poll served, not the line's goroutine.
+func (l *Line) Polled() uint64 { return l.polled.Load() }
+
+// serviceLocked runs the handler for one firing and re-arms the source.
+func (l *Line) serviceLocked(log *slog.Logger) {
+	l.count.Add(1)
+	if !l.handler() {
+		l.spurious.Add(1)
+	}
+	if err := l.src.Unmask(); err != nil {
+		l.errors.Add(1)
+		log.Error("irq: unmask", "line", l.Name, "err", err)
+	}
+}
+
 // Bridge runs the interrupt threads.
 type Bridge struct {
-	log    *slog.Logger
-	stopFd int
+	log *slog.Logger
 
-	mu    sync.Mutex
-	lines []*Line
-	wg    sync.WaitGroup
+	mu     sync.Mutex // guards lines' writers, files, closed
+	lines  atomic.Pointer[[]*Line]
+	files  []*os.File // the lines' eventfds as the poller holds them
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // New makes a bridge.
@@ -82,86 +109,116 @@ func New(log *slog.Logger) (*Bridge, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("irq: eventfd: %w", err)
-	}
-	return &Bridge{log: log, stopFd: fd}, nil
+	return &Bridge{log: log}, nil
 }
 
 // Request starts delivering src's interrupts to h (request_irq). The source
-// is re-armed after each call of h.
-func (b *Bridge) Request(name string, cpu int, src vfio.InterruptSource, h Handler) *Line {
+// is re-armed after each call of h. src's eventfd must be non-blocking (as
+// vfio makes them); the bridge waits on a duplicate of it, so the source
+// keeps its own descriptor.
+func (b *Bridge) Request(name string, cpu int, src vfio.InterruptSource, h Handler) (*Line, error) {
+	fd, err := unix.FcntlInt(uintptr(src.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("irq: %s: dup eventfd: %w", name, err)
+	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
+		unix.Close(fd)
+		return nil, fmt.Errorf("irq: %s: eventfd %d is not non-blocking", name, src.Fd())
+	}
+	f := os.NewFile(uintptr(fd), "irq-"+name)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("irq: %s: %w", name, err)
+	}
 	l := &Line{Name: name, CPU: cpu, src: src, handler: h}
 	b.mu.Lock()
-	b.lines = append(b.lines, l)
-	b.mu.Unlock()
+	defer b.mu.Unlock()
+	if b.closed {
+		f.Close()
+		return nil, fmt.Errorf("irq: %s: bridge closed", name)
+	}
+	var lines []*Line
+	if old := b.lines.Load(); old != nil {
+		lines = append(lines, *old...)
+	}
+	lines = append(lines, l)
+	b.lines.Store(&lines)
+	b.files = append(b.files, f)
 	b.wg.Add(1)
-	go b.thread(l)
-	return l
+	go b.thread(l, rc)
+	return l, nil
 }
 
-func (b *Bridge) thread(l *Line) {
-	defer b.wg.Done()
-	fds := []unix.PollFd{{Fd: int32(l.src.Fd()), Events: unix.POLLIN}, {Fd: int32(b.stopFd), Events: unix.POLLIN}}
-	var buf [8]byte
-	for {
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := unix.Poll(fds, -1); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			b.log.Error("irq: poll failed; line dead", "line", l.Name, "err", err)
-			return
-		}
-		if fds[1].Revents != 0 {
-			return
-		}
-		if fds[0].Revents == 0 {
+// Poll serves, on the caller's goroutine, every line that has fired and
+// whose handler is not running elsewhere: the core's long-running paths
+// call it where they yield, so that interrupts are not held off until the
+// scheduler next has nothing to do. One non-blocking read per line.
+func (b *Bridge) Poll() {
+	lines := b.lines.Load()
+	if lines == nil {
+		return
+	}
+	for _, l := range *lines {
+		if !l.mu.TryLock() {
 			continue
 		}
-		// Reading the eventfd resets its counter: several interrupts
-		// since the last read are one wake-up, as on a real line.
-		if _, err := unix.Read(l.src.Fd(), buf[:]); err != nil && !errors.Is(err, unix.EAGAIN) {
-			l.errors.Add(1)
-			continue
+		if _, err := unix.Read(l.src.Fd(), l.buf[:]); err == nil {
+			l.polled.Add(1)
+			l.serviceLocked(b.log)
 		}
-		l.count.Add(1)
-		if !l.handler() {
-			l.spurious.Add(1)
-		}
-		if err := l.src.Unmask(); err != nil {
-			l.errors.Add(1)
-			b.log.Error("irq: unmask", "line", l.Name, "err", err)
-		}
-		// Let what the handler woke (the softnet) run before this
-		// goroutine blocks in poll(2) holding the P. Twice: Gosched puts
-		// it on the global run queue, and every 61st schedule takes from
-		// there ahead of the local queue, so one interrupt in 61 came
-		// straight back and blocked with the softnet or the application
-		// still runnable behind it, for a sysmon tick (up to 10 ms). A
-		// second yield leaves that to two such picks in a row.
-		runtime.Gosched()
-		runtime.Gosched()
+		l.mu.Unlock()
 	}
 }
 
-// Close stops every interrupt thread. Sources stay open: they belong to
+func (b *Bridge) thread(l *Line, rc syscall.RawConn) {
+	defer b.wg.Done()
+	// Reading the eventfd resets its counter: several interrupts since
+	// the last read are one wake-up, as on a real line. Poll may have
+	// read it first; then this goroutine parks again. (One closure for
+	// the line's life: nothing allocated per interrupt.)
+	var buf [8]byte
+	var rerr error
+	read := func(fd uintptr) bool {
+		_, rerr = unix.Read(int(fd), buf[:])
+		return !errors.Is(rerr, unix.EAGAIN)
+	}
+	for {
+		if err := rc.Read(read); err != nil {
+			return // the bridge closed the file
+		}
+		if rerr != nil {
+			l.errors.Add(1)
+			b.log.Error("irq: read eventfd failed; line dead", "line", l.Name, "err", rerr)
+			return
+		}
+		l.mu.Lock()
+		l.serviceLocked(b.log)
+		l.mu.Unlock()
+	}
+}
+
+// Close stops every line's goroutine. Sources stay open: they belong to
 // their devices.
 func (b *Bridge) Close() error {
-	one := [8]byte{1}
-	if _, err := unix.Write(b.stopFd, one[:]); err != nil {
-		return fmt.Errorf("irq: stop: %w", err)
+	b.mu.Lock()
+	b.closed = true
+	var errs []error
+	for _, f := range b.files {
+		errs = append(errs, f.Close())
 	}
+	b.files = nil
+	b.mu.Unlock()
 	b.wg.Wait()
-	return unix.Close(b.stopFd)
+	return errors.Join(errs...)
 }
 
 // Lines lists the registered sources by name.
 func (b *Bridge) Lines() []*Line {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := append([]*Line(nil), b.lines...)
+	var out []*Line
+	if lines := b.lines.Load(); lines != nil {
+		out = append(out, *lines...)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

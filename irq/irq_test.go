@@ -2,7 +2,7 @@ package irq
 
 import (
 	"bytes"
-	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,10 +40,11 @@ func TestBridgeDeliversAndUnmasks(t *testing.T) {
 	handled := make(chan struct{}, 16)
 	var claim atomic.Bool
 	claim.Store(true)
-	l := b.Request("eth0", 0, src, func() bool {
+	l, err := b.Request("eth0", 0, src, func() bool {
 		handled <- struct{}{}
 		return claim.Load()
 	})
+	require.NoError(t, err)
 	for i := 0; i < 5; i++ {
 		src.fire(t)
 		select {
@@ -65,23 +66,56 @@ func TestBridgeDeliversAndUnmasks(t *testing.T) {
 	require.NoError(t, b.Close())
 }
 
-func TestEpollBridgeDelivers(t *testing.T) {
-	b, err := NewEpoll()
+// TestPollServesOnCallersGoroutine: with one P and the caller not
+// yielding, the line's goroutine cannot run, so the handler that Poll
+// runs is Poll's; the goroutine then finds the eventfd drained and
+// handles nothing twice.
+func TestPollServesOnCallersGoroutine(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	b, err := New(nil)
 	require.NoError(t, err)
 	defer b.Close()
-	srcs := []*fakeSource{newSource(t), newSource(t)}
-	got := make(chan int, 16)
-	var lines []*Line
-	for i, s := range srcs {
-		i := i
-		l, err := b.Request(fmt.Sprint(i), 0, s, func() bool { got <- i; return true })
-		require.NoError(t, err)
-		lines = append(lines, l)
-	}
-	srcs[1].fire(t)
-	assert.Equal(t, 1, <-got)
-	srcs[0].fire(t)
-	assert.Equal(t, 0, <-got)
-	require.Eventually(t, func() bool { return srcs[0].unmasks.Load() == 1 && srcs[1].unmasks.Load() == 1 }, 5*time.Second, time.Millisecond)
-	assert.EqualValues(t, 1, lines[0].Count())
+	src := newSource(t)
+	var calls atomic.Int64
+	l, err := b.Request("eth0", 0, src, func() bool { calls.Add(1); return true })
+	require.NoError(t, err)
+	time.Sleep(10 * time.Millisecond) // the goroutine parks in the poller
+
+	src.fire(t)
+	b.Poll()
+	assert.EqualValues(t, 1, calls.Load(), "Poll ran the handler")
+	assert.EqualValues(t, 1, l.Polled())
+	assert.EqualValues(t, 1, src.unmasks.Load(), "and re-armed the source")
+	b.Poll() // nothing pending: a read that finds the counter zero
+	time.Sleep(20 * time.Millisecond)
+	assert.EqualValues(t, 1, calls.Load(), "the line's goroutine found nothing left")
+	assert.EqualValues(t, 1, l.Count())
+
+	src.fire(t) // and the goroutine still serves the line
+	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, time.Millisecond)
+	assert.EqualValues(t, 1, l.Polled())
+}
+
+// TestCloseStopsLines: Close ends the lines' goroutines and leaves the
+// sources open; a closed bridge takes no new line.
+func TestCloseStopsLines(t *testing.T) {
+	b, err := New(nil)
+	require.NoError(t, err)
+	src := newSource(t)
+	_, err = b.Request("eth0", 0, src, func() bool { return true })
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	_, err = unix.FcntlInt(uintptr(src.fd), unix.F_GETFL, 0)
+	assert.NoError(t, err, "the source's own descriptor stays open")
+	_, err = b.Request("eth1", 0, src, func() bool { return true })
+	assert.Error(t, err)
+
+	blocking, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	require.NoError(t, err)
+	defer unix.Close(blocking)
+	b2, err := New(nil)
+	require.NoError(t, err)
+	defer b2.Close()
+	_, err = b2.Request("eth2", 0, &fakeSource{fd: blocking}, func() bool { return true })
+	assert.ErrorContains(t, err, "not non-blocking")
 }

@@ -47,6 +47,7 @@ type Core struct {
 	ptypeAll  atomic.Pointer[[]*Tap]
 	ptypeBase atomic.Pointer[map[uint16]PacketHandler]
 	rxFlush   atomic.Pointer[[]func()]
+	irqPoll   atomic.Pointer[func()]
 
 	mu      sync.Mutex // guards devs, the tables' writers
 	devs    []*Device
@@ -54,6 +55,30 @@ type Core struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+}
+
+// SetIRQPoll installs the interrupt controller's poll (irq.Bridge.Poll):
+// a function that runs the hardirq handler of every line that fired. The
+// core calls it where a long-running path yields the processor (a sender
+// every xmitYieldInterval, a squeezed net_rx_action), so that a
+// goroutine that never blocks does not hold interrupts off: in Linux a
+// hardirq preempts it, and here an interrupt goroutine waits in Go's
+// poller, which the scheduler looks at only when it has nothing else to
+// run. Drivers that request interrupt lines set it; fn must be safe from
+// any goroutine and must not block.
+func (c *Core) SetIRQPoll(fn func()) {
+	if fn == nil {
+		c.irqPoll.Store(nil)
+		return
+	}
+	c.irqPoll.Store(&fn)
+}
+
+// pollIRQs runs the installed interrupt poll, if any.
+func (c *Core) pollIRQs() {
+	if fn := c.irqPoll.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // AddRxFlush registers fn to run in softirq context at the end of each

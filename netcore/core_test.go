@@ -528,3 +528,38 @@ func TestXmitYields(t *testing.T) {
 	require.True(t, ran.Load(), "the other goroutine never ran while %d frames were sent", sent)
 	assert.LessOrEqual(t, sent, xmitYieldCheck)
 }
+
+// TestSenderServesInterrupts: a sender that never blocks serves pending
+// interrupts where it yields (SetIRQPoll), as a hardirq would preempt it.
+func TestSenderServesInterrupts(t *testing.T) {
+	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	defer c.Close()
+	dev, err := c.Register(DeviceConfig{Name: "null0"}, &nullDriver{})
+	require.NoError(t, err)
+	require.NoError(t, dev.Up())
+	defer func(old time.Duration) { xmitYieldInterval = old }(xmitYieldInterval)
+	xmitYieldInterval = 0
+
+	var polls atomic.Int64
+	c.SetIRQPoll(func() { polls.Add(1) })
+	for i := 0; i < 10*xmitYieldCheck; i++ {
+		s := skb.Alloc(60)
+		s.Put(60)
+		s.Dev = dev
+		require.NoError(t, DevQueueXmit(s))
+	}
+	assert.EqualValues(t, 10, polls.Load(), "one poll per yield")
+
+	c.SetIRQPoll(nil)
+	s := skb.Alloc(60)
+	s.Put(60)
+	s.Dev = dev
+	require.NoError(t, DevQueueXmit(s))
+	for i := 0; i < xmitYieldCheck; i++ {
+		s := skb.Alloc(60)
+		s.Put(60)
+		s.Dev = dev
+		require.NoError(t, DevQueueXmit(s))
+	}
+	assert.EqualValues(t, 10, polls.Load(), "none once removed")
+}

@@ -507,17 +507,18 @@ func DevQueueXmit(b *skb.Buff) error {
 
 // The sender yields the processor at most every xmitYieldInterval, looked
 // at every xmitYieldCheck frames. Linux's dev_queue_xmit ends in
-// local_bh_enable, which runs any softirq raised meanwhile, so a sender
-// cannot starve its own receive path. Ringo's softirqs are goroutines,
-// and an interrupt goroutine woken in the middle of a send burst waits for
-// a processor: with GOMAXPROCS=1 and a driver whose transmit never blocks
-// (the NE2000 with direct port I/O completes each frame at once) that was
+// local_bh_enable, which runs any softirq raised meanwhile, and a hardirq
+// preempts the sender whenever it comes, so a sender cannot starve its
+// own receive path. Ringo's interrupts and softirqs are goroutines, and a
+// sender whose driver never blocks (the NE2000 with direct port I/O
+// completes each frame at once) keeps the processor: with GOMAXPROCS=1
 // until the Go scheduler's 10 ms preemption, long enough for a receive
-// ring to fill and the device to drop. A Gosched lets them in; but it is
-// not free (a few microseconds when another processor is idle and a
-// thread is woken to take the goroutine), so it goes by time, not by
-// count: on the host 200 µs is over a thousand frames, under emulation
-// about twenty.
+// ring to fill and the device to drop. So the sender first serves any
+// interrupt that fired (Core.SetIRQPoll) and then lets the softirqs it
+// raised run (Gosched). Neither is free (a system call per line; a few
+// microseconds when another processor is idle and a thread is woken to
+// take the goroutine), so it goes by time, not by count: on the host
+// 200 µs is over a thousand frames, under emulation a few.
 const xmitYieldCheck = 8
 
 var xmitYieldInterval = 200 * time.Microsecond // a variable for tests
@@ -530,6 +531,7 @@ func (d *Device) maybeYield() {
 	if last := d.lastYield.Load(); now-last < int64(xmitYieldInterval) || !d.lastYield.CompareAndSwap(last, now) {
 		return
 	}
+	d.core.pollIRQs()
 	runtime.Gosched()
 }
 

@@ -105,9 +105,11 @@ func (sd *Softnet) run() {
 			}
 			if p&netRxSoftirq != 0 {
 				if sd.netRxAction() {
-					// Squeezed: let other goroutines (the senders, the
-					// interrupt threads) run before the next round, as
+					// Squeezed: serve the interrupts that fired
+					// meanwhile and let other goroutines (the
+					// senders) run before the next round, as
 					// ksoftirqd yields.
+					sd.core.pollIRQs()
 					runtime.Gosched()
 				}
 			}

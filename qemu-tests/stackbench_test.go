@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,9 @@ func BenchmarkStack(b *testing.B) {
 				o := stackBenchOpts{model: model, stack: stack, udpN: 20000, tcpBytes: 32 << 20, pings: 300}
 				if model == "ne2k_pci" {
 					o.udpN, o.tcpBytes = 5000, 4<<20
+				}
+				if n, err := strconv.Atoi(os.Getenv("RINGO_TCPBYTES")); err == nil && n > 0 {
+					o.tcpBytes = n // longer transfers for profiles
 				}
 				r := runStackBench(b, o)
 				for _, u := range r.UDP {
