@@ -63,8 +63,10 @@ type Line struct {
 
 	// mu is held while the handler runs (the irq descriptor's lock): by
 	// the line's goroutine or by Poll on another's.
-	mu  sync.Mutex
-	buf [8]byte // the eventfd counter, read under mu
+	mu   sync.Mutex
+	fd   int     // the bridge's duplicate of the eventfd, read by Poll under mu
+	dead bool    // under mu: Close has begun; fd is not to be read
+	buf  [8]byte // the eventfd counter, read under mu
 
 	count    atomic.Uint64
 	spurious atomic.Uint64
@@ -131,7 +133,7 @@ func (b *Bridge) Request(name string, cpu int, src vfio.InterruptSource, h Handl
 		f.Close()
 		return nil, fmt.Errorf("irq: %s: %w", name, err)
 	}
-	l := &Line{Name: name, CPU: cpu, src: src, handler: h}
+	l := &Line{Name: name, CPU: cpu, src: src, handler: h, fd: fd}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -163,7 +165,11 @@ func (b *Bridge) Poll() {
 		if !l.mu.TryLock() {
 			continue
 		}
-		if _, err := unix.Read(l.src.Fd(), l.buf[:]); err == nil {
+		if l.dead {
+			l.mu.Unlock()
+			continue
+		}
+		if _, err := unix.Read(l.fd, l.buf[:]); err == nil {
 			l.polled.Add(1)
 			l.serviceLocked(b.log)
 		}
@@ -203,6 +209,16 @@ func (b *Bridge) thread(l *Line, rc syscall.RawConn) {
 func (b *Bridge) Close() error {
 	b.mu.Lock()
 	b.closed = true
+	// Poll reads the descriptors outside the files' own locking: mark
+	// every line dead, under its lock, before a descriptor is closed
+	// (and its number perhaps reused).
+	if lines := b.lines.Load(); lines != nil {
+		for _, l := range *lines {
+			l.mu.Lock()
+			l.dead = true
+			l.mu.Unlock()
+		}
+	}
 	var errs []error
 	for _, f := range b.files {
 		errs = append(errs, f.Close())

@@ -96,15 +96,20 @@ func TestPollServesOnCallersGoroutine(t *testing.T) {
 	assert.EqualValues(t, 1, l.Polled())
 }
 
-// TestCloseStopsLines: Close ends the lines' goroutines and leaves the
-// sources open; a closed bridge takes no new line.
+// TestCloseStopsLines: Close ends the lines' goroutines, Poll serves
+// nothing after it, the sources stay open, and a closed bridge takes no
+// new line.
 func TestCloseStopsLines(t *testing.T) {
 	b, err := New(nil)
 	require.NoError(t, err)
 	src := newSource(t)
-	_, err = b.Request("eth0", 0, src, func() bool { return true })
+	var calls atomic.Int64
+	_, err = b.Request("eth0", 0, src, func() bool { calls.Add(1); return true })
 	require.NoError(t, err)
 	require.NoError(t, b.Close())
+	src.fire(t)
+	b.Poll() // the lines are dead: their descriptors are closed
+	assert.Zero(t, calls.Load())
 	_, err = unix.FcntlInt(uintptr(src.fd), unix.F_GETFL, 0)
 	assert.NoError(t, err, "the source's own descriptor stays open")
 	_, err = b.Request("eth1", 0, src, func() bool { return true })

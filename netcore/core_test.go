@@ -507,59 +507,57 @@ func TestSoftnetStatFormat(t *testing.T) {
 // runnable before a burst gets to run within the yield interval (here 0,
 // so at the first look), not at the scheduler's 10 ms preemption.
 func TestXmitYields(t *testing.T) {
-	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
-	defer c.Close()
-	dev, err := c.Register(DeviceConfig{Name: "null0"}, &nullDriver{})
-	require.NoError(t, err)
-	require.NoError(t, dev.Up())
-	defer func(old time.Duration) { xmitYieldInterval = old }(xmitYieldInterval)
-	xmitYieldInterval = 0
+	_, dev := newEagerYielder(t)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 
 	var ran atomic.Bool
 	go ran.Store(true) // runnable, not yet running: this goroutine holds the processor
 	sent := 0
 	for ; sent < 100*xmitYieldCheck && !ran.Load(); sent++ {
-		s := skb.Alloc(60)
-		s.Put(60)
-		s.Dev = dev
-		require.NoError(t, DevQueueXmit(s))
+		xmitNull(t, dev)
 	}
 	require.True(t, ran.Load(), "the other goroutine never ran while %d frames were sent", sent)
 	assert.LessOrEqual(t, sent, xmitYieldCheck)
 }
 
-// TestSenderServesInterrupts: a sender that never blocks serves pending
-// interrupts where it yields (SetIRQPoll), as a hardirq would preempt it.
-func TestSenderServesInterrupts(t *testing.T) {
+// newEagerYielder is a core with an up device whose driver completes each
+// frame at once, and senders that yield at every look (every
+// xmitYieldCheck frames).
+func newEagerYielder(t *testing.T) (*Core, *Device) {
 	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	dev, err := c.Register(DeviceConfig{Name: "null0"}, &nullDriver{})
 	require.NoError(t, err)
 	require.NoError(t, dev.Up())
-	defer func(old time.Duration) { xmitYieldInterval = old }(xmitYieldInterval)
+	old := xmitYieldInterval
 	xmitYieldInterval = 0
+	t.Cleanup(func() { xmitYieldInterval = old })
+	return c, dev
+}
 
-	var polls atomic.Int64
-	c.SetIRQPoll(func() { polls.Add(1) })
-	for i := 0; i < 10*xmitYieldCheck; i++ {
-		s := skb.Alloc(60)
-		s.Put(60)
-		s.Dev = dev
-		require.NoError(t, DevQueueXmit(s))
-	}
-	assert.EqualValues(t, 10, polls.Load(), "one poll per yield")
-
-	c.SetIRQPoll(nil)
+// xmitNull sends one 60-byte frame on dev.
+func xmitNull(t *testing.T, dev *Device) {
+	t.Helper()
 	s := skb.Alloc(60)
 	s.Put(60)
 	s.Dev = dev
 	require.NoError(t, DevQueueXmit(s))
-	for i := 0; i < xmitYieldCheck; i++ {
-		s := skb.Alloc(60)
-		s.Put(60)
-		s.Dev = dev
-		require.NoError(t, DevQueueXmit(s))
+}
+
+// TestSenderServesInterrupts: a sender that never blocks serves pending
+// interrupts where it yields (SetIRQPoll), as a hardirq would preempt it.
+func TestSenderServesInterrupts(t *testing.T) {
+	c, dev := newEagerYielder(t)
+	var polls atomic.Int64
+	c.SetIRQPoll(func() { polls.Add(1) })
+	for i := 0; i < 10*xmitYieldCheck; i++ {
+		xmitNull(t, dev)
+	}
+	assert.EqualValues(t, 10, polls.Load(), "one poll per yield")
+
+	c.SetIRQPoll(nil)
+	for i := 0; i < 2*xmitYieldCheck; i++ {
+		xmitNull(t, dev)
 	}
 	assert.EqualValues(t, 10, polls.Load(), "none once removed")
 }
