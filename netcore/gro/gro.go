@@ -15,7 +15,9 @@
 // The rules follow Linux's. A segment is a candidate when it is IPv4
 // without options or fragmentation, its total length is the frame's (no
 // padding), its header checksum is right, it is TCP with only ACK (and
-// PSH) set, it carries data and its TCP checksum is right. It merges into
+// PSH) set, it carries data and its TCP checksum is right (or the device
+// vouched for it: CsumValid), and it is not already several segments
+// (GSOSize, as a TAP with offloads hands them over). It merges into
 // the held packet of its flow when it continues the sequence exactly, has
 // the same TTL, TOS, DF, acknowledgment number and TCP options (byte for
 // byte, so a changed timestamp starts a new packet), and is no longer than
@@ -99,8 +101,11 @@ func (t *Table) Receive(b *skb.Buff, deliver func(*skb.Buff)) {
 		deliver(b)
 		return
 	}
-	s, ok := parse(b.Data())
-	if !ok {
+	s, ok := parse(b.Data(), b.CsumValid)
+	if !ok || b.GSOSize > 0 { // a packet of several segments already (a TAP's GSO) goes up whole
+		if ok {
+			ok, s.payload = false, 0 // not a skip: it is as merged as it gets
+		}
 		if s.flow != (flow{}) {
 			// TCP all the same (a SYN, a FIN, a bare ACK, a bad
 			// checksum): whatever of its flow is held goes first.
@@ -177,9 +182,10 @@ func (t *Table) flushAt(i int, deliver func(*skb.Buff)) {
 	deliver(b)
 }
 
-// parse checks that pkt is a GRO candidate. When it is TCP over IPv4 at
-// all, s.flow is set even if ok is false.
-func parse(pkt []byte) (s segment, ok bool) {
+// parse checks that pkt is a GRO candidate; csumValid says the device
+// verified its TCP checksum (or vouched for it), so it is not summed here.
+// When it is TCP over IPv4 at all, s.flow is set even if ok is false.
+func parse(pkt []byte, csumValid bool) (s segment, ok bool) {
 	if len(pkt) < ipv4HdrLen+header.TCPMinLen || pkt[0] != 0x45 || pkt[9] != header.ProtoTCP {
 		return s, false
 	}
@@ -199,7 +205,7 @@ func parse(pkt []byte) (s segment, ok bool) {
 		s.flags&header.TCPFlagACK == 0 || s.payload == 0 {
 		return s, false
 	}
-	if header.Fold(header.Checksum(pkt[:ipv4HdrLen], 0)) != 0 ||
+	if header.Fold(header.Checksum(pkt[:ipv4HdrLen], 0)) != 0 || !csumValid &&
 		header.Fold(header.Checksum(tcp, header.PseudoHeaderSum(s.flow.src, s.flow.dst, header.ProtoTCP, len(tcp)))) != 0 {
 		return s, false
 	}

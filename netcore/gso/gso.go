@@ -21,9 +21,10 @@ import (
 // ErrMalformed is a packet the offload cannot apply to.
 var ErrMalformed = errors.New("gso: malformed packet")
 
-// transport returns the IPv4 header length and the transport protocol's
-// header offset and checksum offset.
-func transport(pkt []byte) (ihl int, proto uint8, csumOff int, err error) {
+// Transport returns the IPv4 packet's header length (the transport
+// header's offset), its protocol, and the offset of the TCP or UDP
+// checksum, or an error for a packet with no offloadable checksum.
+func Transport(pkt []byte) (ihl int, proto uint8, csumOff int, err error) {
 	if len(pkt) < header.IPv4MinLen || pkt[0]>>4 != 4 {
 		return 0, 0, 0, fmt.Errorf("%w: not IPv4", ErrMalformed)
 	}
@@ -49,7 +50,7 @@ func transport(pkt []byte) (ihl int, proto uint8, csumOff int, err error) {
 // Checksum fills in the TCP or UDP checksum of the IPv4 packet pkt, whose
 // checksum field holds 0 (a CsumPartial packet).
 func Checksum(pkt []byte) error {
-	ihl, proto, off, err := transport(pkt)
+	ihl, proto, off, err := Transport(pkt)
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func Checksum(pkt []byte) error {
 // does. Each segment is built in scratch (which must hold the headers
 // plus mss bytes) and passed to out, which must copy what it keeps.
 func Segment(pkt []byte, mss int, scratch []byte, out func(seg []byte) error) error {
-	ihl, proto, _, err := transport(pkt)
+	ihl, proto, _, err := Transport(pkt)
 	if err != nil {
 		return err
 	}

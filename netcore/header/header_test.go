@@ -122,6 +122,10 @@ func TestUDPGolden(t *testing.T) {
 	zero[6], zero[7] = 0, 0 // no checksum: accepted
 	_, err = ParseUDP(zero, src, dst)
 	assert.NoError(t, err)
+	_, err = ParseUDPVerified(bad) // the device vouched for it: not summed again
+	assert.NoError(t, err)
+	_, err = ParseUDPVerified(goldenUDP[:12]) // but the lengths are still checked
+	assert.ErrorIs(t, err, ErrTruncated)
 	_, err = ParseUDP(goldenUDP[:12], src, dst)
 	assert.ErrorIs(t, err, ErrTruncated)
 	short := append([]byte(nil), goldenUDP...)

@@ -61,19 +61,24 @@ func bulkMB() int64 {
 // TestLinuxBulk moves 100 MB each way between ringo and the Linux kernel
 // over a TAP, SHA-256 compared at both ends: once on a clean link, once
 // with the link impaired both ways (delay with jitter, 2% loss,
-// reordering, duplication) by netcore's seeded impairment.
+// reordering, duplication) by netcore's seeded impairment, and once with
+// the TAP's offloads (TSO and checksums left to the other side both ways).
 func TestLinuxBulk(t *testing.T) {
 	nettest.NeedRoot(t)
 	n := bulkMB() << 20
 	bad := impair.Config{Loss: 0.02, Delay: time.Millisecond, Jitter: 200 * time.Microsecond,
 		Reorder: 0.02, Duplicate: 0.01, Limit: 4000}
 	for _, tc := range []struct {
-		name string
-		bad  bool
-	}{{"clean", false}, {"impaired", true}} {
+		name         string
+		bad, offload bool
+	}{{"clean", false, false}, {"impaired", true, false}, {"offload", false, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStack(t)
-			p := nettest.NewPeer(t, s.Core, "10.7.0.1/24")
+			newPeer := nettest.NewPeer
+			if tc.offload {
+				newPeer = nettest.NewOffloadPeer
+			}
+			p := newPeer(t, s.Core, "10.7.0.1/24")
 			require.NoError(t, p.TAP.Dev.Up())
 			require.NoError(t, s.IP.AddAddress(p.TAP.Dev, netip.MustParsePrefix("10.7.0.2/24")))
 			if f := os.Getenv("RINGO_TCP_PCAP"); f != "" {
@@ -108,6 +113,15 @@ func TestLinuxBulk(t *testing.T) {
 			t.Logf("%s: %d MB ringo -> Linux in %v (%.1f MB/s)", tc.name, n>>20, dOut.Round(time.Millisecond), rate(dOut))
 			dIn := linuxToRingo(t, s, p, n, report)
 			t.Logf("%s: %d MB Linux -> ringo in %v (%.1f MB/s)", tc.name, n>>20, dIn.Round(time.Millisecond), rate(dIn))
+			if tc.offload {
+				// Both ways in packets of several segments, and no
+				// frame with a header that did not fit.
+				assert.NotZero(t, p.TAP.TxGSO.Load(), "TSO packets handed to the kernel")
+				assert.NotZero(t, p.TAP.RxGSO.Load(), "GSO packets taken from the kernel")
+				assert.Zero(t, p.TAP.RxBadVnet.Load())
+				assert.Zero(t, s.TCP.Stats.InCsumErrors.Load())
+				t.Logf("offload: %d TSO packets out, %d GSO packets in", p.TAP.TxGSO.Load(), p.TAP.RxGSO.Load())
+			}
 			if tc.bad && !t.Failed() {
 				t.Logf("FAULT | TCP vs Linux over TAP, %d MB each way through 2%% loss, 1 ms +-0.2 ms delay, 2%% reordering, 1%% duplication both ways | SHA-256 equal both ways; ringo->Linux %.1f MB/s, Linux->ringo %.1f MB/s; ringo retransmitted %d segments, %d SACK recoveries, %d timeouts",
 					n>>20, rate(dOut), rate(dIn), s.TCP.Stats.RetransSegs.Load(), s.TCP.Ext.TCPSackRecovery.Load(), s.TCP.Ext.TCPTimeouts.Load())

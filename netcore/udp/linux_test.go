@@ -164,6 +164,26 @@ func TestLinuxUDPEcho(t *testing.T) {
 	assert.LessOrEqual(t, accounted, uint64(r.Sent)+10, "and little else was counted")
 }
 
+// TestLinuxUDPOffload: with the TAP's offloads the kernel leaves its UDP
+// checksums undone (NEEDS_CSUM) and ringo, trusting the header as it
+// would a NIC's, still takes and echoes every datagram.
+func TestLinuxUDPOffload(t *testing.T) {
+	nettest.NeedRoot(t)
+	s := newStack(t)
+	p := nettest.NewOffloadPeer(t, s.Core, "10.8.0.1/24")
+	require.NoError(t, p.TAP.Dev.Up())
+	require.NoError(t, s.IP.AddAddress(p.TAP.Dev, netip.MustParsePrefix("10.8.0.2/24")))
+	srv := echoServer(t, s, ":7")
+	srv.(interface{ SetReadBuffer(int) error }).SetReadBuffer(4 << 20)
+
+	r := runClient(t, p, "paced,10.8.0.2:7,20000,32")
+	t.Logf("paced: %+v; %d frames came with the checksum left", r, p.TAP.RxCsumLeft.Load())
+	assert.Equal(t, 20000, r.Received)
+	assert.Zero(t, r.Corrupt)
+	assert.Greater(t, p.TAP.RxCsumLeft.Load(), uint64(10000), "the kernel left the checksums of the datagrams that fit a frame")
+	assert.Zero(t, s.UDP.Stats.InCsumErrors.Load())
+}
+
 func peerCounter(t *testing.T, p *nettest.Peer, name string) uint64 {
 	out, err := p.Exec("cat", "/sys/class/net/"+p.IfName+"/statistics/"+name)
 	require.NoError(t, err)

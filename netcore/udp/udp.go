@@ -148,7 +148,13 @@ func (t *Table) lookupLocked(src, dst [4]byte, sport, dport uint16) *Conn {
 func (t *Table) Receive(b *skb.Buff) {
 	ip := header.IPv4(b.NetworkHeader())
 	src, dst := ip.Src(), ip.Dst()
-	u, err := header.ParseUDP(b.Data(), src, dst)
+	var u header.UDP
+	var err error
+	if b.CsumValid {
+		u, err = header.ParseUDPVerified(b.Data())
+	} else {
+		u, err = header.ParseUDP(b.Data(), src, dst)
+	}
 	if err != nil {
 		if errors.Is(err, header.ErrChecksum) {
 			t.Stats.InCsumErrors.Add(1)

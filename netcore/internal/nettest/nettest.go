@@ -54,13 +54,26 @@ func NeedRoot(t testing.TB) {
 // the interface (a new namespace has no neigh "default" entries).
 func NewPeer(t testing.TB, c *netcore.Core, kernelAddr string, sysctls ...string) *Peer {
 	t.Helper()
+	return newPeer(t, c, kernelAddr, false, sysctls)
+}
+
+// NewOffloadPeer is NewPeer with the TAP's virtio-net offloads on
+// (link.TAPConfig.Offload): checksums and TCP segmentation are left to
+// the other side both ways, and TCP crosses in packets of up to 64 KB.
+func NewOffloadPeer(t testing.TB, c *netcore.Core, kernelAddr string, sysctls ...string) *Peer {
+	t.Helper()
+	return newPeer(t, c, kernelAddr, true, sysctls)
+}
+
+func newPeer(t testing.TB, c *netcore.Core, kernelAddr string, offload bool, sysctls []string) *Peer {
+	t.Helper()
 	NeedRoot(t)
 	n := seq.Add(1)
 	p := &Peer{
 		NS:     fmt.Sprintf("ringo-%d-%d", os.Getpid(), n),
 		IfName: fmt.Sprintf("rt%d%d", os.Getpid()%10000, n),
 	}
-	tap, err := link.NewTAP(c, link.TAPConfig{IfName: p.IfName, Name: "tap" + fmt.Sprint(n)})
+	tap, err := link.NewTAP(c, link.TAPConfig{IfName: p.IfName, Name: "tap" + fmt.Sprint(n), Offload: offload})
 	if err != nil {
 		t.Fatalf("tap: %v", err)
 	}
