@@ -240,6 +240,33 @@ func TestPassThroughAndCapacity(t *testing.T) {
 	assert.Len(t, c.got, 2+MaxHeld)
 }
 
+// A device that vouched for the checksum (CsumValid) has its segments
+// merged without summing them (the field may hold anything, as a TAP's
+// NEEDS_CSUM leaves it); a packet that is several segments already
+// (GSOSize) goes up whole, after what its flow held, and merges nothing.
+func TestDeviceOffloads(t *testing.T) {
+	var tb Table
+	var c collect
+	defer c.free()
+	const mss = 1000
+	for i := 0; i < 2; i++ {
+		b := packet(t, seg{sport: 7, seq: 1 + uint32(i*mss), ack: 1, payload: payload(mss, 1)})
+		b.Data()[36], b.Data()[37] = 0, 0 // TCP checksum field: undone
+		b.CsumValid = true
+		tb.Receive(b, c.deliver)
+	}
+	assert.EqualValues(t, 1, tb.Stats.Merged.Load(), "vouched-for segments merge")
+	gsoPkt := packet(t, seg{sport: 7, seq: 1 + 2*mss, ack: 1, payload: payload(3*mss, 2)})
+	gsoPkt.GSOSize, gsoPkt.CsumValid, gsoPkt.CsumPartial = mss, true, true
+	tb.Receive(gsoPkt, c.deliver)
+	require.Len(t, c.got, 2, "the held train, then the GSO packet")
+	assert.EqualValues(t, 2*mss, c.got[0].Len()-20-header.TCPHeaderLen(header.TCPFields{WScale: -1, TS: true}))
+	assert.Same(t, gsoPkt, c.got[1])
+	assert.EqualValues(t, mss, c.got[1].GSOSize)
+	assert.Zero(t, tb.Len())
+	assert.Zero(t, tb.Stats.Skipped.Load())
+}
+
 // Interleaved flows with random segment sizes, gaps, PSH and pure ACKs:
 // per flow, the bytes that go up are the bytes that came in, in order, and
 // every packet that goes up is valid IPv4 and TCP.
