@@ -25,8 +25,10 @@ mkdir -p bench
 	# One round of every QEMU case at a time, not COUNT runs of each in a
 	# row: the host's speed drifts over minutes (two VMs and QEMU on two
 	# shared cores), and interleaving gives ringo and Linux the same drift.
+	# RINGO_REQUIRE_QEMU: fail, not skip, without QEMU or the cached
+	# kernel (scripts/setup.sh), so a table never comes out without them.
 	for _ in $(seq "$count"); do
-		go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack' -benchtime 1x -count 1 -timeout 120m ./qemu-tests/
+		RINGO_REQUIRE_QEMU=1 go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack' -benchtime 1x -count 1 -timeout 120m ./qemu-tests/
 	done
 } | tee bench/results.txt
 go run ./scripts/benchtable -procs "$(nproc)" -md bench/table.md -plot bench/bench.gp -png bench/bench.png <bench/results.txt
