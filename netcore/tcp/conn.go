@@ -116,12 +116,21 @@ type Conn struct {
 	// Receive side.
 	irs, rcvNxt uint32
 	rcvBuf      []byte
-	rcvMem      []byte   // rcvBuf's backing, reused (appendQueue)
-	lastWnd     uint32   // window last advertised
-	ooo         []oooSeg // sorted by seq
-	oooBytes    int
-	lastOOO     uint32 // seq of the newest out-of-order segment: the first SACK block
-	finRcvd     bool
+	rcvMem      []byte // rcvBuf's backing, reused (appendQueue)
+	lastWnd     uint32 // window last advertised
+	// Receive-buffer autotuning (Linux's dynamic right-sizing,
+	// tcp_rcv_space_adjust): once per receiver round trip, the buffer
+	// grows to twice what the reader took in the last one, with room for
+	// a sender doubling its window, up to RcvBufMax.
+	rcvBufCap    int           // the buffer's current bound: RcvBuf up to RcvBufMax
+	rcvCopied    int           // bytes the reader took since rcvSpaceTime
+	rcvSpace     int           // bytes it took in the last measured round trip
+	rcvSpaceTime time.Time     // start of the current measurement
+	rcvRTT       time.Duration // receiver's RTT estimate: data segments' TSecr (tcp_rcv_rtt_measure_ts)
+	ooo          []oooSeg      // sorted by seq
+	oooBytes     int
+	lastOOO      uint32 // seq of the newest out-of-order segment: the first SACK block
+	finRcvd      bool
 
 	// The socket.
 	err        error
@@ -196,7 +205,7 @@ func (c *Conn) tsNow() uint32 { return uint32(time.Since(tsBase)/time.Millisecon
 
 func newConn(t *Table, id fourTuple) *Conn {
 	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, linger: -1,
-		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle}
+		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
 	c.rtx.init(c.onRTO)
 	c.delack.init(c.onDelAck)
@@ -318,7 +327,7 @@ func (c *Conn) takeOptionsLocked(seg header.TCP) {
 // window, so the duplicate ACKs it causes carry an unchanged window and
 // the sender's fast retransmit recognises them (RFC 5681 2).
 func (c *Conn) rcvWndLocked() uint32 {
-	free := c.t.cfg.RcvBuf - len(c.rcvBuf)
+	free := c.rcvBufCap - len(c.rcvBuf)
 	return uint32(max(free, 0))
 }
 
@@ -578,6 +587,9 @@ func (c *Conn) input(seg header.TCP, segs int) {
 			// After a loss, the sender is rebuilding its window: ACK
 			// every segment for a while (tcp_enter_quickack_mode).
 			c.quickAcks = maxQuickAcks
+		}
+		if c.tsOK && opts.TS && opts.TSEcr != 0 && seq == c.rcvNxt {
+			c.rcvRTTSampleLocked(time.Duration(c.tsNow()-opts.TSEcr)*time.Millisecond + time.Millisecond/2)
 		}
 		c.dataLocked(seq, data)
 		c.ackPending += segs
@@ -973,6 +985,58 @@ func (c *Conn) rttSampleLocked(r time.Duration) {
 	c.rto = min(max(c.srtt+max(4*c.rttvar, 10*time.Millisecond), c.t.cfg.MinRTO), maxRTO)
 }
 
+// rcvRTTSampleLocked folds in a receiver RTT sample: the time since we
+// sent the timestamp an in-order data segment echoes, which is a round
+// trip plus however long the sender held it. The estimate follows the
+// lower samples at once and the higher ones slowly (tcp_rcv_rtt_update).
+func (c *Conn) rcvRTTSampleLocked(r time.Duration) {
+	if c.rcvRTT == 0 || r < c.rcvRTT {
+		c.rcvRTT = r
+		return
+	}
+	c.rcvRTT += (r - c.rcvRTT) / 8
+}
+
+// rcvSpaceAdjustLocked is tcp_rcv_space_adjust, called as the reader
+// takes n bytes: once a receiver round trip has passed since the last
+// measurement, if the reader took more than in the one before, the
+// buffer grows to twice that plus 16 segments, plus twice the growth
+// (a sender in slow start doubles its window every round trip), up to
+// RcvBufMax. It never shrinks: the window we advertised stays honoured.
+func (c *Conn) rcvSpaceAdjustLocked(n int) {
+	c.rcvCopied += n
+	rtt := c.rcvRTT
+	if rtt == 0 {
+		rtt = c.srtt
+	}
+	if rtt == 0 || c.rcvBufCap >= c.t.cfg.RcvBufMax {
+		return
+	}
+	now := time.Now()
+	if c.rcvSpaceTime.IsZero() {
+		// The first measurement starts from an initial window's worth
+		// (tcp_init_buffer_space), so a reader slower than that never
+		// grows the buffer.
+		c.rcvSpaceTime, c.rcvCopied, c.rcvSpace = now, 0, min(c.rcvBufCap, 10*c.mss)
+		return
+	}
+	if now.Sub(c.rcvSpaceTime) < rtt {
+		return
+	}
+	copied := c.rcvCopied
+	c.rcvSpaceTime, c.rcvCopied = now, 0
+	if copied <= c.rcvSpace {
+		return
+	}
+	win := 2*copied + 16*c.mss
+	win += 2 * win * (copied - c.rcvSpace) / max(c.rcvSpace, 1)
+	c.rcvSpace = copied
+	if win > c.rcvBufCap {
+		c.rcvBufCap = min(win, c.t.cfg.RcvBufMax)
+		c.t.Ext.TCPRcvBufGrow.Add(1)
+	}
+}
+
 // dataLocked takes in-window data: in order onto the receive buffer
 // (followed by whatever out-of-order data now joins it), else into the
 // out-of-order queue, kept sorted. Data past the right edge of the window
@@ -1005,7 +1069,7 @@ func (c *Conn) dataLocked(seq uint32, data []byte) {
 				return
 			}
 		}
-		if len(c.rcvBuf)+c.oooBytes+len(data) > c.t.cfg.RcvBuf {
+		if len(c.rcvBuf)+c.oooBytes+len(data) > c.rcvBufCap {
 			c.t.Ext.TCPOFODrop.Add(1)
 			return
 		}
@@ -1016,14 +1080,14 @@ func (c *Conn) dataLocked(seq uint32, data []byte) {
 		c.oooBytes += len(data)
 		return
 	}
-	c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, data, c.t.cfg.RcvBuf)
+	c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, data, c.rcvBufCap)
 	c.rcvNxt += uint32(len(data))
 	k := 0
 	for _, o := range c.ooo {
 		end := o.seq + uint32(len(o.data))
 		if seqLEQ(o.seq, c.rcvNxt) {
 			if seqLT(c.rcvNxt, end) {
-				c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, o.data[c.rcvNxt-o.seq:], c.t.cfg.RcvBuf)
+				c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, o.data[c.rcvNxt-o.seq:], c.rcvBufCap)
 				c.rcvNxt = end
 			}
 			c.oooBytes -= len(o.data)
@@ -1443,11 +1507,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 			n := copy(p, c.rcvBuf)
 			before := c.rcvWndLocked()
 			c.rcvBuf = consumeQueue(c.rcvMem, c.rcvBuf, n)
+			c.rcvSpaceAdjustLocked(n)
 			// Tell the peer about a window that opened by a segment or
-			// more, or from (nearly) zero.
+			// more, or from (nearly) zero, or by half the buffer.
 			if c.state == Established || c.state == FinWait1 || c.state == FinWait2 {
 				after := c.rcvWndLocked()
-				if before < uint32(c.mss) && after >= uint32(c.mss) || int(after)-int(c.lastWnd) >= c.t.cfg.RcvBuf/2 {
+				if before < uint32(c.mss) && after >= uint32(c.mss) || int(after)-int(c.lastWnd) >= c.rcvBufCap/2 {
 					c.sendAckLocked()
 				}
 			}
@@ -1613,7 +1678,7 @@ func (c *Conn) infoLocked() Info {
 	return Info{MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
 		RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
 		SndWnd: c.sndWnd, RcvNxt: c.rcvNxt - c.irs, RcvWnd: c.rcvWndLocked(), OFOSegs: len(c.ooo), OFOBytes: c.oooBytes,
-		SACKOK: c.sackOK, TSOK: c.tsOK}
+		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, RcvRTT: c.rcvRTT, SACKOK: c.sackOK, TSOK: c.tsOK}
 }
 
 // Info reports the connection's internals (getsockopt TCP_INFO).

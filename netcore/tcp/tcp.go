@@ -38,12 +38,17 @@ import (
 
 // Config tunes TCP. Zero values take the defaults.
 type Config struct {
-	MSL     time.Duration // TIME_WAIT lasts 2*MSL: default 30 s
-	RcvBuf  int           // receive buffer bytes: 256 KiB
-	SndBuf  int           // send buffer bytes: 256 KiB
-	Backlog int           // accept queue plus half-open connections per listener: 128
-	MinRTO  time.Duration // RFC 6298 says 1 s; Linux uses 200 ms
-	NoTLP   bool          // no tail loss probes (Linux's tcp_early_retrans=0)
+	MSL    time.Duration // TIME_WAIT lasts 2*MSL: default 30 s
+	RcvBuf int           // receive buffer bytes a connection starts with: 256 KiB
+	// RcvBufMax bounds receive-buffer autotuning (Linux's tcp_rmem[2]):
+	// a connection whose reader keeps up grows its buffer, and the window
+	// it advertises, to twice what the reader took in a round trip, up to
+	// this: 4 MiB. At or below RcvBuf, the buffer stays at RcvBuf.
+	RcvBufMax int
+	SndBuf    int           // send buffer bytes: 256 KiB
+	Backlog   int           // accept queue plus half-open connections per listener: 128
+	MinRTO    time.Duration // RFC 6298 says 1 s; Linux uses 200 ms
+	NoTLP     bool          // no tail loss probes (Linux's tcp_early_retrans=0)
 
 	NoSACK       bool // do not offer or accept SACK
 	NoTimestamps bool // do not offer or accept timestamps
@@ -90,6 +95,7 @@ type ExtStats struct {
 	TCPOFOQueue       atomic.Uint64 // segments put on the out-of-order queue
 	TCPOFODrop        atomic.Uint64 // out-of-order segments dropped for room
 	TCPACKBatched     atomic.Uint64 // ACKs held to the end of a receive batch, then sent
+	TCPRcvBufGrow     atomic.Uint64 // times autotuning grew a receive buffer
 }
 
 type fourTuple struct {
@@ -129,6 +135,10 @@ func New(ip *ipv4.Stack, cfg Config) *Table {
 	if cfg.SndBuf == 0 {
 		cfg.SndBuf = 256 << 10
 	}
+	if cfg.RcvBufMax == 0 {
+		cfg.RcvBufMax = 4 << 20
+	}
+	cfg.RcvBufMax = max(cfg.RcvBufMax, cfg.RcvBuf)
 	if cfg.Backlog == 0 {
 		cfg.Backlog = 128
 	}
@@ -196,10 +206,12 @@ func (t *Table) flushACKs() {
 	}
 }
 
-// rcvScale is the window scale we announce: enough to advertise RcvBuf.
+// rcvScale is the window scale we announce: enough to advertise the
+// largest buffer autotuning may grow to (RcvBufMax), as Linux sizes it
+// from tcp_rmem[2].
 func (t *Table) rcvScale() uint8 {
 	s := uint8(0)
-	for t.cfg.RcvBuf>>s > 65535 {
+	for t.cfg.RcvBufMax>>s > 65535 {
 		s++
 	}
 	return s
@@ -437,12 +449,14 @@ type Info struct {
 	Backoff                 int
 	SndUna, SndNxt, SndWnd  uint32
 	RcvNxt, RcvWnd          uint32
+	RcvSpace, RcvBuf        int           // bytes the reader took in the last measured round trip; the receive buffer autotuning has reached
+	RcvRTT                  time.Duration // the receiver's round-trip estimate (from timestamps)
 	OFOSegs, OFOBytes       int
 	SACKOK, TSOK            bool
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d ofo:%d/%dB sack:%t ts:%t",
+	return fmt.Sprintf("mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d rcv_rtt:%v rcv_space:%d rcvbuf:%d ofo:%d/%dB sack:%t ts:%t",
 		i.MSS, i.SndScale, i.RcvScale, i.Cwnd, i.Ssthresh, i.RTT, i.RTTVar, i.RTO, i.Backoff, i.SndUna, i.SndNxt, i.SndWnd,
-		i.RcvNxt, i.RcvWnd, i.OFOSegs, i.OFOBytes, i.SACKOK, i.TSOK)
+		i.RcvNxt, i.RcvWnd, i.RcvRTT, i.RcvSpace, i.RcvBuf, i.OFOSegs, i.OFOBytes, i.SACKOK, i.TSOK)
 }

@@ -180,7 +180,7 @@ func TestDeadlines(t *testing.T) {
 // resumes promptly each time it opens (no backoff carried over).
 func TestZeroWindow(t *testing.T) {
 	a := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
-	b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond, RcvBuf: 8 << 10})
+	b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond, RcvBuf: 8 << 10, RcvBufMax: 8 << 10})
 	stacktest.Wire(t, a, b, 0)
 	l, err := b.Listen("tcp", ":5002")
 	require.NoError(t, err)
@@ -323,6 +323,62 @@ func TestQueueMemory(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.LessOrEqual(t, c.(*tcp.Conn).QueueMemory(), 2*(256<<10), "bounded by the buffers")
+}
+
+// Receive-buffer autotuning: a reader that keeps up with a bulk sender
+// grows its buffer past the initial RcvBuf (and the window with it), never
+// past RcvBufMax; a reader slower than an initial window's worth per round
+// trip leaves it where it started.
+func TestRcvBufAutotune(t *testing.T) {
+	const initial, most = 64 << 10, 1 << 20
+	a := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
+	b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond, RcvBuf: initial, RcvBufMax: most})
+	stacktest.Wire(t, a, b, 0)
+	l, err := b.Listen("tcp", ":5004")
+	require.NoError(t, err)
+	defer l.Close()
+	for _, tc := range []struct {
+		name string
+		n    int
+		slow bool
+	}{{"fast reader", 16 << 20, false}, {"slow reader", 256 << 10, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			info := make(chan tcp.Info, 1)
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					info <- tcp.Info{}
+					return
+				}
+				defer c.Close()
+				buf := make([]byte, 4<<10)
+				for {
+					if tc.slow {
+						time.Sleep(2 * time.Millisecond)
+					}
+					if _, err := c.Read(buf); err != nil {
+						break
+					}
+				}
+				info <- c.(*tcp.Conn).Info()
+			}()
+			c, err := a.Dial("tcp", "10.1.0.2:5004")
+			require.NoError(t, err)
+			_, err = c.Write(make([]byte, tc.n))
+			require.NoError(t, err)
+			c.Close()
+			got := <-info
+			t.Logf("%s: %s", tc.name, got)
+			if tc.slow {
+				assert.Equal(t, initial, got.RcvBuf, "a slow reader's buffer stays")
+				return
+			}
+			assert.Greater(t, got.RcvBuf, initial, "the buffer grew")
+			assert.LessOrEqual(t, got.RcvBuf, most, "within RcvBufMax")
+			assert.NotZero(t, got.RcvRTT, "measured from the timestamps")
+		})
+	}
+	assert.NotZero(t, b.TCP.Ext.TCPRcvBufGrow.Load())
 }
 
 // GRO at the receiver: in-order segments of a poll go up as one packet,
