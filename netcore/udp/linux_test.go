@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/internal/nettest"
+	"github.com/ringonet/ringo/netcore/socket"
 )
 
 // The Linux side of these tests is this test binary itself, run again
@@ -123,14 +125,23 @@ func runClient(t *testing.T, p *nettest.Peer, spec string) clientResult {
 	return r
 }
 
-func TestLinuxUDPEcho(t *testing.T) {
+// echoBehindPeer is a ringo stack at 10.8.0.2 with a UDP echo server on
+// port 7 (4 MiB receive buffer), the kernel peer at 10.8.0.1 made by
+// newPeer.
+func echoBehindPeer(t *testing.T, newPeer func(testing.TB, *netcore.Core, string, ...string) *nettest.Peer) (*socket.Stack, *nettest.Peer) {
+	t.Helper()
 	nettest.NeedRoot(t)
 	s := newStack(t)
-	p := nettest.NewPeer(t, s.Core, "10.8.0.1/24")
+	p := newPeer(t, s.Core, "10.8.0.1/24")
 	require.NoError(t, p.TAP.Dev.Up())
 	require.NoError(t, s.IP.AddAddress(p.TAP.Dev, netip.MustParsePrefix("10.8.0.2/24")))
 	srv := echoServer(t, s, ":7")
 	srv.(interface{ SetReadBuffer(int) error }).SetReadBuffer(4 << 20)
+	return s, p
+}
+
+func TestLinuxUDPEcho(t *testing.T) {
+	s, p := echoBehindPeer(t, nettest.NewPeer)
 
 	// 100,000 datagrams of mixed sizes, paced: none lost.
 	r := runClient(t, p, "paced,10.8.0.2:7,100000,32")
@@ -168,13 +179,7 @@ func TestLinuxUDPEcho(t *testing.T) {
 // checksums undone (NEEDS_CSUM) and ringo, trusting the header as it
 // would a NIC's, still takes and echoes every datagram.
 func TestLinuxUDPOffload(t *testing.T) {
-	nettest.NeedRoot(t)
-	s := newStack(t)
-	p := nettest.NewOffloadPeer(t, s.Core, "10.8.0.1/24")
-	require.NoError(t, p.TAP.Dev.Up())
-	require.NoError(t, s.IP.AddAddress(p.TAP.Dev, netip.MustParsePrefix("10.8.0.2/24")))
-	srv := echoServer(t, s, ":7")
-	srv.(interface{ SetReadBuffer(int) error }).SetReadBuffer(4 << 20)
+	s, p := echoBehindPeer(t, nettest.NewOffloadPeer)
 
 	r := runClient(t, p, "paced,10.8.0.2:7,20000,32")
 	t.Logf("paced: %+v; %d frames came with the checksum left", r, p.TAP.RxCsumLeft.Load())
