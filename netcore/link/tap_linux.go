@@ -44,7 +44,7 @@ type TAP struct {
 	RxBadVnet   atomic.Uint64 // frames dropped for a virtio-net header that does not fit them
 	TxGSO       atomic.Uint64 // packets handed to the kernel to segment
 	TxCsumLeft  atomic.Uint64 // packets whose checksum was left to the kernel
-	TxShortWrit atomic.Uint64 // writes the kernel took short or refused
+	TxWriteErrs atomic.Uint64 // writes the kernel took short or refused
 }
 
 // TAPConfig sets up a TAP device.
@@ -358,7 +358,7 @@ func (t *TAP) StartXmit(b *skb.Buff) netcore.TxStatus {
 	}
 	n, err := unix.Write(t.fd, b.Data())
 	if err != nil || n != b.Len() {
-		t.TxShortWrit.Add(1)
+		t.TxWriteErrs.Add(1)
 		t.Dev.Stats.TxErrors.Add(1)
 	}
 	b.Free()
