@@ -75,6 +75,14 @@ type Driver struct {
 	rxStop  int  // PSTOP: RxStopPage, or StopPage32K on a card with 32 KB
 	txIRQ   bool // PTX/TXE unmasked: the queue is stopped, waiting for a buffer
 	running atomic.Bool
+	// Register state the driver need not write again (each port access
+	// is a VM exit on an emulated card): TBCR0/1 are write-only and the
+	// chip never changes them, so tbcr is what they hold (-1: unknown);
+	// rdcStale says a remote DMA ended without its ISR.RDC seen and
+	// cleared, so the next one clears it first (every other DMA clears
+	// it as it completes).
+	tbcr     int
+	rdcStale bool
 
 	// Busy-poll thread.
 	pollStop chan struct{}
@@ -226,6 +234,8 @@ func (d *Driver) initLocked(startp bool) error {
 	d.tx[1].len, d.tx[1].ready = 0, false
 	d.txing = -1
 	d.txIRQ = false
+	d.tbcr = -1
+	d.rdcStale = false // ISR was cleared whole above
 	if !startp {
 		return nil
 	}
@@ -476,15 +486,10 @@ func (d *Driver) readMemLocked(addr uint16, buf []byte) error {
 	if rest > 0 {
 		total += w
 	}
-	p := d.p
-	if err := p.outs(
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
-		RBCR0, uint32(total&0xff), RBCR1, uint32(total>>8),
-		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
-		CR, CR_PAGE0|CR_RD_READ|CR_STA,
-	); err != nil {
+	if err := d.startDMALocked(CR_RD_READ, addr, total); err != nil {
 		return err
 	}
+	p := d.p
 	if n > 0 {
 		if err := p.p.ReadBuf(DataPort, w, buf[:n]); err != nil {
 			return err
@@ -506,25 +511,40 @@ func (d *Driver) writeMemLocked(addr uint16, buf []byte) error {
 	if len(buf)%w != 0 {
 		return fmt.Errorf("ne2000: remote write of %d bytes by %d", len(buf), w)
 	}
-	p := d.p
-	if err := p.outs(
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
-		ISR, ISR_RDC,
-		RBCR0, uint32(len(buf)&0xff), RBCR1, uint32(len(buf)>>8),
-		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
-		CR, CR_PAGE0|CR_RD_WRITE|CR_STA,
-	); err != nil {
+	if err := d.startDMALocked(CR_RD_WRITE, addr, len(buf)); err != nil {
 		return err
 	}
-	if err := p.p.WriteBuf(DataPort, w, buf); err != nil {
+	if err := d.p.p.WriteBuf(DataPort, w, buf); err != nil {
 		return err
 	}
 	return d.waitRDCLocked()
 }
 
+// startDMALocked programs a remote DMA of count bytes at addr and starts
+// it (rd: CR_RD_READ or CR_RD_WRITE): abort whatever was under way,
+// clear a stale RDC, byte count, start address, go.
+func (d *Driver) startDMALocked(rd uint8, addr uint16, count int) error {
+	p := d.p
+	if err := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err != nil {
+		return err
+	}
+	if d.rdcStale {
+		if err := p.out(ISR, ISR_RDC); err != nil {
+			return err
+		}
+		d.rdcStale = false
+	}
+	return p.outs(
+		RBCR0, uint32(count&0xff), RBCR1, uint32(count>>8),
+		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
+		CR, uint32(CR_PAGE0|rd|CR_STA),
+	)
+}
+
 func (d *Driver) waitRDCLocked() error {
 	if err := d.p.waitISR(ISR_RDC, 20*time.Millisecond); err != nil {
 		d.Counters.DMATimeouts.Add(1)
+		d.rdcStale = true
 		d.p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
 		return fmt.Errorf("ne2000: remote DMA: %w", err)
 	}
@@ -679,14 +699,20 @@ func (d *Driver) reclaimTxLocked() bool {
 }
 
 // triggerLocked starts sending buffer i (NS8390_trigger_send).
+// TBCR is written only where it changes (a run of full-size frames writes
+// it once).
 func (d *Driver) triggerLocked(i int) {
 	t := &d.tx[i]
-	d.p.outs(
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
-		TPSR, uint32(t.page),
-		TBCR0, uint32(t.len&0xff), TBCR1, uint32(t.len>>8),
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STA|CR_TXP,
-	)
+	p := d.p
+	p.outs(CR, CR_PAGE0|CR_RD_ABORT|CR_STA, TPSR, uint32(t.page))
+	if d.tbcr < 0 || d.tbcr&0xff != t.len&0xff {
+		p.out(TBCR0, uint8(t.len))
+	}
+	if d.tbcr < 0 || d.tbcr>>8 != t.len>>8 {
+		p.out(TBCR1, uint8(t.len>>8))
+	}
+	d.tbcr = t.len
+	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA|CR_TXP)
 	t.ready = false
 	d.txing = i
 }

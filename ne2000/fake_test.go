@@ -23,6 +23,11 @@ type fakeNE2000 struct {
 
 	sent   [][]byte
 	missed int
+	writes int // single-port writes (Write8), every one a VM exit on QEMU
+	// stallRDC holds back the end of remote DMA (RDC never set), as a
+	// wedged card would; trace, if set, records every single-port write.
+	stallRDC bool
+	trace    [][2]uint32
 	efd    int
 	// memEnd, if set, is where buffer memory ends (0x8000 for a 16 KB
 	// card): remote DMA above it reads 0xff and writes nothing.
@@ -104,6 +109,10 @@ func (f *fakeNE2000) Read8(off uint32) (uint8, error) {
 func (f *fakeNE2000) Write8(off uint32, v uint8) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.writes++
+	if f.trace != nil {
+		f.trace = append(f.trace, [2]uint32{off, uint32(v)})
+	}
 	if off == ResetPort {
 		return nil
 	}
@@ -175,7 +184,9 @@ func (f *fakeNE2000) dmaStep(n int) {
 	}
 	if int(f.rbcr) <= n {
 		f.rbcr = 0
-		f.isr |= ISR_RDC
+		if !f.stallRDC {
+			f.isr |= ISR_RDC
+		}
 	} else {
 		f.rbcr -= uint16(n)
 	}
@@ -281,6 +292,12 @@ func (f *fakeNE2000) corruptNextHeader(status, next uint8, count uint16) {
 	}
 	f.isr |= ISR_PRX
 	f.irqLocked()
+}
+
+func (f *fakeNE2000) portWrites() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes
 }
 
 func (f *fakeNE2000) sentFrames() [][]byte {
