@@ -28,7 +28,7 @@ type fakeNE2000 struct {
 	// wedged card would; trace, if set, records every single-port write.
 	stallRDC bool
 	trace    [][2]uint32
-	efd    int
+	efd      int
 	// memEnd, if set, is where buffer memory ends (0x8000 for a 16 KB
 	// card): remote DMA above it reads 0xff and writes nothing.
 	memEnd int
