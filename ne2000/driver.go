@@ -705,13 +705,17 @@ func (d *Driver) triggerLocked(i int) {
 	t := &d.tx[i]
 	p := d.p
 	p.outs(CR, CR_PAGE0|CR_RD_ABORT|CR_STA, TPSR, uint32(t.page))
+	var err error
 	if d.tbcr < 0 || d.tbcr&0xff != t.len&0xff {
-		p.out(TBCR0, uint8(t.len))
+		err = p.out(TBCR0, uint8(t.len))
 	}
 	if d.tbcr < 0 || d.tbcr>>8 != t.len>>8 {
-		p.out(TBCR1, uint8(t.len>>8))
+		err = errors.Join(err, p.out(TBCR1, uint8(t.len>>8)))
 	}
 	d.tbcr = t.len
+	if err != nil {
+		d.tbcr = -1 // not known to hold it: write both next time
+	}
 	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA|CR_TXP)
 	t.ready = false
 	d.txing = i
