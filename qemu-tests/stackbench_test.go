@@ -80,7 +80,7 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		Timeout: 6 * time.Minute,
 		NoPcap:  os.Getenv("RINGO_BENCH_PCAP") == "", // with RINGO_VM_LOGS, the DUT's wire
 		NICs:    []vm.NIC{{Model: o.model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
-	}, scenario, "ringo.mode="+mode, "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.sndbuf="+os.Getenv("RINGO_SNDBUF"), "ringo.rcvbuf="+os.Getenv("RINGO_RCVBUF"), "ringo.pprof="+profPhase(), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
+	}, scenario, "ringo.mode="+mode, "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.sndbuf="+os.Getenv("RINGO_SNDBUF"), "ringo.rcvbuf="+os.Getenv("RINGO_RCVBUF"), "ringo.pprof="+profPhase(), "ringo.trace="+os.Getenv("RINGO_TRACE"), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
 		fmt.Sprintf("ringo.tcpbytes=%d", o.tcpBytes), fmt.Sprintf("ringo.pings=%d", o.pings))
 	var wg sync.WaitGroup
 	var praw, draw [][]byte
@@ -111,9 +111,13 @@ func saveProfile(t testing.TB, raw []byte) {
 	}
 	var p struct{ Pprof []byte }
 	require.NoError(t, json.Unmarshal(raw, &p))
-	name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pprof")
+	what, ext := "CPU profile", ".pprof"
+	if os.Getenv("RINGO_TRACE") == "1" {
+		what, ext = "execution trace", ".trace"
+	}
+	name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+ext)
 	require.NoError(t, os.WriteFile(name, p.Pprof, 0o644))
-	t.Logf("CPU profile of the guest: %s", name)
+	t.Logf("%s of the guest: %s", what, name)
 }
 
 // profPhase is what the guest profiles: nothing without RINGO_PPROF=DIR,

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,7 +135,7 @@ func stackBench(args map[string]string, nics []*nic) error {
 	if err := st.IP.AddAddress(s.devs[0], p); err != nil {
 		return err
 	}
-	profPhase = args["ringo.pprof"]
+	profPhase, profTrace = args["ringo.pprof"], args["ringo.trace"] == "1"
 	rep, err := runStackBench(ringoBench{st}, args)
 	rep.Stack, rep.Driver = "ringo", nics[0].kind
 	var diag strings.Builder
@@ -188,8 +189,11 @@ func linuxStackBench(args map[string]string) error {
 // profPhase names the phase of runStackBench to CPU-profile (ringo.pprof:
 // all, ping, udp, tcp-tx or tcp-rx); the profile goes back to the host
 // as a report, go tool pprof reads it without the binary.
+// With ringo.trace=1 the phase gets a runtime execution trace instead
+// (go tool trace): where the one P went, goroutine by goroutine.
 var (
 	profPhase string
+	profTrace bool
 	profBuf   bytes.Buffer
 )
 
@@ -198,12 +202,16 @@ func profile(phase string, f func()) {
 		f()
 		return
 	}
-	if err := pprof.StartCPUProfile(&profBuf); err != nil {
+	start, stop := pprof.StartCPUProfile, pprof.StopCPUProfile
+	if profTrace {
+		start, stop = trace.Start, trace.Stop
+	}
+	if err := start(&profBuf); err != nil {
 		f()
 		return
 	}
 	f()
-	pprof.StopCPUProfile()
+	stop()
 }
 
 // runStackBench measures ping, UDP each way at two payload sizes and TCP
