@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ringonet/ringo/netcore/internal/memcopy"
 )
 
 // Sizes. A buffer holds one Ethernet frame of up to 1514 bytes plus a VLAN
@@ -171,9 +173,13 @@ func (b *Buff) Copy() *Buff {
 	sh := c.sh
 	*c = *b
 	c.sh, c.cloned = sh, false
-	copy(sh.buf[b.head:b.tail], b.sh.buf[b.head:b.tail])
+	memcopy.Copy(sh.buf[b.head:b.tail], b.sh.buf[b.head:b.tail])
 	return c
 }
+
+// Truesize is the memory the buffer's data area takes (Linux's truesize,
+// less the struct): what a queue holding it is charged.
+func (b *Buff) Truesize() int { return len(b.sh.buf) }
 
 // Data is the packet from the current position to the tail.
 func (b *Buff) Data() []byte { return b.sh.buf[b.head:b.tail:b.tail] }

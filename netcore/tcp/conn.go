@@ -3,6 +3,7 @@ package tcp
 import (
 	"context"
 	"errors"
+	"github.com/ringonet/ringo/netcore/skb"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -52,15 +53,14 @@ type Conn struct {
 	mu    sync.Mutex
 	state State
 
-	// Send side. sndBuf holds the bytes from sndUna on (the SYN and FIN
+	// Send side. sndQ holds the bytes from sndUna on (the SYN and FIN
 	// take sequence space but no buffer).
 	iss, sndUna, sndNxt uint32
 	sndMax              uint32 // highest sequence sent (sndNxt goes back after a timeout)
 	finSeq              uint32 // the FIN's sequence number, once finSent
 	sndWnd              uint32 // bytes, already scaled
 	sndWL1, sndWL2      uint32
-	sndBuf              []byte
-	sndMem              []byte // sndBuf's backing, reused (appendQueue)
+	sndQ                byteQueue
 	finQueued, finSent  bool
 	mss                 int
 	caps                netcore.Features // offloads of the route's device (sk_route_caps)
@@ -115,9 +115,8 @@ type Conn struct {
 
 	// Receive side.
 	irs, rcvNxt uint32
-	rcvBuf      []byte
-	rcvMem      []byte // rcvBuf's backing, reused (appendQueue)
-	lastWnd     uint32 // window last advertised
+	rcvQ        rcvQueue // in-order bytes the reader has not taken
+	lastWnd     uint32   // window last advertised
 	// Receive-buffer autotuning (Linux's dynamic right-sizing,
 	// tcp_rcv_space_adjust): once per receiver round trip, the buffer
 	// grows to twice what the reader took in the last one, with room for
@@ -258,42 +257,11 @@ func (c *Conn) doneWaitingLocked(ch chan struct{}) {
 // TCP_MAX_QUICKACKS).
 const maxQuickAcks = 16
 
-// appendQueue appends p to buf, a window onto *mem: when the tail has no
-// room the queued bytes move to the front of *mem, and *mem grows (by
-// doubling, from 4 KB, up to limit) only when that is not enough. A
-// connection moving little data holds little; a bulk one reuses one
-// allocation however much passes through it.
-func appendQueue(mem *[]byte, buf, p []byte, limit int) []byte {
-	if cap(buf)-len(buf) >= len(p) {
-		return append(buf, p...)
-	}
-	need := len(buf) + len(p)
-	if need > cap(*mem) {
-		size := max(need, min(max(2*cap(*mem), 4<<10), limit))
-		grown := make([]byte, len(buf), size)
-		copy(grown, buf)
-		*mem = grown[:0]
-		return append(grown, p...)
-	}
-	n := copy((*mem)[:len(buf)], buf)
-	return append((*mem)[:n], p...)
-}
-
 // QueueMemory is the memory the connection's send and receive queues hold.
 func (c *Conn) QueueMemory() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return cap(c.sndMem) + cap(c.rcvMem)
-}
-
-// consumeQueue drops the first n bytes of buf, back to the start of mem
-// when it empties.
-func consumeQueue(mem, buf []byte, n int) []byte {
-	buf = buf[n:]
-	if len(buf) == 0 && mem != nil {
-		return mem[:0]
-	}
-	return buf
+	return c.sndQ.Cap() + c.rcvQ.Held()
 }
 
 // ourMSS is what we announce: the route's MTU less the headers.
@@ -327,7 +295,7 @@ func (c *Conn) takeOptionsLocked(seg header.TCP) {
 // window, so the duplicate ACKs it causes carry an unchanged window and
 // the sender's fast retransmit recognises them (RFC 5681 2).
 func (c *Conn) rcvWndLocked() uint32 {
-	free := c.rcvBufCap - len(c.rcvBuf)
+	free := c.rcvBufCap - c.rcvQ.Len()
 	return uint32(max(free, 0))
 }
 
@@ -425,11 +393,15 @@ func (c *Conn) sendAckLocked() {
 	c.t.send(c.id, c.fieldsLocked(c.sndNxt, true), nil)
 }
 
-// sendDataLocked sends buffered bytes [off, off+n) with the given extra
-// flags: one segment, or with TSO one packet of several.
-func (c *Conn) sendDataLocked(seq uint32, data []byte, fin bool) {
-	f := c.fieldsLocked(seq, len(data) == 0)
-	if len(data) > 0 && seq+uint32(len(data)) == c.sndUna+uint32(len(c.sndBuf)) {
+// sendDataLocked sends the n queued bytes from seq on, with FIN if fin:
+// one segment, or with TSO one packet of several.
+func (c *Conn) sendDataLocked(seq uint32, n int, fin bool) {
+	var a, b []byte
+	if n > 0 {
+		a, b = c.sndQ.Peek(int(seq-c.sndUna), n)
+	}
+	f := c.fieldsLocked(seq, n == 0)
+	if n > 0 && seq+uint32(n) == c.sndUna+uint32(c.sndQ.Len()) {
 		// PSH on the segment that empties the send queue, as Linux's
 		// tcp_push: the receiver's GRO merges up to it.
 		f.Flags |= header.TCPFlagPSH
@@ -437,7 +409,7 @@ func (c *Conn) sendDataLocked(seq uint32, data []byte, fin bool) {
 	if fin {
 		f.Flags |= header.TCPFlagFIN
 	}
-	c.t.sendOffload(c.id, f, data, c.mss, c.caps)
+	c.t.sendOffload(c.id, f, a, b, c.mss, c.caps)
 }
 
 // setupCapsLocked takes the offloads of the device the route leaves by
@@ -465,7 +437,7 @@ func (c *Conn) sendLimitLocked() int {
 // input processes one segment for this connection (tcp_rcv_state_process,
 // following RFC 9293 3.10.7); segs > 1 for a GRO packet, which counts as
 // that many segments for acknowledgment.
-func (c *Conn) input(seg header.TCP, segs int) {
+func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	flags := seg.Flags()
@@ -591,7 +563,7 @@ func (c *Conn) input(seg header.TCP, segs int) {
 		if c.tsOK && opts.TS && opts.TSEcr != 0 && seq == c.rcvNxt {
 			c.rcvRTTSampleLocked(time.Duration(c.tsNow()-opts.TSEcr)*time.Millisecond + time.Millisecond/2)
 		}
-		c.dataLocked(seq, data)
+		c.dataLocked(seq, data, b)
 		c.ackPending += segs
 		ackBatch = c.ackPending >= 2
 		if c.ackPending >= maxBatchedACK {
@@ -714,8 +686,7 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 		flight := int(c.sndNxt - c.sndUna) // before this ACK
 		// The FIN (and a SYN) take sequence numbers but no buffer bytes;
 		// the FIN comes after every buffered byte.
-		bytes := min(acked, len(c.sndBuf))
-		c.sndBuf = consumeQueue(c.sndMem, c.sndBuf, bytes)
+		c.sndQ.Consume(acked)
 		c.sndUna = ack
 		c.trimSACKLocked()
 		if c.tsOK && o.TS && o.TSEcr != 0 {
@@ -919,7 +890,7 @@ func (c *Conn) repairLocked() {
 	if !c.sackOK || len(c.sacked) == 0 {
 		if c.highRxt == c.sndUna || !c.sackOK {
 			c.retransmitLocked()
-			c.highRxt = c.sndUna + uint32(min(c.mss, len(c.sndBuf)))
+			c.highRxt = c.sndUna + uint32(min(c.mss, c.sndQ.Len()))
 		}
 		return
 	}
@@ -952,12 +923,12 @@ func (c *Conn) repairLocked() {
 			end = start + uint32(c.mss)
 		}
 		off, n := int(start-c.sndUna), int(end-start)
-		if off+n > len(c.sndBuf) {
+		if off+n > c.sndQ.Len() {
 			return
 		}
 		c.t.Stats.RetransSegs.Add(1)
 		c.timing = false // Karn
-		c.sendDataLocked(start, c.sndBuf[off:off+n], false)
+		c.sendDataLocked(start, n, false)
 		c.highRxt = end
 	}
 }
@@ -1042,7 +1013,7 @@ func (c *Conn) rcvSpaceAdjustLocked(n int) {
 // out-of-order queue, kept sorted. Data past the right edge of the window
 // we advertised is cut off; the receive buffer and the out-of-order queue
 // together never hold more than RcvBuf (beyond it: TCPOFODrop).
-func (c *Conn) dataLocked(seq uint32, data []byte) {
+func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 	if seqLT(seq, c.rcvNxt) { // partly old: keep the new part
 		data = data[c.rcvNxt-seq:]
 		seq = c.rcvNxt
@@ -1069,7 +1040,7 @@ func (c *Conn) dataLocked(seq uint32, data []byte) {
 				return
 			}
 		}
-		if len(c.rcvBuf)+c.oooBytes+len(data) > c.rcvBufCap {
+		if c.rcvQ.Len()+c.oooBytes+len(data) > c.rcvBufCap {
 			c.t.Ext.TCPOFODrop.Add(1)
 			return
 		}
@@ -1080,14 +1051,17 @@ func (c *Conn) dataLocked(seq uint32, data []byte) {
 		c.oooBytes += len(data)
 		return
 	}
-	c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, data, c.rcvBufCap)
+	if c.rcvQ.Add(data, b, c.rcvBufCap) {
+		c.t.Ext.TCPRcvCoalesce.Add(1)
+	}
 	c.rcvNxt += uint32(len(data))
 	k := 0
 	for _, o := range c.ooo {
 		end := o.seq + uint32(len(o.data))
 		if seqLEQ(o.seq, c.rcvNxt) {
 			if seqLT(c.rcvNxt, end) {
-				c.rcvBuf = appendQueue(&c.rcvMem, c.rcvBuf, o.data[c.rcvNxt-o.seq:], c.rcvBufCap)
+				c.rcvQ.Add(o.data[c.rcvNxt-o.seq:], nil, c.rcvBufCap)
+				c.t.Ext.TCPRcvCoalesce.Add(1)
 				c.rcvNxt = end
 			}
 			c.oooBytes -= len(o.data)
@@ -1128,7 +1102,7 @@ func (c *Conn) outputLocked() {
 	}
 	for {
 		inflight := c.dataInflightLocked()
-		unsent := len(c.sndBuf) - inflight
+		unsent := c.sndQ.Len() - inflight
 		// What the network holds: SACKed bytes have left it (RFC 6675's
 		// pipe, without its loss marks). The peer's window counts them.
 		pipe := inflight - c.sackedBytes
@@ -1140,7 +1114,7 @@ func (c *Conn) outputLocked() {
 			if n > c.mss && n < unsent {
 				n -= n % c.mss // whole segments; the tail waits for room (tcp_mss_split_point)
 			}
-			c.sendDataLocked(c.sndNxt, c.sndBuf[inflight:inflight+n], false)
+			c.sendDataLocked(c.sndNxt, n, false)
 			if !c.timing && c.sndNxt == c.sndMax {
 				c.timing, c.rttSeq, c.rttStart = true, c.sndNxt+uint32(n), time.Now()
 			}
@@ -1150,7 +1124,7 @@ func (c *Conn) outputLocked() {
 		}
 		if unsent == 0 && c.finQueued && (!c.finSent || c.sndNxt == c.finSeq) {
 			c.finSeq = c.sndNxt
-			c.sendDataLocked(c.sndNxt, nil, true)
+			c.sendDataLocked(c.sndNxt, 0, true)
 			c.finSent = true
 			c.advanceLocked(1)
 			c.armRTOIfIdleLocked()
@@ -1174,13 +1148,13 @@ func (c *Conn) retransmitLocked() {
 		c.sendSynLocked(true)
 		return
 	}
-	n := min(len(c.sndBuf), c.mss)
+	n := min(c.sndQ.Len(), c.mss)
 	if c.sndWnd == 0 && n > 0 && c.sndNxt == c.sndUna {
 		// Zero-window probe: the next byte, sent without advancing
 		// sndNxt. A peer with room takes it and its ACK moves sndNxt on;
 		// one without answers with its window, and nothing is left in
 		// flight past a byte it dropped.
-		c.sendDataLocked(c.sndUna, c.sndBuf[:1], false)
+		c.sendDataLocked(c.sndUna, 1, false)
 		if seqLT(c.sndMax, c.sndUna+1) {
 			c.sndMax = c.sndUna + 1
 		}
@@ -1188,7 +1162,7 @@ func (c *Conn) retransmitLocked() {
 	}
 	n = min(n, c.dataInflightLocked())
 	fin := c.finSent && c.sndUna+uint32(n) == c.finSeq
-	c.sendDataLocked(c.sndUna, c.sndBuf[:n], fin)
+	c.sendDataLocked(c.sndUna, n, fin)
 }
 
 func (c *Conn) armRTOIfIdleLocked() {
@@ -1246,16 +1220,16 @@ func (c *Conn) onPTOLocked() {
 	c.t.Ext.TCPLossProbes.Add(1)
 	c.tlpOut = true
 	inflight := c.dataInflightLocked()
-	if unsent := len(c.sndBuf) - inflight; unsent > 0 && inflight < int(c.sndWnd) && !c.finSent {
+	if unsent := c.sndQ.Len() - inflight; unsent > 0 && inflight < int(c.sndWnd) && !c.finSent {
 		n := min(unsent, c.mss, int(c.sndWnd)-inflight)
-		c.sendDataLocked(c.sndNxt, c.sndBuf[inflight:inflight+n], false)
+		c.sendDataLocked(c.sndNxt, n, false)
 		c.advanceLocked(uint32(n))
 	} else {
 		c.t.Stats.RetransSegs.Add(1)
 		c.timing = false // Karn
 		n := min(inflight, c.mss)
 		fin := c.finSent && seqLT(c.finSeq, c.sndNxt)
-		c.sendDataLocked(c.sndUna+uint32(inflight-n), c.sndBuf[inflight-n:inflight], fin)
+		c.sendDataLocked(c.sndUna+uint32(inflight-n), n, fin)
 	}
 	c.tlpHigh = c.sndNxt
 	c.armRTOLocked()
@@ -1294,7 +1268,7 @@ func (c *Conn) onRTO() {
 		c.onPTOLocked()
 		return
 	}
-	unsent := len(c.sndBuf) > 0
+	unsent := c.sndQ.Len() > 0
 	if c.sndNxt == c.sndUna && !(unsent && c.sndWnd == 0) && c.state != SynSent && c.state != SynRcvd {
 		return
 	}
@@ -1503,10 +1477,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	for {
 		switch {
-		case len(c.rcvBuf) > 0:
-			n := copy(p, c.rcvBuf)
+		case c.rcvQ.Len() > 0:
 			before := c.rcvWndLocked()
-			c.rcvBuf = consumeQueue(c.rcvMem, c.rcvBuf, n)
+			n := c.rcvQ.Read(p)
 			c.rcvSpaceAdjustLocked(n)
 			// Tell the peer about a window that opened by a segment or
 			// more, or from (nearly) zero, or by half the buffer.
@@ -1516,7 +1489,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 					c.sendAckLocked()
 				}
 			}
-			if len(c.rcvBuf) > 0 {
+			if c.rcvQ.Len() > 0 {
 				c.signalLocked()
 			}
 			return n, nil
@@ -1550,9 +1523,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 		case c.finQueued || (c.state != Established && c.state != CloseWait):
 			return done, c.opErr("write", errors.New("tcp: connection not open for writing"))
 		}
-		if room := c.t.cfg.SndBuf - len(c.sndBuf); room > 0 {
+		if room := c.t.cfg.SndBuf - c.sndQ.Len(); room > 0 {
 			n := min(room, len(p)-done)
-			c.sndBuf = appendQueue(&c.sndMem, c.sndBuf, p[done:done+n], c.t.cfg.SndBuf)
+			c.sndQ.Append(p[done:done+n], c.t.cfg.SndBuf)
 			done += n
 			c.outputLocked()
 			continue
@@ -1602,7 +1575,9 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.userClosed = true
-	if len(c.rcvBuf) > 0 || c.linger == 0 {
+	unread := c.rcvQ.Len() > 0
+	c.rcvQ.Purge() // nobody reads it now: its buffers go back to the pool
+	if unread || c.linger == 0 {
 		c.resetLocked()
 		return nil
 	}

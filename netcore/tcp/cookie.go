@@ -143,6 +143,6 @@ func (l *Listener) cookieACK(id fourTuple, seg header.TCP) bool {
 	}
 	t.conns[id] = c
 	t.mu.Unlock()
-	c.input(seg, 1)
+	c.input(seg, 1, nil)
 	return true
 }

@@ -94,7 +94,7 @@ func segmentsTarget(f testing.TB) func(t *testing.T, in []byte) {
 		tbl.mu.Unlock()
 		for _, c := range conns {
 			c.mu.Lock()
-			over := len(c.rcvBuf)+c.oooBytes > 16<<10 || len(c.sndBuf) > 16<<10 || len(c.sacked) > maxSACKed
+			over := c.rcvQ.Len()+c.oooBytes > 16<<10 || c.sndQ.Len() > 16<<10 || len(c.sacked) > maxSACKed
 			c.resetLocked() // start the next input clean
 			c.mu.Unlock()
 			if over {

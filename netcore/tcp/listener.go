@@ -86,6 +86,7 @@ func (l *Listener) established(c *Conn) {
 		l.mu.Unlock()
 		c.mu.Lock()
 		c.resetLocked()
+		c.rcvQ.Purge()
 		c.mu.Unlock()
 		return
 	}
@@ -150,6 +151,7 @@ func (l *Listener) Close() error {
 	for _, c := range q {
 		c.mu.Lock()
 		c.resetLocked()
+		c.rcvQ.Purge()
 		c.mu.Unlock()
 	}
 	return nil

@@ -32,6 +32,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/memcopy"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -96,6 +97,7 @@ type ExtStats struct {
 	TCPOFODrop        atomic.Uint64 // out-of-order segments dropped for room
 	TCPACKBatched     atomic.Uint64 // ACKs held to the end of a receive batch, then sent
 	TCPRcvBufGrow     atomic.Uint64 // times autotuning grew a receive buffer
+	TCPRcvCoalesce    atomic.Uint64 // in-order payloads copied into the receive queue's own buffers, not queued in their packet
 }
 
 type fourTuple struct {
@@ -280,7 +282,7 @@ func (t *Table) Receive(b *skb.Buff) {
 	t.mu.Unlock()
 	switch {
 	case c != nil:
-		c.input(seg, segs)
+		c.input(seg, segs, b)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagSYN:
 		l.syn(id, seg)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagACK && l.cookieACK(id, seg):
@@ -332,29 +334,30 @@ func (t *Table) sendReset(id fourTuple, seg header.TCP) {
 
 // send builds and sends one segment.
 func (t *Table) send(id fourTuple, f header.TCPFields, payload []byte) error {
-	return t.sendOffload(id, f, payload, 0, 0)
+	return t.sendOffload(id, f, payload, nil, 0, 0)
 }
 
 // sendOffload builds and sends a segment with the offloads caps allows:
 // with FeatureIPCsum the checksum is left to the device, and with
 // FeatureTSO too a payload longer than mss goes as one packet the device
 // cuts into mss-byte segments (tcp_gso_segment's contract: FIN and PSH on
-// the last one).
-func (t *Table) sendOffload(id fourTuple, f header.TCPFields, payload []byte, mss int, caps netcore.Features) error {
+// the last one). The payload is pa followed by pb (a queue's two pieces).
+func (t *Table) sendOffload(id fourTuple, f header.TCPFields, pa, pb []byte, mss int, caps netcore.Features) error {
 	hl := header.TCPHeaderLen(f)
-	b := skb.Alloc(hl + len(payload))
+	n := len(pa) + len(pb)
+	b := skb.Alloc(hl + n)
 	if b == nil {
 		return ipv4.ErrMsgSize
 	}
-	p := b.Put(hl + len(payload))
-	copy(p[hl:], payload)
+	p := b.Put(hl + n)
+	memcopy.Copy(p[hl+memcopy.Copy(p[hl:], pa):], pb)
 	segs := 1
 	if caps.Has(netcore.FeatureIPCsum) {
 		header.EncodeTCPPartial(p, f)
 		b.CsumPartial = true
-		if mss > 0 && len(payload) > mss && caps.Has(netcore.FeatureTSO) {
+		if mss > 0 && n > mss && caps.Has(netcore.FeatureTSO) {
 			b.GSOSize = uint16(mss)
-			segs = (len(payload) + mss - 1) / mss
+			segs = (n + mss - 1) / mss
 		}
 	} else {
 		header.EncodeTCP(p, f, id.laddr, id.raddr)
@@ -428,7 +431,7 @@ func (t *Table) Sockets() []SocketInfo {
 	for _, c := range conns {
 		c.mu.Lock()
 		out = append(out, SocketInfo{State: c.state.String(), Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String(),
-			RecvQ: len(c.rcvBuf), SendQ: len(c.sndBuf), Info: c.infoLocked()})
+			RecvQ: c.rcvQ.Len(), SendQ: c.sndQ.Len(), Info: c.infoLocked()})
 		c.mu.Unlock()
 	}
 	return out

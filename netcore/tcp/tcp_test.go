@@ -397,6 +397,9 @@ func TestGRO(t *testing.T) {
 		assert.Greater(t, g.Merged.Load(), 2*g.Packets.Load(), "several segments per merged packet")
 		assert.GreaterOrEqual(t, b.TCP.Stats.InSegs.Load(), uint64(8<<20/1460), "InSegs counts the merged segments")
 		assert.Zero(t, b.TCP.Stats.InCsumErrors.Load())
+		if loss == 0 {
+			assert.Less(t, b.TCP.Ext.TCPRcvCoalesce.Load(), g.Packets.Load()/4, "the receive queue holds the merged packets, not copies")
+		}
 	}
 }
 

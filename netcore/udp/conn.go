@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/memcopy"
 	"github.com/ringonet/ringo/netcore/internal/wait"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
@@ -133,7 +134,7 @@ func (c *Conn) read(p []byte) (int, [4]byte, uint16, error) {
 				c.signal() // one wake-up may stand for several datagrams
 			}
 			c.mu.Unlock()
-			n := copy(p, e.b.Data())
+			n := memcopy.Copy(p, e.b.Data())
 			e.b.Free()
 			return n, e.src, e.sport, nil
 		}
@@ -197,7 +198,7 @@ func (c *Conn) write(p []byte, dst [4]byte, dport uint16) (int, error) {
 	}
 	b := skb.Alloc(header.UDPLen + len(p))
 	u := b.Put(header.UDPLen + len(p))
-	copy(u[header.UDPLen:], p)
+	memcopy.Copy(u[header.UDPLen:], p)
 	header.EncodeUDP(u, c.lport, dport, src, dst)
 	b.SetTransportHeader()
 	err := c.t.ip.Output(b, src, dst, header.ProtoUDP, ipv4.OutputOpts{})
