@@ -51,11 +51,14 @@ type HW struct {
 
 // Config sets the driver up.
 type Config struct {
-	Name          string        // netcore device name
-	CPU           int           // softnet for NAPI
-	RxRing        int           // RX descriptors (power of two); 0: DefaultRing
-	TxRing        int           // TX descriptors; 0: DefaultRing
-	InterruptRate int           // ITR: at most this many interrupts/s; 0: no throttling
+	Name   string // netcore device name
+	CPU    int    // softnet for NAPI
+	RxRing int    // RX descriptors (power of two); 0: DefaultRing
+	TxRing int    // TX descriptors; 0: DefaultRing
+	// InterruptRate is ITR, interrupts/s at most: 0 adapts it to the
+	// traffic between 4,000 and 20,000 (Linux's default); -1 does not
+	// throttle.
+	InterruptRate int
 	BusyPoll      bool          // no interrupts: a polling thread drives NAPI
 	NoOffload     bool          // no checksum offload or TSO on transmit (ethtool -K tx off tso off)
 	Weight        int           // NAPI weight; 0: 64
@@ -91,6 +94,13 @@ type Driver struct {
 	// stalled transmitter. A reset clears it.
 	FaultTxStall atomic.Bool
 
+	// Adaptive interrupt rate (itr.go): the NAPI poll owns these; up
+	// sets them while NAPI is disabled.
+	itrClass             itrClass
+	itrRate              int // interrupts/s ITR is set to
+	itrPackets, itrBytes int // received since the last adaptation
+	itrNow               atomic.Int64
+
 	Counters Counters
 	hwStats  hwStats
 }
@@ -110,6 +120,7 @@ type Counters struct {
 	Resets         atomic.Uint64 // chip resets by the watchdog
 	LinkChanges    atomic.Uint64
 	BusyPollRounds atomic.Uint64
+	ITRUpdates     atomic.Uint64 // ITR rewritten by the adaptive rate
 }
 
 // New registers a netcore device for the e1000 behind hw. The chip is reset
@@ -260,11 +271,18 @@ func (d *Driver) up() error {
 	r.write(TCTL, TCTL_EN|TCTL_PSP|0x0f<<TCTL_CT_SHIFT|0x40<<TCTL_COLD_SHIFT|TCTL_RTLC)
 
 	// 14.6 Interrupts: throttle, clear, unmask (not in busy-poll mode).
-	if d.cfg.InterruptRate > 0 {
-		// ITR counts 256 ns units between interrupts.
-		r.write(ITR, uint32(1e9/256/d.cfg.InterruptRate))
-	} else {
+	// ITR counts 256 ns units between interrupts.
+	switch rate := d.cfg.InterruptRate; {
+	case rate > 0:
+		r.write(ITR, itrRegister(rate))
+		d.itrNow.Store(int64(rate))
+	case rate == 0 && !d.cfg.BusyPoll:
+		d.itrClass, d.itrRate, d.itrPackets, d.itrBytes = itrLow, itrRateLow, 0, 0
+		r.write(ITR, itrRegister(itrRateLow))
+		d.itrNow.Store(itrRateLow)
+	default:
 		r.write(ITR, 0)
+		d.itrNow.Store(0)
 	}
 	r.read(ICR)
 	d.running.Store(true)
@@ -377,6 +395,7 @@ func (d *Driver) poll(budget int) int {
 	d.txMu.Unlock()
 	work := d.cleanRx(budget)
 	if work < budget {
+		d.adaptITR()
 		if d.napi.Complete() && !d.cfg.BusyPoll && d.running.Load() {
 			ims := uint32(imsEnable)
 			if d.Dev.NetifQueueStopped() {
@@ -424,6 +443,8 @@ func (d *Driver) cleanRx(budget int) int {
 			d.Dev.Stats.RxErrors.Add(1)
 		default:
 			d.receive(rx.Buf(i).Buf[:length])
+			d.itrPackets++
+			d.itrBytes += length
 		}
 		// Hand the descriptor back: same buffer, status cleared.
 		binary.LittleEndian.PutUint64(desc[rxdAddr:], rx.Buf(i).IOVA)

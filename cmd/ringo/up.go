@@ -26,7 +26,7 @@ import (
 
 func init() {
 	commands = append(commands,
-		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-mode irq|poll]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
+		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-mode irq|poll] [-itr N]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
 		command{"ping", "-nic ADDR -ip ADDR/LEN [-gw ADDR] [-c N] [-s SIZE] TARGET", "bring a NIC up under ringo and ping TARGET through it", cmdPing},
 		command{"stats", "", "print the status of a running ringo up", cmdStats},
 		command{"capture", "-w FILE [-c N]", "write a pcap of the frames a running ringo up sees", cmdCapture},
@@ -36,6 +36,7 @@ func init() {
 type upFlags struct {
 	nic, ip, gw, mode string
 	dhcp              bool
+	itr               int
 }
 
 func (u *upFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,7 @@ func (u *upFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&u.gw, "gw", "", "default gateway")
 	fs.StringVar(&u.mode, "mode", "irq", "irq (interrupts) or poll (busy polling)")
 	fs.BoolVar(&u.dhcp, "dhcp", false, "take the address by DHCP")
+	fs.IntVar(&u.itr, "itr", 0, "e1000 interrupts/s at most: 0 adapts to the traffic, -1 unthrottled")
 }
 
 // start opens the NIC and brings the appliance up on it.
@@ -53,6 +55,10 @@ func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
 	}
 	cfg := appliance.Defaults()
 	cfg.BusyPoll = u.mode == "poll"
+	if u.itr < -1 {
+		return nil, fmt.Errorf("-itr %d: want -1 (unthrottled), 0 (adaptive) or interrupts/s", u.itr)
+	}
+	cfg.InterruptRate = u.itr
 	if u.mode != "irq" && u.mode != "poll" {
 		return nil, fmt.Errorf("-mode %q: want irq or poll", u.mode)
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func main() {
 	if v := args["ringo.gomaxprocs"]; v != "" {
 		runtime.GOMAXPROCS(atoiDefault(v, 0))
 	}
-	interruptRate = atoiDefault(args["ringo.itr"], 0)
+	interruptRate, _ = strconv.Atoi(args["ringo.itr"]) // 0 (adaptive) unless set
 	if child := os.Getenv(childEnv); child != "" {
 		// A child of killrestart: run the named scenario until killed.
 		args["ringo.test"] = child

@@ -30,7 +30,7 @@ type stackOpts struct {
 	vfioPIO  bool
 }
 
-// interruptRate is ringo.itr: an e1000's ITR cap, interrupts/s (0: none).
+// interruptRate is ringo.itr: an e1000's ITR, interrupts/s (0: adaptive, -1: none).
 var interruptRate int
 
 func newStack(nics []*nic, o stackOpts) (*stack, error) {

@@ -15,19 +15,22 @@ import (
 
 // Config is the appliance's configuration. Every field has a safe default.
 type Config struct {
-	NICs      []string                // PCI addresses to take; empty: every supported NIC
-	Addrs     map[string]netip.Prefix // device name -> static address
-	Gateway   netip.Addr
-	DHCP      map[string]bool // device name -> configure by DHCP
-	BusyPoll  bool
-	CPUs      int
-	Ring      int
-	EchoPort  int // TCP and UDP echo; 0 disables
-	Discard   int // TCP and UDP discard
-	Status    int // UDP status port: any datagram gets the status report
-	HTTP      int // HTTP status page
-	LogLevel  slog.Level
-	ModuleDir string
+	NICs     []string                // PCI addresses to take; empty: every supported NIC
+	Addrs    map[string]netip.Prefix // device name -> static address
+	Gateway  netip.Addr
+	DHCP     map[string]bool // device name -> configure by DHCP
+	BusyPoll bool
+	CPUs     int
+	Ring     int
+	// InterruptRate is the e1000's ITR, interrupts/s: 0 adapts it to
+	// the traffic (4,000-20,000), -1 does not throttle.
+	InterruptRate int
+	EchoPort      int // TCP and UDP echo; 0 disables
+	Discard       int // TCP and UDP discard
+	Status        int // UDP status port: any datagram gets the status report
+	HTTP          int // HTTP status page
+	LogLevel      slog.Level
+	ModuleDir     string
 	// VFIOPortIO: NE2000 port access through VFIO pread/pwrite rather
 	// than IN/OUT after ioperm (ringo.portio=vfio).
 	VFIOPortIO bool
@@ -54,6 +57,7 @@ func Defaults() Config {
 //	ringo.mode=irq|poll         interrupts (default) or busy polling
 //	ringo.cpus=N                softnet CPUs (default 1)
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
+//	ringo.itr=N                 e1000 interrupts/s at most; 0 adaptive (default), -1 unthrottled
 //	ringo.echo=PORT ringo.discard=PORT ringo.status=PORT ringo.http=PORT  (0 disables)
 //	ringo.portio=direct|vfio    NE2000 port access: IN/OUT (default) or VFIO pread/pwrite
 //	ringo.log=debug|info|warn
@@ -118,6 +122,8 @@ func Parse(cmdline string) (Config, []string) {
 			} else {
 				c.Ring = n
 			}
+		case "ringo.itr":
+			c.InterruptRate = intParam(k, v, -1, 100000, c.InterruptRate, bad)
 		case "ringo.echo":
 			c.EchoPort = intParam(k, v, 0, 65535, c.EchoPort, bad)
 		case "ringo.discard":

@@ -26,6 +26,16 @@ func TestParse(t *testing.T) {
 	assert.True(t, c.DHCP["eth0"])
 	assert.False(t, c.VFIOPortIO)
 
+	c, warn = Parse("ringo.itr=-1")
+	assert.Empty(t, warn)
+	assert.Equal(t, -1, c.InterruptRate)
+	c, warn = Parse("ringo.itr=8000")
+	assert.Empty(t, warn)
+	assert.Equal(t, 8000, c.InterruptRate)
+	c, warn = Parse("ringo.itr=-2")
+	assert.Len(t, warn, 1)
+	assert.Zero(t, c.InterruptRate, "adaptive unless set")
+
 	c, warn = Parse("ringo.portio=vfio")
 	assert.Empty(t, warn)
 	assert.True(t, c.VFIOPortIO)

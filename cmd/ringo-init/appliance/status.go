@@ -117,6 +117,7 @@ func (s *System) driverStats(n *NIC) []kv {
 		for i := range names {
 			out = append(out, kv{snake(names[i]), vals[i]})
 		}
+		out = append(out, kv{"interrupt_rate", uint64(n.E1000.InterruptRate())})
 	}
 	if n.NE2000 != nil {
 		names, vals := ipv4.Counters(&n.NE2000.Counters)

@@ -95,8 +95,8 @@ type AttachOpts struct {
 	// VFIO device (a system call per access) instead of IN/OUT after
 	// ioperm, which is the default where the CPU and permissions allow.
 	VFIOPortIO bool
-	// InterruptRate caps an e1000's interrupts per second (ITR); 0 does
-	// not throttle.
+	// InterruptRate is an e1000's interrupt rate limit (ITR),
+	// interrupts/s: 0 adapts it to the traffic, -1 does not throttle.
 	InterruptRate int
 }
 
@@ -225,7 +225,7 @@ func (s *System) upOn(opened []*vfio.Device, kinds []string) error {
 		return err
 	}
 	for i, v := range opened {
-		n, err := Attach(s.Core, s.Bridge, v, kinds[i], fmt.Sprintf("eth%d", i), AttachOpts{BusyPoll: cfg.BusyPoll, Ring: cfg.Ring, IOWidth: 4, CPU: i % cfg.CPUs, VFIOPortIO: cfg.VFIOPortIO})
+		n, err := Attach(s.Core, s.Bridge, v, kinds[i], fmt.Sprintf("eth%d", i), AttachOpts{BusyPoll: cfg.BusyPoll, Ring: cfg.Ring, IOWidth: 4, CPU: i % cfg.CPUs, VFIOPortIO: cfg.VFIOPortIO, InterruptRate: cfg.InterruptRate})
 		if err != nil {
 			return err
 		}
