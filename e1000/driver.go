@@ -764,7 +764,7 @@ func (d *Driver) TxTimeout() {
 // yielding between looks. Link state is read every 100 ms.
 func (d *Driver) busyPoll(stop, done chan struct{}) {
 	lastLink := time.Now()
-	netcore.BusyPollLoop(stop, done, busyPollIdle, func() bool {
+	netcore.BusyPollLoop(stop, done, busyPollIdle, d.Dev, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
 		rxReady := loadStatus(d.rx.Desc(d.rx.NextToClean()))&RXD_STAT_DD != 0
 		// Sent descriptors are reclaimed as the transmit path needs
@@ -785,5 +785,5 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 }
 
 // busyPollIdle is how long busy poll keeps looking after the last frame
-// received before it sleeps between looks.
+// received or sent before it sleeps between looks.
 const busyPollIdle = 2 * time.Millisecond

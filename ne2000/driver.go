@@ -173,7 +173,7 @@ func (d *Driver) Open() error {
 // this thread looks at ISR, servicing the card (ei_interrupt's work, frames
 // up through netif_rx) whenever a bit is set, yielding between looks.
 func (d *Driver) busyPoll(stop, done chan struct{}) {
-	netcore.BusyPollLoop(stop, done, busyPollIdle, func() bool {
+	netcore.BusyPollLoop(stop, done, busyPollIdle, d.Dev, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
 		d.mu.Lock()
 		defer d.mu.Unlock()

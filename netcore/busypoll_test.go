@@ -1,0 +1,36 @@
+package netcore
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBusyPollStaysAwakeWhileSending: with nothing received, the busy
+// poller sleeps between looks once idle has passed — but not while the
+// device sends: an answer to what it sent is on its way.
+func TestBusyPollStaysAwakeWhileSending(t *testing.T) {
+	_, dev := newEagerYielder(t)
+	var sleeps atomic.Int64
+	busyPollSleep = func(d time.Duration) { sleeps.Add(1); time.Sleep(d) }
+	defer func() { busyPollSleep = time.Sleep }()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go BusyPollLoop(stop, done, 5*time.Millisecond, dev, func() bool { return false })
+	defer func() { close(stop); <-done }()
+
+	require.Eventually(t, func() bool { return sleeps.Load() > 0 }, 5*time.Second, time.Millisecond, "idle: the poller sleeps")
+	// Send for 50 ms, a frame at least every millisecond: once it has
+	// seen the first, the poller never sleeps.
+	xmitNull(t, dev)
+	time.Sleep(time.Millisecond) // the poller sees it (it was sleeping 20 µs at most)
+	before := sleeps.Load()
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+		xmitNull(t, dev)
+		time.Sleep(200 * time.Microsecond)
+	}
+	assert.LessOrEqual(t, sleeps.Load()-before, int64(1), "asleep while frames were going out")
+	require.Eventually(t, func() bool { return sleeps.Load() > before+10 }, 5*time.Second, time.Millisecond, "idle again after the last frame")
+}
