@@ -18,18 +18,19 @@ func TestBusyPollStaysAwakeWhileSending(t *testing.T) {
 	busyPollSleep = func(d time.Duration) { sleeps.Add(1); time.Sleep(d) }
 	defer func() { busyPollSleep = time.Sleep }()
 	stop, done := make(chan struct{}), make(chan struct{})
-	go BusyPollLoop(stop, done, 5*time.Millisecond, dev, func() bool { return false })
+	go BusyPollLoop(stop, done, 50*time.Millisecond, dev, func() bool { return false })
 	defer func() { close(stop); <-done }()
 
 	require.Eventually(t, func() bool { return sleeps.Load() > 0 }, 5*time.Second, time.Millisecond, "idle: the poller sleeps")
-	// Send for 50 ms, a frame at least every millisecond: once it has
-	// seen the first, the poller never sleeps.
+	// Send for 100 ms, a frame every millisecond or so (far inside
+	// idle, even on a loaded machine): once it has seen the first, the
+	// poller never sleeps.
 	xmitNull(t, dev)
 	time.Sleep(time.Millisecond) // the poller sees it (it was sleeping 20 µs at most)
 	before := sleeps.Load()
-	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
 		xmitNull(t, dev)
-		time.Sleep(200 * time.Microsecond)
+		time.Sleep(time.Millisecond)
 	}
 	assert.LessOrEqual(t, sleeps.Load()-before, int64(1), "asleep while frames were going out")
 	require.Eventually(t, func() bool { return sleeps.Load() > before+10 }, 5*time.Second, time.Millisecond, "idle again after the last frame")
