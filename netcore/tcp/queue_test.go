@@ -16,16 +16,12 @@ func TestByteQueue(t *testing.T) {
 	const limit = 64 << 10
 	var q byteQueue
 	var model []byte
-	next := byte(0)
+	var seq byteSeq
 	wrapped := 0
 	for range 20000 {
 		switch rng.IntN(4) {
 		case 0, 1: // append up to what the limit leaves
-			p := make([]byte, rng.IntN(min(limit-len(model), 9000)+1))
-			for i := range p {
-				p[i] = next
-				next++
-			}
+			p := seq.next(rng.IntN(min(limit-len(model), 9000) + 1))
 			q.Append(p, limit)
 			model = append(model, p...)
 		case 2: // peek a range
@@ -89,4 +85,17 @@ func BenchmarkByteQueueLagging(b *testing.B) {
 		}
 		q.Append(seg, limit)
 	}
+}
+
+// byteSeq hands out consecutive bytes (0, 1, ..., 255, 0, ...), so a
+// queue's output shows any byte lost, doubled or out of place.
+type byteSeq byte
+
+func (s *byteSeq) next(n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(*s)
+		*s++
+	}
+	return p
 }

@@ -28,17 +28,13 @@ func TestRcvQueue(t *testing.T) {
 	const limit = 256 << 10
 	var q rcvQueue
 	var model []byte
-	next := byte(0)
+	var seq byteSeq
 	clones := 0
 	for range 5000 {
 		if rng.IntN(2) == 0 && len(model) < limit {
 			size := []int{1, 100, 600, 1448, 1900, 3000, 29000, 64000}[rng.IntN(8)]
 			size = min(size, limit-len(model))
-			p := make([]byte, size)
-			for i := range p {
-				p[i] = next
-				next++
-			}
+			p := seq.next(size)
 			held := q.Held()
 			if rng.IntN(4) == 0 {
 				q.Add(p, nil, limit)
