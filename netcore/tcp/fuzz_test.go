@@ -25,6 +25,9 @@ func FuzzSegments(f *testing.F) {
 	f.Add([]byte{header.TCPFlagSYN, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0,
 		header.TCPFlagACK, 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 10,
 		header.TCPFlagACK | header.TCPFlagFIN, 0, 0, 0, 11, 0, 0, 0, 1, 0xff, 0xff, 0})
+	f.Add([]byte{header.TCPFlagSYN, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, // 200 << 2 bytes, then 200 << 4
+		header.TCPFlagACK, 0, 0, 0, 1, 0, 0, 0, 1, 0x7f, 0xff, 200,
+		header.TCPFlagACK, 0, 0, 3, 0x21, 0, 0, 0, 0x80 | 1, 0xff, 0xff, 200})
 	body := segmentsTarget(f)
 	f.Fuzz(func(t *testing.T, in []byte) { body(t, in) })
 }
@@ -62,7 +65,7 @@ func segmentsTarget(f testing.TB) func(t *testing.T, in []byte) {
 			r := in[i:]
 			seq += binary.BigEndian.Uint32(r[1:])
 			ack += binary.BigEndian.Uint32(r[4:])
-			n := int(r[11])
+			n := int(r[11]) << (r[8] >> 6 * 2) // up to 255 << 6: payloads the receive queue keeps in their packet, too
 			fl := header.TCPFields{SrcPort: 4000, DstPort: 80, Seq: seq, Ack: ack, Flags: r[0] & 0x3f, Window: binary.BigEndian.Uint16(r[9:]), WScale: -1}
 			if r[0]&0x80 != 0 {
 				fl.MSS = 1
@@ -94,8 +97,10 @@ func segmentsTarget(f testing.TB) func(t *testing.T, in []byte) {
 		tbl.mu.Unlock()
 		for _, c := range conns {
 			c.mu.Lock()
-			over := c.rcvQ.Len()+c.oooBytes > 16<<10 || c.sndQ.Len() > 16<<10 || len(c.sacked) > maxSACKed
+			over := c.rcvQ.Len()+c.oooBytes > 16<<10 || c.sndQ.Len() > 16<<10 || len(c.sacked) > maxSACKed ||
+				c.rcvQ.Held() > 2*(16<<10)+skb.MaxDataSize // the buffers the receive queue holds
 			c.resetLocked() // start the next input clean
+			c.rcvQ.Purge()
 			c.mu.Unlock()
 			if over {
 				t.Fatal("a connection holds more than its buffers")
