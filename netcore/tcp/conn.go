@@ -1653,7 +1653,8 @@ func (c *Conn) infoLocked() Info {
 	return Info{MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
 		RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
 		SndWnd: c.sndWnd, RcvNxt: c.rcvNxt - c.irs, RcvWnd: c.rcvWndLocked(), OFOSegs: len(c.ooo), OFOBytes: c.oooBytes,
-		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, RcvRTT: c.rcvRTT, SACKOK: c.sackOK, TSOK: c.tsOK}
+		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, RcvRTT: c.rcvRTT, RcvMem: c.rcvQ.Held(), SndMem: c.sndQ.Cap(),
+		SACKOK: c.sackOK, TSOK: c.tsOK}
 }
 
 // Info reports the connection's internals (getsockopt TCP_INFO).

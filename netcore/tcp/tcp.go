@@ -455,11 +455,15 @@ type Info struct {
 	RcvSpace, RcvBuf        int           // bytes the reader took in the last measured round trip; the receive buffer autotuning has reached
 	RcvRTT                  time.Duration // the receiver's round-trip estimate (from timestamps)
 	OFOSegs, OFOBytes       int
-	SACKOK, TSOK            bool
+	// RcvMem and SndMem are the memory the receive and send queues hold
+	// (ss -tm's skmem r and t): the receive queue's packet buffers
+	// (truesize) and the send queue's buffer.
+	RcvMem, SndMem int
+	SACKOK, TSOK   bool
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d rcv_rtt:%v rcv_space:%d rcvbuf:%d ofo:%d/%dB sack:%t ts:%t",
+	return fmt.Sprintf("mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d rcv_rtt:%v rcv_space:%d rcvbuf:%d ofo:%d/%dB skmem:(r%d,t%d) sack:%t ts:%t",
 		i.MSS, i.SndScale, i.RcvScale, i.Cwnd, i.Ssthresh, i.RTT, i.RTTVar, i.RTO, i.Backoff, i.SndUna, i.SndNxt, i.SndWnd,
-		i.RcvNxt, i.RcvWnd, i.RcvRTT, i.RcvSpace, i.RcvBuf, i.OFOSegs, i.OFOBytes, i.SACKOK, i.TSOK)
+		i.RcvNxt, i.RcvWnd, i.RcvRTT, i.RcvSpace, i.RcvBuf, i.OFOSegs, i.OFOBytes, i.RcvMem, i.SndMem, i.SACKOK, i.TSOK)
 }

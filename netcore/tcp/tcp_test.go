@@ -642,3 +642,36 @@ func TestCwndGrowsOnlyWhenLimiting(t *testing.T) {
 	require.NoError(t, <-done)
 	assert.Greater(t, conn.Info().Cwnd, 4*iw, "a window-limited one opens it")
 }
+
+// The receive queue's memory shows in Info (ss -tm's skmem r): what a
+// reader that does not read costs, bounded by the receive buffer, and
+// nothing once it has read everything.
+func TestReceiveQueueMemory(t *testing.T) {
+	a, b := pair(t, 0)
+	l, err := b.Listen("tcp", ":5009")
+	require.NoError(t, err)
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := a.Dial("tcp", "10.1.0.2:5009")
+	require.NoError(t, err)
+	defer c.Close()
+	const n = 100 << 10
+	_, err = c.Write(make([]byte, n))
+	require.NoError(t, err)
+	s := (<-accepted).(*tcp.Conn)
+	defer s.Close()
+	require.Eventually(t, func() bool { return s.Info().RcvNxt >= n+1 }, 5*time.Second, time.Millisecond) // the SYN took one
+	info := s.Info()
+	t.Logf("%d bytes queued: %s", n, info)
+	assert.GreaterOrEqual(t, info.RcvMem, n, "the queued bytes' buffers")
+	assert.LessOrEqual(t, info.RcvMem, 2*info.RcvBuf+skb.MaxDataSize, "bounded by the receive buffer")
+	_, err = io.ReadFull(s, make([]byte, n))
+	require.NoError(t, err)
+	assert.Zero(t, s.Info().RcvMem, "read: nothing held")
+}
