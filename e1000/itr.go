@@ -92,11 +92,12 @@ func itrRegister(rate int) uint32 { return uint32(1e9 / 256 / rate) }
 // unmasked: it classes what the interrupt's polls received and writes a
 // new ITR when the rate changes. The NAPI poll owns the state.
 func (d *Driver) adaptITR() {
+	packets, bytes := d.itrPackets, d.itrBytes
+	d.itrPackets, d.itrBytes = 0, 0
 	if d.cfg.InterruptRate != 0 || d.cfg.BusyPoll {
 		return
 	}
-	d.itrClass = nextITRClass(d.itrClass, d.itrPackets, d.itrBytes)
-	d.itrPackets, d.itrBytes = 0, 0
+	d.itrClass = nextITRClass(d.itrClass, packets, bytes)
 	if rate := nextITRRate(d.itrRate, d.itrClass); rate != d.itrRate {
 		d.itrRate = rate
 		d.r.write(ITR, itrRegister(rate))

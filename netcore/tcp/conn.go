@@ -3,7 +3,6 @@ package tcp
 import (
 	"context"
 	"errors"
-	"github.com/ringonet/ringo/netcore/skb"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/wait"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/skb"
 )
 
 // State is a connection state (RFC 9293 3.3.2).
@@ -1051,17 +1051,14 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 		c.oooBytes += len(data)
 		return
 	}
-	if c.rcvQ.Add(data, b, c.rcvBufCap) {
-		c.t.Ext.TCPRcvCoalesce.Add(1)
-	}
+	c.queueLocked(data, b)
 	c.rcvNxt += uint32(len(data))
 	k := 0
 	for _, o := range c.ooo {
 		end := o.seq + uint32(len(o.data))
 		if seqLEQ(o.seq, c.rcvNxt) {
 			if seqLT(c.rcvNxt, end) {
-				c.rcvQ.Add(o.data[c.rcvNxt-o.seq:], nil, c.rcvBufCap)
-				c.t.Ext.TCPRcvCoalesce.Add(1)
+				c.queueLocked(o.data[c.rcvNxt-o.seq:], nil)
 				c.rcvNxt = end
 			}
 			c.oooBytes -= len(o.data)
@@ -1073,6 +1070,14 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 	clear(c.ooo[k:])
 	c.ooo = c.ooo[:k]
 	c.signalLocked()
+}
+
+// queueLocked puts in-order data on the receive queue, in b where that
+// costs little memory, else copied (counted as TCPRcvCoalesce).
+func (c *Conn) queueLocked(data []byte, b *skb.Buff) {
+	if c.rcvQ.Add(data, b, c.rcvBufCap) {
+		c.t.Ext.TCPRcvCoalesce.Add(1)
+	}
 }
 
 func (c *Conn) finAckedLocked() bool { return c.finSent && c.sndUna == c.finSeq+1 }
