@@ -101,9 +101,9 @@ func (d *Driver) adaptITR() {
 	if rate := nextITRRate(d.itrRate, d.itrClass); rate != d.itrRate {
 		d.itrRate = rate
 		d.r.write(ITR, itrRegister(rate))
+		d.itrNow.Store(int64(rate))
 		d.Counters.ITRUpdates.Add(1)
 	}
-	d.itrNow.Store(int64(d.itrRate))
 }
 
 // InterruptRate is the device's interrupt rate limit now, interrupts/s
