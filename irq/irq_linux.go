@@ -60,6 +60,7 @@ type Line struct {
 
 	src     vfio.InterruptSource
 	handler Handler
+	log     *slog.Logger
 
 	// mu is held while the handler runs (the irq descriptor's lock): by
 	// the line's goroutine or by Poll on another's.
@@ -83,8 +84,29 @@ func (l *Line) Spurious() uint64 { return l.spurious.Load() }
 // Polled is how many of those Poll served, not the line's goroutine.
 func (l *Line) Polled() uint64 { return l.polled.Load() }
 
+// Poll serves the line on the caller's goroutine if it has fired since it
+// was last served, and says whether it had. It is how a busy poller looks
+// at a device whose own status costs a port access (a VM exit on an
+// emulated card, a slow bus cycle on a real one): the eventfd the kernel
+// signals is memory. The handler runs under the line's lock, so the
+// line's goroutine and Poll never serve one firing twice.
+func (l *Line) Poll() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead {
+		return false
+	}
+	if _, err := unix.Read(l.fd, l.buf[:]); err != nil {
+		return false
+	}
+	l.polled.Add(1)
+	l.serviceLocked()
+	return true
+}
+
 // serviceLocked runs the handler for one firing and re-arms the source.
-func (l *Line) serviceLocked(log *slog.Logger) {
+func (l *Line) serviceLocked() {
+	log := l.log
 	l.count.Add(1)
 	if !l.handler() {
 		l.spurious.Add(1)
@@ -133,7 +155,7 @@ func (b *Bridge) Request(name string, cpu int, src vfio.InterruptSource, h Handl
 		f.Close()
 		return nil, fmt.Errorf("irq: %s: %w", name, err)
 	}
-	l := &Line{Name: name, CPU: cpu, src: src, handler: h, fd: fd}
+	l := &Line{Name: name, CPU: cpu, src: src, handler: h, log: b.log, fd: fd}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -171,7 +193,7 @@ func (b *Bridge) Poll() {
 		}
 		if _, err := unix.Read(l.fd, l.buf[:]); err == nil {
 			l.polled.Add(1)
-			l.serviceLocked(b.log)
+			l.serviceLocked()
 		}
 		l.mu.Unlock()
 	}
@@ -199,7 +221,7 @@ func (b *Bridge) thread(l *Line, rc syscall.RawConn) {
 			return
 		}
 		l.mu.Lock()
-		l.serviceLocked(b.log)
+		l.serviceLocked()
 		l.mu.Unlock()
 	}
 }

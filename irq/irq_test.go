@@ -96,6 +96,33 @@ func TestPollServesOnCallersGoroutine(t *testing.T) {
 	assert.EqualValues(t, 1, l.Polled())
 }
 
+// TestLinePoll: a busy poller's look at one line serves it only when it
+// fired, says so, and re-arms it; a closed bridge's line serves nothing.
+func TestLinePoll(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	b, err := New(nil)
+	require.NoError(t, err)
+	src := newSource(t)
+	var calls atomic.Int64
+	l, err := b.Request("eth0", 0, src, func() bool { calls.Add(1); return true })
+	require.NoError(t, err)
+	time.Sleep(10 * time.Millisecond) // the goroutine parks in the poller
+
+	assert.False(t, l.Poll(), "nothing fired")
+	assert.Zero(t, calls.Load())
+	src.fire(t)
+	assert.True(t, l.Poll())
+	assert.EqualValues(t, 1, calls.Load())
+	assert.EqualValues(t, 1, l.Polled())
+	assert.EqualValues(t, 1, src.unmasks.Load())
+	assert.False(t, l.Poll(), "served once")
+
+	require.NoError(t, b.Close())
+	src.fire(t)
+	assert.False(t, l.Poll(), "closed")
+	assert.EqualValues(t, 1, calls.Load())
+}
+
 // TestCloseStopsLines: Close ends the lines' goroutines, Poll serves
 // nothing after it, the sources stay open, and a closed bridge takes no
 // new line.

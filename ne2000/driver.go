@@ -51,8 +51,11 @@ type Config struct {
 	IOWidth   int
 	TxTimeout time.Duration
 	Logger    *slog.Logger
-	// BusyPoll services the card from a polling thread with its
-	// interrupts masked (IMR 0) instead of from the interrupt line.
+	// BusyPoll services the card from a polling thread that never
+	// sleeps while there is work. With an interrupt source the card's
+	// interrupts stay on and the thread polls the line's eventfd (memory)
+	// rather than ISR (a port access, a VM exit); without one, IMR is 0
+	// and it reads ISR.
 	BusyPoll bool
 }
 
@@ -140,7 +143,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.BusyPoll {
+	if hw.IRQ != nil && bridge != nil {
 		if d.line, err = bridge.Request(d.Dev.Name, cfg.CPU, hw.IRQ, d.hardirq); err != nil {
 			core.Unregister(d.Dev)
 			return nil, err
@@ -175,6 +178,9 @@ func (d *Driver) Open() error {
 func (d *Driver) busyPoll(stop, done chan struct{}) {
 	netcore.BusyPollLoop(stop, done, busyPollIdle, d.Dev, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
+		if d.line != nil {
+			return d.line.Poll()
+		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if isr, err := d.p.in(ISR); err == nil && isr&imrAll != 0 && d.running.Load() {
@@ -255,7 +261,7 @@ func (d *Driver) initLocked(startp bool) error {
 
 // imr is the interrupt mask the running card gets: none when polled.
 func (d *Driver) imr() uint32 {
-	if d.cfg.BusyPoll {
+	if d.line == nil {
 		return 0
 	}
 	return imrRx
@@ -265,7 +271,7 @@ func (d *Driver) imr() uint32 {
 // interrupts. A completion already pending raises the line as soon as it
 // is unmasked.
 func (d *Driver) setTxIRQLocked(on bool) {
-	if d.cfg.BusyPoll || d.txIRQ == on {
+	if d.line == nil || d.txIRQ == on {
 		return
 	}
 	d.txIRQ = on

@@ -23,7 +23,8 @@ type fakeNE2000 struct {
 
 	sent   [][]byte
 	missed int
-	writes int // single-port writes (Write8), every one a VM exit on QEMU
+	writes   int // single-port writes (Write8), every one a VM exit on QEMU
+	isrReads int // reads of ISR
 	// stallRDC holds back the end of remote DMA (RDC never set), as a
 	// wedged card would; trace, if set, records every single-port write.
 	stallRDC bool
@@ -89,6 +90,7 @@ func (f *fakeNE2000) Read8(off uint32) (uint8, error) {
 		case TSR:
 			return f.tsr, nil
 		case ISR:
+			f.isrReads++
 			return f.isr, nil
 		case CNTR0, CNTR1, CNTR2:
 			v := f.cntr[off-CNTR0]

@@ -139,15 +139,14 @@ func Attach(core *netcore.Core, bridge *irq.Bridge, v *vfio.Device, kind, name s
 			}
 			ports = pio
 		}
-		hw := ne2000.HW{Ports: ports}
-		if !o.BusyPoll {
-			intx, err := v.EnableINTx()
-			if err != nil {
-				return nil, err
-			}
-			hw.IRQ = intx
+		// The NE2000 keeps its interrupt busy polling too: the poller
+		// watches the line's eventfd instead of reading ISR, a port
+		// access each look.
+		intx, err := v.EnableINTx()
+		if err != nil {
+			return nil, err
 		}
-		var err error
+		hw := ne2000.HW{Ports: ports, IRQ: intx}
 		if n.NE2000, err = ne2000.New(core, bridge, hw, ne2000.Config{Name: name, CPU: o.CPU, IOWidth: o.IOWidth, BusyPoll: o.BusyPoll}); err != nil {
 			return nil, err
 		}
