@@ -21,8 +21,8 @@ type fakeNE2000 struct {
 	par                                                                [6]byte
 	cntr                                                               [3]uint8
 
-	sent   [][]byte
-	missed int
+	sent     [][]byte
+	missed   int
 	writes   int // single-port writes (Write8), every one a VM exit on QEMU
 	isrReads int // reads of ISR
 	// stallRDC holds back the end of remote DMA (RDC never set), as a
