@@ -35,8 +35,8 @@ func hub(args map[string]string, nics []*nic) error {
 	// Frames in flight per direction: fewer than the receiver can hold.
 	// An e1000 holds a ring of buffers; an NE2000 only its 13 KiB page
 	// ring, eight full-size frames. When that ring is full, QEMU's NE2000
-	// model holds frames back in the hub and delivers a newer one first,
-	// so the sender must not overrun it.
+	// model drops what arrives (no OVW, no count), so the sender must not
+	// overrun it.
 	var windows [2]int
 	for dir, dst := range []int{1, 0} {
 		windows[dir] = min(ring/2, 48)
