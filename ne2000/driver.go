@@ -86,6 +86,9 @@ type Driver struct {
 	// it as it completes).
 	tbcr     int
 	rdcStale bool
+	// bnry is what the driver last wrote to BNRY (the chip only reads
+	// it): the page before the next frame to take.
+	bnry uint8
 
 	// Busy-poll thread.
 	pollStop chan struct{}
@@ -210,6 +213,7 @@ func (d *Driver) initLocked(startp bool) error {
 		d.rxStop = d.probeMemoryLocked()
 		d.log.Info("ne2000: buffer memory", "dev", d.Dev.Name, "kb", (d.rxStop-StartPage)/4, "rx_pages", d.rxStop-RxStartPage)
 	}
+	d.bnry = uint8(d.rxStop - 1)
 	if err := p.outs(
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
 		DCR, DCRWord,
@@ -394,16 +398,16 @@ func (d *Driver) receiveLocked() {
 	if err := p.out(ISR, ISR_PRX|ISR_RXE); err != nil {
 		return
 	}
+	// CURR once per pass, BNRY from the driver's own copy: each access is
+	// a VM exit on an emulated card (Linux's ei_receive reads both per
+	// frame). A frame that lands after the CURR read has raised PRX
+	// again, so the service loop comes back for it.
+	curr, err := d.readCurrLocked()
+	if err != nil {
+		return
+	}
 	for rx := 0; rx < 64; rx++ { // at most a full ring of minimum frames
-		curr, err := d.readCurrLocked()
-		if err != nil {
-			return
-		}
-		bnry, err := p.in(BNRY)
-		if err != nil {
-			return
-		}
-		this := int(bnry) + 1
+		this := int(d.bnry) + 1
 		if this >= d.rxStop {
 			this = RxStartPage
 		}
@@ -447,6 +451,7 @@ func (d *Driver) receiveLocked() {
 		if err := p.out(BNRY, uint8(nb)); err != nil {
 			return
 		}
+		d.bnry = uint8(nb)
 	}
 }
 
@@ -581,6 +586,7 @@ func (d *Driver) resetRingLocked() {
 	d.Counters.RingResets.Add(1)
 	d.Dev.Stats.RxDropped.Add(1)
 	p := d.p
+	d.bnry = uint8(d.rxStop - 1)
 	p.outs(
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
 		BNRY, uint32(d.rxStop-1),

@@ -25,6 +25,10 @@ type fakeNE2000 struct {
 	missed   int
 	writes   int // single-port writes (Write8), every one a VM exit on QEMU
 	isrReads int // reads of ISR
+	reads    int // single-port reads (Read8)
+	// held keeps the interrupt from the driver (the eventfd unwritten)
+	// until release.
+	held bool
 	// stallRDC holds back the end of remote DMA (RDC never set), as a
 	// wedged card would; trace, if set, records every single-port write.
 	stallRDC bool
@@ -64,7 +68,7 @@ func (f *fakeNE2000) Fd() int       { return f.efd }
 func (f *fakeNE2000) Unmask() error { return nil }
 
 func (f *fakeNE2000) irqLocked() {
-	if f.isr&f.imr&0x7f != 0 {
+	if !f.held && f.isr&f.imr&0x7f != 0 {
 		one := [8]byte{1}
 		unix.Write(f.efd, one[:])
 	}
@@ -75,6 +79,7 @@ func (f *fakeNE2000) page() uint8 { return f.cmd >> 6 }
 func (f *fakeNE2000) Read8(off uint32) (uint8, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	if off == ResetPort {
 		f.resetLocked()
 		return 0, nil
@@ -294,6 +299,21 @@ func (f *fakeNE2000) corruptNextHeader(status, next uint8, count uint16) {
 	}
 	f.isr |= ISR_PRX
 	f.irqLocked()
+}
+
+// hold keeps interrupts from the driver (on) or raises what is pending (off).
+func (f *fakeNE2000) hold(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.held = on
+	f.irqLocked()
+}
+
+// portAccesses is single-port reads and writes.
+func (f *fakeNE2000) portAccesses() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads + f.writes
 }
 
 func (f *fakeNE2000) portWrites() int {
