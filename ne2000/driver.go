@@ -175,9 +175,13 @@ func (d *Driver) Open() error {
 	return nil
 }
 
-// busyPoll is the busy-poll mode: the card's interrupts stay masked and
-// this thread looks at ISR, servicing the card (ei_interrupt's work, frames
-// up through netif_rx) whenever a bit is set, yielding between looks.
+// busyPoll is the busy-poll mode: a thread that services the card
+// (ei_interrupt's work, frames up through netif_rx) whenever it has
+// something, yielding between looks. With an interrupt line it watches
+// the line's eventfd, not ISR: a port access is a VM exit on an emulated
+// card, taking the lock QEMU's main loop needs to put frames in the ring,
+// and an idle card then costs none. Without a line, IMR stays 0 and every
+// look reads ISR.
 func (d *Driver) busyPoll(stop, done chan struct{}) {
 	netcore.BusyPollLoop(stop, done, busyPollIdle, d.Dev, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
