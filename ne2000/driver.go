@@ -156,7 +156,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	return d, nil
 }
 
-// IRQLine is the interrupt line, nil in busy-poll mode.
+// IRQLine is the interrupt line, nil without an interrupt source.
 func (d *Driver) IRQLine() *irq.Line { return d.line }
 
 // Open implements netcore.DeviceOps.
@@ -267,7 +267,8 @@ func (d *Driver) initLocked(startp bool) error {
 	return nil
 }
 
-// imr is the interrupt mask the running card gets: none when polled.
+// imr is the interrupt mask the running card gets: none without an
+// interrupt line (busy polling reads ISR then).
 func (d *Driver) imr() uint32 {
 	if d.line == nil {
 		return 0
@@ -410,7 +411,10 @@ func (d *Driver) receiveLocked() {
 	if err != nil {
 		return
 	}
-	for rx := 0; rx < 64; rx++ { // at most a full ring of minimum frames
+	// At most a ring's worth of frames (one page each at the least): a
+	// pass drains a full ring, and a hostile header chain that never
+	// reaches CURR ends.
+	for rx := 0; rx < d.rxStop-RxStartPage; rx++ {
 		this := int(d.bnry) + 1
 		if this >= d.rxStop {
 			this = RxStartPage

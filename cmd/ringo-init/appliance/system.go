@@ -141,12 +141,17 @@ func Attach(core *netcore.Core, bridge *irq.Bridge, v *vfio.Device, kind, name s
 		}
 		// The NE2000 keeps its interrupt busy polling too: the poller
 		// watches the line's eventfd instead of reading ISR, a port
-		// access each look.
+		// access each look. Without one, busy polling reads ISR.
+		hw := ne2000.HW{Ports: ports}
 		intx, err := v.EnableINTx()
-		if err != nil {
+		switch {
+		case err == nil:
+			hw.IRQ = intx
+		case !o.BusyPoll:
 			return nil, err
+		default:
+			slog.Warn("ne2000: no INTx; busy polling reads ISR", "addr", v.Addr, "err", err)
 		}
-		hw := ne2000.HW{Ports: ports, IRQ: intx}
 		if n.NE2000, err = ne2000.New(core, bridge, hw, ne2000.Config{Name: name, CPU: o.CPU, IOWidth: o.IOWidth, BusyPoll: o.BusyPoll}); err != nil {
 			return nil, err
 		}
