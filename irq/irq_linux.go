@@ -93,6 +93,12 @@ func (l *Line) Polled() uint64 { return l.polled.Load() }
 func (l *Line) Poll() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.pollLocked()
+}
+
+// pollLocked serves the line if it fired: one non-blocking read of its
+// eventfd, unless the bridge is closing.
+func (l *Line) pollLocked() bool {
 	if l.dead {
 		return false
 	}
@@ -187,14 +193,7 @@ func (b *Bridge) Poll() {
 		if !l.mu.TryLock() {
 			continue
 		}
-		if l.dead {
-			l.mu.Unlock()
-			continue
-		}
-		if _, err := unix.Read(l.fd, l.buf[:]); err == nil {
-			l.polled.Add(1)
-			l.serviceLocked()
-		}
+		l.pollLocked()
 		l.mu.Unlock()
 	}
 }
