@@ -488,7 +488,10 @@ func TestTailLossProbe(t *testing.T) {
 			if n%size != 0 {
 				target = n - n%size - size
 			}
-			if end == target && dropped == 0 {
+			// At or past the target: a short segment earlier in the
+			// stream (sent while the writer refilled the queue) shifts
+			// the boundaries off the exact offset.
+			if end >= target && dropped == 0 {
 				dropped++
 				sk.Free()
 				return true
@@ -497,8 +500,9 @@ func TestTailLossProbe(t *testing.T) {
 		})
 		transfer(t, a, b, "10.1.0.2", n)
 		mu.Lock()
-		require.Equal(t, 1, dropped, "the third-to-last segment was dropped once")
-		mu.Unlock()
+		d := dropped
+		mu.Unlock() // not held across require: the hook takes it in softirq
+		require.Equal(t, 1, d, "the third-to-last segment was dropped once")
 		probes, timeouts := a.TCP.Ext.TCPLossProbes.Load(), a.TCP.Ext.TCPTimeouts.Load()
 		t.Logf("NoTLP %v: %d probes, %d timeouts, %d fast retransmits", noTLP, probes, timeouts, a.TCP.Ext.TCPFastRetrans.Load())
 		if noTLP {
