@@ -112,14 +112,13 @@ func (l *Line) pollLocked() bool {
 
 // serviceLocked runs the handler for one firing and re-arms the source.
 func (l *Line) serviceLocked() {
-	log := l.log
 	l.count.Add(1)
 	if !l.handler() {
 		l.spurious.Add(1)
 	}
 	if err := l.src.Unmask(); err != nil {
 		l.errors.Add(1)
-		log.Error("irq: unmask", "line", l.Name, "err", err)
+		l.log.Error("irq: unmask", "line", l.Name, "err", err)
 	}
 }
 

@@ -226,7 +226,7 @@ func (d *Driver) initLocked(startp bool) error {
 		TCR, TCR_LOOPBACK,
 		TPSR, TxStartPage,
 		PSTART, RxStartPage,
-		BNRY, uint32(d.rxStop-1),
+		BNRY, uint32(d.bnry),
 		PSTOP, uint32(d.rxStop),
 		ISR, 0xff,
 		IMR, 0,
@@ -597,7 +597,7 @@ func (d *Driver) resetRingLocked() {
 	d.bnry = uint8(d.rxStop - 1)
 	p.outs(
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
-		BNRY, uint32(d.rxStop-1),
+		BNRY, uint32(d.bnry),
 		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
 		CURR, RxStartPage,
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
