@@ -28,6 +28,12 @@ const (
 	busyPollIdle = 2 * time.Millisecond
 	// imrAll are the interrupts the driver services (Linux's ENISR_ALL).
 	imrAll = ISR_PRX | ISR_PTX | ISR_RXE | ISR_TXE | ISR_OVW | ISR_CNT
+	// rxFirstRead is what the first remote read of a received frame
+	// takes: the 4-byte header and the frame's first 124 bytes, all in
+	// the header's page (a page never straddles PSTOP). A frame of up to
+	// 124 bytes (an ACK, ARP, a ping, a small datagram) is then one
+	// remote DMA, not two; a larger one reads no more than before.
+	rxFirstRead = 128
 	// imrRx is what the card may interrupt for while the transmit queue
 	// runs: transmit completions are reclaimed in the transmit path, and
 	// PTX/TXE are unmasked only while the queue waits for a buffer (as
@@ -78,17 +84,34 @@ type Driver struct {
 	rxStop  int  // PSTOP: RxStopPage, or StopPage32K on a card with 32 KB
 	txIRQ   bool // PTX/TXE unmasked: the queue is stopped, waiting for a buffer
 	running atomic.Bool
-	// Register state the driver need not write again (each port access
-	// is a VM exit on an emulated card): TBCR0/1 are write-only and the
-	// chip never changes them, so tbcr is what they hold (-1: unknown);
-	// rdcStale says a remote DMA ended without its ISR.RDC seen and
-	// cleared, so the next one clears it first (every other DMA clears
-	// it as it completes).
-	tbcr     int
-	rdcStale bool
+	// Register state the driver keeps so as not to write or read again
+	// (each port access is a VM exit on an emulated card):
+	//   - tbcr: TBCR0/1 are write-only and the chip never changes them,
+	//     so tbcr is what they hold (-1: unknown).
+	//   - crDirty: CR may not be page 0 with no remote DMA under way (a
+	//     DMA started and not seen to its end, a failed access). Every
+	//     sequence that selects page 1 selects page 0 again, so while
+	//     crDirty is clear a remote DMA, a trigger or the interrupt
+	//     service need not select page 0 and abort first (Linux's 8390
+	//     code does, every time).
+	//   - rdcSet: ISR.RDC may be set. A remote read does not wait for
+	//     RDC (with all its bytes read it is done; Linux's block_input
+	//     does not look either) and a remote write leaves the RDC it
+	//     waited for: the next acknowledgement written to ISR clears it
+	//     with its own bits (ackLocked), and a remote write clears it
+	//     before it starts if none came.
+	tbcr    int
+	crDirty bool
+	rdcSet  bool
 	// bnry is what the driver last wrote to BNRY (the chip only reads
 	// it): the page before the next frame to take.
 	bnry uint8
+	// Buffers for the receive header and the transmit copy, used under
+	// mu (on the stack they would escape through the Ports interface:
+	// an allocation per frame).
+	rxHead  [rxFirstRead]byte
+	txFrame [1516]byte
+	tail    [4]byte
 
 	// Busy-poll thread.
 	pollStop chan struct{}
@@ -133,7 +156,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if !cfg.BusyPoll && (hw.IRQ == nil || bridge == nil) {
 		return nil, errors.New("ne2000: interrupt mode needs an interrupt source and an irq bridge")
 	}
-	d := &Driver{cfg: cfg, p: ports{hw.Ports}, log: cfg.Logger, txing: -1}
+	d := &Driver{cfg: cfg, p: ports{hw.Ports}, log: cfg.Logger, txing: -1, crDirty: true}
 	d.tx[0].page = TxStartPage
 	d.tx[1].page = TxStartPage + TxPages
 	mac, err := Probe(hw.Ports)
@@ -249,7 +272,8 @@ func (d *Driver) initLocked(startp bool) error {
 	d.txing = -1
 	d.txIRQ = false
 	d.tbcr = -1
-	d.rdcStale = false // ISR was cleared whole above
+	d.crDirty = false // page 0 selected, remote DMA aborted
+	d.rdcSet = false  // ISR was cleared whole above
 	if !startp {
 		return nil
 	}
@@ -308,7 +332,7 @@ func (d *Driver) probeMemoryLocked() int {
 		want []byte
 	}{{StartPage << 8, pattern(0x11)}, {RxStopPage << 8, pattern(0x5a)}, {(StopPage32K - 1) << 8, pattern(0xa3)}}
 	for _, pr := range probes {
-		if d.writeMemLocked(pr.addr, pr.want) != nil {
+		if _, err := d.writeMemLocked(pr.addr, pr.want); err != nil {
 			return RxStopPage
 		}
 	}
@@ -358,7 +382,7 @@ func (d *Driver) hardirq() bool {
 // anything to do.
 func (d *Driver) serviceLocked() bool {
 	p := d.p
-	if err := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err != nil {
+	if err := d.cleanCRLocked(); err != nil {
 		return false
 	}
 	claimed := false
@@ -370,6 +394,7 @@ func (d *Driver) serviceLocked() bool {
 		if n == maxService {
 			d.Counters.ServiceLimit.Add(1)
 			p.out(ISR, 0xff) // as Linux: clear all, the next frames raise it again
+			d.rdcSet = false
 			break
 		}
 		claimed = true
@@ -386,11 +411,32 @@ func (d *Driver) serviceLocked() bool {
 		if isr&ISR_CNT != 0 {
 			d.readCountersLocked()
 		}
-		if isr&ISR_RDC != 0 {
-			p.out(ISR, ISR_RDC)
-		}
 	}
 	return claimed
+}
+
+// cleanCRLocked selects page 0 and aborts any remote DMA, if CR may hold
+// anything else.
+func (d *Driver) cleanCRLocked() error {
+	if !d.crDirty {
+		return nil
+	}
+	err := d.p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+	d.crDirty = err != nil
+	return err
+}
+
+// ackLocked acknowledges bits in ISR, and with them an RDC the driver
+// left set.
+func (d *Driver) ackLocked(bits uint8) error {
+	if d.rdcSet {
+		bits |= ISR_RDC
+	}
+	err := d.p.out(ISR, bits)
+	if err == nil {
+		d.rdcSet = false
+	}
+	return err
 }
 
 // receiveLocked is ei_receive: take every frame between BNRY+1 and CURR.
@@ -400,7 +446,7 @@ func (d *Driver) receiveLocked() {
 	p := d.p
 	// Acknowledge first: a frame that lands while the ring drains raises
 	// PRX again and the interrupt loop comes back for it.
-	if err := p.out(ISR, ISR_PRX|ISR_RXE); err != nil {
+	if err := d.ackLocked(ISR_PRX | ISR_RXE); err != nil {
 		return
 	}
 	// CURR once per pass, BNRY from the driver's own copy: each access is
@@ -422,8 +468,9 @@ func (d *Driver) receiveLocked() {
 		if this == int(curr) {
 			break
 		}
-		var hdr [rxHeaderBytes]byte
-		if err := d.readMemLocked(uint16(this)<<8, hdr[:]); err != nil {
+		// The header and the frame's start in one remote DMA.
+		hdr := d.rxHead[:]
+		if err := d.readMemLocked(uint16(this)<<8, hdr); err != nil {
 			return
 		}
 		status, next := hdr[0], int(hdr[1])
@@ -440,7 +487,7 @@ func (d *Driver) receiveLocked() {
 			return
 		}
 		if status&RSR_PRX != 0 {
-			d.pullFrameLocked(this, length, status)
+			d.pullFrameLocked(this, length)
 		} else {
 			d.Counters.RxErrStatus.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
@@ -463,25 +510,29 @@ func (d *Driver) receiveLocked() {
 	}
 }
 
-// pullFrameLocked reads one frame by remote DMA into an skb and hands it to
-// netif_rx. A frame that wraps past PSTOP is read in two parts.
-func (d *Driver) pullFrameLocked(page, length int, status uint8) {
+// pullFrameLocked takes the frame whose header is at page into an skb and
+// hands it to netif_rx: its first bytes are in rxHead already, the rest
+// (if any) is read by remote DMA, in two parts if it wraps past PSTOP.
+func (d *Driver) pullFrameLocked(page, length int) {
 	b := skb.Alloc(length + 4)
 	if b == nil {
 		d.Dev.Stats.RxDropped.Add(1)
 		return
 	}
 	buf := b.Put(length)
-	addr := page<<8 + rxHeaderBytes
-	first := min(length, d.rxStop<<8-addr)
-	if err := d.readMemLocked(uint16(addr), buf[:first]); err != nil {
-		b.Free()
-		return
-	}
-	if first < length {
-		if err := d.readMemLocked(RxStartPage<<8, buf[first:]); err != nil {
+	got := copy(buf, d.rxHead[rxHeaderBytes:])
+	if rest := buf[got:]; len(rest) > 0 {
+		addr := page<<8 + rxFirstRead
+		first := min(len(rest), d.rxStop<<8-addr)
+		if err := d.readMemLocked(uint16(addr), rest[:first]); err != nil {
 			b.Free()
 			return
+		}
+		if first < len(rest) {
+			if err := d.readMemLocked(RxStartPage<<8, rest[first:]); err != nil {
+				b.Free()
+				return
+			}
 		}
 	}
 	if !d.Dev.EthTypeTrans(b) {
@@ -493,7 +544,9 @@ func (d *Driver) pullFrameLocked(page, length int, status uint8) {
 }
 
 // readMemLocked reads card memory by remote DMA through the data port in
-// IOWidth accesses. Odd tails are read whole into a scratch word.
+// IOWidth accesses. Odd tails are read whole into a scratch word. With
+// every byte read the DMA is done: its RDC is left for the next
+// acknowledgement.
 func (d *Driver) readMemLocked(addr uint16, buf []byte) error {
 	w := d.cfg.IOWidth
 	if len(buf) < w {
@@ -515,63 +568,67 @@ func (d *Driver) readMemLocked(addr uint16, buf []byte) error {
 		}
 	}
 	if rest > 0 {
-		var tail [4]byte
-		if err := p.p.ReadBuf(DataPort, w, tail[:w]); err != nil {
+		if err := p.p.ReadBuf(DataPort, w, d.tail[:w]); err != nil {
 			return err
 		}
-		copy(buf[n:], tail[:rest])
+		copy(buf[n:], d.tail[:rest])
 	}
-	return d.waitRDCLocked()
+	d.crDirty, d.rdcSet = false, true
+	return nil
 }
 
-// writeMemLocked writes card memory by remote DMA (ne2k_block_output).
-func (d *Driver) writeMemLocked(addr uint16, buf []byte) error {
+// writeMemLocked writes card memory by remote DMA (ne2k_block_output) and
+// waits for its RDC, which it leaves set for the next acknowledgement. It
+// returns the ISR value that had RDC: a transmit path reads the card's
+// transmit status from it without reading ISR again.
+func (d *Driver) writeMemLocked(addr uint16, buf []byte) (uint8, error) {
 	w := d.cfg.IOWidth
 	if len(buf)%w != 0 {
-		return fmt.Errorf("ne2000: remote write of %d bytes by %d", len(buf), w)
+		return 0, fmt.Errorf("ne2000: remote write of %d bytes by %d", len(buf), w)
+	}
+	// The RDC this DMA waits for must be its own.
+	if d.rdcSet {
+		if err := d.p.out(ISR, ISR_RDC); err != nil {
+			return 0, err
+		}
+		d.rdcSet = false
 	}
 	if err := d.startDMALocked(CR_RD_WRITE, addr, len(buf)); err != nil {
-		return err
+		return 0, err
 	}
 	if err := d.p.p.WriteBuf(DataPort, w, buf); err != nil {
-		return err
+		return 0, err
 	}
-	return d.waitRDCLocked()
+	isr, err := d.p.waitISR(ISR_RDC, 20*time.Millisecond)
+	d.rdcSet = true // set, or may come late
+	if err != nil {
+		d.Counters.DMATimeouts.Add(1)
+		d.p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+		return 0, fmt.Errorf("ne2000: remote DMA: %w", err)
+	}
+	d.crDirty = false
+	return isr, nil
 }
 
 // startDMALocked programs a remote DMA of count bytes at addr and starts
-// it (rd: CR_RD_READ or CR_RD_WRITE): abort whatever was under way,
-// clear a stale RDC, byte count, start address, go.
+// it (rd: CR_RD_READ or CR_RD_WRITE): page 0 with any DMA aborted (only
+// if CR may hold anything else), byte count, start address, go. CR is
+// dirty until the DMA is seen to its end.
 func (d *Driver) startDMALocked(rd uint8, addr uint16, count int) error {
-	p := d.p
-	if err := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err != nil {
+	if err := d.cleanCRLocked(); err != nil {
 		return err
 	}
-	if d.rdcStale {
-		if err := p.out(ISR, ISR_RDC); err != nil {
-			return err
-		}
-		d.rdcStale = false
-	}
-	return p.outs(
+	d.crDirty = true
+	return d.p.outs(
 		RBCR0, uint32(count&0xff), RBCR1, uint32(count>>8),
 		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
 		CR, uint32(CR_PAGE0|rd|CR_STA),
 	)
 }
 
-func (d *Driver) waitRDCLocked() error {
-	if err := d.p.waitISR(ISR_RDC, 20*time.Millisecond); err != nil {
-		d.Counters.DMATimeouts.Add(1)
-		d.rdcStale = true
-		d.p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
-		return fmt.Errorf("ne2000: remote DMA: %w", err)
-	}
-	return d.p.out(ISR, ISR_RDC)
-}
-
 func (d *Driver) readCurrLocked() (uint8, error) {
 	p := d.p
+	d.crDirty = true
 	if err := p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STA); err != nil {
 		return 0, err
 	}
@@ -579,6 +636,7 @@ func (d *Driver) readCurrLocked() (uint8, error) {
 	if err2 := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err == nil {
 		err = err2
 	}
+	d.crDirty = err != nil
 	if err == nil && (curr < RxStartPage || int(curr) >= d.rxStop) {
 		// A CURR outside the ring is as bad as a bad header.
 		d.Counters.BadHeaders.Add(1)
@@ -595,7 +653,7 @@ func (d *Driver) resetRingLocked() {
 	d.Dev.Stats.RxDropped.Add(1)
 	p := d.p
 	d.bnry = uint8(d.rxStop - 1)
-	p.outs(
+	err := p.outs(
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
 		BNRY, uint32(d.bnry),
 		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
@@ -603,6 +661,7 @@ func (d *Driver) resetRingLocked() {
 		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
 		ISR, ISR_PRX|ISR_RXE|ISR_OVW,
 	)
+	d.crDirty = err != nil
 }
 
 // overrunLocked is the DP8390 datasheet's buffer-overflow recovery (Linux's
@@ -624,7 +683,7 @@ func (d *Driver) overrunLocked() {
 		isr, _ := p.in(ISR)
 		mustResend = isr&(ISR_PTX|ISR_TXE) == 0
 	}
-	p.outs(TCR, TCR_LOOPBACK, CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+	d.crDirty = p.outs(TCR, TCR_LOOPBACK, CR, CR_PAGE0|CR_RD_ABORT|CR_STA) != nil
 	d.receiveLocked()
 	p.outs(ISR, ISR_OVW, TCR, TCR_NORMAL)
 	if mustResend {
@@ -667,21 +726,29 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 		d.setTxIRQLocked(true)
 		return netcore.TxBusy
 	}
-	// Pad to the Ethernet minimum and to the access width.
-	var frame [1516]byte
-	copy(frame[:], b.Data())
-	b.Free()
+	// Pad with zeros to the Ethernet minimum and to the access width.
 	send := max(n, minFrame)
 	wlen := (send + d.cfg.IOWidth - 1) &^ (d.cfg.IOWidth - 1)
-	if err := d.writeMemLocked(uint16(d.tx[slot].page)<<8, frame[:wlen]); err != nil {
+	frame := d.txFrame[:wlen]
+	clear(frame[copy(frame, b.Data()):])
+	b.Free()
+	isr, err := d.writeMemLocked(uint16(d.tx[slot].page)<<8, frame)
+	if err != nil {
 		d.Dev.Stats.TxErrors.Add(1)
 		d.log.Warn("ne2000: transmit copy failed", "dev", d.Dev.Name, "err", err)
 		return netcore.TxOK
 	}
 	d.tx[slot].len = send
 	d.tx[slot].ready = true
-	if d.txing < 0 {
+	switch {
+	case d.txing < 0:
 		d.triggerLocked(slot)
+	case isr&(ISR_PTX|ISR_TXE) != 0 && d.running.Load():
+		// The ISR read that saw the copy done says the frame being sent
+		// has gone too: take its completion here (which starts this
+		// one) without reading ISR again.
+		d.Counters.TxReclaimed.Add(1)
+		d.txDoneLocked(isr&ISR_PTX == 0)
 	}
 	if d.freeTxLocked() < 0 && !d.reclaimTxLocked() {
 		d.Dev.NetifStopQueue()
@@ -724,8 +791,8 @@ func (d *Driver) reclaimTxLocked() bool {
 func (d *Driver) triggerLocked(i int) {
 	t := &d.tx[i]
 	p := d.p
-	p.outs(CR, CR_PAGE0|CR_RD_ABORT|CR_STA, TPSR, uint32(t.page))
-	var err error
+	err := d.cleanCRLocked()
+	err = errors.Join(err, p.out(TPSR, t.page))
 	if d.tbcr < 0 || d.tbcr&0xff != t.len&0xff {
 		err = p.out(TBCR0, uint8(t.len))
 	}
@@ -758,12 +825,12 @@ func (d *Driver) txDoneLocked(failed bool) {
 		if tsr&TSR_CRS != 0 {
 			d.Dev.Stats.TxCarrierErrors.Add(1)
 		}
-		p.out(ISR, ISR_TXE)
+		d.ackLocked(ISR_TXE)
 	} else {
 		if tsr&TSR_COL != 0 {
 			d.Dev.Stats.Collisions.Add(1)
 		}
-		p.out(ISR, ISR_PTX)
+		d.ackLocked(ISR_PTX)
 	}
 	if d.txing >= 0 {
 		d.tx[d.txing].len = 0
@@ -803,11 +870,12 @@ func (d *Driver) SetRxMode() {
 	}
 	mar := marBits(d.Dev.MulticastList())
 	p := d.p
+	d.crDirty = true
 	p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STA)
 	for i, v := range mar {
 		p.out(MAR0+uint32(i), v)
 	}
-	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+	d.crDirty = p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA) != nil
 	p.out(RCR, d.rcrLocked(len(d.Dev.MulticastList()) > 0))
 }
 

@@ -22,6 +22,8 @@ type fakeNE2000 struct {
 	cntr                                                               [3]uint8
 
 	sent     [][]byte
+	sentN    int  // frames sent
+	noRecord bool // count sent frames, keep none (an allocation each)
 	missed   int
 	writes   int // single-port writes (Write8), every one a VM exit on QEMU
 	isrReads int // reads of ISR
@@ -130,7 +132,10 @@ func (f *fakeNE2000) Write8(off uint32, v uint8) error {
 		}
 		if v&CR_STA != 0 && v&CR_TXP != 0 {
 			start := int(f.tpsr) << 8
-			f.sent = append(f.sent, append([]byte(nil), f.mem[start:start+int(f.tbcr)]...))
+			f.sentN++
+			if !f.noRecord {
+				f.sent = append(f.sent, append([]byte(nil), f.mem[start:start+int(f.tbcr)]...))
+			}
 			f.tsr = TSR_PTX
 			f.isr |= ISR_PTX
 			f.cmd &^= CR_TXP

@@ -34,19 +34,20 @@ func (p ports) outs(pairs ...uint32) error {
 	return nil
 }
 
-// waitISR waits for bits in ISR with a deadline.
-func (p ports) waitISR(bits uint8, timeout time.Duration) error {
+// waitISR waits for bits in ISR with a deadline and returns the ISR
+// value that had them.
+func (p ports) waitISR(bits uint8, timeout time.Duration) (uint8, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		v, err := p.in(ISR)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if v&bits == bits {
-			return nil
+			return v, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("ISR %#02x: bits %#02x not set after %v", v, bits, timeout)
+			return v, fmt.Errorf("ISR %#02x: bits %#02x not set after %v", v, bits, timeout)
 		}
 		time.Sleep(10 * time.Microsecond)
 	}
@@ -61,7 +62,7 @@ func (p ports) reset() error {
 	if err := p.out(ResetPort, v); err != nil {
 		return fmt.Errorf("ne2000: reset: %w", err)
 	}
-	if err := p.waitISR(ISR_RST, 100*time.Millisecond); err != nil {
+	if _, err := p.waitISR(ISR_RST, 100*time.Millisecond); err != nil {
 		return fmt.Errorf("ne2000: reset: %w", err)
 	}
 	return p.out(ISR, 0xff)
@@ -83,7 +84,7 @@ func (p ports) remoteRead(addr uint16, buf []byte) error {
 	if err := p.p.ReadBuf(DataPort, 2, buf); err != nil {
 		return fmt.Errorf("ne2000: remote read %#x: %w", addr, err)
 	}
-	if err := p.waitISR(ISR_RDC, 10*time.Millisecond); err != nil {
+	if _, err := p.waitISR(ISR_RDC, 10*time.Millisecond); err != nil {
 		return fmt.Errorf("ne2000: remote read %#x+%d: %w", addr, n, err)
 	}
 	return p.out(ISR, ISR_RDC)
