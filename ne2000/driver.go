@@ -726,13 +726,23 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 		d.setTxIRQLocked(true)
 		return netcore.TxBusy
 	}
-	// Pad with zeros to the Ethernet minimum and to the access width.
+	// Pad with zeros to the Ethernet minimum and to the access width: in
+	// the skb's own tailroom where the buffer is not shared, else in a
+	// copy.
 	send := max(n, minFrame)
 	wlen := (send + d.cfg.IOWidth - 1) &^ (d.cfg.IOWidth - 1)
-	frame := d.txFrame[:wlen]
-	clear(frame[copy(frame, b.Data()):])
-	b.Free()
+	frame := b.Data()
+	if pad := wlen - n; pad > 0 {
+		if !b.Cloned() && b.Tailroom() >= pad {
+			clear(b.Put(pad))
+			frame = b.Data()
+		} else {
+			frame = d.txFrame[:wlen]
+			clear(frame[copy(frame, b.Data()):])
+		}
+	}
 	isr, err := d.writeMemLocked(uint16(d.tx[slot].page)<<8, frame)
+	b.Free()
 	if err != nil {
 		d.Dev.Stats.TxErrors.Add(1)
 		d.log.Warn("ne2000: transmit copy failed", "dev", d.Dev.Name, "err", err)

@@ -226,6 +226,38 @@ func TestTransmitPingPong(t *testing.T) {
 	assert.Greater(t, r.drv.Counters.TxReclaimed.Load(), uint64(0))
 }
 
+// A short frame is padded to 60 bytes with zeros, never with what its
+// buffer held before: in the skb's own tailroom, or in a copy where the
+// buffer is shared with a clone (whose data may lie there: padding in
+// place would overwrite it).
+func TestTransmitPadsWithZeros(t *testing.T) {
+	r := newRig(t, 4, 0)
+	for i, shared := range []bool{false, true} {
+		b := skb.Alloc(100)
+		data := b.Put(100)
+		for j := range data {
+			data[j] = 0xee // stale bytes past the frame
+		}
+		copy(data, []byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 9, 0x88, 0xb5})
+		b.Trim(42)
+		b.Dev = r.drv.Dev
+		var keep *skb.Buff
+		if shared {
+			keep = b.Clone()
+			copy(keep.Put(18), bytes.Repeat([]byte{0xaa}, 18))
+		}
+		require.NoError(t, netcore.DevQueueXmit(b))
+		require.Eventually(t, func() bool { return len(r.f.sentFrames()) == i+1 }, 5*time.Second, time.Millisecond)
+		got := r.f.sentFrames()[i]
+		require.Len(t, got, 60)
+		assert.Equal(t, make([]byte, 18), got[42:], "padding, shared %v", shared)
+		if keep != nil {
+			assert.Equal(t, bytes.Repeat([]byte{0xaa}, 18), keep.Data()[42:], "the clone's data")
+			keep.Free()
+		}
+	}
+}
+
 // A run of full-size frames costs 10 single-port accesses each in steady
 // state: the remote DMA's 5 writes and the ISR read that sees its RDC
 // (and the frame before this one sent), that frame's TSR read and its
