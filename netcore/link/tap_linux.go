@@ -20,12 +20,14 @@ import (
 // the kernel's side. The kernel side (IfName) is configured with ip(8) like
 // any interface, typically moved into a network namespace as the peer.
 //
-// With Offload, every frame crossing the TAP carries a virtio-net header
-// (IFF_VNET_HDR), as QEMU's and other virtual switches' do, and the TAP is
-// an offloading NIC: ringo leaves TCP and UDP checksums to the kernel and
-// hands it TCP packets of up to 64 KB with a segment size (TSO), and the
-// kernel does the same the other way (TUN_F_CSUM, TUN_F_TSO4), so a bulk
-// transfer costs one read or write per 64 KB rather than per frame.
+// Unless NoOffload, every frame crossing the TAP carries a virtio-net
+// header (IFF_VNET_HDR), as QEMU's TAP backend and other virtual switches
+// do, and the TAP is an offloading NIC: ringo leaves TCP and UDP checksums
+// to the kernel and hands it TCP packets of up to 64 KB with a segment
+// size (TSO), and the kernel does the same the other way (TUN_F_CSUM,
+// TUN_F_TSO4), so a bulk transfer costs one read or write per 64 KB
+// rather than per frame. With NoOffload every frame is a read or a write
+// of its own, checksummed by its sender.
 type TAP struct {
 	Dev    *netcore.Device
 	IfName string // kernel-side interface name
@@ -53,9 +55,10 @@ type TAPConfig struct {
 	Name   string // ringo device name
 	CPU    int
 	MTU    int
-	// Offload turns on the virtio-net header and the checksum and
-	// segmentation offloads both ways.
-	Offload bool
+	// NoOffload leaves out the virtio-net header and with it the
+	// checksum and segmentation offloads (as ethtool -K tx off tso off
+	// on a NIC): one system call per frame each way.
+	NoOffload bool
 }
 
 // The virtio-net header (struct virtio_net_hdr, legacy layout, in the
@@ -103,7 +106,7 @@ func NewTAP(c *netcore.Core, cfg TAPConfig) (*TAP, error) {
 		return nil, fmt.Errorf("link: tap name %q: %w", cfg.IfName, err)
 	}
 	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	if cfg.Offload {
+	if !cfg.NoOffload {
 		flags |= unix.IFF_VNET_HDR
 	}
 	ifr.SetUint16(flags)
@@ -112,7 +115,7 @@ func NewTAP(c *netcore.Core, cfg TAPConfig) (*TAP, error) {
 		return nil, fmt.Errorf("link: TUNSETIFF %q: %w", cfg.IfName, err)
 	}
 	var features netcore.Features
-	if cfg.Offload {
+	if !cfg.NoOffload {
 		if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, vnetHdrLen); err != nil {
 			unix.Close(fd)
 			return nil, fmt.Errorf("link: TUNSETVNETHDRSZ %q: %w", cfg.IfName, err)
@@ -123,7 +126,7 @@ func NewTAP(c *netcore.Core, cfg TAPConfig) (*TAP, error) {
 		}
 		features = netcore.FeatureRxCsum | netcore.FeatureIPCsum | netcore.FeatureTSO
 	}
-	t := &TAP{fd: fd, IfName: ifr.Name(), offload: cfg.Offload}
+	t := &TAP{fd: fd, IfName: ifr.Name(), offload: !cfg.NoOffload}
 	if t.stopFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("link: eventfd: %w", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -14,15 +15,21 @@ import (
 )
 
 // BenchmarkUDPTAP: ringo sends b.N datagrams (60-byte frames) to the Linux
-// kernel across a TAP, and the kernel to ringo; BenchmarkUDPVeth is the
+// kernel across a TAP, and the kernel to ringo, with the TAP's checksum
+// offloads (its default) and plain (NoOffload); BenchmarkUDPVeth is the
 // kernel on both ends of a veth pair, the host-only baseline. rx-dgrams/s
 // (at the receiver, first to last) is what to compare; ns/op is the
 // sender's cost per datagram.
 func BenchmarkUDPTAP(b *testing.B) {
-	for _, dir := range []string{"ringo-to-linux", "linux-to-ringo"} {
-		b.Run(dir, func(b *testing.B) {
+	for _, name := range []string{"ringo-to-linux", "linux-to-ringo", "plain-ringo-to-linux", "plain-linux-to-ringo"} {
+		b.Run(name, func(b *testing.B) {
 			s := newStack(b)
-			p := nettest.NewPeer(b, s.Core, "10.9.0.1/24")
+			newPeer := nettest.NewOffloadPeer
+			dir, plain := strings.CutPrefix(name, "plain-")
+			if plain {
+				newPeer = nettest.NewPeer
+			}
+			p := newPeer(b, s.Core, "10.9.0.1/24")
 			if err := p.TAP.Dev.Up(); err != nil {
 				b.Fatal(err)
 			}

@@ -175,11 +175,12 @@ func main() {
 		if d := summarize(units["rx-dgrams/s"]); d.n > 0 {
 			figure = d.String() + " datagrams/s received, " + summarize(units["%lost"]).String() + "% lost"
 		}
-		host = append(host, fmt.Sprintf("| %s | %s | %s allocs/op |", strings.TrimPrefix(name, "Benchmark"), figure, al))
+		host = append(host, fmt.Sprintf("| %s | %s | %s allocs/op | %s |",
+			strings.TrimPrefix(name, "Benchmark"), figure, al, vsVeth(s, name)))
 	}
 	if len(host) > 0 {
 		sort.Strings(host)
-		fmt.Fprintln(&b, "\n| host path | figure | allocations |\n| --- | --- | --- |")
+		fmt.Fprintln(&b, "\n| host path | figure | allocations | ringo / Linux (veth) |\n| --- | --- | --- | --- |")
 		fmt.Fprintln(&b, strings.Join(host, "\n"))
 	}
 	out := os.Stdout
@@ -208,4 +209,23 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// vsVeth is a TAP row's ratio to the kernel on both ends of a veth pair
+// (BulkTAP/* to BulkVeth in MB/s, UDPTAP/* to UDPVeth in datagrams/s
+// received), "–" for other rows.
+func vsVeth(s samples, name string) string {
+	for _, c := range []struct{ tap, veth, unit string }{
+		{"BenchmarkBulkTAP/", "BenchmarkBulkVeth", "MB/s"},
+		{"BenchmarkUDPTAP/", "BenchmarkUDPVeth", "rx-dgrams/s"},
+	} {
+		if !strings.HasPrefix(name, c.tap) {
+			continue
+		}
+		r, l := summarize(s[name][c.unit]), summarize(s[c.veth][c.unit])
+		if r.n > 0 && l.n > 0 && l.med > 0 {
+			return fmt.Sprintf("%.2f", r.med/l.med)
+		}
+	}
+	return "–"
 }

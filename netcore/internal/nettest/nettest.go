@@ -48,7 +48,9 @@ func NeedRoot(t testing.TB) {
 	t.Skipf("host network test %s", why)
 }
 
-// NewPeer creates a TAP registered with c and moves its kernel side into a
+// NewPeer creates a TAP without offloads (every frame a read or a write,
+// as the tests that impair, fragment or count frames want) registered with
+// c and moves its kernel side into a
 // new namespace with address kernelAddr (e.g. "10.9.0.1/24"). sysctls are
 // "key=value" pairs applied in the namespace; IFNAME in a key stands for
 // the interface (a new namespace has no neigh "default" entries).
@@ -57,9 +59,10 @@ func NewPeer(t testing.TB, c *netcore.Core, kernelAddr string, sysctls ...string
 	return newPeer(t, c, kernelAddr, false, sysctls)
 }
 
-// NewOffloadPeer is NewPeer with the TAP's virtio-net offloads on
-// (link.TAPConfig.Offload): checksums and TCP segmentation are left to
-// the other side both ways, and TCP crosses in packets of up to 64 KB.
+// NewOffloadPeer is NewPeer with the TAP's virtio-net offloads on (the
+// TAP's default; NewPeer sets link.TAPConfig.NoOffload): checksums and
+// TCP segmentation are left to the other side both ways, and TCP crosses
+// in packets of up to 64 KB.
 func NewOffloadPeer(t testing.TB, c *netcore.Core, kernelAddr string, sysctls ...string) *Peer {
 	t.Helper()
 	return newPeer(t, c, kernelAddr, true, sysctls)
@@ -73,7 +76,7 @@ func newPeer(t testing.TB, c *netcore.Core, kernelAddr string, offload bool, sys
 		NS:     fmt.Sprintf("ringo-%d-%d", os.Getpid(), n),
 		IfName: fmt.Sprintf("rt%d%d", os.Getpid()%10000, n),
 	}
-	tap, err := link.NewTAP(c, link.TAPConfig{IfName: p.IfName, Name: "tap" + fmt.Sprint(n), Offload: offload})
+	tap, err := link.NewTAP(c, link.TAPConfig{IfName: p.IfName, Name: "tap" + fmt.Sprint(n), NoOffload: !offload})
 	if err != nil {
 		t.Fatalf("tap: %v", err)
 	}
