@@ -29,13 +29,13 @@ type rig struct {
 	got  [][]byte
 }
 
-func newRig(t *testing.T, width int, maxBacklog int) *rig {
+func newRig(t testing.TB, width int, maxBacklog int) *rig {
 	return newRigConfig(t, maxBacklog, Config{IOWidth: width}, false)
 }
 
 // newRigConfig makes a card and its driver; noIRQ leaves out the
 // interrupt source (and the irq bridge).
-func newRigConfig(t *testing.T, maxBacklog int, cfg Config, noIRQ bool) *rig {
+func newRigConfig(t testing.TB, maxBacklog int, cfg Config, noIRQ bool) *rig {
 	quiet := slog.New(slog.DiscardHandler)
 	r := &rig{f: newFake(t)}
 	r.core = netcore.New(netcore.Config{Logger: quiet, MaxBacklog: maxBacklog})

@@ -39,6 +39,9 @@ type fakeNE2000 struct {
 	// memEnd, if set, is where buffer memory ends (0x8000 for a 16 KB
 	// card): remote DMA above it reads 0xff and writes nothing.
 	memEnd int
+	// readLo and readHi bound the card addresses remote reads touched
+	// since they were last reset (readLo > readHi: none).
+	readLo, readHi int
 }
 
 func newFake(t testing.TB) *fakeNE2000 {
@@ -211,6 +214,7 @@ func (f *fakeNE2000) ReadBuf(off uint32, width int, buf []byte) error {
 		return errors.New("fake: ReadBuf not on the data port")
 	}
 	for i := 0; i < len(buf); i += width {
+		f.readLo, f.readHi = min(f.readLo, int(f.rsar)), max(f.readHi, int(f.rsar)+width-1)
 		if f.memEnd != 0 && int(f.rsar) >= f.memEnd {
 			for j := i; j < i+width && j < len(buf); j++ {
 				buf[j] = 0xff
