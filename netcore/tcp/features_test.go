@@ -102,7 +102,8 @@ func TestSYNCookieForgery(t *testing.T) {
 
 // A receiver acknowledges at most every second full segment — once per
 // receive batch, and at least every maxBatchedACK (16) segments — and sends
-// a lone segment's ACK after the delayed-ACK timer; Nagle holds small writes
+// a lone segment's ACK after the delayed-ACK timer (two round trips, 2-40
+// ms); Nagle holds small writes
 // while data is unacknowledged, and SetNoDelay(true) sends them at once.
 func TestDelayedACKAndNagle(t *testing.T) {
 	a, b := pair(t, 0)
@@ -132,11 +133,16 @@ func TestDelayedACKAndNagle(t *testing.T) {
 	assert.GreaterOrEqual(t, out, in/16, "but never past 16 segments")
 	assert.NotZero(t, b.TCP.Ext.TCPACKBatched.Load(), "batches are acknowledged at their end")
 
-	// One small segment: its ACK waits for the timer.
+	// One small segment: its ACK waits for the timer, two round trips
+	// (here the 2 ms floor), not the 40 ms of a lone segment's
+	// TCP_DELACK_MIN.
 	delayed := b.TCP.Ext.DelayedACKs.Load()
+	start := time.Now()
 	_, err = c.Write([]byte("x"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return b.TCP.Ext.DelayedACKs.Load() == delayed+1 }, time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return b.TCP.Ext.DelayedACKs.Load() == delayed+1 }, time.Second, 100*time.Microsecond)
+	t.Logf("lone segment acknowledged after %v", time.Since(start))
+	assert.Less(t, time.Since(start), 30*time.Millisecond, "the delayed ACK waits two round trips, not 40 ms")
 
 	// Nagle: 100 one-byte writes go out in far fewer segments.
 	require.NoError(t, c.SetNoDelay(false))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -98,4 +99,22 @@ func (s *byteSeq) next(n int) []byte {
 		*s++
 	}
 	return p
+}
+
+// A lone segment's ACK waits two round trips, between 2 and 40 ms; with no
+// round trip measured yet, 40 ms (TCP_DELACK_MIN).
+func TestDelAckTimeout(t *testing.T) {
+	for _, c := range []struct{ rcvRTT, srtt, want time.Duration }{
+		{0, 0, 40 * time.Millisecond},
+		{0, 300 * time.Microsecond, 2 * time.Millisecond},
+		{500 * time.Microsecond, 0, 2 * time.Millisecond},
+		{5 * time.Millisecond, time.Millisecond, 10 * time.Millisecond},
+		{0, 8 * time.Millisecond, 16 * time.Millisecond},
+		{30 * time.Millisecond, 0, 40 * time.Millisecond},
+	} {
+		conn := &Conn{rcvRTT: c.rcvRTT, srtt: c.srtt}
+		if got := conn.delAckTimeoutLocked(); got != c.want {
+			t.Errorf("rcvRTT %v srtt %v: %v, want %v", c.rcvRTT, c.srtt, got, c.want)
+		}
+	}
 }

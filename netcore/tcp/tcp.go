@@ -176,7 +176,7 @@ func (t *Table) deferACKLocked(c *Conn) {
 	t.ackQ = append(t.ackQ, c)
 	t.ackMu.Unlock()
 	if !c.delack.armed {
-		c.delack.arm(delAckTimeout)
+		c.delack.arm(c.delAckTimeoutLocked())
 	}
 }
 
