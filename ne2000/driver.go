@@ -801,8 +801,9 @@ func (d *Driver) reclaimTxLocked() bool {
 func (d *Driver) triggerLocked(i int) {
 	t := &d.tx[i]
 	p := d.p
-	err := d.cleanCRLocked()
-	err = errors.Join(err, p.out(TPSR, t.page))
+	d.cleanCRLocked()
+	p.out(TPSR, t.page)
+	var err error
 	if d.tbcr < 0 || d.tbcr&0xff != t.len&0xff {
 		err = p.out(TBCR0, uint8(t.len))
 	}
