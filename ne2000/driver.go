@@ -588,10 +588,9 @@ func (d *Driver) writeMemLocked(addr uint16, buf []byte) (uint8, error) {
 	}
 	// The RDC this DMA waits for must be its own.
 	if d.rdcSet {
-		if err := d.p.out(ISR, ISR_RDC); err != nil {
+		if err := d.ackLocked(0); err != nil {
 			return 0, err
 		}
-		d.rdcSet = false
 	}
 	if err := d.startDMALocked(CR_RD_WRITE, addr, len(buf)); err != nil {
 		return 0, err
