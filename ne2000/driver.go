@@ -749,15 +749,13 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	}
 	d.tx[slot].len = send
 	d.tx[slot].ready = true
-	switch {
-	case d.txing < 0:
+	if d.txing < 0 {
 		d.triggerLocked(slot)
-	case isr&(ISR_PTX|ISR_TXE) != 0 && d.running.Load():
-		// The ISR read that saw the copy done says the frame being sent
-		// has gone too: take its completion here (which starts this
-		// one) without reading ISR again.
-		d.Counters.TxReclaimed.Add(1)
-		d.txDoneLocked(isr&ISR_PTX == 0)
+	} else {
+		// The ISR read that saw the copy done may say the frame being
+		// sent has gone too: its completion starts this one, without
+		// reading ISR again.
+		d.reclaimFromISRLocked(isr)
 	}
 	if d.freeTxLocked() < 0 && !d.reclaimTxLocked() {
 		d.Dev.NetifStopQueue()
@@ -786,7 +784,13 @@ func (d *Driver) reclaimTxLocked() bool {
 		return false
 	}
 	isr, err := d.p.in(ISR)
-	if err != nil || isr&(ISR_PTX|ISR_TXE) == 0 {
+	return err == nil && d.reclaimFromISRLocked(isr)
+}
+
+// reclaimFromISRLocked takes the finished transmission an ISR value
+// read in the transmit path shows, if it shows one.
+func (d *Driver) reclaimFromISRLocked(isr uint8) bool {
+	if !d.running.Load() || d.txing < 0 || isr&(ISR_PTX|ISR_TXE) == 0 {
 		return false
 	}
 	d.Counters.TxReclaimed.Add(1)
