@@ -121,7 +121,8 @@ func saveProfile(t testing.TB, raw []byte) {
 }
 
 // profPhase is what the guest profiles: nothing without RINGO_PPROF=DIR,
-// else RINGO_PPROF_PHASE (all, ping, udp, tcp-tx, tcp-rx; default all).
+// else RINGO_PPROF_PHASE (all, ping, udp,
+// flood-60, flood-1514, tcp-tx, tcp-rx; default all).
 func profPhase() string {
 	if os.Getenv("RINGO_PPROF") == "" {
 		return ""
@@ -180,7 +181,7 @@ func TestStackBench(t *testing.T) {
 	r := runStackBench(t, stackBenchOpts{model: "e1000", stack: "ringo", udpN: 2000, tcpBytes: 1 << 20, pings: 20})
 	assert.Equal(t, "ringo", r.Stack)
 	assert.Equal(t, 20, r.Ping.Received, "pings answered: %+v", r.Ping)
-	require.Len(t, r.UDP, 4)
+	require.Len(t, r.UDP, 6) // tx, rx, flood at two sizes
 	for _, u := range r.UDP {
 		assert.Equal(t, 2000, u.Sent, "%s %d-byte payloads: all sent", u.Dir, u.Payload)
 		// A flood: how much of it arrives is the receiver's speed under

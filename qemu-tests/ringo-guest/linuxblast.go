@@ -47,19 +47,8 @@ func linuxBlast(args map[string]string) error {
 		}
 	}
 	time.Sleep(time.Second) // QEMU's e1000 drops for a while after RCTL.EN
-	pg := func(file string, cmds ...string) error {
-		for _, c := range cmds {
-			if err := os.WriteFile("/proc/net/pktgen/"+file, []byte(c+"\n"), 0); err != nil {
-				return fmt.Errorf("pktgen %s %q: %w", file, c, err)
-			}
-		}
-		return nil
-	}
-	if err := pg("kpktgend_0", "rem_device_all", "add_device "+tx); err != nil {
-		return err
-	}
 	// pkt_size is the frame without its FCS, as ringo.size is.
-	if err := pg(tx, fmt.Sprintf("count %d", n), fmt.Sprintf("pkt_size %d", size), "delay 0", "clone_skb 0",
+	if err := pktgenSetup(tx, fmt.Sprintf("count %d", n), fmt.Sprintf("pkt_size %d", size),
 		"dst_mac "+rxIf.HardwareAddr.String(), "dst 10.0.9.2", "src_min 10.0.9.1", "src_max 10.0.9.1"); err != nil {
 		return err
 	}
@@ -67,7 +56,7 @@ func linuxBlast(args map[string]string) error {
 	base := readInt(rxPath)
 	done := make(chan error, 1)
 	start := time.Now()
-	go func() { done <- pg("pgctrl", "start") }()
+	go func() { done <- pktgenWrite("pgctrl", "start") }()
 	var first, last time.Time
 	prev := base
 	var txDone time.Duration
@@ -137,6 +126,31 @@ func nicsByPCIAddress(want int) ([]string, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// pktgenSetup gives dev to kernel pktgen's first thread, alone, and
+// configures it: cmds are pktgen's device commands (count, pkt_size,
+// dst_mac, dst, ...) after "delay 0" and "clone_skb 0", as fast as the
+// device takes them, a fresh skb each. pktgenWrite("pgctrl", "start")
+// then sends, returning once the count has gone.
+func pktgenSetup(dev string, cmds ...string) error {
+	if err := loadModules("pktgen"); err != nil {
+		return err
+	}
+	if err := pktgenWrite("kpktgend_0", "rem_device_all", "add_device "+dev); err != nil {
+		return err
+	}
+	return pktgenWrite(dev, append([]string{"delay 0", "clone_skb 0"}, cmds...)...)
+}
+
+// pktgenWrite writes commands, one at a time, to /proc/net/pktgen/file.
+func pktgenWrite(file string, cmds ...string) error {
+	for _, c := range cmds {
+		if err := os.WriteFile("/proc/net/pktgen/"+file, []byte(c+"\n"), 0); err != nil {
+			return fmt.Errorf("pktgen %s %q: %w", file, c, err)
+		}
+	}
+	return nil
 }
 
 func readInt(path string) int {

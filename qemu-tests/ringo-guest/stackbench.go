@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -62,8 +63,9 @@ type PingStats struct {
 	P50, P99, Min, Max float64 // milliseconds
 }
 
-// UDPRate is one UDP run: Dir "tx" (DUT sends, the peer counts) or "rx"
-// (the peer sends, the DUT counts). Rates are datagrams per second,
+// UDPRate is one UDP run: Dir "tx" (DUT sends, the peer counts), "rx"
+// (the peer sends from a socket, the DUT counts) or "flood" (the peer's
+// kernel pktgen sends, the DUT counts). Rates are datagrams per second,
 // measured at the receiver between its first and last datagram.
 type UDPRate struct {
 	Dir            string
@@ -175,6 +177,11 @@ func linuxStackBench(args map[string]string) error {
 	if err != nil {
 		return err
 	}
+	// The receive buffer ringo's UDP socket is given (4 MB): without this
+	// the kernel's SO_RCVBUF stops at rmem_max (208 KB).
+	if err := sysctl("net.core.rmem_max", "8388608"); err != nil {
+		return err
+	}
 	c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 	if err != nil {
 		return err
@@ -187,8 +194,9 @@ func linuxStackBench(args map[string]string) error {
 }
 
 // profPhase names the phase of runStackBench to CPU-profile (ringo.pprof:
-// all, ping, udp, tcp-tx or tcp-rx); the profile goes back to the host
-// as a report, go tool pprof reads it without the binary.
+// all, ping, udp, flood-60 or flood-1514 (one pktgen flood), tcp-tx or
+// tcp-rx); the profile goes back to the host as a report, go tool pprof
+// reads it without the binary.
 // With ringo.trace=1 the phase gets a runtime execution trace instead
 // (go tool trace): where the one P went, goroutine by goroutine.
 var (
@@ -270,7 +278,10 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 			r, err := benchUDPTx(st, peer, n, payload, call)
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
-			r, err = benchUDPRx(st, self.Addr(), n, payload, call)
+			r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, call)
+			rep.UDP = append(rep.UDP, r)
+			errs = append(errs, err)
+			profile(fmt.Sprintf("flood-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "flood", n, payload, call) })
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
 		}
@@ -359,9 +370,18 @@ func benchUDPTx(st benchStack, peer netip.Addr, n, payload int, call func(string
 	return r, nil
 }
 
-// benchUDPRx has the peer send n datagrams to us and counts them.
-func benchUDPRx(st benchStack, self netip.Addr, n, payload int, call func(string) (string, error)) (UDPRate, error) {
-	r := UDPRate{Dir: "rx", Payload: payload}
+// benchUDPRx has the peer send n datagrams to us and counts them: dir
+// "rx" from a socket (sendto after sendto, as fast as the peer's kernel
+// takes them: the peer's speed, which is what the device under test
+// leaves it of the host, bounds the rate), "flood" from kernel pktgen,
+// which offers more than either stack takes, so the rate is the device
+// under test's own.
+func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload int, call func(string) (string, error)) (UDPRate, error) {
+	r := UDPRate{Dir: dir, Payload: payload}
+	cmd := "udp-send"
+	if dir == "flood" {
+		cmd = "udp-flood"
+	}
 	pc, err := st.ListenPacket("udp4", fmt.Sprintf(":%d", benchUDPPort))
 	if err != nil {
 		return r, err
@@ -386,7 +406,10 @@ func benchUDPRx(st benchStack, self netip.Addr, n, payload int, call func(string
 			last.Store(now)
 		}
 	}()
-	line, err := call(fmt.Sprintf("udp-send %s %d %d", netip.AddrPortFrom(self, benchUDPPort), n, payload))
+	line, err := call(fmt.Sprintf("%s %s %d %d", cmd, netip.AddrPortFrom(self, benchUDPPort), n, payload))
+	if err == nil && strings.HasPrefix(line, "error") {
+		err = fmt.Errorf("%s: %s", cmd, line)
+	}
 	if err == nil {
 		var ns int64
 		if _, err = fmt.Sscan(line, &r.Sent, &ns); err == nil && ns > 0 {
@@ -480,6 +503,76 @@ func (a tcpCounts) minus(b tcpCounts) tcpCounts {
 		a.Probes - b.Probes, a.FastRetrans - b.FastRetrans, a.OFO - b.OFO}
 }
 
+// udpFlood is the peer's "udp-flood ADDR:PORT N PAYLOAD": kernel pktgen
+// sends N datagrams of PAYLOAD bytes (UDP checksum 0, from port 9 to
+// PORT) to ADDR, at the MAC the peer's neighbour table has for it, as
+// fast as its NIC takes them. The reply is "sent nanoseconds", or
+// "error: ...".
+func udpFlood(ifname string, args []string) string {
+	if len(args) != 3 {
+		return "error: udp-flood ADDR:PORT N PAYLOAD"
+	}
+	dst, err1 := netip.ParseAddrPort(args[0])
+	n, err2 := strconv.Atoi(args[1])
+	size, err3 := strconv.Atoi(args[2])
+	if err := errors.Join(err1, err2, err3); err != nil || size < 18 || size > 1472 {
+		return fmt.Sprintf("error: udp-flood %q: payload 18-1472: %v", args, err)
+	}
+	mac, err := neighbourMAC(dst.Addr())
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	src, err := ifaceAddr(ifname)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	port := strconv.Itoa(int(dst.Port()))
+	if err := pktgenSetup(ifname, fmt.Sprintf("count %d", n), fmt.Sprintf("pkt_size %d", size+42),
+		"dst_mac "+mac, "dst "+dst.Addr().String(), "src_min "+src.String(), "src_max "+src.String(),
+		"udp_src_min 9", "udp_src_max 9", "udp_dst_min "+port, "udp_dst_max "+port); err != nil {
+		return "error: " + err.Error()
+	}
+	start := time.Now()
+	if err := pktgenWrite("pgctrl", "start"); err != nil {
+		return "error: " + err.Error()
+	}
+	return fmt.Sprintf("%d %d", n, time.Since(start).Nanoseconds())
+}
+
+// neighbourMAC is the kernel's ARP entry for ip (/proc/net/arp), which a
+// peer with a connection to it has.
+func neighbourMAC(ip netip.Addr) (string, error) {
+	b, err := os.ReadFile("/proc/net/arp")
+	if err != nil {
+		return "", err
+	}
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		// IP address, HW type, Flags, HW address, Mask, Device
+		if f := strings.Fields(l); len(f) >= 4 && f[0] == ip.String() && f[3] != "00:00:00:00:00:00" {
+			return f[3], nil
+		}
+	}
+	return "", fmt.Errorf("no ARP entry for %v", ip)
+}
+
+// ifaceAddr is the first IPv4 address on ifname.
+func ifaceAddr(ifname string) (netip.Addr, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+			return p.Addr(), nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no IPv4 address", ifname)
+}
+
 func closeWrite(c net.Conn) error {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
@@ -491,7 +584,7 @@ func closeWrite(c net.Conn) error {
 // driver and stack at ringo.peerip, serving the ports above until the
 // device under test says "bye".
 func benchPeer(args map[string]string) error {
-	_, drv, err := kernelNIC(args["ringo.peerip"])
+	ifname, drv, err := kernelNIC(args["ringo.peerip"])
 	if err != nil {
 		return err
 	}
@@ -623,6 +716,8 @@ func benchPeer(args map[string]string) error {
 				sent++
 			}
 			reply = fmt.Sprintf("%d %d", sent, time.Since(start).Nanoseconds())
+		case "udp-flood": // udp-flood ADDR:PORT N PAYLOAD
+			reply = udpFlood(ifname, f[1:])
 		case "bye":
 			io.WriteString(c, "ok\n")
 			report(map[string]string{"phase": "done"})

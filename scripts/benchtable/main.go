@@ -135,9 +135,11 @@ func main() {
 	// same NIC model.
 	stackRows := []struct{ unit, label string }{
 		{"udp-tx-60B-dgrams/s", "UDP send, 60 B frames (datagrams/s at the peer)"},
-		{"udp-rx-60B-dgrams/s", "UDP receive, 60 B frames (datagrams/s)"},
+		{"udp-flood-60B-dgrams/s", "UDP receive, 60 B, pktgen flood (datagrams/s)"},
+		{"udp-rx-60B-dgrams/s", "UDP receive, 60 B, at the pace of the peer's sendto"},
 		{"udp-tx-1514B-dgrams/s", "UDP send, 1514 B frames"},
-		{"udp-rx-1514B-dgrams/s", "UDP receive, 1514 B frames"},
+		{"udp-flood-1514B-dgrams/s", "UDP receive, 1514 B, pktgen flood"},
+		{"udp-rx-1514B-dgrams/s", "UDP receive, 1514 B, at the pace of the peer's sendto"},
 		{"tcp-tx-MB/s", "TCP bulk send (MB/s)"},
 		{"tcp-rx-MB/s", "TCP bulk receive (MB/s)"},
 		{"ping-p50-ms", "ping RTT p50 (ms, lower is better)"},
