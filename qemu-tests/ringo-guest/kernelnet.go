@@ -10,11 +10,19 @@ import (
 )
 
 // kernelNIC puts the first NIC on the Linux kernel's own driver and stack:
-// it loads e1000, 8390 and ne2k-pci, gives the interface cidr, brings it
-// and lo up and waits for carrier. It returns the interface name and the
-// driver bound to it.
-func kernelNIC(cidr string) (ifname, driver string, err error) {
-	if err := loadModules("e1000", "8390", "ne2k-pci"); err != nil {
+// it loads e1000 (with rxDescs receive descriptors, its RxDescriptors
+// parameter; 0 for its default, 256), 8390 and ne2k-pci, gives the
+// interface cidr, brings it and lo up and waits for carrier. It returns
+// the interface name and the driver bound to it.
+func kernelNIC(cidr string, rxDescs int) (ifname, driver string, err error) {
+	e1000Params := ""
+	if rxDescs > 0 {
+		e1000Params = fmt.Sprintf("RxDescriptors=%d", rxDescs)
+	}
+	if err := loadModule("e1000", e1000Params); err != nil {
+		return "", "", err
+	}
+	if err := loadModules("8390", "ne2k-pci"); err != nil {
 		return "", "", err
 	}
 	ifs, err := nicsByPCIAddress(1)

@@ -36,7 +36,7 @@ type TCPEchoResult struct {
 // ne2k-pci), give eth0 ringo.peerip, then ping ringo.target with each size
 // in ringo.sizes (ringo.count each) from the kernel's ICMP socket.
 func linuxPeer(args map[string]string) error {
-	_, drv, err := kernelNIC(args["ringo.peerip"])
+	_, drv, err := kernelNIC(args["ringo.peerip"], 0)
 	if err != nil {
 		return err
 	}
@@ -116,15 +116,24 @@ func tcpEcho(addr string, n int64) TCPEchoResult {
 // loadModules loads kernel modules the initramfs carries, in order.
 func loadModules(names ...string) error {
 	for _, m := range names {
-		f, err := os.Open(filepath.Join("/lib/modules/ringo", m+".ko"))
-		if err != nil {
+		if err := loadModule(m, ""); err != nil {
 			return err
 		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && err != unix.EEXIST {
-			return fmt.Errorf("load %s: %w", m, err)
-		}
+	}
+	return nil
+}
+
+// loadModule loads /lib/modules/ringo/name.ko with params ("RxDescriptors=1024");
+// one already loaded is left as it is.
+func loadModule(name, params string) error {
+	f, err := os.Open(filepath.Join("/lib/modules/ringo", name+".ko"))
+	if err != nil {
+		return err
+	}
+	err = unix.FinitModule(int(f.Fd()), params, 0)
+	f.Close()
+	if err != nil && err != unix.EEXIST {
+		return fmt.Errorf("load %s: %w", name, err)
 	}
 	return nil
 }
