@@ -61,6 +61,7 @@ type Conn struct {
 	sndWnd              uint32 // bytes, already scaled
 	sndWL1, sndWL2      uint32
 	sndQ                byteQueue
+	sndBufCap           int // bounds sndQ: SndBuf, grown to twice cwnd up to SndBufMax (tcp_sndbuf_expand)
 	finQueued, finSent  bool
 	mss                 int
 	caps                netcore.Features // offloads of the route's device (sk_route_caps)
@@ -208,7 +209,7 @@ func (c *Conn) tsNow() uint32 { return uint32(time.Since(tsBase)/time.Millisecon
 
 func newConn(t *Table, id fourTuple) *Conn {
 	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, linger: -1,
-		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf}
+		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf, sndBufCap: t.cfg.SndBuf}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
 	c.rtx.init(c.onRTO)
 	c.delack.init(c.onDelAck)
@@ -755,6 +756,7 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			// window was full.
 			c.cwnd += max(c.mss*acked/c.cwnd, 1)
 		}
+		c.expandSndBufLocked()
 		c.dupAcks = 0
 		if c.tlpOut && seqLEQ(c.tlpHigh, ack) {
 			c.tlpOut = false // the probe's episode is over
@@ -1553,9 +1555,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 		case c.finQueued || (c.state != Established && c.state != CloseWait):
 			return done, c.opErr("write", errors.New("tcp: connection not open for writing"))
 		}
-		if room := c.t.cfg.SndBuf - c.sndQ.Len(); room > 0 {
+		if room := c.sndBufCap - c.sndQ.Len(); room > 0 {
 			n := min(room, len(p)-done)
-			c.sndQ.Append(p[done:done+n], c.t.cfg.SndBuf)
+			c.sndQ.Append(p[done:done+n], c.sndBufCap)
 			done += n
 			c.outputLocked()
 			continue
@@ -1679,11 +1681,21 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
+// expandSndBufLocked is tcp_sndbuf_expand, run as ACKs free send
+// buffer: the buffer grows to twice the congestion window, up to
+// SndBufMax, never shrinking. The queue's memory grows only as the
+// writer fills it, so a connection that sends little holds little.
+func (c *Conn) expandSndBufLocked() {
+	if want := min(2*c.cwnd, c.t.cfg.SndBufMax); want > c.sndBufCap {
+		c.sndBufCap = want
+	}
+}
+
 func (c *Conn) infoLocked() Info {
 	return Info{MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
 		RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
 		SndWnd: c.sndWnd, RcvNxt: c.rcvNxt - c.irs, RcvWnd: c.rcvWndLocked(), OFOSegs: len(c.ooo), OFOBytes: c.oooBytes,
-		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, RcvRTT: c.rcvRTT, RcvMem: c.rcvQ.Held(), SndMem: c.sndQ.Cap(),
+		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, SndBuf: c.sndBufCap, RcvRTT: c.rcvRTT, RcvMem: c.rcvQ.Held(), SndMem: c.sndQ.Cap(),
 		SACKOK: c.sackOK, TSOK: c.tsOK}
 }
 

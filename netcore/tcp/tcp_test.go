@@ -322,7 +322,50 @@ func TestQueueMemory(t *testing.T) {
 		_, err = c.Write(data)
 		require.NoError(t, err)
 	}
+	info := c.(*tcp.Conn).Info()
+	assert.Equal(t, 256<<10, info.SndBuf, "no send-buffer autotuning by default")
 	assert.LessOrEqual(t, c.(*tcp.Conn).QueueMemory(), 2*(256<<10), "bounded by the buffers")
+}
+
+// Send-buffer autotuning: with SndBufMax above SndBuf, a bulk sender
+// whose congestion window opens past its send buffer grows the buffer to
+// twice the window, within SndBufMax; with SndBufMax at SndBuf (the
+// default) it stays.
+func TestSndBufAutotune(t *testing.T) {
+	const initial, most = 64 << 10, 1 << 20
+	for _, tc := range []struct {
+		name string
+		max  int
+	}{{"autotuned", most}, {"fixed", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond, SndBuf: initial, SndBufMax: tc.max})
+			b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
+			stacktest.Wire(t, a, b, 0)
+			l, err := b.Listen("tcp", ":5005")
+			require.NoError(t, err)
+			defer l.Close()
+			go func() {
+				if c, err := l.Accept(); err == nil {
+					io.Copy(io.Discard, c)
+					c.Close()
+				}
+			}()
+			c, err := a.Dial("tcp", "10.1.0.2:5005")
+			require.NoError(t, err)
+			defer c.Close()
+			_, err = c.Write(make([]byte, 16<<20))
+			require.NoError(t, err)
+			got := c.(*tcp.Conn).Info()
+			t.Logf("%s: %s", tc.name, got)
+			if tc.max == 0 {
+				assert.Equal(t, initial, got.SndBuf, "no autotuning by default")
+				return
+			}
+			assert.Greater(t, got.SndBuf, initial, "the buffer grew")
+			assert.LessOrEqual(t, got.SndBuf, most, "within SndBufMax")
+			assert.GreaterOrEqual(t, got.SndBuf, min(2*got.Cwnd, most), "to twice the window")
+		})
+	}
 }
 
 // Receive-buffer autotuning: a reader that keeps up with a bulk sender

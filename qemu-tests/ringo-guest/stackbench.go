@@ -140,7 +140,7 @@ func stackBench(args map[string]string, nics []*nic) error {
 		return err
 	}
 	defer s.close()
-	st, err := socket.NewWithTCP(s.core, ipv4.Config{}, tcp.Config{SndBuf: atoiDefault(args["ringo.sndbuf"], 0), RcvBuf: atoiDefault(args["ringo.rcvbuf"], 0)})
+	st, err := socket.NewWithTCP(s.core, ipv4.Config{}, tcp.Config{SndBuf: atoiDefault(args["ringo.sndbuf"], 0), SndBufMax: atoiDefault(args["ringo.sndbufmax"], 0), RcvBuf: atoiDefault(args["ringo.rcvbuf"], 0)})
 	if err != nil {
 		return err
 	}
