@@ -296,6 +296,9 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 			r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, call)
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
+			if args["ringo.flood"] == "0" {
+				continue
+			}
 			profile(fmt.Sprintf("flood-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "flood", n, payload, call) })
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
