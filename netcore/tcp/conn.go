@@ -1683,13 +1683,24 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 
 // expandSndBufLocked is tcp_sndbuf_expand, run as ACKs free send
 // buffer: the buffer grows to twice the congestion window, up to
-// SndBufMax, never shrinking. The queue's memory grows only as the
-// writer fills it, so a connection that sends little holds little.
+// SndBufMax (by default sndBufTSO on a route with TSO, no growth on
+// others), never shrinking. The queue's memory grows only as the writer
+// fills it, so a connection that sends little holds little.
 func (c *Conn) expandSndBufLocked() {
-	if want := min(2*c.cwnd, c.t.cfg.SndBufMax); want > c.sndBufCap {
+	limit := c.t.cfg.SndBufMax
+	if limit == 0 {
+		if c.caps&netcore.FeatureTSO == 0 {
+			return
+		}
+		limit = sndBufTSO
+	}
+	if want := min(2*c.cwnd, limit); want > c.sndBufCap {
 		c.sndBufCap = want
 	}
 }
+
+// sndBufTSO is the default SndBufMax on a route whose device segments.
+const sndBufTSO = 1 << 20
 
 func (c *Conn) infoLocked() Info {
 	return Info{MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,

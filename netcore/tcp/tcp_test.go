@@ -323,24 +323,33 @@ func TestQueueMemory(t *testing.T) {
 		require.NoError(t, err)
 	}
 	info := c.(*tcp.Conn).Info()
-	assert.Equal(t, 256<<10, info.SndBuf, "no send-buffer autotuning by default")
-	assert.LessOrEqual(t, c.(*tcp.Conn).QueueMemory(), 2*(256<<10), "bounded by the buffers")
+	assert.LessOrEqual(t, info.SndBuf, 1<<20, "send-buffer autotuning within its default limit")
+	assert.LessOrEqual(t, c.(*tcp.Conn).QueueMemory(), info.SndBuf+256<<10, "bounded by the buffers")
 }
 
 // Send-buffer autotuning: with SndBufMax above SndBuf, a bulk sender
 // whose congestion window opens past its send buffer grows the buffer to
-// twice the window, within SndBufMax; with SndBufMax at SndBuf (the
-// default) it stays.
+// twice the window, within SndBufMax; with SndBufMax at SndBuf it stays.
+// By default (SndBufMax 0) it grows to 1 MiB on a route whose device
+// segments TCP, and stays on one that does not.
 func TestSndBufAutotune(t *testing.T) {
 	const initial, most = 64 << 10, 1 << 20
 	for _, tc := range []struct {
-		name string
-		max  int
-	}{{"autotuned", most}, {"fixed", 0}} {
+		name    string
+		max     int
+		tso     bool
+		grows   bool
+		ceiling int
+	}{
+		{"autotuned", most, false, true, most},
+		{"off", initial, true, false, initial},
+		{"default, TSO", 0, true, true, 1 << 20},
+		{"default, no TSO", 0, false, false, initial},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond, SndBuf: initial, SndBufMax: tc.max})
 			b := stacktest.Stack(t, tcp.Config{MSL: 100 * time.Millisecond})
-			stacktest.Wire(t, a, b, 0)
+			stacktest.WireConfig(t, a, b, link.PipeConfig{Offload: tc.tso})
 			l, err := b.Listen("tcp", ":5005")
 			require.NoError(t, err)
 			defer l.Close()
@@ -357,13 +366,13 @@ func TestSndBufAutotune(t *testing.T) {
 			require.NoError(t, err)
 			got := c.(*tcp.Conn).Info()
 			t.Logf("%s: %s", tc.name, got)
-			if tc.max == 0 {
-				assert.Equal(t, initial, got.SndBuf, "no autotuning by default")
+			if !tc.grows {
+				assert.Equal(t, initial, got.SndBuf, "the buffer stays")
 				return
 			}
 			assert.Greater(t, got.SndBuf, initial, "the buffer grew")
-			assert.LessOrEqual(t, got.SndBuf, most, "within SndBufMax")
-			assert.GreaterOrEqual(t, got.SndBuf, min(2*got.Cwnd, most), "to twice the window")
+			assert.LessOrEqual(t, got.SndBuf, tc.ceiling, "within its limit")
+			assert.GreaterOrEqual(t, got.SndBuf, min(2*got.Cwnd, tc.ceiling), "to twice the window")
 		})
 	}
 }

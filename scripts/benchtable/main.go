@@ -153,6 +153,9 @@ func main() {
 		fmt.Fprintf(&b, "\n| whole stack on %s, peer a Linux VM | ringo, interrupts | ringo, busy poll | Linux | ringo / Linux |\n| --- | --- | --- | --- | --- |\n", model)
 		for _, row := range stackRows {
 			r, p, l := summarize(ringo[row.unit]), summarize(poll[row.unit]), summarize(linux[row.unit])
+			if r.n == 0 && p.n == 0 && l.n == 0 {
+				continue // not measured on this model (the NE2000 has no floods)
+			}
 			ratio := "–"
 			if r.n > 0 && l.n > 0 && l.med > 0 {
 				ratio = fmt.Sprintf("%.2f", r.med/l.med)
