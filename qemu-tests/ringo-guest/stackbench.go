@@ -425,6 +425,7 @@ func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload int, call
 		}
 	}()
 	cpu := sampleCPU()
+	defer cpu.end()
 	line, err := call(fmt.Sprintf("%s %s %d %d", cmd, netip.AddrPortFrom(self, benchUDPPort), n, payload))
 	if err == nil && strings.HasPrefix(line, "error") {
 		err = fmt.Errorf("%s: %s", cmd, line)
@@ -450,10 +451,11 @@ func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload int, call
 }
 
 // cpuSampler reads the guest's CPU times (/proc/stat) every 10 ms until
-// busy is called.
+// end (or busy) is called.
 type cpuSampler struct {
 	stop    chan struct{}
 	done    chan struct{}
+	once    sync.Once
 	samples []cpuSample
 }
 
@@ -486,8 +488,7 @@ func sampleCPU() *cpuSampler {
 // from the last sample at or before from to the first at or after to
 // (0 when the samples do not cover the window).
 func (c *cpuSampler) busy(from, to time.Time) float64 {
-	close(c.stop)
-	<-c.done
+	c.end()
 	var a, b *cpuSample
 	for i := range c.samples {
 		s := &c.samples[i]
@@ -504,8 +505,15 @@ func (c *cpuSampler) busy(from, to time.Time) float64 {
 	return 100 * float64(b.busy-a.busy) / float64(b.total-a.total)
 }
 
+// end stops the sampler; the samples stay.
+func (c *cpuSampler) end() {
+	c.once.Do(func() { close(c.stop) })
+	<-c.done
+}
+
 // readCPUTimes reads the "cpu" line of /proc/stat: user nice system idle
-// iowait irq softirq steal ...
+// iowait irq softirq steal, then guest and guest_nice, which user and
+// nice already count.
 func readCPUTimes() (cpuSample, bool) {
 	s := cpuSample{at: time.Now()}
 	b, err := os.ReadFile("/proc/stat")
@@ -517,7 +525,7 @@ func readCPUTimes() (cpuSample, bool) {
 	if len(f) < 5 || f[0] != "cpu" {
 		return s, false
 	}
-	for i, v := range f[1:] {
+	for i, v := range f[1:min(len(f), 9)] {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return s, false
