@@ -617,21 +617,15 @@ func (a tcpCounts) minus(b tcpCounts) tcpCounts {
 // PORT) to ADDR, at the MAC the peer's neighbour table has for it, as
 // fast as its NIC takes them. The reply is "sent nanoseconds", or
 // "error: ...".
-func udpFlood(ifname string, args []string) string {
-	if len(args) != 3 {
-		return "error: udp-flood ADDR:PORT N PAYLOAD"
+func udpFlood(ifname string, src netip.Addr, args []string) string {
+	dst, n, size, err := parseUDPCommand(args)
+	if err == nil && size < 18 {
+		err = fmt.Errorf("payload %d: pktgen needs 18 or more", size)
 	}
-	dst, err1 := netip.ParseAddrPort(args[0])
-	n, err2 := strconv.Atoi(args[1])
-	size, err3 := strconv.Atoi(args[2])
-	if err := errors.Join(err1, err2, err3); err != nil || size < 18 || size > 1472 {
-		return fmt.Sprintf("error: udp-flood %q: payload 18-1472: %v", args, err)
+	if err != nil {
+		return "error: udp-flood: " + err.Error()
 	}
 	mac, err := neighbourMAC(dst.Addr())
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	src, err := ifaceAddr(ifname)
 	if err != nil {
 		return "error: " + err.Error()
 	}
@@ -664,22 +658,22 @@ func neighbourMAC(ip netip.Addr) (string, error) {
 	return "", fmt.Errorf("no ARP entry for %v", ip)
 }
 
-// ifaceAddr is the first IPv4 address on ifname.
-func ifaceAddr(ifname string) (netip.Addr, error) {
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return netip.Addr{}, err
+// parseUDPCommand parses the arguments of udp-send and udp-flood:
+// ADDR:PORT N PAYLOAD, PAYLOAD at most 1472 bytes (a 1514-byte frame).
+func parseUDPCommand(args []string) (dst netip.AddrPort, n, payload int, err error) {
+	if len(args) != 3 {
+		return dst, 0, 0, errors.New("want ADDR:PORT N PAYLOAD")
 	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return netip.Addr{}, err
+	dst, err1 := netip.ParseAddrPort(args[0])
+	n, err2 := strconv.Atoi(args[1])
+	payload, err3 := strconv.Atoi(args[2])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return dst, 0, 0, err
 	}
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
-			return p.Addr(), nil
-		}
+	if payload < 0 || payload > 1472 {
+		return dst, 0, 0, fmt.Errorf("payload %d: 0-1472 bytes", payload)
 	}
-	return netip.Addr{}, fmt.Errorf("%s has no IPv4 address", ifname)
+	return dst, n, payload, nil
 }
 
 func closeWrite(c net.Conn) error {
@@ -693,6 +687,10 @@ func closeWrite(c net.Conn) error {
 // driver and stack at ringo.peerip, serving the ports above until the
 // device under test says "bye".
 func benchPeer(args map[string]string) error {
+	self, err := netip.ParsePrefix(args["ringo.peerip"])
+	if err != nil {
+		return fmt.Errorf("ringo.peerip: %w", err)
+	}
 	ifname, drv, err := kernelNIC(args["ringo.peerip"], benchRxRing)
 	if err != nil {
 		return err
@@ -799,15 +797,9 @@ func benchPeer(args map[string]string) error {
 			sink.n = 0
 			sink.Unlock()
 		case "udp-send": // udp-send ADDR:PORT N PAYLOAD
-			if len(f) != 4 {
-				reply = "error: udp-send ADDR:PORT N PAYLOAD"
-				break
-			}
-			dst, err1 := netip.ParseAddrPort(f[1])
-			n, err2 := strconv.Atoi(f[2])
-			size, err3 := strconv.Atoi(f[3])
-			if err := errors.Join(err1, err2, err3); err != nil || size > 1472 {
-				reply = fmt.Sprintf("error: %v", err)
+			dst, n, size, err := parseUDPCommand(f[1:])
+			if err != nil {
+				reply = "error: udp-send: " + err.Error()
 				break
 			}
 			buf := make([]byte, size)
@@ -826,7 +818,7 @@ func benchPeer(args map[string]string) error {
 			}
 			reply = fmt.Sprintf("%d %d", sent, time.Since(start).Nanoseconds())
 		case "udp-flood": // udp-flood ADDR:PORT N PAYLOAD
-			reply = udpFlood(ifname, f[1:])
+			reply = udpFlood(ifname, self.Addr(), f[1:])
 		case "bye":
 			io.WriteString(c, "ok\n")
 			report(map[string]string{"phase": "done"})
