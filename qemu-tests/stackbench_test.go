@@ -32,6 +32,7 @@ type stackBenchReport struct {
 		SendPPS        float64
 		RecvPPS        float64
 		BusyPct        float64
+		CPU            string
 	}
 	TCP []struct {
 		Dir     string
@@ -144,8 +145,9 @@ func saveProfile(t testing.TB, raw []byte) {
 }
 
 // profPhase is what the guest profiles: nothing without RINGO_PPROF=DIR,
-// else RINGO_PPROF_PHASE (all, ping, udp,
-// flood-60, flood-1514, tcp-tx, tcp-rx; default all).
+// else RINGO_PPROF_PHASE (all, ping, udp, rx-60, rx-1514 (receiving at
+// the peer's sendto pace), flood-60, flood-1514, tcp-tx, tcp-rx; default
+// all).
 func profPhase() string {
 	if os.Getenv("RINGO_PPROF") == "" {
 		return ""
@@ -190,6 +192,11 @@ func BenchmarkStack(b *testing.B) {
 				if os.Getenv("RINGO_BENCH_DIAG") != "" {
 					for _, c := range r.TCP {
 						b.Logf("TCP %s: %s", c.Dir, c.TCP)
+					}
+					for _, u := range r.UDP {
+						if u.CPU != "" {
+							b.Logf("UDP %s %d B: %.0f/s of %.0f offered, %s", u.Dir, u.Payload+42, u.RecvPPS, u.SendPPS, u.CPU)
+						}
 					}
 					b.Logf("%s", r.Diag)
 				}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -88,6 +89,10 @@ type UDPRate struct {
 	// guest — QEMU's device model, the peer, the host's two cores —
 	// bounds the rate.
 	BusyPct float64 `json:",omitempty"`
+	// CPU splits the same window by /proc/stat's columns, with the
+	// interrupts the guest took per datagram received (its "intr" line:
+	// every interrupt, the timer's too).
+	CPU string `json:",omitempty"`
 }
 
 // TCPRate is one bulk transfer: "tx" DUT to peer, "rx" peer to DUT.
@@ -209,7 +214,7 @@ func linuxStackBench(args map[string]string) error {
 }
 
 // profPhase names the phase of runStackBench to CPU-profile (ringo.pprof:
-// all, ping, udp, flood-60 or flood-1514 (one pktgen flood), tcp-tx or
+// all, ping, udp, rx-60 or rx-1514 (at the peer's sendto pace), flood-60 or flood-1514 (one pktgen flood), tcp-tx or
 // tcp-rx); the profile goes back to the host as a report, go tool pprof
 // reads it without the binary.
 // With ringo.trace=1 the phase gets a runtime execution trace instead
@@ -293,7 +298,7 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 			r, err := benchUDPTx(st, peer, n, payload, call)
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
-			r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, call)
+			profile(fmt.Sprintf("rx-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, call) })
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
 			if args["ringo.flood"] == "0" {
@@ -424,6 +429,8 @@ func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload int, call
 			last.Store(now)
 		}
 	}()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	cpu := sampleCPU()
 	defer cpu.end()
 	line, err := call(fmt.Sprintf("%s %s %d %d", cmd, netip.AddrPortFrom(self, benchUDPPort), n, payload))
@@ -445,7 +452,12 @@ func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload int, call
 	r.Received = int(got.Load())
 	if r.Received > 1 {
 		r.RecvPPS = float64(r.Received-1) / (float64(last.Load()-first.Load()) / 1e9)
-		r.BusyPct = cpu.busy(time.Unix(0, first.Load()), time.Unix(0, last.Load()))
+		r.BusyPct, r.CPU = cpu.busy(time.Unix(0, first.Load()), time.Unix(0, last.Load()))
+		if r.CPU != "" {
+			runtime.ReadMemStats(&ms1)
+			r.CPU = fmt.Sprintf("%s, %.2f intr/datagram; this process: %.2f allocs/datagram, %d GCs",
+				r.CPU, float64(cpu.intr)/float64(r.Received-1), float64(ms1.Mallocs-ms0.Mallocs)/float64(r.Received), ms1.NumGC-ms0.NumGC)
+		}
 	}
 	return r, err
 }
@@ -457,11 +469,25 @@ type cpuSampler struct {
 	done    chan struct{}
 	once    sync.Once
 	samples []cpuSample
+	intr    uint64 // interrupts in busy's window
 }
 
 type cpuSample struct {
-	at          time.Time
-	busy, total uint64 // USER_HZ ticks: all but idle and iowait, all
+	at    time.Time
+	ticks [8]uint64 // USER_HZ ticks: user nice system idle iowait irq softirq steal
+	intr  uint64    // interrupts since boot
+}
+
+var cpuColumns = [8]string{"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"}
+
+func (s *cpuSample) busyTotal() (busy, total uint64) {
+	for i, n := range s.ticks {
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
 }
 
 func sampleCPU() *cpuSampler {
@@ -485,9 +511,10 @@ func sampleCPU() *cpuSampler {
 }
 
 // busy stops the sampler and returns how busy the CPU was, in percent,
-// from the last sample at or before from to the first at or after to
-// (0 when the samples do not cover the window).
-func (c *cpuSampler) busy(from, to time.Time) float64 {
+// from the last sample at or before from to the first at or after to,
+// and the window's split by column (0 and "" when the samples do not
+// cover it); c.intr is then the interrupts taken in the window.
+func (c *cpuSampler) busy(from, to time.Time) (float64, string) {
 	c.end()
 	var a, b *cpuSample
 	for i := range c.samples {
@@ -499,10 +526,22 @@ func (c *cpuSampler) busy(from, to time.Time) float64 {
 			b = s
 		}
 	}
-	if a == nil || b == nil || b.total <= a.total {
-		return 0
+	if a == nil || b == nil {
+		return 0, ""
 	}
-	return 100 * float64(b.busy-a.busy) / float64(b.total-a.total)
+	busyA, totalA := a.busyTotal()
+	busyB, totalB := b.busyTotal()
+	if totalB <= totalA {
+		return 0, ""
+	}
+	c.intr = b.intr - a.intr
+	var split strings.Builder
+	for i, name := range cpuColumns {
+		if d := b.ticks[i] - a.ticks[i]; d > 0 {
+			fmt.Fprintf(&split, "%s %.0f%% ", name, 100*float64(d)/float64(totalB-totalA))
+		}
+	}
+	return 100 * float64(busyB-busyA) / float64(totalB-totalA), strings.TrimSpace(split.String())
 }
 
 // end stops the sampler; the samples stay.
@@ -511,16 +550,16 @@ func (c *cpuSampler) end() {
 	<-c.done
 }
 
-// readCPUTimes reads the "cpu" line of /proc/stat: user nice system idle
-// iowait irq softirq steal, then guest and guest_nice, which user and
-// nice already count.
+// readCPUTimes reads the "cpu" line of /proc/stat — user nice system
+// idle iowait irq softirq steal, then guest and guest_nice, which user and
+// nice already count — and the first field of its "intr" line.
 func readCPUTimes() (cpuSample, bool) {
 	s := cpuSample{at: time.Now()}
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return s, false
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
+	line, rest, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 5 || f[0] != "cpu" {
 		return s, false
@@ -530,9 +569,12 @@ func readCPUTimes() (cpuSample, bool) {
 		if err != nil {
 			return s, false
 		}
-		s.total += n
-		if i != 3 && i != 4 { // idle, iowait
-			s.busy += n
+		s.ticks[i] = n
+	}
+	if i := strings.Index(rest, "\nintr "); i >= 0 {
+		f := strings.Fields(rest[i+len("\nintr ") : min(len(rest), i+64)])
+		if len(f) > 0 {
+			s.intr, _ = strconv.ParseUint(f[0], 10, 64)
 		}
 	}
 	return s, true
