@@ -34,7 +34,7 @@ type Conn struct {
 	connected    bool
 
 	mu       sync.Mutex // guards the fields below
-	queue    []rxEntry  // FIFO of received datagrams, bounded by rcvbuf bytes
+	queue    rxQueue    // received datagrams, bounded by rcvbuf bytes
 	qbytes   int
 	rcvbuf   int
 	err      error // pending asynchronous error (ICMP)
@@ -48,6 +48,40 @@ type rxEntry struct {
 	b     *skb.Buff
 	src   [4]byte
 	sport uint16
+}
+
+// rxQueue is a socket's FIFO of received datagrams: a ring that doubles
+// when full and never shrinks, so that once it has held as many as the
+// receive buffer lets in, queueing a datagram allocates nothing. (A slice
+// resliced from the front would reallocate on nearly every datagram when
+// the reader keeps up: its capacity runs out behind it.)
+type rxQueue struct {
+	ring []rxEntry // len a power of two, or 0
+	head int       // index of the oldest entry
+	n    int
+}
+
+func (q *rxQueue) len() int { return q.n }
+
+func (q *rxQueue) push(e rxEntry) {
+	if q.n == len(q.ring) {
+		ring := make([]rxEntry, max(8, 2*len(q.ring)))
+		for i := range q.n {
+			ring[i] = q.ring[(q.head+i)&(len(q.ring)-1)]
+		}
+		q.ring, q.head = ring, 0
+	}
+	q.ring[(q.head+q.n)&(len(q.ring)-1)] = e
+	q.n++
+}
+
+// pop removes the oldest entry; the queue must not be empty.
+func (q *rxQueue) pop() rxEntry {
+	e := q.ring[q.head]
+	q.ring[q.head] = rxEntry{}
+	q.head = (q.head + 1) & (len(q.ring) - 1)
+	q.n--
+	return e
 }
 
 func newConn(t *Table) *Conn {
@@ -71,7 +105,7 @@ func (c *Conn) enqueue(b *skb.Buff, src [4]byte, sport uint16) bool {
 		c.drops.Add(1)
 		return false
 	}
-	c.queue = append(c.queue, rxEntry{b, src, sport})
+	c.queue.push(rxEntry{b, src, sport})
 	c.qbytes += size
 	c.signal()
 	c.mu.Unlock()
@@ -125,12 +159,10 @@ func (c *Conn) read(p []byte) (int, [4]byte, uint16, error) {
 			c.err = nil
 			c.mu.Unlock()
 			return 0, [4]byte{}, 0, c.opErr("read", err)
-		case len(c.queue) > 0:
-			e := c.queue[0]
-			c.queue[0] = rxEntry{}
-			c.queue = c.queue[1:]
+		case c.queue.len() > 0:
+			e := c.queue.pop()
 			c.qbytes -= e.b.Len() + e.b.Headroom() + e.b.Tailroom()
-			if len(c.queue) > 0 {
+			if c.queue.len() > 0 {
 				c.signal() // one wake-up may stand for several datagrams
 			}
 			c.mu.Unlock()
@@ -223,12 +255,12 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	q := c.queue
-	c.queue, c.qbytes = nil, 0
+	c.queue, c.qbytes = rxQueue{}, 0
 	close(c.wake) // every waiter wakes and sees closed
 	c.mu.Unlock()
 	c.t.unbind(c)
-	for _, e := range q {
-		e.b.Free()
+	for q.len() > 0 {
+		q.pop().b.Free()
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func FuzzReceive(f *testing.F) {
 		// Drain so later inputs are not all dropped.
 		for {
 			sock.mu.Lock()
-			n := len(sock.queue)
+			n := sock.queue.len()
 			sock.mu.Unlock()
 			if n == 0 {
 				break
