@@ -135,7 +135,19 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return n, &net.UDPAddr{IP: ipv4.IP(src), Port: int(sport)}, nil
+	return n, newUDPAddr(src, sport), nil
+}
+
+// newUDPAddr makes the address ReadFrom returns in one allocation, the
+// IP's bytes in the same object (net.IPv4 would be a second).
+func newUDPAddr(ip [4]byte, port uint16) *net.UDPAddr {
+	a := &struct {
+		net.UDPAddr
+		ip [net.IPv6len]byte
+	}{}
+	a.ip = [net.IPv6len]byte{10: 0xff, 11: 0xff, 12: ip[0], 13: ip[1], 14: ip[2], 15: ip[3]}
+	a.IP, a.Port = a.ip[:], int(port)
+	return &a.UDPAddr
 }
 
 // ReadFromAddrPort is ReadFrom without allocating an address.

@@ -77,3 +77,14 @@ func TestReceiveNoAlloc(t *testing.T) {
 		assert.Zero(t, testing.AllocsPerRun(200, func() { cycle(burst) }), "burst of %d", burst)
 	}
 }
+
+// TestReadFromOneAlloc: ReadFrom's address is one allocation, and the
+// same address net.IPv4 gives.
+func TestReadFromOneAlloc(t *testing.T) {
+	a := newUDPAddr([4]byte{10, 1, 2, 3}, 4000)
+	assert.Equal(t, &net.UDPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 4000}, a)
+	assert.Equal(t, "10.1.2.3:4000", a.String())
+	var sink *net.UDPAddr
+	assert.EqualValues(t, 1, testing.AllocsPerRun(100, func() { sink = newUDPAddr([4]byte{10, 1, 2, 3}, 4000) }))
+	_ = sink
+}
