@@ -151,3 +151,45 @@ func TestCloseStopsLines(t *testing.T) {
 	_, err = b2.Request("eth2", 0, &fakeSource{fd: blocking}, func() bool { return true })
 	assert.ErrorContains(t, err, "not non-blocking")
 }
+
+// TestOneReadPerInterrupt: the line's goroutine makes one read(2) of the
+// eventfd per interrupt (plus the first, before any fired), and an
+// interrupt raised while the handler runs — the device firing again
+// right after the unmask — is served, not lost.
+func TestOneReadPerInterrupt(t *testing.T) {
+	b, err := New(nil)
+	require.NoError(t, err)
+	defer b.Close()
+	src := newSource(t)
+	handled := make(chan struct{}, 16)
+	var refire atomic.Bool
+	l, err := b.Request("eth0", 0, src, func() bool {
+		if refire.CompareAndSwap(true, false) {
+			src.fire(t)
+		}
+		handled <- struct{}{}
+		return true
+	})
+	require.NoError(t, err)
+	wait := func() {
+		select {
+		case <-handled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("interrupt not delivered")
+		}
+	}
+	const n = 50
+	for range n {
+		src.fire(t)
+		wait()
+		require.Eventually(t, func() bool { return src.unmasks.Load() == int64(l.Count()) }, 5*time.Second, 100*time.Microsecond)
+	}
+	assert.EqualValues(t, n, l.Count())
+	assert.LessOrEqual(t, l.reads.Load(), uint64(n+2), "eventfd reads for %d interrupts", n)
+
+	refire.Store(true)
+	src.fire(t)
+	wait()
+	wait() // the one raised inside the handler
+	assert.EqualValues(t, n+2, l.Count())
+}
