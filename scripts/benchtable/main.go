@@ -217,10 +217,12 @@ func main() {
 }
 
 // vsVeth is a TAP row's ratio to the kernel on both ends of a veth pair
-// (BulkTAP/* to BulkVeth in MB/s, UDPTAP/* to UDPVeth in datagrams/s
+// (BulkTAP/* to BulkVeth in MB/s, BulkTAP/plain-* to BulkVethPlain, the
+// pair without its offloads, UDPTAP/* to UDPVeth in datagrams/s
 // received), "–" for other rows.
 func vsVeth(s samples, name string) string {
 	for _, c := range []struct{ tap, veth, unit string }{
+		{"BenchmarkBulkTAP/plain-", "BenchmarkBulkVethPlain", "MB/s"},
 		{"BenchmarkBulkTAP/", "BenchmarkBulkVeth", "MB/s"},
 		{"BenchmarkUDPTAP/", "BenchmarkUDPVeth", "rx-dgrams/s"},
 	} {
