@@ -492,18 +492,24 @@ func (s *cpuSample) busyTotal() (busy, total uint64) {
 
 func sampleCPU() *cpuSampler {
 	c := &cpuSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	// The first sample before returning: on one vCPU the goroutine may
+	// not run before the first datagram, and a window with no sample
+	// before it has no figure.
+	if s, ok := readCPUTimes(); ok {
+		c.samples = append(c.samples, s)
+	}
 	go func() {
 		defer close(c.done)
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if s, ok := readCPUTimes(); ok {
-				c.samples = append(c.samples, s)
-			}
 			select {
 			case <-c.stop:
 				return
 			case <-t.C:
+			}
+			if s, ok := readCPUTimes(); ok {
+				c.samples = append(c.samples, s)
 			}
 		}
 	}()
