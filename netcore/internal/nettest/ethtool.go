@@ -50,34 +50,31 @@ func NoOffloads(t testing.TB, ns, dev string) {
 			return fmt.Errorf("socket: %w", err)
 		}
 		defer unix.Close(fd)
-		for _, c := range []struct {
-			name string
-			cmd  uint32
+		features := []struct {
+			name     string
+			set, get uint32 // get 0: not read back
 		}{
-			{"gro", unix.ETHTOOL_SGRO},
-			{"gso", unix.ETHTOOL_SGSO},
-			{"tso", unix.ETHTOOL_STSO},
-			{"sg", unix.ETHTOOL_SSG},
-			{"tx", unix.ETHTOOL_STXCSUM},
-		} {
-			if _, err := ethtool(fd, dev, c.cmd, 0); err != nil {
-				return fmt.Errorf("%s: %s off: %w", dev, c.name, err)
+			{"gro", unix.ETHTOOL_SGRO, unix.ETHTOOL_GGRO},
+			{"gso", unix.ETHTOOL_SGSO, unix.ETHTOOL_GGSO},
+			{"tso", unix.ETHTOOL_STSO, unix.ETHTOOL_GTSO},
+			{"sg", unix.ETHTOOL_SSG, 0},
+			{"tx", unix.ETHTOOL_STXCSUM, 0},
+		}
+		for _, f := range features {
+			if _, err := ethtool(fd, dev, f.set, 0); err != nil {
+				return fmt.Errorf("%s: %s off: %w", dev, f.name, err)
 			}
 		}
-		for _, c := range []struct {
-			name string
-			cmd  uint32
-		}{
-			{"gro", unix.ETHTOOL_GGRO},
-			{"gso", unix.ETHTOOL_GGSO},
-			{"tso", unix.ETHTOOL_GTSO},
-		} {
-			on, err := ethtool(fd, dev, c.cmd, 0)
+		for _, f := range features {
+			if f.get == 0 {
+				continue
+			}
+			on, err := ethtool(fd, dev, f.get, 0)
 			if err != nil {
-				return fmt.Errorf("%s: read %s: %w", dev, c.name, err)
+				return fmt.Errorf("%s: read %s: %w", dev, f.name, err)
 			}
 			if on != 0 {
-				return fmt.Errorf("%s: %s still on", dev, c.name)
+				return fmt.Errorf("%s: %s still on", dev, f.name)
 			}
 		}
 		return nil
