@@ -214,9 +214,10 @@ func linuxStackBench(args map[string]string) error {
 }
 
 // profPhase names the phase of runStackBench to CPU-profile (ringo.pprof:
-// all, ping, udp, rx-60 or rx-1514 (at the peer's sendto pace), flood-60 or flood-1514 (one pktgen flood), tcp-tx or
-// tcp-rx); the profile goes back to the host as a report, go tool pprof
-// reads it without the binary.
+// all, ping, udp, rx-60 or rx-1514 (receiving at the peer's sendto pace),
+// flood-60 or flood-1514 (one pktgen flood), tcp-tx or tcp-rx); the
+// profile goes back to the host as a report, go tool pprof reads it
+// without the binary.
 // With ringo.trace=1 the phase gets a runtime execution trace instead
 // (go tool trace): where the one P went, goroutine by goroutine.
 var (
