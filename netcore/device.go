@@ -331,6 +331,12 @@ func (d *Device) Down() error {
 		n.Disable()
 	}
 	err := d.ops.Stop()
+	// A qdisc run another goroutine began before the queue stopped may
+	// still hold a packet it will requeue; let it finish before the
+	// purge (dev_deactivate waits for some_qdisc_is_busy the same way).
+	for d.qdiscBusy.Load() {
+		runtime.Gosched()
+	}
 	d.qdisc.Reset()
 	d.core.log.Info("device down", "dev", d.Name)
 	if err != nil {
@@ -497,6 +503,14 @@ func DevQueueXmit(b *skb.Buff) error {
 		d.Stats.TxDropped.Add(1)
 		b.Free()
 		return ErrQueueFull
+	}
+	if !d.IsUp() {
+		// Down ran between the look above and the enqueue, and has
+		// purged the qdisc already: purge it again, or b would wait
+		// there for the next Up (or for ever).
+		d.qdisc.Reset()
+		d.Stats.TxDropped.Add(1)
+		return ErrDeviceDown
 	}
 	d.qdiscRun()
 	if d.xmitCalls.Add(1)%xmitYieldCheck == 0 {
