@@ -2,6 +2,7 @@ package link
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -205,6 +206,51 @@ func TestTAPWakeups(t *testing.T) {
 	require.NoError(t, tap.Dev.Down())
 	require.NoError(t, tap.Dev.Up())
 	send(20)
+}
+
+// TestTAPTransmitRing: a burst far longer than the writer's ring reaches
+// the kernel whole — the queue stops on a full ring and wakes as it
+// drains — and a device taken down mid-burst frees every frame it held
+// (and its receive buffer).
+func TestTAPTransmitRing(t *testing.T) {
+	c := newCore(t)
+	tap, ns, ifname := kernelTAP(t, c, "t")
+	live := skb.Live()
+	require.NoError(t, tap.Dev.Up())
+	bcast := &netcore.Device{HardwareAddr: []byte{255, 255, 255, 255, 255, 255}}
+	burst := func(n int) (sent int) {
+		for i := 0; i < n; {
+			err := netcore.DevQueueXmit(frame(tap.Dev, bcast, uint32(i), 1514))
+			switch {
+			case errors.Is(err, netcore.ErrQueueFull):
+				time.Sleep(20 * time.Microsecond) // the qdisc is full: let the writer drain
+				continue
+			case err != nil:
+				return sent
+			}
+			i++
+			sent++
+		}
+		return sent
+	}
+	rxBefore := kernelCounter(t, ns, ifname, "rx_packets")
+	const n = 20 * tapTxRing
+	require.Equal(t, n, burst(n))
+	require.Eventually(t, func() bool {
+		return kernelCounter(t, ns, ifname, "rx_packets")-rxBefore == n
+	}, 10*time.Second, 10*time.Millisecond, "frames the kernel received of %d", n)
+	assert.EqualValues(t, n, tap.Dev.Stats.TxPackets.Load())
+	assert.Zero(t, tap.Dev.Stats.TxErrors.Load())
+
+	done := make(chan int)
+	go func() { done <- burst(n) }()
+	time.Sleep(5 * time.Millisecond)
+	require.NoError(t, tap.Dev.Down())
+	t.Logf("sent %d of %d before the device went down", <-done, n)
+	assert.Eventually(t, func() bool { return skb.Live() == live }, 5*time.Second, time.Millisecond,
+		"buffers still held: %d", skb.Live()-live)
+	require.NoError(t, tap.Dev.Up())
+	require.Equal(t, 10, burst(10), "sending again after up")
 }
 
 func kernelCounter(t *testing.T, ns, ifname, name string) uint64 {

@@ -30,6 +30,14 @@ import (
 // TUN_F_TSO4), so a bulk transfer costs one read or write per 64 KB
 // rather than per frame. With NoOffload every frame is a read or a write
 // of its own, checksummed by its sender.
+//
+// A frame to send goes onto a ring of tapTxRing entries that a goroutine
+// of the TAP's own drains with write(2) — the TAP's DMA engine. A write
+// carries the kernel's receive of the frame (its stack runs inside the
+// system call), which the stack would otherwise wait out on every frame
+// it sends and every ACK; with the ring it goes on with the next. When
+// the ring is full the transmit queue stops, and it wakes when the ring
+// is half empty, as a NIC's does on TX completion.
 type TAP struct {
 	Dev    *netcore.Device
 	IfName string // kernel-side interface name
@@ -37,8 +45,12 @@ type TAP struct {
 	fd      int
 	offload bool
 	napi    *netcore.NAPI
-	irqFile *os.File  // while open: a duplicate of fd in Go's poller, the "interrupt line"
-	rxBig   *skb.Buff // the poll's large read buffer (offload), owned by the poll
+	irqFile *os.File       // while open: a duplicate of fd in Go's poller, the "interrupt line"
+	rxBig   *skb.Buff      // the poll's large read buffer (offload), owned by the poll
+	txMu    sync.Mutex     // guards txOpen and sends on txRing (StartXmit against Stop)
+	txOpen  bool           // the writer runs: StartXmit may queue
+	txRing  chan *skb.Buff // frames for the writer, in order
+	txStop  chan struct{}  // closed by Stop: the writer returns
 	wg      sync.WaitGroup
 
 	// Counters (ethtool -S).
@@ -77,6 +89,9 @@ const (
 	// TUNSETOFFLOAD flags: what the reader can take from the kernel.
 	tunFCsum = 0x01 // TUN_F_CSUM
 	tunFTSO4 = 0x02 // TUN_F_TSO4
+
+	// tapTxRing is the writer's ring, in frames (or 64 KB packets).
+	tapTxRing = 256
 )
 
 // vnetHdr is a typed view of the 10-byte virtio-net header.
@@ -157,8 +172,12 @@ func (t *TAP) Open() error {
 		return fmt.Errorf("link: %s: %w", t.IfName, err)
 	}
 	t.irqFile = f
-	t.wg.Add(1)
+	t.txMu.Lock()
+	t.txRing, t.txStop, t.txOpen = make(chan *skb.Buff, tapTxRing), make(chan struct{}), true
+	t.txMu.Unlock()
+	t.wg.Add(2)
 	go t.irq(rc)
+	go t.writer(t.txRing, t.txStop)
 	t.Dev.NetifCarrierOn()
 	return nil
 }
@@ -166,7 +185,19 @@ func (t *TAP) Open() error {
 // Stop implements netcore.DeviceOps.
 func (t *TAP) Stop() error {
 	t.irqFile.Close() // ends irq's wait
+	t.txMu.Lock()
+	t.txOpen = false
+	close(t.txStop)
+	t.txMu.Unlock()
 	t.wg.Wait()
+	for len(t.txRing) > 0 { // what the writer left is dropped, as a NIC's ring at reset
+		(<-t.txRing).Free()
+		t.Dev.Stats.TxDropped.Add(1)
+	}
+	if t.rxBig != nil { // NAPI is disabled: the poll is not running
+		t.rxBig.Free()
+		t.rxBig = nil
+	}
 	t.irqFile = nil
 	t.Dev.NetifCarrierOff()
 	return nil
@@ -326,8 +357,9 @@ func (t *TAP) applyVnet(b *skb.Buff, h vnetHdr) bool {
 	return true
 }
 
-// StartXmit implements netcore.DeviceOps: one write(2) per frame, or per
-// TCP packet of up to 64 KB with offloads.
+// StartXmit implements netcore.DeviceOps: the frame (or TCP packet of up
+// to 64 KB, with offloads) goes onto the writer's ring, one write(2)
+// each.
 func (t *TAP) StartXmit(b *skb.Buff) netcore.TxStatus {
 	if t.offload {
 		if b = t.pushVnet(b); b == nil {
@@ -335,13 +367,49 @@ func (t *TAP) StartXmit(b *skb.Buff) netcore.TxStatus {
 			return netcore.TxOK
 		}
 	}
-	n, err := unix.Write(t.fd, b.Data())
-	if err != nil || n != b.Len() {
-		t.TxWriteErrs.Add(1)
-		t.Dev.Stats.TxErrors.Add(1)
+	t.txMu.Lock()
+	defer t.txMu.Unlock()
+	if !t.txOpen { // racing Stop
+		b.Free()
+		t.Dev.Stats.TxDropped.Add(1)
+		return netcore.TxOK
 	}
-	b.Free()
-	return netcore.TxOK
+	select {
+	case t.txRing <- b:
+		return netcore.TxOK
+	default:
+	}
+	t.Dev.NetifStopQueue()
+	select {
+	case t.txRing <- b: // the writer made room meanwhile
+		t.Dev.NetifWakeQueue()
+		return netcore.TxOK
+	default:
+		return netcore.TxBusy // the core requeues b
+	}
+}
+
+// writer writes the ring's frames to the TAP in order and wakes the
+// transmit queue once the ring is half empty (the device's TX completion).
+func (t *TAP) writer(ring chan *skb.Buff, stop chan struct{}) {
+	defer t.wg.Done()
+	for {
+		var b *skb.Buff
+		select {
+		case b = <-ring:
+		case <-stop:
+			return
+		}
+		n, err := unix.Write(t.fd, b.Data())
+		if err != nil || n != b.Len() {
+			t.TxWriteErrs.Add(1)
+			t.Dev.Stats.TxErrors.Add(1)
+		}
+		b.Free()
+		if len(ring) <= cap(ring)/2 && t.Dev.NetifQueueStopped() && t.Dev.IsUp() {
+			t.Dev.NetifWakeQueue()
+		}
+	}
 }
 
 // pushVnet puts the virtio-net header in front of the frame in b: a
