@@ -8,11 +8,11 @@ set xtics rotate by -20
 set key top right
 set grid ytics
 $data << EOD
-"e1000 → e1000, 60 B" 109321 181464 26579 47019
-"e1000 → e1000, 1514 B" 74263 113869 32325 47523
-"e1000 → ne2k, 60 B" 114032 115211 26605 0
-"e1000 → ne2k, 1514 B" 27167 27925 10116 0
-"ne2k → e1000, 60 B" 66466 110995 38651 0
-"ne2k → e1000, 1514 B" 21363 24571 12379 0
+"e1000 → e1000, 60 B" 103804 152645 27557 30843
+"e1000 → e1000, 1514 B" 73003 118386 22655 31561
+"e1000 → ne2k, 60 B" 113447 109780 31790 0
+"e1000 → ne2k, 1514 B" 26787 27635 11736 0
+"ne2k → e1000, 60 B" 83700 109610 37201 0
+"ne2k → e1000, 1514 B" 18080 25125 11723 0
 EOD
 plot $data using 2:xtic(1) title "ringo irq", '' using 3 title "ringo poll", '' using 4 title "Linux", '' using 5 title "Linux iommu=pt"
