@@ -561,3 +561,52 @@ func TestSenderServesInterrupts(t *testing.T) {
 	}
 	assert.EqualValues(t, 10, polls.Load(), "none once removed")
 }
+
+// gateNIC's StartXmit, while gated, says it has a frame and waits to be
+// released, then refuses it (TxBusy): a transmit in flight on another
+// goroutine when the device goes down.
+type gateNIC struct {
+	dev              *Device
+	entered, release chan struct{}
+}
+
+func (g *gateNIC) Open() error { g.dev.NetifCarrierOn(); return nil }
+func (g *gateNIC) Stop() error { return nil }
+func (g *gateNIC) StartXmit(b *skb.Buff) TxStatus {
+	g.entered <- struct{}{}
+	<-g.release
+	g.dev.NetifStopQueue()
+	return TxBusy
+}
+
+// TestDownWaitsForQdiscRun: Down purges the qdisc only after a qdisc run
+// in flight on another goroutine has finished, so the frame its driver
+// refused and the run requeued is freed, not left in a down device's
+// qdisc (dev_deactivate waits for some_qdisc_is_busy).
+func TestDownWaitsForQdiscRun(t *testing.T) {
+	c := newCore(t, Config{})
+	g := &gateNIC{entered: make(chan struct{}), release: make(chan struct{})}
+	var err error
+	g.dev, err = c.Register(DeviceConfig{Name: "gate0", HardwareAddr: []byte{2, 0, 0, 0, 0, 9}, Kind: "fake"}, g)
+	require.NoError(t, err)
+	require.NoError(t, g.dev.Up())
+	live := skb.Live()
+	b := skb.Alloc(60)
+	b.Put(60)
+	b.Dev = g.dev
+	xmitDone := make(chan error, 1)
+	go func() { xmitDone <- DevQueueXmit(b) }()
+	<-g.entered // the qdisc run is in the driver
+	downDone := make(chan error, 1)
+	go func() { downDone <- g.dev.Down() }()
+	select {
+	case <-downDone:
+		t.Fatal("Down returned while a qdisc run was in the driver")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(g.release)
+	require.NoError(t, <-xmitDone)
+	require.NoError(t, <-downDone)
+	assert.Zero(t, g.dev.qdisc.Len(), "the requeued frame is purged")
+	assert.Equal(t, live, skb.Live(), "every buffer freed")
+}
