@@ -577,8 +577,10 @@ func readCPUTimes(stat *os.File, buf []byte) (cpuSample, bool) {
 	if n == 0 && err != nil {
 		return s, false
 	}
-	line, rest, _ := strings.Cut(string(buf[:n]), "\n")
-	f := strings.Fields(line)
+	// Only the first line and the start of "intr" become strings: the
+	// sampler runs every 10 ms on the vCPU it measures.
+	line, rest, _ := bytes.Cut(buf[:n], []byte("\n"))
+	f := strings.Fields(string(line))
 	if len(f) < 5 || f[0] != "cpu" {
 		return s, false
 	}
@@ -589,8 +591,8 @@ func readCPUTimes(stat *os.File, buf []byte) (cpuSample, bool) {
 		}
 		s.ticks[i] = n
 	}
-	if i := strings.Index(rest, "\nintr "); i >= 0 {
-		f := strings.Fields(rest[i+len("\nintr ") : min(len(rest), i+64)])
+	if i := bytes.Index(rest, []byte("\nintr ")); i >= 0 {
+		f := strings.Fields(string(rest[i+len("\nintr ") : min(len(rest), i+64)]))
 		if len(f) > 0 {
 			s.intr, _ = strconv.ParseUint(f[0], 10, 64)
 		}
