@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/ringonet/ringo/qemu-tests/vm"
 )
@@ -66,6 +67,37 @@ type stackBenchOpts struct {
 // RINGO_PEER_CMDLINE says otherwise.
 var peerCmdline = []string{"iommu=pt"}
 
+// dutCPUs and peerCPUs are the host CPUs the device under test's QEMU
+// and the peer's are pinned to: one each, the first two this process may
+// run on, as two machines would have. Unpinned, the two VMs' vCPUs and
+// QEMU's I/O threads share the host's CPUs, and whatever one VM spends
+// (a busy-polling vCPU spins a host CPU whole) is taken from the other:
+// the peer's pace, which bounds the TCP send and sendto-pace rows, then
+// varied with the device under test, and the floods measured the host's
+// scheduler as much as the receiver. RINGO_DUT_CPUS and RINGO_PEER_CPUS
+// (taskset lists; empty: unpinned) override them.
+var dutCPUs, peerCPUs = benchCPUs()
+
+func benchCPUs() (dut, peer string) {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil && set.Count() >= 2 {
+		var cpus []int
+		for i := 0; len(cpus) < 2; i++ {
+			if set.IsSet(i) {
+				cpus = append(cpus, i)
+			}
+		}
+		dut, peer = strconv.Itoa(cpus[0]), strconv.Itoa(cpus[1])
+	}
+	if c, ok := os.LookupEnv("RINGO_DUT_CPUS"); ok {
+		dut = c
+	}
+	if c, ok := os.LookupEnv("RINGO_PEER_CPUS"); ok {
+		peer = c
+	}
+	return dut, peer
+}
+
 func init() {
 	if c, ok := os.LookupEnv("RINGO_PEER_CMDLINE"); ok {
 		peerCmdline = strings.Fields(c)
@@ -86,6 +118,7 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		NoPcap:  true,
 		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:05:01", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)}},
 		Cmdline: peerCmdline,
+		CPUs:    peerCPUs,
 	}, "benchpeer", "ringo.peerip=10.0.5.1/24")
 	time.Sleep(time.Second) // the listening side first
 	flood := "ringo.flood=1"
@@ -103,6 +136,7 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		Name:    "dut-" + o.stack + "-" + o.model,
 		Timeout: 6 * time.Minute,
 		NoPcap:  os.Getenv("RINGO_BENCH_PCAP") == "", // with RINGO_VM_LOGS, the DUT's wire
+		CPUs:    dutCPUs,
 		NICs:    []vm.NIC{{Model: o.model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
 	}, scenario, "ringo.mode="+mode, "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.ring="+os.Getenv("RINGO_RING"), "ringo.sndbuf="+os.Getenv("RINGO_SNDBUF"), "ringo.sndbufmax="+os.Getenv("RINGO_SNDBUFMAX"), "ringo.rcvbuf="+os.Getenv("RINGO_RCVBUF"), "ringo.pprof="+profPhase(), "ringo.trace="+os.Getenv("RINGO_TRACE"), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
 		fmt.Sprintf("ringo.tcpbytes=%d", o.tcpBytes), fmt.Sprintf("ringo.pings=%d", o.pings), flood)
@@ -171,6 +205,9 @@ func BenchmarkStack(b *testing.B) {
 				}
 				if n, err := strconv.Atoi(os.Getenv("RINGO_TCPBYTES")); err == nil && n > 0 {
 					o.tcpBytes = n // longer transfers for profiles
+				}
+				if n, err := strconv.Atoi(os.Getenv("RINGO_UDPN")); err == nil && n > 0 {
+					o.udpN = n // longer UDP runs for profiles
 				}
 				r := runStackBench(b, o)
 				for _, u := range r.UDP {

@@ -23,8 +23,10 @@ mkdir -p bench
 	go test -run '^$' -bench 'Bulk' -benchmem -count "$count" ./netcore/tcp/
 	go test -run '^$' -bench 'UDP' -benchmem -count "$count" ./netcore/udp/
 	# One round of every QEMU case at a time, not COUNT runs of each in a
-	# row: the host's speed drifts over minutes (two VMs and QEMU on two
-	# shared cores), and interleaving gives ringo and Linux the same drift.
+	# row: the host's speed drifts over minutes, and interleaving gives
+	# ringo and Linux the same drift. BenchmarkStack pins the device under
+	# test's QEMU and the peer's to one host CPU each (RINGO_DUT_CPUS,
+	# RINGO_PEER_CPUS).
 	# RINGO_REQUIRE_QEMU: fail, not skip, without QEMU or the cached
 	# kernel (scripts/setup.sh), so a table never comes out without them.
 	for _ in $(seq "$count"); do

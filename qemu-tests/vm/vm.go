@@ -52,6 +52,9 @@ type Config struct {
 	// NoPcap leaves out the filter-dump on each netdev: benchmarks, where
 	// QEMU writing every frame to a file would be part of the figure.
 	NoPcap bool
+	// CPUs, if set, pins every QEMU thread to these host CPUs (a
+	// taskset(1) list such as "0" or "0-1").
+	CPUs string
 }
 
 // VM is a running QEMU.
@@ -121,7 +124,11 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	args = append(args, cfg.Extra...)
 
-	v.cmd = exec.Command("qemu-system-x86_64", args...)
+	if cfg.CPUs != "" {
+		v.cmd = exec.Command("taskset", append([]string{"-c", cfg.CPUs, "qemu-system-x86_64"}, args...)...)
+	} else {
+		v.cmd = exec.Command("qemu-system-x86_64", args...)
+	}
 	out, err := v.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
