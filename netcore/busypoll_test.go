@@ -35,3 +35,33 @@ func TestBusyPollStaysAwakeWhileSending(t *testing.T) {
 	assert.LessOrEqual(t, sleeps.Load()-before, int64(1), "asleep while frames were going out")
 	require.Eventually(t, func() bool { return sleeps.Load() > before+10 }, 5*time.Second, time.Millisecond, "idle again after the last frame")
 }
+
+// TestBusyPollNaps: inside idle, the poller never naps while each look
+// finds work, and naps after every busyPollNapAfter empty looks in a row
+// once they find none.
+func TestBusyPollNaps(t *testing.T) {
+	_, dev := newEagerYielder(t)
+	var naps, rounds, empty atomic.Int64
+	var busy atomic.Bool
+	busy.Store(true)
+	busyPollNapFn = func(time.Duration) { naps.Add(1) }
+	defer func() { busyPollNapFn = napNanosleep }()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go BusyPollLoop(stop, done, time.Hour, dev, func() bool {
+		rounds.Add(1)
+		if busy.Load() {
+			return true
+		}
+		empty.Add(1)
+		return false
+	})
+	defer func() { close(stop); <-done }()
+
+	require.Eventually(t, func() bool { return rounds.Load() > 1000 }, 5*time.Second, time.Millisecond)
+	assert.Zero(t, naps.Load(), "napped while every look found work")
+
+	busy.Store(false)
+	require.Eventually(t, func() bool { return naps.Load() >= 100 }, 5*time.Second, time.Millisecond, "empty looks: naps")
+	e, n := empty.Load(), naps.Load()
+	assert.InDelta(t, float64(busyPollNapAfter), float64(e)/float64(n), 0.5, "%d empty looks, %d naps", e, n)
+}
