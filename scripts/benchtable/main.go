@@ -142,11 +142,17 @@ func main() {
 		{"udp-rx-1514B-dgrams/s", "UDP receive, 1514 B, at the pace of the peer's sendto"},
 		{"tcp-tx-MB/s", "TCP bulk send (MB/s)"},
 		{"tcp-rx-MB/s", "TCP bulk receive (MB/s)"},
+		{cpuPer("udp-rx-60B"), "UDP receive at the sendto pace, 60 B: the device under test's CPU per datagram (µs, lower is better)"},
+		{cpuPer("udp-rx-1514B"), "UDP receive at the sendto pace, 1514 B: CPU per datagram (µs, lower is better)"},
 		{"ping-p50-ms", "ping RTT p50 (ms, lower is better)"},
 		{"ping-p99-ms", "ping RTT p99 (ms, lower is better)"},
 	}
 	for _, model := range []string{"e1000", "ne2k_pci"} {
 		ringo, poll, linux := s["BenchmarkStack/"+model+"-ringo"], s["BenchmarkStack/"+model+"-ringo-poll"], s["BenchmarkStack/"+model+"-linux"]
+		for _, units := range []map[string][]float64{ringo, poll, linux} {
+			addCPUPer(units, "udp-rx-60B")
+			addCPUPer(units, "udp-rx-1514B")
+		}
 		if ringo == nil && linux == nil {
 			continue
 		}
@@ -213,6 +219,31 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	}
+}
+
+// cpuPer is the unit addCPUPer derives for a UDP receive run.
+func cpuPer(run string) string { return run + "-cpu-us/dgram" }
+
+// addCPUPer derives, run by run, how much of the device under test's CPU
+// one datagram received took in a UDP receive run: its busy% over its
+// datagrams/s, in µs. At the peer's sendto pace both stacks take all
+// that is offered, and the rate is the peer's; what it cost the
+// receiver tells them apart. Each run reports both figures, so the two
+// lists pair by index.
+func addCPUPer(units map[string][]float64, run string) {
+	busy, rate := units[run+"-busy%"], units[run+"-dgrams/s"]
+	if units == nil || len(busy) != len(rate) {
+		return
+	}
+	var per []float64
+	for i := range busy {
+		if busy[i] > 0 && rate[i] > 0 {
+			per = append(per, busy[i]/100/rate[i]*1e6)
+		}
+	}
+	if len(per) > 0 {
+		units[cpuPer(run)] = per
 	}
 }
 
