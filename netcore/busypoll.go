@@ -16,8 +16,8 @@ import (
 // work it finds (a NAPI schedule, a service pass) and reports whether
 // there was any. The loop yields between looks and keeps looking while
 // work comes, and for idle after the last; then it sleeps between looks
-// (20 µs asked: a timer tick or more under emulation, long enough for a
-// small ring to overflow, hence the spinning while traffic flows).
+// (20 µs asked of time.Sleep, a millisecond had: long enough for a small
+// ring to overflow, hence the looking while traffic flows).
 //
 // Between the last work and idle, every busyPollNapAfter empty looks in a
 // row it naps busyPollNap in nanosleep(2), which halts the vCPU when the
