@@ -124,11 +124,11 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	args = append(args, cfg.Extra...)
 
+	argv := append([]string{"qemu-system-x86_64"}, args...)
 	if cfg.CPUs != "" {
-		v.cmd = exec.Command("taskset", append([]string{"-c", cfg.CPUs, "qemu-system-x86_64"}, args...)...)
-	} else {
-		v.cmd = exec.Command("qemu-system-x86_64", args...)
+		argv = append([]string{"taskset", "-c", cfg.CPUs}, argv...)
 	}
+	v.cmd = exec.Command(argv[0], argv[1:]...)
 	out, err := v.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(logf, "# qemu-system-x86_64 %s\n", strings.Join(args, " "))
+	fmt.Fprintf(logf, "# %s\n", strings.Join(argv, " "))
 	if err := v.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("vm: start qemu: %w", err)
