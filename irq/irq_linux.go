@@ -45,6 +45,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -106,7 +107,7 @@ func (l *Line) pollLocked() bool {
 	if l.dead {
 		return false
 	}
-	if _, err := unix.Read(l.fd, l.buf[:]); err != nil {
+	if _, err := readEventfd(l.fd, &l.buf); err != nil {
 		return false
 	}
 	l.polled.Add(1)
@@ -218,7 +219,7 @@ func (b *Bridge) thread(l *Line, rc syscall.RawConn) {
 	var rerr error
 	serve := func(fd uintptr) bool {
 		l.reads.Add(1)
-		_, err := unix.Read(int(fd), buf[:])
+		_, err := readEventfd(int(fd), &buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
 			return false
@@ -236,6 +237,20 @@ func (b *Bridge) thread(l *Line, rc syscall.RawConn) {
 	}
 	l.errors.Add(1)
 	b.log.Error("irq: read eventfd failed; line dead", "line", l.Name, "err", rerr)
+}
+
+// readEventfd reads an eventfd's counter as a raw system call: the
+// descriptor is non-blocking, so the call never waits, and the
+// scheduler's system-call hooks (entersyscall) wake sysmon when the
+// program was idle until the interrupt — a futex wake and a thread
+// switch each time, 9% of the process's CPU in a guest profile of UDP
+// received at a peer's sendto pace, with vfio's INTx unmask (raw too).
+func readEventfd(fd int, buf *[8]byte) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(buf)), uintptr(len(buf)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // Close stops every line's goroutine. Sources stay open: they belong to

@@ -115,8 +115,12 @@ func (q *IRQ) Unmask() error {
 	}
 	var s irqSet
 	s = irqSet{Argsz: uint32(unsafe.Sizeof(s)), Flags: irqSetDataNone | irqSetActionUnmask, Index: PCIINTxIRQ, Count: 1}
-	if err := ioctlPtr(q.d.dev, ioctlDeviceSetIRQs, unsafe.Pointer(&s)); err != nil {
-		return fmt.Errorf("vfio: %s unmask intx: %w", q.d.Addr, err)
+	// A raw system call: the unmask never blocks, and the scheduler's
+	// system-call hooks would wake sysmon when the program was idle
+	// before the interrupt (a futex wake and a thread switch, per
+	// interrupt).
+	if _, _, errno := unix.RawSyscall(unix.SYS_IOCTL, q.d.dev.Fd(), ioctlDeviceSetIRQs, uintptr(unsafe.Pointer(&s))); errno != 0 {
+		return fmt.Errorf("vfio: %s unmask intx: %w", q.d.Addr, errno)
 	}
 	return nil
 }
