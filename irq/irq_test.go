@@ -21,6 +21,7 @@ type fakeSource struct {
 
 func (f *fakeSource) Fd() int       { return f.fd }
 func (f *fakeSource) Unmask() error { f.unmasks.Add(1); return nil }
+
 // fire writes the eventfd as a raw system call, as a device's interrupt
 // comes without the scheduler's help: through unix.Write, a write slowed
 // by a loaded machine let sysmon hand the P to another thread, whose
