@@ -137,6 +137,7 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		Timeout: 6 * time.Minute,
 		NoPcap:  os.Getenv("RINGO_BENCH_PCAP") == "", // with RINGO_VM_LOGS, the DUT's wire
 		CPUs:    dutCPUs,
+		Cmdline: strings.Fields(os.Getenv("RINGO_DUT_CMDLINE")), // extra kernel parameters, for experiments
 		NICs:    []vm.NIC{{Model: o.model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
 	}, scenario, "ringo.mode="+mode, "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.ring="+os.Getenv("RINGO_RING"), "ringo.sndbuf="+os.Getenv("RINGO_SNDBUF"), "ringo.sndbufmax="+os.Getenv("RINGO_SNDBUFMAX"), "ringo.rcvbuf="+os.Getenv("RINGO_RCVBUF"), "ringo.pprof="+profPhase(), "ringo.trace="+os.Getenv("RINGO_TRACE"), "ringo.ip=10.0.5.2/24", "ringo.target=10.0.5.1", fmt.Sprintf("ringo.udpn=%d", o.udpN),
 		fmt.Sprintf("ringo.tcpbytes=%d", o.tcpBytes), fmt.Sprintf("ringo.pings=%d", o.pings), flood)
