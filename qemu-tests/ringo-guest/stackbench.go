@@ -106,6 +106,10 @@ type TCPRate struct {
 	// table counted during the transfer: retransmissions, timeouts,
 	// probes, recoveries.
 	TCP string `json:",omitempty"`
+	// BusyPct is how busy the device under test's CPU was over the
+	// transfer, CPU its split (/proc/stat at the start and the end).
+	BusyPct float64
+	CPU     string `json:",omitempty"`
 }
 
 // benchStack is what the benchmark needs of a network stack: ringo's
@@ -296,7 +300,10 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 	var errs []error
 	profile("udp", func() {
 		for _, payload := range []int{18, 1472} { // 60- and 1514-byte frames
-			r, err := benchUDPTx(st, peer, n, payload, call)
+			var r UDPRate
+			var err error
+			profile(fmt.Sprintf("tx-%d", payload+42), func() { r, err = benchUDPTx(st, peer, n, payload, call) })
+
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
 			profile(fmt.Sprintf("rx-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, call) })
@@ -311,7 +318,13 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 		}
 	})
 	size := int64(atoiDefault(args["ringo.tcpbytes"], 8<<20))
+	rxSize := int64(atoiDefault(args["ringo.tcprxbytes"], 0))
 	for _, dir := range []string{"tx", "rx"} {
+		size := size
+		if dir == "rx" && rxSize > 0 {
+			size = rxSize
+		}
+
 		profile("tcp-"+dir, func() { rep.TCP = append(rep.TCP, benchTCP(st, peer, dir, size)) })
 	}
 	_, err = call("bye")
@@ -546,12 +559,18 @@ func (c *cpuSampler) busy(from, to time.Time) (float64, string) {
 	if a == nil || b == nil {
 		return 0, ""
 	}
+	c.intr = b.intr - a.intr
+	return busyBetween(a, b)
+}
+
+// busyBetween is how busy the CPU was from sample a to sample b, in
+// percent, and the split by column.
+func busyBetween(a, b *cpuSample) (float64, string) {
 	busyA, totalA := a.busyTotal()
 	busyB, totalB := b.busyTotal()
 	if totalB <= totalA {
 		return 0, ""
 	}
-	c.intr = b.intr - a.intr
 	var split strings.Builder
 	for i, name := range cpuColumns {
 		if d := b.ticks[i] - a.ticks[i]; d > 0 {
@@ -614,6 +633,13 @@ func benchTCP(st benchStack, peer netip.Addr, dir string, size int64) TCPRate {
 	if isRingo {
 		before = countTCP(rb.TCP)
 	}
+	var cpu0 cpuSample
+	stat, statErr := os.Open("/proc/stat")
+	statBuf := make([]byte, 16<<10)
+	if statErr == nil {
+		defer stat.Close()
+		cpu0, _ = readCPUTimes(stat, statBuf)
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	c, err := st.DialContext(ctx, "tcp4", netip.AddrPortFrom(peer, uint16(port)).String())
@@ -649,6 +675,12 @@ func benchTCP(st benchStack, peer netip.Addr, dir string, size int64) TCPRate {
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
+	if statErr == nil {
+		if cpu1, ok := readCPUTimes(stat, statBuf); ok {
+			r.BusyPct, r.CPU = busyBetween(&cpu0, &cpu1)
+		}
+	}
+
 	if err != nil {
 		r.Err = err.Error()
 	}

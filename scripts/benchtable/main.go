@@ -144,14 +144,19 @@ func main() {
 		{"tcp-rx-MB/s", "TCP bulk receive (MB/s)"},
 		{cpuPer("udp-rx-60B"), "UDP receive at the sendto pace, 60 B: the device under test's CPU per datagram (µs, lower is better)"},
 		{cpuPer("udp-rx-1514B"), "UDP receive at the sendto pace, 1514 B: CPU per datagram (µs, lower is better)"},
+		{cpuPerMB("tcp-tx"), "TCP bulk send: CPU per MB sent (ms, lower is better)"},
+		{cpuPerMB("tcp-rx"), "TCP bulk receive: CPU per MB received (ms, lower is better)"},
 		{"ping-p50-ms", "ping RTT p50 (ms, lower is better)"},
 		{"ping-p99-ms", "ping RTT p99 (ms, lower is better)"},
 	}
 	for _, model := range []string{"e1000", "ne2k_pci"} {
 		ringo, poll, linux := s["BenchmarkStack/"+model+"-ringo"], s["BenchmarkStack/"+model+"-ringo-poll"], s["BenchmarkStack/"+model+"-linux"]
 		for _, units := range []map[string][]float64{ringo, poll, linux} {
-			addCPUPer(units, "udp-rx-60B")
-			addCPUPer(units, "udp-rx-1514B")
+			addCPUPer(units, "udp-rx-60B-busy%", "udp-rx-60B-dgrams/s", cpuPer("udp-rx-60B"), 1e6)
+			addCPUPer(units, "udp-rx-1514B-busy%", "udp-rx-1514B-dgrams/s", cpuPer("udp-rx-1514B"), 1e6)
+			addCPUPer(units, "tcp-tx-busy%", "tcp-tx-MB/s", cpuPerMB("tcp-tx"), 1e3)
+			addCPUPer(units, "tcp-rx-busy%", "tcp-rx-MB/s", cpuPerMB("tcp-rx"), 1e3)
+
 		}
 		if ringo == nil && linux == nil {
 			continue
@@ -225,25 +230,29 @@ func main() {
 // cpuPer is the unit addCPUPer derives for a UDP receive run.
 func cpuPer(run string) string { return run + "-cpu-us/dgram" }
 
+// cpuPerMB is the unit addCPUPer derives for a TCP bulk run.
+func cpuPerMB(run string) string { return run + "-cpu-ms/MB" }
+
 // addCPUPer derives, run by run, how much of the device under test's CPU
-// one datagram received took in a UDP receive run: its busy% over its
-// datagrams/s, in µs. At the peer's sendto pace both stacks take all
-// that is offered, and the rate is the peer's; what it cost the
-// receiver tells them apart. Each run reports both figures, so the two
-// lists pair by index.
-func addCPUPer(units map[string][]float64, run string) {
-	busy, rate := units[run+"-busy%"], units[run+"-dgrams/s"]
+// one unit of work took: its busy% over its rate (datagrams/s, MB/s),
+// times scale (1e6: µs per datagram; 1e3: ms per MB), into units[out].
+// At the peer's sendto pace both stacks take all that is offered, and
+// the rate is the peer's; a TCP transfer may be paced by the peer too:
+// what it cost the device under test tells the stacks apart. Each run
+// reports both figures, so the two lists pair by index.
+func addCPUPer(units map[string][]float64, busyUnit, rateUnit, out string, scale float64) {
+	busy, rate := units[busyUnit], units[rateUnit]
 	if units == nil || len(busy) != len(rate) {
 		return
 	}
 	var per []float64
 	for i := range busy {
 		if busy[i] > 0 && rate[i] > 0 {
-			per = append(per, busy[i]/100/rate[i]*1e6)
+			per = append(per, busy[i]/100/rate[i]*scale)
 		}
 	}
 	if len(per) > 0 {
-		units[cpuPer(run)] = per
+		units[out] = per
 	}
 }
 
