@@ -55,6 +55,11 @@ const (
 	FeatureRxCsum Features = 1 << iota // verifies TCP/UDP checksums on receive
 	FeatureIPCsum                      // computes IPv4 TCP/UDP checksums on transmit (NETIF_F_IP_CSUM)
 	FeatureTSO                         // segments TCP over IPv4 on transmit (NETIF_F_TSO)
+	// FeatureGSO (never in Device.Features: Device.TxFeatures adds it)
+	// says the stack may build TCP packets of several segments for the
+	// device and cut them in software before it, where it lacks TSO
+	// (NETIF_F_GSO, on by default in Linux; ethtool -K dev gso off).
+	FeatureGSO
 )
 
 // Has reports whether every feature in want is in f.
@@ -151,6 +156,7 @@ type Device struct {
 	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the sender's yield
 	lastYield   atomic.Int64  // when a sender last yielded (maybeYield)
 	noGRO       atomic.Bool   // generic receive offload off (ethtool -K gro off)
+	noGSO       atomic.Bool   // generic segmentation offload off (ethtool -K gso off)
 
 	// Hooks that may take frames on their way in (after the taps) and out
 	// (before the qdisc): Linux's rx_handler and an egress qdisc such as
@@ -461,6 +467,22 @@ func (d *Device) SetGRO(on bool) { d.noGRO.Store(!on) }
 
 // GRO reports whether generic receive offload is on.
 func (d *Device) GRO() bool { return !d.noGRO.Load() }
+
+// SetGSO turns generic segmentation offload on or off (ethtool -K dev
+// gso on|off). It is on by default: TCP builds packets of up to 64 KB
+// for any device and the IP layer cuts them into segments before a
+// device without TSO, so TCP's and IP's work is done once a packet, not
+// once a segment.
+func (d *Device) SetGSO(on bool) { d.noGSO.Store(!on) }
+
+// TxFeatures are the device's offloads and, with GSO on, FeatureGSO:
+// what a protocol may build packets for (sk_route_caps).
+func (d *Device) TxFeatures() Features {
+	if d.noGSO.Load() {
+		return d.Features
+	}
+	return d.Features | FeatureGSO
+}
 
 // NetifQueueStopped reports whether the transmit queue is stopped.
 func (d *Device) NetifQueueStopped() bool { return d.txStopped.Load() }

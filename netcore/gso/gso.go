@@ -74,6 +74,42 @@ func Checksum(pkt []byte) error {
 // does. Each segment is built in scratch (which must hold the headers
 // plus mss bytes) and passed to out, which must copy what it keeps.
 func Segment(pkt []byte, mss int, scratch []byte, out func(seg []byte) error) error {
+	var sg Segments
+	if err := sg.Init(pkt, mss); err != nil {
+		return err
+	}
+	if len(scratch) < sg.hdr+mss {
+		return fmt.Errorf("gso: scratch of %d bytes for %d-byte headers and mss %d", len(scratch), sg.hdr, mss)
+	}
+	for n := sg.Len(); n > 0; n = sg.Len() {
+		s := scratch[:n]
+		if err := sg.Next(s); err != nil {
+			return err
+		}
+		if err := out(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Segments walks the segments of an IPv4 TCP packet, as Segment cuts
+// it, building each into memory the caller gives (no scratch copy, no
+// allocation): Init, then Len and Next until Len is 0.
+type Segments struct {
+	pkt      []byte
+	mss      int
+	ihl, hdr int
+	off, i   int
+	id       uint16
+	seq      uint32
+	flags    uint8
+	done     bool
+}
+
+// Init checks pkt (IPv4, TCP, lengths that agree) and starts the walk.
+func (sg *Segments) Init(pkt []byte, mss int) error {
+	*sg = Segments{}
 	ihl, proto, _, err := Transport(pkt)
 	if err != nil {
 		return err
@@ -89,35 +125,49 @@ func Segment(pkt []byte, mss int, scratch []byte, out func(seg []byte) error) er
 	if thl < header.TCPMinLen || hdr > len(pkt) || mss <= 0 {
 		return fmt.Errorf("%w: TCP header %d, mss %d", ErrMalformed, thl, mss)
 	}
-	if len(scratch) < hdr+mss {
-		return fmt.Errorf("gso: scratch of %d bytes for %d-byte headers and mss %d", len(scratch), hdr, mss)
+	*sg = Segments{
+		pkt: pkt, mss: mss, ihl: ihl, hdr: hdr,
+		id:    binary.BigEndian.Uint16(pkt[4:]),
+		seq:   binary.BigEndian.Uint32(pkt[ihl+4:]),
+		flags: pkt[ihl+13],
 	}
-	payload := pkt[hdr:]
-	id := binary.BigEndian.Uint16(pkt[4:])
-	seq := binary.BigEndian.Uint32(pkt[ihl+4:])
-	flags := pkt[ihl+13]
-	for i, off := 0, 0; off < len(payload) || off == 0; i, off = i+1, off+mss {
-		n := min(mss, len(payload)-off)
-		s := scratch[:hdr+n]
-		copy(s, pkt[:hdr])
-		copy(s[hdr:], payload[off:off+n])
-		binary.BigEndian.PutUint16(s[2:], uint16(hdr+n))
-		binary.BigEndian.PutUint16(s[4:], id+uint16(i))
-		binary.BigEndian.PutUint16(s[10:], 0)
-		binary.BigEndian.PutUint16(s[10:], header.Fold(header.Checksum(s[:ihl], 0)))
-		binary.BigEndian.PutUint32(s[ihl+4:], seq+uint32(off))
-		if off+n < len(payload) {
-			s[ihl+13] = flags &^ (header.TCPFlagFIN | header.TCPFlagPSH)
-		}
-		if err := Checksum(s); err != nil {
-			return err
-		}
-		if err := out(s); err != nil {
-			return err
-		}
-		if n == 0 {
-			break
-		}
+	return nil
+}
+
+// Len is the size of the next segment (headers and payload), 0 when
+// every segment has been built.
+func (sg *Segments) Len() int {
+	if sg.done || sg.pkt == nil {
+		return 0
 	}
+	return sg.hdr + min(sg.mss, len(sg.pkt)-sg.hdr-sg.off)
+}
+
+// Next builds the next segment into seg, which must be Len bytes.
+func (sg *Segments) Next(seg []byte) error {
+	n := sg.Len()
+	if n == 0 || len(seg) != n {
+		return fmt.Errorf("gso: segment buffer of %d bytes for %d", len(seg), n)
+	}
+	payload := sg.pkt[sg.hdr:]
+	plen := n - sg.hdr
+	ihl := sg.ihl
+	copy(seg, sg.pkt[:sg.hdr])
+	copy(seg[sg.hdr:], payload[sg.off:sg.off+plen])
+	binary.BigEndian.PutUint16(seg[2:], uint16(n))
+	binary.BigEndian.PutUint16(seg[4:], sg.id+uint16(sg.i))
+	binary.BigEndian.PutUint16(seg[10:], 0)
+	binary.BigEndian.PutUint16(seg[10:], header.Fold(header.Checksum(seg[:ihl], 0)))
+	binary.BigEndian.PutUint32(seg[ihl+4:], sg.seq+uint32(sg.off))
+	last := sg.off+plen >= len(payload)
+	if !last {
+		seg[ihl+13] = sg.flags &^ (header.TCPFlagFIN | header.TCPFlagPSH)
+	}
+	if err := Checksum(seg); err != nil {
+		return err
+	}
+	sg.i++
+	sg.off += plen
+	sg.done = last
 	return nil
 }

@@ -154,22 +154,26 @@ func (s *Stack) softOffload(b *skb.Buff, rt Route) error {
 		return s.xmitRouted(b, rt)
 	}
 	defer b.Free()
-	scratch := skb.Alloc(skb.MaxDataSize - skb.Headroom)
-	defer scratch.Free()
+	// Each segment is built in its own skb, straight from the packet.
+	var sg gso.Segments
+	err := sg.Init(b.Data(), int(b.GSOSize))
 	var sendErr error
-	err := gso.Segment(b.Data(), int(b.GSOSize), scratch.Put(scratch.Tailroom()), func(seg []byte) error {
-		f := skb.Alloc(len(seg))
+	for n := sg.Len(); err == nil && n > 0; n = sg.Len() {
+		f := skb.Alloc(n)
 		if f == nil {
-			return ErrMsgSize
+			err = ErrMsgSize
+			break
 		}
-		copy(f.Put(len(seg)), seg)
+		if err = sg.Next(f.Put(n)); err != nil {
+			f.Free()
+			break
+		}
 		f.SetNetworkHeader()
 		f.Priority = b.Priority
-		if err := s.xmitRouted(f, rt); err != nil && sendErr == nil {
-			sendErr = err // a segment the neighbour layer queued or dropped: go on, as Linux does
+		if e := s.xmitRouted(f, rt); e != nil && sendErr == nil {
+			sendErr = e // a segment the neighbour layer queued or dropped: go on, as Linux does
 		}
-		return nil
-	})
+	}
 	if err != nil {
 		s.MIB.OutDiscards.Add(1)
 		return err
@@ -188,7 +192,7 @@ func (s *Stack) RouteFeatures(dst [4]byte) netcore.Features {
 	if !ok {
 		return 0
 	}
-	return rt.Dev.Features
+	return rt.Dev.TxFeatures()
 }
 
 // neighOutput picks the link address: broadcast for broadcast

@@ -65,13 +65,15 @@ type Conn struct {
 	finQueued, finSent  bool
 	mss                 int
 	caps                netcore.Features // offloads of the route's device (sk_route_caps)
-	sndScale, rcvScale  uint8
-	wsOK                bool
-	cwnd, ssthresh      int
-	dupAcks             int
-	inRecovery          bool
-	recover             uint32
-	noDelay             bool // Nagle off (Go's default for TCP sockets)
+	softGSO             bool             // caps says TSO, done in software (GSO)
+
+	sndScale, rcvScale uint8
+	wsOK               bool
+	cwnd, ssthresh     int
+	dupAcks            int
+	inRecovery         bool
+	recover            uint32
+	noDelay            bool // Nagle off (Go's default for TCP sockets)
 
 	// Options agreed in the handshake.
 	sackOK, tsOK bool
@@ -418,14 +420,22 @@ func (c *Conn) sendDataLocked(seq uint32, n int, fin bool) {
 }
 
 // setupCapsLocked takes the offloads of the device the route leaves by
-// (sk_setup_caps): checksum offload, and TSO only with it.
+// (sk_setup_caps): checksum offload, and TSO only with it. With GSO on
+// the device, TCP builds for TSO whatever the device does: the IP layer
+// sums and segments in software what it cannot (Linux's TCP has built
+// GSO packets for every device since 4.18), and TCP's and IP's work is
+// done once a packet instead of once a segment.
 func (c *Conn) setupCapsLocked() {
-	c.caps = 0
+	c.caps, c.softGSO = 0, false
 	if c.t.cfg.NoOffload {
 		return
 	}
-	if f := c.t.ip.RouteFeatures(c.id.raddr); f.Has(netcore.FeatureIPCsum) {
+	f := c.t.ip.RouteFeatures(c.id.raddr)
+	if f.Has(netcore.FeatureIPCsum) {
 		c.caps = f & (netcore.FeatureIPCsum | netcore.FeatureTSO)
+	}
+	if f.Has(netcore.FeatureGSO) && !c.caps.Has(netcore.FeatureIPCsum|netcore.FeatureTSO) {
+		c.caps, c.softGSO = netcore.FeatureIPCsum|netcore.FeatureTSO, true
 	}
 }
 
@@ -1689,8 +1699,8 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func (c *Conn) expandSndBufLocked() {
 	limit := c.t.cfg.SndBufMax
 	if limit == 0 {
-		if c.caps&netcore.FeatureTSO == 0 {
-			return
+		if c.caps&netcore.FeatureTSO == 0 || c.softGSO {
+			return // the buffer a device without TSO drains at its pace
 		}
 		limit = sndBufTSO
 	}

@@ -297,6 +297,29 @@ func TestOffloadSoftwareFallback(t *testing.T) {
 	assert.EqualValues(t, 1, a.IP.MIB.SoftOffloads.Load())
 }
 
+// GSO: to a device without offloads TCP still builds packets of many
+// segments, and the IP layer cuts and checksums them in software; every
+// byte arrives right. With GSO off on the device (ethtool -K gso off),
+// TCP builds one segment at a time and nothing is cut.
+func TestGSO(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		tc := tcp.Config{MSL: 100 * time.Millisecond}
+		a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
+		ea, _ := stacktest.Wire(t, a, b, 0)
+		ea.Dev.SetGSO(on)
+		transfer(t, a, b, "10.1.0.2", 4<<20)
+		out, soft := a.TCP.Stats.OutSegs.Load(), a.IP.MIB.SoftOffloads.Load()
+		t.Logf("GSO %v: %d segments out, %d packets cut in software", on, out, soft)
+		assert.Zero(t, b.TCP.Stats.InCsumErrors.Load(), "every checksum filled in software is right")
+		if on {
+			assert.Greater(t, soft, uint64(50), "TCP built GSO packets")
+			assert.Greater(t, out, 4*soft, "several segments per GSO packet")
+		} else {
+			assert.Zero(t, soft, "nothing to cut with GSO off")
+		}
+	}
+}
+
 // The send and receive queues start small and grow only as far as the
 // data in them needs; a bulk transfer then reuses its buffers.
 func TestQueueMemory(t *testing.T) {
