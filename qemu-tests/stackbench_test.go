@@ -218,7 +218,7 @@ func BenchmarkStack(b *testing.B) {
 
 				}
 				if n, err := strconv.Atoi(os.Getenv("RINGO_TCPBYTES")); err == nil && n > 0 {
-										o.tcpBytes, o.tcpRxBytes = n, n // longer transfers for profiles
+					o.tcpBytes, o.tcpRxBytes = n, n // longer transfers for profiles
 				}
 				if n, err := strconv.Atoi(os.Getenv("RINGO_TCPRXBYTES")); err == nil && n > 0 {
 					o.tcpRxBytes = n // the receiving run's own size
