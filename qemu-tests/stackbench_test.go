@@ -208,7 +208,7 @@ func BenchmarkStack(b *testing.B) {
 			b.Run(model+"-"+stack, func(b *testing.B) {
 				o := stackBenchOpts{model: model, stack: stack, udpN: 20000, tcpBytes: 32 << 20, pings: 300}
 				if model == "ne2k_pci" {
-										// 16 MB sent, most of a second at the NE2000's pace:
+					// 16 MB sent, most of a second at the NE2000's pace:
 					// 4 MB (under 200 ms) measured the connection's start
 					// as much as its pace (one stack's runs spread 14-24
 					// MB/s). 4 MB received: the kernel's driver takes
