@@ -66,14 +66,13 @@ type Conn struct {
 	mss                 int
 	caps                netcore.Features // offloads of the route's device (sk_route_caps)
 	softGSO             bool             // caps says TSO, done in software (GSO)
-
-	sndScale, rcvScale uint8
-	wsOK               bool
-	cwnd, ssthresh     int
-	dupAcks            int
-	inRecovery         bool
-	recover            uint32
-	noDelay            bool // Nagle off (Go's default for TCP sockets)
+	sndScale, rcvScale  uint8
+	wsOK                bool
+	cwnd, ssthresh      int
+	dupAcks             int
+	inRecovery          bool
+	recover             uint32
+	noDelay             bool // Nagle off (Go's default for TCP sockets)
 
 	// Options agreed in the handshake.
 	sackOK, tsOK bool
