@@ -70,11 +70,19 @@ func TestPingAndARP(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, rtt, time.Duration(0))
 
-	st, mac := a.ip.Neigh.Lookup(da, ip4("10.1.0.2"))
-	assert.Equal(t, neigh.Reachable, st)
+	// The reply to a's request makes the entry reachable. It may come
+	// after the echo reply: b's gratuitous ARP (its AddAddress) can reach
+	// a while a resolves, set the entry stale with b's address and send
+	// the echo on, ahead of a's own request; b, not knowing a yet, then
+	// resolves a before it answers either.
+	require.Eventually(t, func() bool {
+		st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2"))
+		return st == neigh.Reachable
+	}, 2*time.Second, time.Millisecond, "a's entry for b confirmed by the ARP reply")
+	_, mac := a.ip.Neigh.Lookup(da, ip4("10.1.0.2"))
 	assert.Equal(t, db.HardwareAddr, mac)
 	// b learned a from the request it answered.
-	st, _ = b.ip.Neigh.Lookup(db, ip4("10.1.0.1"))
+	st, _ := b.ip.Neigh.Lookup(db, ip4("10.1.0.1"))
 	assert.Contains(t, []neigh.State{neigh.Stale, neigh.Reachable, neigh.Delay}, st)
 
 	assert.EqualValues(t, 1, b.ip.ICMP.InEchos.Load())

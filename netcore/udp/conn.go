@@ -107,6 +107,9 @@ func (c *Conn) enqueue(b *skb.Buff, src [4]byte, sport uint16) bool {
 	}
 	c.queue.push(rxEntry{b, src, sport})
 	c.qbytes += size
+	// Counted before the reader can take it: whoever has read a datagram
+	// (or its reply) finds it in InDatagrams.
+	c.t.Stats.InDatagrams.Add(1)
 	c.signal()
 	c.mu.Unlock()
 	return true

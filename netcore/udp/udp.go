@@ -207,7 +207,6 @@ func (t *Table) deliver(c *Conn, b *skb.Buff, src [4]byte, sport uint16) {
 		b.Free()
 		return
 	}
-	t.Stats.InDatagrams.Add(1)
 }
 
 // Error implements ipv4.Handler (udp_err): an ICMP error about a datagram
