@@ -91,3 +91,34 @@ func TestHostile(t *testing.T) {
 	assert.Error(t, gso.Segment(pkt, 4000, scratch, nop), "scratch smaller than a segment")
 	assert.Error(t, gso.Segment(pkt, 0, scratch, nop), "mss 0")
 }
+
+// FuzzSegments: any bytes and any segment size either fail Init or walk
+// to the end, each segment within headers plus mss, the payloads adding
+// up to the packet's; nothing panics.
+func FuzzSegments(f *testing.F) {
+	pkt, _ := superPacket(3000, header.TCPFlagACK)
+	f.Add(pkt, 1448)
+	f.Add(pkt[:header.IPv4MinLen+20], 1)
+	f.Fuzz(func(t *testing.T, pkt []byte, mss int) {
+		var sg gso.Segments
+		if err := sg.Init(pkt, mss); err != nil {
+			assert.Zero(t, sg.Len(), "a failed Init walks nothing")
+			return
+		}
+		ihl := int(pkt[0]&0x0f) * 4
+		hdr := ihl + int(pkt[ihl+12]>>4)*4
+		total := 0
+		buf := make([]byte, len(pkt)) // no segment is longer than the packet
+		for n, i := sg.Len(), 0; n > 0; n, i = sg.Len(), i+1 {
+			// Plain checks: a walk may be tens of thousands of segments.
+			if n > len(pkt) || n-hdr > mss || i > len(pkt) {
+				t.Fatalf("segment %d of %d bytes: packet %d, headers %d, mss %d", i, n, len(pkt), hdr, mss)
+			}
+			if err := sg.Next(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+			total += n - hdr
+		}
+		assert.Equal(t, len(pkt)-hdr, total, "every payload byte in one segment")
+	})
+}
