@@ -303,7 +303,6 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 			var r UDPRate
 			var err error
 			profile(fmt.Sprintf("tx-%d", payload+42), func() { r, err = benchUDPTx(st, peer, n, payload, call) })
-
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
 			profile(fmt.Sprintf("rx-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, call) })
@@ -324,7 +323,6 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 		if dir == "rx" && rxSize > 0 {
 			size = rxSize
 		}
-
 		profile("tcp-"+dir, func() { rep.TCP = append(rep.TCP, benchTCP(st, peer, dir, size)) })
 	}
 	_, err = call("bye")
@@ -634,11 +632,12 @@ func benchTCP(st benchStack, peer netip.Addr, dir string, size int64) TCPRate {
 		before = countTCP(rb.TCP)
 	}
 	var cpu0 cpuSample
-	stat, statErr := os.Open("/proc/stat")
+	cpuOK := false
 	statBuf := make([]byte, 16<<10)
-	if statErr == nil {
+	stat, err := os.Open("/proc/stat")
+	if err == nil {
 		defer stat.Close()
-		cpu0, _ = readCPUTimes(stat, statBuf)
+		cpu0, cpuOK = readCPUTimes(stat, statBuf)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -675,12 +674,11 @@ func benchTCP(st benchStack, peer netip.Addr, dir string, size int64) TCPRate {
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
-	if statErr == nil {
+	if cpuOK {
 		if cpu1, ok := readCPUTimes(stat, statBuf); ok {
 			r.BusyPct, r.CPU = busyBetween(&cpu0, &cpu1)
 		}
 	}
-
 	if err != nil {
 		r.Err = err.Error()
 	}

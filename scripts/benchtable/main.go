@@ -156,7 +156,6 @@ func main() {
 			addCPUPer(units, "udp-rx-1514B-busy%", "udp-rx-1514B-dgrams/s", cpuPer("udp-rx-1514B"), 1e6)
 			addCPUPer(units, "tcp-tx-busy%", "tcp-tx-MB/s", cpuPerMB("tcp-tx"), 1e3)
 			addCPUPer(units, "tcp-rx-busy%", "tcp-rx-MB/s", cpuPerMB("tcp-rx"), 1e3)
-
 		}
 		if ringo == nil && linux == nil {
 			continue
