@@ -3,8 +3,6 @@ package netcore
 import (
 	"runtime"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // BusyPollLoop is a driver's busy-poll mode (Linux's napi_busy_loop, as a
@@ -79,8 +77,3 @@ var busyPollSleep = time.Sleep
 // busyPollNapFn naps in nanosleep(2), holding the thread and its P;
 // tests count the naps.
 var busyPollNapFn = napNanosleep
-
-func napNanosleep(d time.Duration) {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	unix.Nanosleep(&ts, nil) // EINTR: the nap is only shorter
-}

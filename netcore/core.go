@@ -2,14 +2,10 @@ package netcore
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -246,14 +242,4 @@ func (c *Core) watchdog() {
 			}
 		}
 	}
-}
-
-// pinThread binds the calling OS thread to one CPU.
-func pinThread(cpu int) error {
-	var set unix.CPUSet
-	set.Set(cpu % runtime.NumCPU())
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return fmt.Errorf("netcore: pin to cpu %d: %w", cpu, err)
-	}
-	return nil
 }

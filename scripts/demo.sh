@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # demo.sh: boot the ringo appliance in QEMU with an e1000 and an ne2k_pci,
 # each on its own slirp network, both under ringo's drivers and stack.
-# Ctrl-C stops it.
+# Ctrl-C stops it. Runs scripts/setup.sh first (quick when done).
 #
 #   e1000    eth0 10.0.2.15/24 (gateway 10.0.2.2)   HTTP status page, echo forwarded from the host
 #   ne2k_pci eth1 10.0.3.15/24                        HTTP status page, echo forwarded from the host
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f .cache/kernel/vmlinuz ] || { echo "no cached kernel: run scripts/setup.sh first" >&2; exit 1; }
+scripts/setup.sh
 scripts/build-initramfs.sh .cache/ringo.cpio >/dev/null
 
 E_ECHO=${E_ECHO:-17007} E_STATUS=${E_STATUS:-17070} E_HTTP=${E_HTTP:-17080}

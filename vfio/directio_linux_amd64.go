@@ -35,7 +35,7 @@ type DirectPorts struct {
 // ioperm permissions belong to threads: they are set on every thread of
 // the process at once (AllThreadsSyscall), and threads created later
 // inherit them.
-func (d *Device) DirectPortBAR(index int, sysfs string) (*DirectPorts, error) {
+func (d *Device) DirectPortBAR(index int, sysfs string) (Ports, error) {
 	pd, err := pci.NewBus(sysfs).Device(d.Addr)
 	if err != nil {
 		return nil, err

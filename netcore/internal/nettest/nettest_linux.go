@@ -1,6 +1,3 @@
-// Package nettest sets up the Linux kernel as a peer for host tests: a TAP
-// device whose kernel side lives in a fresh network namespace with an
-// address, so tests talk to the kernel's own stack.
 package nettest
 
 import (
