@@ -81,11 +81,11 @@ func TestProbeMAC(t *testing.T) {
 	assert.Equal(t, "52:54:00:12:34:56", mac.String())
 }
 
-func TestSupported(t *testing.T) {
-	assert.True(t, Supported(0x8086, 0x100e))
-	assert.True(t, Supported(0x8086, 0x100f))
-	assert.False(t, Supported(0x8086, 0x10d3))
-	assert.False(t, Supported(0x10ec, 0x8029))
+func TestPCIDriverIDs(t *testing.T) {
+	assert.True(t, PCIDriver.Supports(0x8086, 0x100e))
+	assert.True(t, PCIDriver.Supports(0x8086, 0x100f))
+	assert.False(t, PCIDriver.Supports(0x8086, 0x10d3))
+	assert.False(t, PCIDriver.Supports(0x10ec, 0x8029))
 }
 
 // Frames the device writes into the RX ring reach the protocol handler in

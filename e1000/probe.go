@@ -8,18 +8,6 @@ import (
 	"github.com/ringonet/ringo/vfio"
 )
 
-// Supported reports whether the driver handles the PCI ID.
-func Supported(vendor, device uint16) bool {
-	if vendor != VendorIntel {
-		return false
-	}
-	switch device {
-	case Device82540EM, Device82545EM, Device82545EMF:
-		return true
-	}
-	return false
-}
-
 // resetTimeout bounds the wait for CTRL.RST to self-clear; the SDM asks for
 // 1 µs, QEMU clears it at once, real parts within milliseconds.
 const resetTimeout = 100 * time.Millisecond

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/counter"
 )
 
 // hwStat names a statistics register and how it reads: 32-bit counters, or
@@ -60,15 +61,9 @@ type hwStats struct {
 	acc [len(hwStatRegs)]uint64
 }
 
-// Stat is one named counter.
-type Stat struct {
-	Name  string
-	Value uint64
-}
-
 // HWStats reads the statistics registers, adds them to the running totals
 // and returns every total, in the order ethtool -S would print them.
-func (d *Driver) HWStats() []Stat {
+func (d *Driver) HWStats() []counter.Stat {
 	s := &d.hwStats
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,9 +79,9 @@ func (d *Driver) HWStats() []Stat {
 			}
 		}
 	}
-	out := make([]Stat, len(hwStatRegs))
+	out := make([]counter.Stat, len(hwStatRegs))
 	for i, st := range hwStatRegs {
-		out[i] = Stat{st.name, s.acc[i]}
+		out[i] = counter.Stat{Name: st.name, Value: s.acc[i]}
 	}
 	return out
 }

@@ -8,11 +8,6 @@ import (
 	"github.com/ringonet/ringo/vfio"
 )
 
-// Supported reports whether the driver handles the PCI ID.
-func Supported(vendor, device uint16) bool {
-	return vendor == VendorRealtek && device == DeviceRTL8029
-}
-
 // ports is the driver's port-I/O vocabulary: every wait has a deadline.
 type ports struct {
 	p vfio.Ports

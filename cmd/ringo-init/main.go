@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ringonet/ringo/cmd/ringo-init/appliance"
+	"github.com/ringonet/ringo/appliance"
 )
 
 func main() {
@@ -41,7 +41,7 @@ func main() {
 	}
 	for _, n := range sys.NICs {
 		addr, _ := sys.AddrOf(n.Dev)
-		log.Info("ringo-init: ready", "dev", n.Dev.Name, "kind", n.Kind, "pci", n.Addr, "mac", n.Dev.HardwareAddr.String(), "addr", addr)
+		log.Info("ringo-init: ready", "dev", n.Dev.Name, "driver", n.Driver.Name, "pci", n.Addr, "mac", n.Dev.HardwareAddr.String(), "addr", addr)
 	}
 	waitAndPowerOff(log, sys)
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ringonet/ringo/cmd/ringo-init/appliance"
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/pci"
 )
 
@@ -38,12 +38,11 @@ func cmdList(e *env, fs *flag.FlagSet, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tID\tDRIVER\tRINGO\tIOMMU GROUP\tINTERFACE")
 	for _, d := range devs {
-		kind := appliance.Kind(d.Vendor, d.DeviceID)
-		if kind == "" && !(*all && d.IsEthernet()) {
+		kind := "unsupported"
+		if drv := appliance.DriverFor(d.Vendor, d.DeviceID); drv != nil {
+			kind = drv.Name
+		} else if !*all || !d.IsEthernet() {
 			continue
-		}
-		if kind == "" {
-			kind = "unsupported"
 		}
 		drv, grp := d.Driver, fmt.Sprint(d.IOMMUGroup)
 		if drv == "" {

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ringonet/ringo/cmd/ringo-init/appliance"
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore/pcap"
 	"github.com/ringonet/ringo/pci"
 	"github.com/ringonet/ringo/vfio"
@@ -86,8 +86,8 @@ func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind := appliance.Kind(d.Vendor, d.DeviceID)
-	if kind == "" {
+	drv := appliance.DriverFor(d.Vendor, d.DeviceID)
+	if drv == nil {
 		return nil, fmt.Errorf("%s [%04x:%04x] is not a NIC ringo drives", d.Addr, d.Vendor, d.DeviceID)
 	}
 	if d.Driver != pci.VFIODriver {
@@ -97,7 +97,7 @@ func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
 	if err != nil {
 		return nil, err
 	}
-	sys, err := appliance.UpOn(cfg, log, []*vfio.Device{v}, []string{kind})
+	sys, err := appliance.UpOn(cfg, log, []appliance.Opened{{VFIO: v, Driver: drv}})
 	if err != nil {
 		v.Close()
 		return nil, err
@@ -126,7 +126,7 @@ func cmdUp(e *env, fs *flag.FlagSet, args []string) error {
 	}
 	defer ctl.Close()
 	a, _ := sys.AddrOf(sys.NICs[0].Dev)
-	fmt.Fprintf(e.stdout, "ringo up on %s (%s) as %s; ringo stats and ringo capture talk to %s; Ctrl-C stops\n", u.nic, sys.NICs[0].Kind, a, ctl.Addr())
+	fmt.Fprintf(e.stdout, "ringo up on %s (%s) as %s; ringo stats and ringo capture talk to %s; Ctrl-C stops\n", u.nic, sys.NICs[0].Driver.Name, a, ctl.Addr())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig

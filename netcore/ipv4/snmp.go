@@ -3,8 +3,9 @@ package ipv4
 import (
 	"fmt"
 	"io"
-	"reflect"
 	"sync/atomic"
+
+	"github.com/ringonet/ringo/netcore/counter"
 )
 
 // IPStats are the Ip: counters of /proc/net/snmp (RFC 4293's IP MIB), in
@@ -58,24 +59,6 @@ type ICMPStats struct {
 	InBroadcastEcho atomic.Uint64 // ignored echoes to broadcast addresses
 }
 
-// Counters returns a struct of atomic counters as ordered name/value
-// pairs.
-func Counters(v any) (names []string, values []uint64) {
-	rv := reflect.ValueOf(v).Elem()
-	for i := 0; i < rv.NumField(); i++ {
-		switch c := rv.Field(i).Addr().Interface().(type) {
-		case *atomic.Uint64:
-			values = append(values, c.Load())
-		case *atomic.Int64:
-			values = append(values, uint64(c.Load()))
-		default:
-			continue
-		}
-		names = append(names, rv.Type().Field(i).Name)
-	}
-	return names, values
-}
-
 // WriteSNMP prints the counters in /proc/net/snmp's layout: a line of
 // names and a line of values per group.
 func (s *Stack) WriteSNMP(w io.Writer) error {
@@ -93,7 +76,7 @@ func (s *Stack) WriteSNMP(w io.Writer) error {
 		{"Icmp", nil, nil, &s.ICMP},
 	}
 	for _, g := range groups {
-		names, values := Counters(g.stats)
+		names, values := fieldLists(g.stats)
 		names, values = append(g.pre, names...), append(g.prev, values...)
 		if err := writeGroup(w, g.name, names, values); err != nil {
 			return err
@@ -120,6 +103,16 @@ func writeGroup(w io.Writer, group string, names []string, values []uint64) erro
 // WriteGroup prints one counter group in /proc/net/snmp's layout (for the
 // transport protocols' Udp: and Tcp: lines).
 func WriteGroup(w io.Writer, group string, stats any) error {
-	names, values := Counters(stats)
+	names, values := fieldLists(stats)
 	return writeGroup(w, group, names, values)
+}
+
+// fieldLists splits counter.Fields into the names and values lines of a
+// /proc/net/snmp group.
+func fieldLists(v any) (names []string, values []uint64) {
+	for _, st := range counter.Fields(v) {
+		names = append(names, st.Name)
+		values = append(values, st.Value)
+	}
+	return names, values
 }

@@ -5,10 +5,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/ringonet/ringo/cmd/ringo-init/appliance"
-	"github.com/ringonet/ringo/netcore/skb"
-	"github.com/ringonet/ringo/vfio"
 	"log/slog"
+
+	"github.com/ringonet/ringo/appliance"
+	"github.com/ringonet/ringo/netcore/skb"
 )
 
 // ApplianceReport is what the appliance scenario reports at the end.
@@ -30,19 +30,13 @@ type ApplianceDev struct {
 // applianceScenario runs ringo-init's own code (package appliance) with
 // the kernel command line, reports "ready" with the addresses, serves for
 // ringo.seconds, then reports device counters and the status page.
-func applianceScenario(args map[string]string, nics []*nic) error {
+func applianceScenario(args map[string]string, nics []appliance.Opened) error {
 	raw, _ := os.ReadFile("/proc/cmdline")
 	cfg, warn := appliance.Parse(string(raw))
 	for _, w := range warn {
 		slog.Warn("bad parameter", "problem", w)
 	}
-	var opened []*vfio.Device
-	var kinds []string
-	for _, n := range nics {
-		opened = append(opened, n.dev)
-		kinds = append(kinds, n.kind)
-	}
-	sys, err := appliance.UpOn(cfg, slog.Default(), opened, kinds)
+	sys, err := appliance.UpOn(cfg, slog.Default(), nics)
 	if err != nil {
 		return err
 	}
@@ -53,8 +47,8 @@ func applianceScenario(args map[string]string, nics []*nic) error {
 		var out []ApplianceDev
 		for _, n := range sys.NICs {
 			a, _ := sys.AddrOf(n.Dev)
-			out = append(out, ApplianceDev{Name: n.Dev.Name, Kind: n.Kind, Addr: a.String(), Up: n.Dev.IsUp(), Carrier: n.Dev.Carrier(),
-				RxPackets: n.Dev.Stats.RxPackets.Load(), TxPackets: n.Dev.Stats.TxPackets.Load(), IRQs: n.IRQCount()})
+			out = append(out, ApplianceDev{Name: n.Dev.Name, Kind: n.Driver.Name, Addr: a.String(), Up: n.Dev.IsUp(), Carrier: n.Dev.Carrier(),
+				RxPackets: n.Dev.Stats.RxPackets.Load(), TxPackets: n.Dev.Stats.TxPackets.Load(), IRQs: n.Card.IRQCount()})
 		}
 		return out
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -80,7 +81,7 @@ type ARPReport struct {
 
 // arp asks slirp's gateway for its MAC on every NIC, as raw frames
 // through the driver.
-func arp(_ map[string]string, nics []*nic) error {
+func arp(_ map[string]string, nics []appliance.Opened) error {
 	s, err := newStack(nics, stackOpts{})
 	if err != nil {
 		return err
@@ -88,7 +89,7 @@ func arp(_ map[string]string, nics []*nic) error {
 	defer s.close()
 	replies := listenARP(s.core)
 	for i, d := range s.devs {
-		rep := ARPReport{Dev: d.Name, Kind: nics[i].kind}
+		rep := ARPReport{Dev: d.Name, Kind: nics[i].Driver.Name}
 		for rep.Tries = 1; rep.Tries <= 10 && replies.count(d.Name) == 0; rep.Tries++ {
 			b := arpRequest(d.HardwareAddr, guestIP, gatewayIP)
 			b.Dev = d

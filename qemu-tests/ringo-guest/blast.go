@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -28,7 +29,7 @@ type BlastReport struct {
 // blast sends ringo.frames frames of ringo.size bytes from NIC 0 to NIC 1
 // as fast as the sender's ring and qdisc take them, and counts what
 // arrives: the raw frame rates of the two drivers.
-func blast(args map[string]string, nics []*nic) error {
+func blast(args map[string]string, nics []appliance.Opened) error {
 	n := atoiDefault(args["ringo.frames"], 20000)
 	size := atoiDefault(args["ringo.size"], 60)
 	s, err := newStack(nics[:2], stackOpts{busyPoll: args["ringo.mode"] == "poll", ring: 256, ioWidth: 4, vfioPIO: args["ringo.portio"] == "vfio"})

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -26,8 +27,8 @@ type FloodReport struct {
 // flood: NIC 0 (e1000) sends ringo.frames full-size frames to NIC 1
 // (ne2k_pci) as fast as it can; then a windowed stream of ringo.paced
 // frames must arrive complete: the NE2000 recovered without wedging.
-func flood(args map[string]string, nics []*nic) error {
-	if len(nics) < 2 || nics[0].kind != "e1000" || nics[1].kind != "ne2000" {
+func flood(args map[string]string, nics []appliance.Opened) error {
+	if len(nics) < 2 || nics[0].Driver.Name != "e1000" || nics[1].Driver.Name != "ne2000" {
 		return fmt.Errorf("flood wants an e1000 then an ne2k_pci")
 	}
 	n := atoiDefault(args["ringo.frames"], 5000)

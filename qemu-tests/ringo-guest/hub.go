@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -17,7 +18,7 @@ type HubReport struct {
 
 // hub exchanges frames between the first two NICs, joined on one QEMU hub.
 // ringo.frames=N (default 20000), ringo.mode=irq|poll, ringo.ring=64.
-func hub(args map[string]string, nics []*nic) error {
+func hub(args map[string]string, nics []appliance.Opened) error {
 	if len(nics) < 2 {
 		return fmt.Errorf("hub needs two NICs, have %d", len(nics))
 	}
@@ -40,7 +41,7 @@ func hub(args map[string]string, nics []*nic) error {
 	var windows [2]int
 	for dir, dst := range []int{1, 0} {
 		windows[dir] = min(ring/2, 48)
-		if nics[dst].kind == "ne2000" {
+		if nics[dst].Driver.Name == "ne2000" {
 			windows[dir] = 6
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/e1000"
 	"github.com/ringonet/ringo/ne2000"
 	"github.com/ringonet/ringo/vfio"
@@ -22,21 +23,21 @@ type IdentifyReport struct {
 
 // identify opens each NIC's BAR, reads its MAC from the hardware and, for
 // the e1000, its link state.
-func identify(_ map[string]string, nics []*nic) error {
+func identify(_ map[string]string, nics []appliance.Opened) error {
 	for _, n := range nics {
-		if err := n.dev.EnableBusMaster(); err != nil {
+		if err := n.VFIO.EnableBusMaster(); err != nil {
 			return err
 		}
-		r := IdentifyReport{Addr: n.addr, Kind: n.kind}
-		info, err := n.dev.IRQInfo(0)
+		r := IdentifyReport{Addr: n.VFIO.Addr, Kind: n.Driver.Name}
+		info, err := n.VFIO.IRQInfo(0)
 		if err != nil {
 			return err
 		}
 		r.IRQs = info.Count
 		var mac net.HardwareAddr
-		switch n.kind {
+		switch n.Driver.Name {
 		case "e1000":
-			bar, err := n.dev.MapBAR(0)
+			bar, err := n.VFIO.MapBAR(0)
 			if err != nil {
 				return err
 			}
@@ -46,7 +47,7 @@ func identify(_ map[string]string, nics []*nic) error {
 			}
 			mac, r.LinkUp = id.MAC, id.LinkUp
 		case "ne2000":
-			ports, err := n.dev.PortBAR(0)
+			ports, err := n.VFIO.PortBAR(0)
 			if err != nil {
 				return err
 			}
@@ -55,10 +56,10 @@ func identify(_ map[string]string, nics []*nic) error {
 			}
 			r.LinkUp = true
 		default:
-			return fmt.Errorf("%s: unknown kind %q", n.addr, n.kind)
+			return fmt.Errorf("%s: unknown kind %q", n.VFIO.Addr, n.Driver.Name)
 		}
 		r.MAC = mac.String()
-		if v, err := vfio.Open(n.addr, vfio.Options{}); err == nil {
+		if v, err := vfio.Open(n.VFIO.Addr, vfio.Options{}); err == nil {
 			v.Close()
 		} else {
 			r.SecondOpen = err.Error()

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
@@ -39,7 +40,7 @@ type PingResult struct {
 // ringo.gw=ADDR. It reports "ready", answers pings for ringo.seconds,
 // pings each of ringo.ping=IP,IP (ringo.count times, ringo.size bytes),
 // then reports.
-func ipServe(args map[string]string, nics []*nic) error {
+func ipServe(args map[string]string, nics []appliance.Opened) error {
 	s, err := newStack(nics, stackOpts{ioWidth: 4})
 	if err != nil {
 		return err

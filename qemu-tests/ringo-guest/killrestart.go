@@ -60,7 +60,7 @@ func killRestart(args map[string]string) error {
 	}
 	defer func() {
 		for _, n := range nics {
-			n.dev.Close()
+			n.VFIO.Close()
 		}
 	}()
 	after := map[string]string{}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -25,13 +26,13 @@ type LinkReport struct {
 // ringo.seconds (default 8) while the host takes the link down and up
 // through the QEMU monitor. It reports carrier events and whether traffic
 // resumed, then brings the device down and counts skbs and DMA memory.
-func linkflap(args map[string]string, nics []*nic) error {
+func linkflap(args map[string]string, nics []appliance.Opened) error {
 	secs := atoiDefault(args["ringo.seconds"], 8)
 	s, err := newStack(nics[:1], stackOpts{})
 	if err != nil {
 		return err
 	}
-	dmaBefore := nics[0].dev.DMA().Mapped()
+	dmaBefore := nics[0].VFIO.DMA().Mapped()
 	defer s.close()
 	d := s.devs[0]
 	replies := listenARP(s.core)
@@ -83,7 +84,7 @@ func linkflap(args map[string]string, nics []*nic) error {
 	mu.Unlock()
 	rep.SkbLive = skb.Live()
 	rep.DMABefore = dmaBefore
-	rep.DMAAfter = nics[0].dev.DMA().Mapped()
+	rep.DMAAfter = nics[0].VFIO.DMA().Mapped()
 	report(rep)
 	return nil
 }

@@ -17,14 +17,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ringonet/ringo/e1000"
-	"github.com/ringonet/ringo/ne2000"
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/pci"
 	"github.com/ringonet/ringo/vfio"
 )
 
 // scenarios by name.
-var scenarios = map[string]func(args map[string]string, nics []*nic) error{
+var scenarios = map[string]func(args map[string]string, nics []appliance.Opened) error{
 	"identify":   identify,
 	"hub":        hub,
 	"arp":        arp,
@@ -34,13 +33,6 @@ var scenarios = map[string]func(args map[string]string, nics []*nic) error{
 	"blast":      blast,
 	"appliance":  applianceScenario,
 	"stackbench": stackBench,
-}
-
-// nic is one supported card, bound to vfio-pci and opened.
-type nic struct {
-	addr string
-	kind string // "e1000" or "ne2000"
-	dev  *vfio.Device
 }
 
 func main() {
@@ -100,7 +92,7 @@ func run(args map[string]string) error {
 	}
 	defer func() {
 		for _, n := range nics {
-			n.dev.Close()
+			n.VFIO.Close()
 		}
 	}()
 	return sc(args, nics)
@@ -108,34 +100,15 @@ func run(args map[string]string) error {
 
 // openNICs binds every supported NIC to vfio-pci and opens it, in PCI
 // address order.
-func openNICs() ([]*nic, error) {
-	bus := pci.NewBus("")
-	devs, err := bus.List()
+func openNICs() ([]appliance.Opened, error) {
+	opened, err := appliance.Take(pci.NewBus(""), nil, slog.Default())
 	if err != nil {
+		for _, o := range opened {
+			o.VFIO.Close()
+		}
 		return nil, err
 	}
-	var out []*nic
-	for _, d := range devs {
-		kind := ""
-		switch {
-		case e1000.Supported(d.Vendor, d.DeviceID):
-			kind = "e1000"
-		case ne2000.Supported(d.Vendor, d.DeviceID):
-			kind = "ne2000"
-		default:
-			continue
-		}
-		if _, err := bus.Bind(d.Addr); err != nil {
-			return nil, err
-		}
-		v, err := vfio.Open(d.Addr, vfio.Options{})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &nic{addr: d.Addr, kind: kind, dev: v})
-		slog.Info("nic", "addr", d.Addr, "kind", kind, "group", d.IOMMUGroup)
-	}
-	return out, nil
+	return opened, nil
 }
 
 func report(v any) {

@@ -5,11 +5,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ringonet/ringo/cmd/ringo-init/appliance"
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/e1000"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/ne2000"
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/nic"
 )
 
 // stack is netcore with the guest's NICs brought up under ringo's drivers
@@ -33,25 +34,25 @@ type stackOpts struct {
 // interruptRate is ringo.itr: an e1000's ITR, interrupts/s (0: adaptive, -1: none).
 var interruptRate int
 
-func newStack(nics []*nic, o stackOpts) (*stack, error) {
+func newStack(nics []appliance.Opened, o stackOpts) (*stack, error) {
 	s := &stack{core: netcore.New(netcore.Config{})}
 	var err error
 	if s.bridge, err = irq.New(slog.Default()); err != nil {
 		return nil, err
 	}
 	for i, n := range nics {
-		an, err := appliance.Attach(s.core, s.bridge, n.dev, n.kind, fmt.Sprintf("eth%d", i),
-			appliance.AttachOpts{BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO, InterruptRate: interruptRate})
+		an, err := appliance.Attach(s.core, s.bridge, n, fmt.Sprintf("eth%d", i),
+			nic.Config{BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO, InterruptRate: interruptRate})
 		if err != nil {
 			return nil, err
 		}
 		s.nics = append(s.nics, an)
 		s.devs = append(s.devs, an.Dev)
-		if an.E1000 != nil {
-			s.e1000 = append(s.e1000, an.E1000)
-		}
-		if an.NE2000 != nil {
-			s.ne2000 = append(s.ne2000, an.NE2000)
+		switch c := an.Card.(type) {
+		case *e1000.Driver:
+			s.e1000 = append(s.e1000, c)
+		case *ne2000.Driver:
+			s.ne2000 = append(s.ne2000, c)
 		}
 	}
 	for _, d := range s.devs {
@@ -68,15 +69,13 @@ func (s *stack) close() {
 }
 
 // irqCount is the interrupt count of device i (0 in busy-poll mode).
-func (s *stack) irqCount(i int) uint64 { return s.nics[i].IRQCount() }
+func (s *stack) irqCount(i int) uint64 { return s.nics[i].Card.IRQCount() }
 
 // missed is what device i lost for want of room: the e1000's missed-packet
-// count (folded from the register now) or the NE2000's ring overflows and
+// count (Stats reads the registers and folds it in) or the NE2000's ring overflows and
 // missed frames, as ip -s link reports them.
 func (s *stack) missed(i int) uint64 {
-	if an := s.nics[i]; an.E1000 != nil {
-		an.E1000.HWStats()
-	}
+	s.nics[i].Card.Stats()
 	st := &s.devs[i].Stats
 	return st.RxMissedErrors.Load() + st.RxOverErrors.Load()
 }

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/net/icmp"
 
+	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/socket"
@@ -143,7 +144,7 @@ func (k kernelBench) Ping(ctx context.Context, dst netip.Addr, size, seq int) (t
 
 // stackBench is the device under test on ringo: NIC 0 with ringo.ip, the
 // benchmark against ringo.target.
-func stackBench(args map[string]string, nics []*nic) error {
+func stackBench(args map[string]string, nics []appliance.Opened) error {
 	s, err := newStack(nics[:1], stackOpts{busyPoll: args["ringo.mode"] == "poll", ring: atoiDefault(args["ringo.ring"], benchRxRing), ioWidth: 4})
 	if err != nil {
 		return err
@@ -163,7 +164,7 @@ func stackBench(args map[string]string, nics []*nic) error {
 	}
 	profPhase, profTrace = args["ringo.pprof"], args["ringo.trace"] == "1"
 	rep, err := runStackBench(ringoBench{st}, args)
-	rep.Stack, rep.Driver = "ringo", nics[0].kind
+	rep.Stack, rep.Driver = "ringo", nics[0].Driver.Name
 	var diag strings.Builder
 	st.WriteSNMP(&diag)
 	s.core.WriteSoftnetStat(&diag)

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ringonet/ringo/netcore"
-	"github.com/ringonet/ringo/netcore/ipv4"
 )
 
 // WriteStatus prints what a person would ask ip, ss, ethtool -S and
@@ -85,9 +83,9 @@ func (s *System) WriteStatus(w io.Writer) error {
 	}
 
 	for _, n := range s.NICs {
-		fmt.Fprintf(w, "\n# ethtool -S %s (%s)\n", n.Dev.Name, n.Kind)
-		for _, kv := range s.driverStats(n) {
-			fmt.Fprintf(w, "     %s: %d\n", kv.name, kv.v)
+		fmt.Fprintf(w, "\n# ethtool -S %s (%s)\n", n.Dev.Name, n.Driver.Name)
+		for _, st := range n.Card.Stats() {
+			fmt.Fprintf(w, "     %s: %d\n", st.Name, st.Value)
 		}
 	}
 	return nil
@@ -100,48 +98,4 @@ func (s *System) pciOf(d *netcore.Device) string {
 		}
 	}
 	return "-"
-}
-
-type kv struct {
-	name string
-	v    uint64
-}
-
-func (s *System) driverStats(n *NIC) []kv {
-	var out []kv
-	if n.E1000 != nil {
-		for _, st := range n.E1000.HWStats() {
-			out = append(out, kv{st.Name, st.Value})
-		}
-		names, vals := ipv4.Counters(&n.E1000.Counters)
-		for i := range names {
-			out = append(out, kv{snake(names[i]), vals[i]})
-		}
-		out = append(out, kv{"interrupt_rate", uint64(n.E1000.InterruptRate())})
-	}
-	if n.NE2000 != nil {
-		names, vals := ipv4.Counters(&n.NE2000.Counters)
-		for i := range names {
-			out = append(out, kv{snake(names[i]), vals[i]})
-		}
-	}
-	return out
-}
-
-// snake turns RxBadLength into rx_bad_length and DMATimeouts into
-// dma_timeouts.
-func snake(s string) string {
-	var b strings.Builder
-	upper := func(i int) bool { return i >= 0 && i < len(s) && s[i] >= 'A' && s[i] <= 'Z' }
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if upper(i) {
-			if i > 0 && (!upper(i-1) || (i+1 < len(s) && !upper(i+1))) {
-				b.WriteByte('_')
-			}
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }

@@ -57,9 +57,3 @@ func TestParseBadValues(t *testing.T) {
 	assert.Equal(t, slog.LevelInfo, c.LogLevel)
 	assert.Contains(t, warn[0], `ringo.ip="10.0.2.1500/24"`)
 }
-
-func TestSnake(t *testing.T) {
-	assert.Equal(t, "rx_bad_length", snake("RxBadLength"))
-	assert.Equal(t, "dma_timeouts", snake("DMATimeouts"))
-	assert.Equal(t, "tx_restarts", snake("TxRestarts"))
-}
