@@ -140,7 +140,7 @@ func (s *System) upOn(opened []Opened) error {
 	if s.Bridge, err = irq.New(s.Log); err != nil {
 		return err
 	}
-	if s.Stack, err = socket.New(s.Core, ipv4.Config{Logger: s.Log}); err != nil {
+	if s.Stack, err = socket.New(s.Core, socket.Config{IP: ipv4.Config{Logger: s.Log}}); err != nil {
 		return err
 	}
 	for i, o := range opened {

@@ -40,7 +40,7 @@ const (
 // someone. Through VFIO an interrupt is an eventfd, a wake-up and an unmask
 // ioctl; QEMU's e1000 raises TXDW on every TDT write (it sends
 // synchronously), which was one interrupt per few frames sent.
-const imsEnable = ICR_RXT0 | ICR_RXDMT0 | ICR_RXSEQ | ICR_LSC | ICR_RXO
+const imsEnable = icr_RXT0 | icr_RXDMT0 | icr_RXSEQ | icr_LSC | icr_RXO
 
 // HW is the hardware seam: what the driver needs from its device.
 type HW struct {
@@ -89,10 +89,10 @@ type Driver struct {
 	pollStop chan struct{}
 	pollDone chan struct{}
 
-	// FaultTxStall, when set, makes transmit fill descriptors without
+	// faultTxStall, set only by tests, makes transmit fill descriptors without
 	// writing TDT, so the hardware never sends them: the fault matrix's
 	// stalled transmitter. A reset clears it.
-	FaultTxStall atomic.Bool
+	faultTxStall atomic.Bool
 
 	// Adaptive interrupt rate (itr.go): the NAPI poll owns these; up
 	// sets them while NAPI is disabled.
@@ -227,68 +227,68 @@ func (d *Driver) up() error {
 		return err
 	}
 	// 14.3: link up, auto speed; no loss-of-signal inversion, no VLANs.
-	ctrl := r.read(CTRL)
-	ctrl |= CTRL_SLU | CTRL_ASDE
-	ctrl &^= CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | CTRL_VME
-	r.write(CTRL, ctrl)
+	ctrl := r.read(regCTRL)
+	ctrl |= ctrl_SLU | ctrl_ASDE
+	ctrl &^= ctrl_LRST | ctrl_PHY_RST | ctrl_ILOS | ctrl_VME
+	r.write(regCTRL, ctrl)
 	// Flow control off: FCAL/FCAH/FCT/FCTTV zero.
-	for _, reg := range []uint32{FCAL, FCAH, FCT, FCTTV} {
+	for _, reg := range []uint32{regFCAL, regFCAH, regFCT, regFCTTV} {
 		r.write(reg, 0)
 	}
 
 	// 14.4 Receive: station address, MTA cleared, ring, then RCTL.EN.
 	mac := d.Dev.HardwareAddr
-	r.write(RAL0, binary.LittleEndian.Uint32(mac[0:4]))
-	r.write(RAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|RAH_AV)
+	r.write(regRAL0, binary.LittleEndian.Uint32(mac[0:4]))
+	r.write(regRAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|rah_AV)
 	d.writeMTA()
 	d.rx.Reset()
 	for i := 0; i < d.rx.Count(); i++ {
 		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rx.Buf(i).IOVA)
 	}
-	r.write(RDBAL, uint32(d.rx.IOVA()))
-	r.write(RDBAH, uint32(d.rx.IOVA()>>32))
-	r.write(RDLEN, uint32(d.rx.Bytes()))
-	r.write(RDH, 0)
-	r.write(RDT, 0)
-	r.write(RDTR, 0)
-	r.write(RADV, 0)
+	r.write(regRDBAL, uint32(d.rx.IOVA()))
+	r.write(regRDBAH, uint32(d.rx.IOVA()>>32))
+	r.write(regRDLEN, uint32(d.rx.Bytes()))
+	r.write(regRDH, 0)
+	r.write(regRDT, 0)
+	r.write(regRDTR, 0)
+	r.write(regRADV, 0)
 	// Give the hardware every descriptor but one: RDT = count-1, so RDT
 	// never equals RDH while buffers are posted.
 	d.rx.SetNextToUse(d.rx.Count() - 1)
-	r.write(RDT, uint32(d.rx.Count()-1))
-	r.write(RCTL, d.rctl())
+	r.write(regRDT, uint32(d.rx.Count()-1))
+	r.write(regRCTL, d.rctl())
 
 	// 14.5 Transmit.
 	d.tx.Reset()
-	r.write(TDBAL, uint32(d.tx.IOVA()))
-	r.write(TDBAH, uint32(d.tx.IOVA()>>32))
-	r.write(TDLEN, uint32(d.tx.Bytes()))
-	r.write(TDH, 0)
-	r.write(TDT, 0)
-	r.write(TIDV, 0)
-	r.write(TADV, 0)
-	r.write(TIPG, TIPG_IPGT_COPPER|TIPG_IPGR1<<TIPG_IPGR1_SHIFT|TIPG_IPGR2<<TIPG_IPGR2_SHIFT)
-	r.write(TCTL, TCTL_EN|TCTL_PSP|0x0f<<TCTL_CT_SHIFT|0x40<<TCTL_COLD_SHIFT|TCTL_RTLC)
+	r.write(regTDBAL, uint32(d.tx.IOVA()))
+	r.write(regTDBAH, uint32(d.tx.IOVA()>>32))
+	r.write(regTDLEN, uint32(d.tx.Bytes()))
+	r.write(regTDH, 0)
+	r.write(regTDT, 0)
+	r.write(regTIDV, 0)
+	r.write(regTADV, 0)
+	r.write(regTIPG, tipg_IPGT_COPPER|tipg_IPGR1<<tipg_IPGR1_SHIFT|tipg_IPGR2<<tipg_IPGR2_SHIFT)
+	r.write(regTCTL, tctl_EN|tctl_PSP|0x0f<<tctl_CT_SHIFT|0x40<<tctl_COLD_SHIFT|tctl_RTLC)
 
 	// 14.6 Interrupts: throttle, clear, unmask (not in busy-poll mode).
 	// ITR counts 256 ns units between interrupts.
 	switch rate := d.cfg.InterruptRate; {
 	case rate > 0:
-		r.write(ITR, itrRegister(rate))
+		r.write(regITR, itrRegister(rate))
 		d.itrNow.Store(int64(rate))
 	case rate == 0 && !d.cfg.BusyPoll:
 		d.itrClass, d.itrRate, d.itrPackets, d.itrBytes = itrLow, itrRateLow, 0, 0
-		r.write(ITR, itrRegister(itrRateLow))
+		r.write(regITR, itrRegister(itrRateLow))
 		d.itrNow.Store(itrRateLow)
 	default:
-		r.write(ITR, 0)
+		r.write(regITR, 0)
 		d.itrNow.Store(0)
 	}
-	r.read(ICR)
+	r.read(regICR)
 	d.running.Store(true)
-	d.FaultTxStall.Store(false)
+	d.faultTxStall.Store(false)
 	if !d.cfg.BusyPoll {
-		r.write(IMS, imsEnable)
+		r.write(regIMS, imsEnable)
 	}
 	d.updateCarrier()
 	return nil
@@ -296,9 +296,9 @@ func (d *Driver) up() error {
 
 // rctl is the receive control word for the device's current flags.
 func (d *Driver) rctl() uint32 {
-	v := uint32(RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_BSIZE_2048 | RCTL_RDMTS_HALF)
+	v := uint32(rctl_EN | rctl_BAM | rctl_SECRC | rctl_BSIZE_2048 | rctl_RDMTS_HALF)
 	if d.Dev.Promisc() {
-		v |= RCTL_UPE | RCTL_MPE
+		v |= rctl_UPE | rctl_MPE
 	}
 	return v
 }
@@ -310,7 +310,7 @@ func (d *Driver) SetRxMode() {
 		return
 	}
 	d.writeMTA()
-	d.r.write(RCTL, d.rctl())
+	d.r.write(regRCTL, d.rctl())
 }
 
 // mtaHash is the Multicast Table Array index of an address with RCTL.MO =
@@ -330,7 +330,7 @@ func (d *Driver) writeMTA() {
 		}
 	}
 	for i, v := range mta {
-		d.r.write(MTAn(i), v)
+		d.r.write(regMTAn(i), v)
 	}
 }
 
@@ -351,10 +351,10 @@ func (d *Driver) Stop() error {
 
 func (d *Driver) down() {
 	d.running.Store(false)
-	d.r.write(IMC, 0xffffffff)
-	d.r.write(RCTL, 0)
-	d.r.write(TCTL, TCTL_PSP)
-	d.r.read(STATUS)
+	d.r.write(regIMC, 0xffffffff)
+	d.r.write(regRCTL, 0)
+	d.r.write(regTCTL, tctl_PSP)
+	d.r.read(regSTATUS)
 	d.txMu.Lock()
 	d.r.reset()
 	d.txMu.Unlock()
@@ -363,18 +363,18 @@ func (d *Driver) down() {
 // hardirq is the interrupt handler (e1000_intr): read ICR (which clears
 // it), mask everything, schedule NAPI. Link changes update the carrier here.
 func (d *Driver) hardirq() bool {
-	icr := d.r.read(ICR)
+	icr := d.r.read(regICR)
 	if icr == 0 {
 		d.Counters.Spurious.Add(1)
 		return false
 	}
 	d.Counters.Interrupts.Add(1)
-	if icr&(ICR_LSC|ICR_RXSEQ) != 0 {
+	if icr&(icr_LSC|icr_RXSEQ) != 0 {
 		d.Counters.LinkChanges.Add(1)
 		d.updateCarrier()
 	}
-	d.r.write(IMC, 0xffffffff)
-	d.r.read(STATUS) // flush the mask before NAPI runs
+	d.r.write(regIMC, 0xffffffff)
+	d.r.read(regSTATUS) // flush the mask before NAPI runs
 	d.napi.Schedule()
 	return true
 }
@@ -399,9 +399,9 @@ func (d *Driver) poll(budget int) int {
 		if d.napi.Complete() && !d.cfg.BusyPoll && d.running.Load() {
 			ims := uint32(imsEnable)
 			if d.Dev.NetifQueueStopped() {
-				ims |= ICR_TXDW
+				ims |= icr_TXDW
 			}
-			d.r.write(IMS, ims)
+			d.r.write(regIMS, ims)
 		}
 	}
 	return work
@@ -419,20 +419,20 @@ func (d *Driver) cleanRx(budget int) int {
 		desc := rx.Desc(i)
 		sw := loadStatus(desc)
 		status, errs := uint8(sw), uint8(sw>>8)
-		if status&RXD_STAT_DD == 0 {
+		if status&rxd_STAT_DD == 0 {
 			break
 		}
 		work++
 		length := int(binary.LittleEndian.Uint16(desc[rxdLength:]))
 		switch {
-		case status&RXD_STAT_EOP == 0:
+		case status&rxd_STAT_EOP == 0:
 			d.Counters.RxNoEOP.Add(1)
 			d.Dev.Stats.RxLengthErrors.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
-		case errs&RXD_ERR_FRAME != 0:
+		case errs&rxd_ERR_FRAME != 0:
 			d.Counters.RxDescErrors.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
-			if errs&RXD_ERR_CE != 0 {
+			if errs&rxd_ERR_CE != 0 {
 				d.Dev.Stats.RxCRCErrors.Add(1)
 			} else {
 				d.Dev.Stats.RxFrameErrors.Add(1)
@@ -473,7 +473,7 @@ func (d *Driver) returnRxLocked(next int) {
 	rx.SetNextToClean(next)
 	tail := (next - 1) & (rx.Count() - 1)
 	rx.SetNextToUse(tail)
-	d.r.write(RDT, uint32(tail))
+	d.r.write(regRDT, uint32(tail))
 }
 
 // receive copies a frame out of its DMA buffer into an skb and hands it up.
@@ -525,14 +525,14 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	binary.LittleEndian.PutUint64(desc[txdAddr:], buf.IOVA)
 	binary.LittleEndian.PutUint16(desc[txdLength:], uint16(n))
 	desc[txdCSO] = 0
-	desc[txdCmd] = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS
+	desc[txdCmd] = txd_CMD_EOP | txd_CMD_IFCS | txd_CMD_RS
 	storeStatus(desc, 0)
 	next := tx.Next(i)
 	tx.SetNextToUse(next)
-	if !d.FaultTxStall.Load() {
+	if !d.faultTxStall.Load() {
 		// The store is a full barrier (vfio.MMIO): the descriptor and
 		// buffer are visible before the device reads TDT.
-		d.r.write(TDT, uint32(next))
+		d.r.write(regTDT, uint32(next))
 	}
 	if tx.Unused() < 1 {
 		d.stopQueueLocked()
@@ -547,7 +547,7 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 func (d *Driver) stopQueueLocked() {
 	d.Dev.NetifStopQueue()
 	if d.running.Load() && !d.cfg.BusyPoll && d.hw.IRQ != nil {
-		d.r.write(IMS, ICR_TXDW)
+		d.r.write(regIMS, icr_TXDW)
 	}
 	d.cleanTxLocked()
 }
@@ -562,7 +562,7 @@ func (d *Driver) cleanTxLocked() int {
 	n := 0
 	for i != end {
 		desc := tx.Desc(i)
-		if loadStatus(desc)&TXD_STAT_DD == 0 {
+		if loadStatus(desc)&txd_STAT_DD == 0 {
 			break
 		}
 		storeStatus(desc, 0)
@@ -660,28 +660,28 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 	ctx[ctxIPCSS], ctx[ctxIPCSO] = uint8(o.ipStart), uint8(o.ipStart+10)
 	binary.LittleEndian.PutUint16(ctx[ctxIPCSE:], uint16(o.ipEnd-1))
 	ctx[ctxTUCSS], ctx[ctxTUCSO] = uint8(o.l4Start), uint8(o.l4Csum)
-	tucmd := uint32(TXD_TUCMD_DEXT | TXD_TUCMD_RS)
+	tucmd := uint32(txd_TUCMD_DEXT | txd_TUCMD_RS)
 	if o.tcp {
-		tucmd |= TXD_TUCMD_TCP
+		tucmd |= txd_TUCMD_TCP
 	}
 	var paylen, status uint32
 	if o.mss > 0 {
-		tucmd |= TXD_TUCMD_IP | TXD_TUCMD_TSE
+		tucmd |= txd_TUCMD_IP | txd_TUCMD_TSE
 		paylen = uint32(len(frame) - o.hdrLen)
 		status = uint32(o.hdrLen)<<8 | uint32(o.mss)<<16
 		d.Counters.TxTSO.Add(1)
 	} else {
 		d.Counters.TxCsumOffload.Add(1)
 	}
-	binary.LittleEndian.PutUint32(ctx[ctxPAYLEN:], paylen|TXD_DTYP_C<<TXD_DTYP_SHL|tucmd<<24)
+	binary.LittleEndian.PutUint32(ctx[ctxPAYLEN:], paylen|txd_DTYP_C<<txd_DTYP_SHL|tucmd<<24)
 	storeStatus(ctx, status)
 	i = tx.Next(i)
 	// The data descriptors.
-	popts := uint32(TXD_POPTS_TXSM)
-	dcmd := uint32(TXD_CMD_DEXT | TXD_CMD_IFCS | TXD_CMD_RS)
+	popts := uint32(txd_POPTS_TXSM)
+	dcmd := uint32(txd_CMD_DEXT | txd_CMD_IFCS | txd_CMD_RS)
 	if o.mss > 0 {
-		popts |= TXD_POPTS_IXSM
-		dcmd |= TXD_CMD_TSE
+		popts |= txd_POPTS_IXSM
+		dcmd |= txd_CMD_TSE
 	}
 	for off := 0; off < len(frame); off += bufSize {
 		n := min(bufSize, len(frame)-off)
@@ -694,16 +694,16 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 		binary.LittleEndian.PutUint64(desc[txdAddr:], buf.IOVA)
 		cmd := dcmd
 		if off+n == len(frame) {
-			cmd |= TXD_CMD_EOP
+			cmd |= txd_CMD_EOP
 		}
-		binary.LittleEndian.PutUint32(desc[dataLength:], uint32(n)|TXD_DTYP_D<<TXD_DTYP_SHL|cmd<<24)
+		binary.LittleEndian.PutUint32(desc[dataLength:], uint32(n)|txd_DTYP_D<<txd_DTYP_SHL|cmd<<24)
 		storeStatus(desc, popts<<8)
 		i = tx.Next(i)
 	}
 	b.Free()
 	tx.SetNextToUse(i)
-	if !d.FaultTxStall.Load() {
-		d.r.write(TDT, uint32(i))
+	if !d.faultTxStall.Load() {
+		d.r.write(regTDT, uint32(i))
 	}
 	if tx.Unused() < need {
 		d.stopQueueLocked()
@@ -743,7 +743,7 @@ func (d *Driver) TxTimeout() {
 	}
 	d.Counters.Resets.Add(1)
 	lost := d.tx.InUse()
-	d.log.Warn("e1000: transmit timed out; resetting", "dev", d.Dev.Name, "tdh", d.r.read(TDH), "tdt", d.r.read(TDT), "in_flight", lost)
+	d.log.Warn("e1000: transmit timed out; resetting", "dev", d.Dev.Name, "tdh", d.r.read(regTDH), "tdt", d.r.read(regTDT), "in_flight", lost)
 	d.napi.Disable()
 	d.down()
 	d.Dev.Stats.TxErrors.Add(uint64(lost))
@@ -766,7 +766,7 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 	lastLink := time.Now()
 	netcore.BusyPollLoop(stop, done, busyPollIdle, d.Dev, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
-		rxReady := loadStatus(d.rx.Desc(d.rx.NextToClean()))&RXD_STAT_DD != 0
+		rxReady := loadStatus(d.rx.Desc(d.rx.NextToClean()))&rxd_STAT_DD != 0
 		// Sent descriptors are reclaimed as the transmit path needs
 		// them; NAPI is wanted for them only by a stopped queue.
 		txPending := d.Dev.NetifQueueStopped() && d.tx.InUse() > 0

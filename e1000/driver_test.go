@@ -99,7 +99,7 @@ func TestReceiveWraps(t *testing.T) {
 	for i := 0; i < n; i++ {
 		fr := testFrame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
 		want = append(want, fr)
-		for !r.f.receive(fr, RXD_STAT_DD|RXD_STAT_EOP, 0, len(fr)) {
+		for !r.f.receive(fr, rxd_STAT_DD|rxd_STAT_EOP, 0, len(fr)) {
 			missed++                          // the device counts it in MPC
 			time.Sleep(50 * time.Microsecond) // ring full: let NAPI drain
 		}
@@ -177,7 +177,7 @@ func TestTransmitReclaimsWithoutInterrupts(t *testing.T) {
 	r.f.mu.Lock()
 	ims := r.f.ims
 	r.f.mu.Unlock()
-	assert.Zero(t, ims&ICR_TXDW, "TXDW stays masked")
+	assert.Zero(t, ims&icr_TXDW, "TXDW stays masked")
 }
 
 // A hostile device: lengths past the buffer or below a header, a frame
@@ -191,21 +191,21 @@ func TestHostileRxDescriptors(t *testing.T) {
 		status, errs uint8
 		length       int
 	}{
-		{RXD_STAT_DD | RXD_STAT_EOP, 0, 4000},  // longer than the buffer
-		{RXD_STAT_DD | RXD_STAT_EOP, 0, 65535}, // much longer
-		{RXD_STAT_DD | RXD_STAT_EOP, 0, 0},     // empty
-		{RXD_STAT_DD | RXD_STAT_EOP, 0, 13},    // shorter than a header
-		{RXD_STAT_DD, 0, 100},                  // no EOP
-		{RXD_STAT_DD | RXD_STAT_EOP, RXD_ERR_CE, 100},
-		{RXD_STAT_DD | RXD_STAT_EOP, RXD_ERR_RXE, 100},
+		{rxd_STAT_DD | rxd_STAT_EOP, 0, 4000},  // longer than the buffer
+		{rxd_STAT_DD | rxd_STAT_EOP, 0, 65535}, // much longer
+		{rxd_STAT_DD | rxd_STAT_EOP, 0, 0},     // empty
+		{rxd_STAT_DD | rxd_STAT_EOP, 0, 13},    // shorter than a header
+		{rxd_STAT_DD, 0, 100},                  // no EOP
+		{rxd_STAT_DD | rxd_STAT_EOP, rxd_ERR_CE, 100},
+		{rxd_STAT_DD | rxd_STAT_EOP, rxd_ERR_RXE, 100},
 	}
 	for i := 0; i < 20; i++ { // wrap the ring with bad descriptors
 		for _, c := range cases {
 			require.True(t, r.f.receive(good, c.status, c.errs, c.length))
-			require.Eventually(t, func() bool { return r.drv.rx.NextToClean() == int(r.f.Read32(RDH)) }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return r.drv.rx.NextToClean() == int(r.f.Read32(regRDH)) }, 5*time.Second, time.Millisecond)
 		}
 	}
-	require.True(t, r.f.receive(good, RXD_STAT_DD|RXD_STAT_EOP, 0, len(good)))
+	require.True(t, r.f.receive(good, rxd_STAT_DD|rxd_STAT_EOP, 0, len(good)))
 	select {
 	case got := <-r.got:
 		assert.Equal(t, good, got)
@@ -239,7 +239,7 @@ func TestTxStallWatchdogReset(t *testing.T) {
 	r := newRig(t, Config{TxTimeout: 300 * time.Millisecond})
 	rng := rand.New(rand.NewSource(4))
 	mapped := len(r.f.dma.mem)
-	r.drv.FaultTxStall.Store(true)
+	r.drv.faultTxStall.Store(true)
 	stalled := time.Now()
 	send := func(seq uint32) {
 		fr := testFrame([]byte{2, 0, 0, 0, 0, 1}, seq, 100, rng)
@@ -280,12 +280,12 @@ func TestBusyPoll(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for i := 0; i < 300; i++ {
 		fr := testFrame(drv.Dev.HardwareAddr, uint32(i), 60, rng)
-		for !f.receive(fr, RXD_STAT_DD|RXD_STAT_EOP, 0, len(fr)) {
+		for !f.receive(fr, rxd_STAT_DD|rxd_STAT_EOP, 0, len(fr)) {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return n == 300 }, 10*time.Second, time.Millisecond)
-	assert.Zero(t, f.Read32(IMS), "no interrupt enabled")
+	assert.Zero(t, f.Read32(regIMS), "no interrupt enabled")
 	assert.Nil(t, drv.IRQLine())
 	require.NoError(t, drv.Dev.Down())
 }
@@ -300,10 +300,10 @@ func TestRxMode(t *testing.T) {
 	reg, bit := mtaHash(mc)
 	assert.Equal(t, 0xfb0>>5, reg)
 	assert.Equal(t, uint(0xfb0&0x1f), bit)
-	assert.Equal(t, uint32(1)<<bit, r.f.Read32(MTAn(reg)))
-	assert.Zero(t, r.f.Read32(RCTL)&(RCTL_UPE|RCTL_MPE))
+	assert.Equal(t, uint32(1)<<bit, r.f.Read32(regMTAn(reg)))
+	assert.Zero(t, r.f.Read32(regRCTL)&(rctl_UPE|rctl_MPE))
 	r.drv.Dev.SetPromisc(true)
-	assert.Equal(t, uint32(RCTL_UPE|RCTL_MPE), r.f.Read32(RCTL)&(RCTL_UPE|RCTL_MPE))
+	assert.Equal(t, uint32(rctl_UPE|rctl_MPE), r.f.Read32(regRCTL)&(rctl_UPE|rctl_MPE))
 }
 
 // offloadFrame is an Ethernet frame our stack would hand the driver for

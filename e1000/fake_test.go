@@ -78,8 +78,8 @@ func newFakeE1000(t testing.TB) *fakeE1000 {
 }
 
 func (f *fakeE1000) loadEEPROM() {
-	f.regs[RAL0] = binary.LittleEndian.Uint32(f.mac[0:4])
-	f.regs[RAH0] = uint32(binary.LittleEndian.Uint16(f.mac[4:6])) | RAH_AV
+	f.regs[regRAL0] = binary.LittleEndian.Uint32(f.mac[0:4])
+	f.regs[regRAH0] = uint32(binary.LittleEndian.Uint16(f.mac[4:6])) | rah_AV
 }
 
 func (f *fakeE1000) hw() HW { return HW{Regs: f, DMA: f.dma, IRQ: f} }
@@ -92,19 +92,19 @@ func (f *fakeE1000) Read32(off uint32) uint32 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch off {
-	case ICR:
+	case regICR:
 		v := f.icr
 		f.icr = 0
 		return v
-	case IMS:
+	case regIMS:
 		return f.ims
-	case STATUS:
+	case regSTATUS:
 		if f.link {
-			return STATUS_FD | STATUS_LU
+			return status_FD | status_LU
 		}
-		return STATUS_FD
+		return status_FD
 	}
-	if off >= CRCERRS && off < CRCERRS+0x100 {
+	if off >= regCRCERRS && off < regCRCERRS+0x100 {
 		// The statistics registers all clear on read.
 		v := f.regs[off]
 		f.regs[off] = 0
@@ -117,34 +117,34 @@ func (f *fakeE1000) Write32(off uint32, v uint32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch off {
-	case CTRL:
-		if v&CTRL_RST != 0 {
+	case regCTRL:
+		if v&ctrl_RST != 0 {
 			f.regs = map[uint32]uint32{}
 			f.icr, f.ims = 0, 0
 			f.loadEEPROM()
-			v &^= CTRL_RST
+			v &^= ctrl_RST
 		}
-		f.regs[CTRL] = v
-	case IMS:
+		f.regs[regCTRL] = v
+	case regIMS:
 		f.ims |= v
 		f.interruptLocked()
-	case IMC:
+	case regIMC:
 		f.ims &^= v
-	case ICS:
+	case regICS:
 		f.icr |= v
 		f.interruptLocked()
-	case TDT:
-		f.regs[TDT] = v
+	case regTDT:
+		f.regs[regTDT] = v
 		if !f.holdTx {
 			f.transmitLocked()
 		}
-	case EERD:
-		word := (v >> EERD_ADDR_SHIFT) & 0xff
+	case regEERD:
+		word := (v >> eerd_ADDR_SHIFT) & 0xff
 		var data uint32
 		if word < 3 {
 			data = uint32(f.mac[2*word]) | uint32(f.mac[2*word+1])<<8
 		}
-		f.regs[EERD] = v | EERD_DONE | data<<EERD_DATA_SHIFT
+		f.regs[regEERD] = v | eerd_DONE | data<<eerd_DATA_SHIFT
 	default:
 		f.regs[off] = v
 	}
@@ -166,20 +166,20 @@ func (f *fakeE1000) desc(baseLo, baseHi uint32, i uint32) []byte {
 
 // transmitLocked sends every descriptor from TDH to TDT.
 func (f *fakeE1000) transmitLocked() {
-	if f.regs[TCTL]&TCTL_EN == 0 {
+	if f.regs[regTCTL]&tctl_EN == 0 {
 		return
 	}
-	n := f.ringLen(TDLEN)
-	for f.regs[TDH] != f.regs[TDT] && n > 0 {
-		d := f.desc(TDBAL, TDBAH, f.regs[TDH])
+	n := f.ringLen(regTDLEN)
+	for f.regs[regTDH] != f.regs[regTDT] && n > 0 {
+		d := f.desc(regTDBAL, regTDBAH, f.regs[regTDH])
 		if d == nil {
 			f.faults++
 			return
 		}
-		if d[txdCmd]&TXD_CMD_DEXT != 0 {
+		if d[txdCmd]&txd_CMD_DEXT != 0 {
 			f.extendedLocked(d)
-			storeStatus(d, loadStatus(d)|TXD_STAT_DD)
-			f.regs[TDH] = (f.regs[TDH] + 1) % n
+			storeStatus(d, loadStatus(d)|txd_STAT_DD)
+			f.regs[regTDH] = (f.regs[regTDH] + 1) % n
 			continue
 		}
 		addr := binary.LittleEndian.Uint64(d[txdAddr:])
@@ -189,13 +189,13 @@ func (f *fakeE1000) transmitLocked() {
 			f.faults++
 		} else {
 			f.sent = append(f.sent, append([]byte(nil), data...))
-			f.regs[GPTC]++
-			f.regs[TPT]++
+			f.regs[regGPTC]++
+			f.regs[regTPT]++
 		}
-		storeStatus(d, loadStatus(d)|TXD_STAT_DD)
-		f.regs[TDH] = (f.regs[TDH] + 1) % n
+		storeStatus(d, loadStatus(d)|txd_STAT_DD)
+		f.regs[regTDH] = (f.regs[regTDH] + 1) % n
 	}
-	f.icr |= ICR_TXDW
+	f.icr |= icr_TXDW
 	f.interruptLocked()
 }
 
@@ -205,7 +205,7 @@ func (f *fakeE1000) transmitLocked() {
 // summed from the seeds the driver left in the fields.
 func (f *fakeE1000) extendedLocked(d []byte) {
 	word := binary.LittleEndian.Uint32(d[8:])
-	if (word>>TXD_DTYP_SHL)&0xf == TXD_DTYP_C {
+	if (word>>txd_DTYP_SHL)&0xf == txd_DTYP_C {
 		f.ctx = append([]byte(nil), d[:16]...)
 		return
 	}
@@ -215,7 +215,7 @@ func (f *fakeE1000) extendedLocked(d []byte) {
 		return
 	}
 	f.pending = append(f.pending, data...)
-	if d[txdCmd]&TXD_CMD_EOP == 0 {
+	if d[txdCmd]&txd_CMD_EOP == 0 {
 		return
 	}
 	pkt, c := f.pending, f.ctx
@@ -227,16 +227,16 @@ func (f *fakeE1000) extendedLocked(d []byte) {
 		binary.BigEndian.PutUint16(b[at:], header.Fold(header.Checksum(b[start:end], 0)))
 	}
 	emit := func(b []byte) {
-		if popts&TXD_POPTS_TXSM != 0 {
+		if popts&txd_POPTS_TXSM != 0 {
 			putsum(b, tucss, len(b), tucso)
 		}
-		if popts&TXD_POPTS_IXSM != 0 {
+		if popts&txd_POPTS_IXSM != 0 {
 			putsum(b, ipcss, ipcse+1, ipcso)
 		}
 		f.sent = append(f.sent, b)
-		f.regs[GPTC]++
+		f.regs[regGPTC]++
 	}
-	if d[txdCmd]&TXD_CMD_TSE == 0 {
+	if d[txdCmd]&txd_CMD_TSE == 0 {
 		emit(append([]byte(nil), pkt...))
 		return
 	}
@@ -263,11 +263,11 @@ func (f *fakeE1000) extendedLocked(d []byte) {
 func (f *fakeE1000) receive(frame []byte, status, errs uint8, length int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.regs[RCTL]&RCTL_EN == 0 || f.regs[RDH] == f.regs[RDT] {
-		f.regs[MPC]++
+	if f.regs[regRCTL]&rctl_EN == 0 || f.regs[regRDH] == f.regs[regRDT] {
+		f.regs[regMPC]++
 		return false
 	}
-	d := f.desc(RDBAL, RDBAH, f.regs[RDH])
+	d := f.desc(regRDBAL, regRDBAH, f.regs[regRDH])
 	addr := binary.LittleEndian.Uint64(d[rxdAddr:])
 	buf := f.dma.at(addr, len(frame))
 	if buf == nil {
@@ -277,10 +277,10 @@ func (f *fakeE1000) receive(frame []byte, status, errs uint8, length int) bool {
 	copy(buf, frame)
 	binary.LittleEndian.PutUint16(d[rxdLength:], uint16(length))
 	storeStatus(d, uint32(status)|uint32(errs)<<8)
-	f.regs[RDH] = (f.regs[RDH] + 1) % f.ringLen(RDLEN)
-	f.regs[GPRC]++
-	f.regs[TPR]++
-	f.icr |= ICR_RXT0
+	f.regs[regRDH] = (f.regs[regRDH] + 1) % f.ringLen(regRDLEN)
+	f.regs[regGPRC]++
+	f.regs[regTPR]++
+	f.icr |= icr_RXT0
 	f.interruptLocked()
 	return true
 }
@@ -288,7 +288,7 @@ func (f *fakeE1000) receive(frame []byte, status, errs uint8, length int) bool {
 func (f *fakeE1000) setLink(up bool) {
 	f.mu.Lock()
 	f.link = up
-	f.icr |= ICR_LSC
+	f.icr |= icr_LSC
 	f.interruptLocked()
 	f.mu.Unlock()
 }
@@ -312,7 +312,7 @@ func (f *fakeE1000) hold(on bool) {
 // noEEPROMLoad clears RAH.AV as a part with a blank RAR after reset would.
 func (f *fakeE1000) clearRAR() {
 	f.mu.Lock()
-	f.regs[RAH0] = 0
-	f.regs[RAL0] = 0
+	f.regs[regRAH0] = 0
+	f.regs[regRAL0] = 0
 	f.mu.Unlock()
 }

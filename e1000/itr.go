@@ -100,7 +100,7 @@ func (d *Driver) adaptITR() {
 	d.itrClass = nextITRClass(d.itrClass, packets, bytes)
 	if rate := nextITRRate(d.itrRate, d.itrClass); rate != d.itrRate {
 		d.itrRate = rate
-		d.r.write(ITR, itrRegister(rate))
+		d.r.write(regITR, itrRegister(rate))
 		d.itrNow.Store(int64(rate))
 		d.Counters.ITRUpdates.Add(1)
 	}

@@ -59,7 +59,7 @@ func TestITRRate(t *testing.T) {
 // climbs back once traffic is sparse; a fixed rate or -1 never changes.
 func TestAdaptiveITR(t *testing.T) {
 	r := newRig(t, Config{})
-	itr := func() uint32 { return r.f.Read32(ITR) }
+	itr := func() uint32 { return r.f.Read32(regITR) }
 	require.Equal(t, itrRegister(itrRateLow), itr())
 	require.Equal(t, itrRateLow, r.drv.InterruptRate())
 
@@ -81,11 +81,11 @@ func TestAdaptiveITR(t *testing.T) {
 	assert.EqualValues(t, 5, r.drv.Counters.ITRUpdates.Load())
 
 	fixed := newRig(t, Config{InterruptRate: 8000})
-	assert.Equal(t, itrRegister(8000), fixed.f.Read32(ITR))
+	assert.Equal(t, itrRegister(8000), fixed.f.Read32(regITR))
 	fixed.drv.itrPackets, fixed.drv.itrBytes = 30, 30*1514
 	fixed.drv.adaptITR()
-	assert.Equal(t, itrRegister(8000), fixed.f.Read32(ITR), "a fixed rate stays")
+	assert.Equal(t, itrRegister(8000), fixed.f.Read32(regITR), "a fixed rate stays")
 	off := newRig(t, Config{InterruptRate: -1})
-	assert.Zero(t, off.f.Read32(ITR))
+	assert.Zero(t, off.f.Read32(regITR))
 	assert.Zero(t, off.drv.InterruptRate())
 }

@@ -15,31 +15,31 @@ const resetTimeout = 100 * time.Millisecond
 // reset masks every interrupt and issues a global reset (SDM 14.5). QEMU's
 // model rejects VFIO's function reset (EINVAL), so this is the only reset.
 func (r regs) reset() error {
-	r.write(IMC, 0xffffffff)
-	r.write(RCTL, 0)
-	r.write(TCTL, TCTL_PSP)
-	r.read(STATUS) // flush posted writes
+	r.write(regIMC, 0xffffffff)
+	r.write(regRCTL, 0)
+	r.write(regTCTL, tctl_PSP)
+	r.read(regSTATUS) // flush posted writes
 	time.Sleep(10 * time.Millisecond)
-	r.set(CTRL, CTRL_RST)
+	r.set(regCTRL, ctrl_RST)
 	time.Sleep(time.Millisecond) // SDM: wait before accessing registers again
-	if err := r.waitClear(CTRL, CTRL_RST, resetTimeout); err != nil {
+	if err := r.waitClear(regCTRL, ctrl_RST, resetTimeout); err != nil {
 		return fmt.Errorf("e1000: reset: %w", err)
 	}
-	r.write(IMC, 0xffffffff) // reset re-arms nothing, but be sure
-	r.read(ICR)
+	r.write(regIMC, 0xffffffff) // reset re-arms nothing, but be sure
+	r.read(regICR)
 	return nil
 }
 
 // macAddr reads the station address from RAL0/RAH0, where the EEPROM load
 // after reset puts it; if RAH.AV is clear it reads the EEPROM through EERD.
 func (r regs) macAddr() (net.HardwareAddr, error) {
-	if rah := r.read(RAH0); rah&RAH_AV != 0 {
-		ral := r.read(RAL0)
+	if rah := r.read(regRAH0); rah&rah_AV != 0 {
+		ral := r.read(regRAL0)
 		return net.HardwareAddr{byte(ral), byte(ral >> 8), byte(ral >> 16), byte(ral >> 24), byte(rah), byte(rah >> 8)}, nil
 	}
 	mac := make(net.HardwareAddr, 6)
 	for i := 0; i < 3; i++ {
-		w, err := r.eepromRead(EEPROMEthAddr + i)
+		w, err := r.eepromRead(eepromEthAddr + i)
 		if err != nil {
 			return nil, err
 		}
@@ -50,15 +50,15 @@ func (r regs) macAddr() (net.HardwareAddr, error) {
 
 // eepromRead reads one 16-bit EEPROM word through EERD (SDM 5.3.1).
 func (r regs) eepromRead(word int) (uint16, error) {
-	r.write(EERD, uint32(word)<<EERD_ADDR_SHIFT|EERD_START)
-	if err := r.waitSet(EERD, EERD_DONE, 10*time.Millisecond); err != nil {
+	r.write(regEERD, uint32(word)<<eerd_ADDR_SHIFT|eerd_START)
+	if err := r.waitSet(regEERD, eerd_DONE, 10*time.Millisecond); err != nil {
 		return 0, fmt.Errorf("e1000: EERD word %d: %w", word, err)
 	}
-	return uint16(r.read(EERD) >> EERD_DATA_SHIFT), nil
+	return uint16(r.read(regEERD) >> eerd_DATA_SHIFT), nil
 }
 
 // linkUp reports STATUS.LU.
-func (r regs) linkUp() bool { return r.read(STATUS)&STATUS_LU != 0 }
+func (r regs) linkUp() bool { return r.read(regSTATUS)&status_LU != 0 }
 
 // Identity is what probing finds on the card.
 type Identity struct {
@@ -75,11 +75,11 @@ func Probe(w vfio.Registers) (Identity, error) {
 		return Identity{}, err
 	}
 	// Set Link Up: the MAC/PHY autonegotiate (SDM 14.3 "Link Setup").
-	r.set(CTRL, CTRL_SLU|CTRL_ASDE)
+	r.set(regCTRL, ctrl_SLU|ctrl_ASDE)
 	mac, err := r.macAddr()
 	if err != nil {
 		return Identity{}, err
 	}
-	st := r.read(STATUS)
-	return Identity{MAC: mac, LinkUp: st&STATUS_LU != 0, Status: st}, nil
+	st := r.read(regSTATUS)
+	return Identity{MAC: mac, LinkUp: st&status_LU != 0, Status: st}, nil
 }

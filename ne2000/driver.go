@@ -27,7 +27,7 @@ const (
 	// sleeps between looks.
 	busyPollIdle = 2 * time.Millisecond
 	// imrAll are the interrupts the driver services (Linux's ENISR_ALL).
-	imrAll = ISR_PRX | ISR_PTX | ISR_RXE | ISR_TXE | ISR_OVW | ISR_CNT
+	imrAll = isr_PRX | isr_PTX | isr_RXE | isr_TXE | isr_OVW | isr_CNT
 	// rxFirstRead is what the first remote read of a received frame
 	// takes: the 4-byte header and the frame's first 124 bytes, all in
 	// the header's page (a page never straddles PSTOP). A frame of up to
@@ -38,7 +38,7 @@ const (
 	// runs: transmit completions are reclaimed in the transmit path, and
 	// PTX/TXE are unmasked only while the queue waits for a buffer (as
 	// virtio-net enables its TX callback only when the ring is full).
-	imrRx = imrAll &^ (ISR_PTX | ISR_TXE)
+	imrRx = imrAll &^ (isr_PTX | isr_TXE)
 )
 
 // HW is the hardware seam.
@@ -213,7 +213,7 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if isr, err := d.p.in(ISR); err == nil && isr&imrAll != 0 && d.running.Load() {
+		if isr, err := d.p.in(regISR); err == nil && isr&imrAll != 0 && d.running.Load() {
 			return d.serviceLocked()
 		}
 		return false
@@ -229,11 +229,11 @@ func (d *Driver) initLocked(startp bool) error {
 		// Once, stopped, in loopback and monitor mode: how much buffer
 		// memory the receive ring can have.
 		if err := p.outs(
-			CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
-			DCR, DCRWord,
-			RCR, RCR_MON,
-			TCR, TCR_LOOPBACK,
-			IMR, 0,
+			regCR, cr_PAGE0|cr_RD_ABORT|cr_STP,
+			regDCR, DCRWord,
+			regRCR, rcr_MON,
+			regTCR, tcr_LOOPBACK,
+			regIMR, 0,
 		); err != nil {
 			return fmt.Errorf("ne2000: init: %w", err)
 		}
@@ -242,31 +242,31 @@ func (d *Driver) initLocked(startp bool) error {
 	}
 	d.bnry = uint8(d.rxStop - 1)
 	if err := p.outs(
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
-		DCR, DCRWord,
-		RBCR0, 0, RBCR1, 0,
-		RCR, RCR_MON,
-		TCR, TCR_LOOPBACK,
-		TPSR, TxStartPage,
-		PSTART, RxStartPage,
-		BNRY, uint32(d.bnry),
-		PSTOP, uint32(d.rxStop),
-		ISR, 0xff,
-		IMR, 0,
-		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
-		PAR0+0, uint32(mac[0]), PAR0+1, uint32(mac[1]), PAR0+2, uint32(mac[2]),
-		PAR0+3, uint32(mac[3]), PAR0+4, uint32(mac[4]), PAR0+5, uint32(mac[5]),
-		CURR, RxStartPage,
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
+		regCR, cr_PAGE0|cr_RD_ABORT|cr_STP,
+		regDCR, DCRWord,
+		regRBCR0, 0, regRBCR1, 0,
+		regRCR, rcr_MON,
+		regTCR, tcr_LOOPBACK,
+		regTPSR, TxStartPage,
+		regPSTART, RxStartPage,
+		regBNRY, uint32(d.bnry),
+		regPSTOP, uint32(d.rxStop),
+		regISR, 0xff,
+		regIMR, 0,
+		regCR, cr_PAGE1|cr_RD_ABORT|cr_STP,
+		regPAR0+0, uint32(mac[0]), regPAR0+1, uint32(mac[1]), regPAR0+2, uint32(mac[2]),
+		regPAR0+3, uint32(mac[3]), regPAR0+4, uint32(mac[4]), regPAR0+5, uint32(mac[5]),
+		regCURR, RxStartPage,
+		regCR, cr_PAGE0|cr_RD_ABORT|cr_STP,
 	); err != nil {
 		return fmt.Errorf("ne2000: init: %w", err)
 	}
 	mar := marBits(d.Dev.MulticastList())
-	p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STP)
+	p.out(regCR, cr_PAGE1|cr_RD_ABORT|cr_STP)
 	for i, v := range mar {
-		p.out(MAR0+uint32(i), v)
+		p.out(regMAR0+uint32(i), v)
 	}
-	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STP)
+	p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STP)
 	d.tx[0].len, d.tx[0].ready = 0, false
 	d.tx[1].len, d.tx[1].ready = 0, false
 	d.txing = -1
@@ -279,11 +279,11 @@ func (d *Driver) initLocked(startp bool) error {
 	}
 	rcr := uint32(d.rcrLocked(len(d.Dev.MulticastList()) > 0))
 	if err := p.outs(
-		ISR, 0xff,
-		IMR, d.imr(),
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
-		TCR, TCR_NORMAL,
-		RCR, rcr,
+		regISR, 0xff,
+		regIMR, d.imr(),
+		regCR, cr_PAGE0|cr_RD_ABORT|cr_STA,
+		regTCR, tcr_NORMAL,
+		regRCR, rcr,
 	); err != nil {
 		return fmt.Errorf("ne2000: start: %w", err)
 	}
@@ -309,9 +309,9 @@ func (d *Driver) setTxIRQLocked(on bool) {
 	}
 	d.txIRQ = on
 	if on {
-		d.p.out(IMR, imrAll)
+		d.p.out(regIMR, imrAll)
 	} else {
-		d.p.out(IMR, imrRx)
+		d.p.out(regIMR, imrRx)
 	}
 }
 
@@ -358,7 +358,7 @@ func (d *Driver) Stop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.running.Store(false)
-	err := d.p.outs(IMR, 0, CR, CR_PAGE0|CR_RD_ABORT|CR_STP)
+	err := d.p.outs(regIMR, 0, regCR, cr_PAGE0|cr_RD_ABORT|cr_STP)
 	d.Dev.NetifCarrierOff()
 	return err
 }
@@ -387,28 +387,28 @@ func (d *Driver) serviceLocked() bool {
 	}
 	claimed := false
 	for n := 0; ; n++ {
-		isr, err := p.in(ISR)
+		isr, err := p.in(regISR)
 		if err != nil || isr&imrAll == 0 {
 			break
 		}
 		if n == maxService {
 			d.Counters.ServiceLimit.Add(1)
-			p.out(ISR, 0xff) // as Linux: clear all, the next frames raise it again
+			p.out(regISR, 0xff) // as Linux: clear all, the next frames raise it again
 			d.rdcSet = false
 			break
 		}
 		claimed = true
-		if isr&ISR_OVW != 0 {
+		if isr&isr_OVW != 0 {
 			d.overrunLocked()
-		} else if isr&(ISR_PRX|ISR_RXE) != 0 {
+		} else if isr&(isr_PRX|isr_RXE) != 0 {
 			d.receiveLocked()
 		}
-		if isr&ISR_PTX != 0 {
+		if isr&isr_PTX != 0 {
 			d.txDoneLocked(false)
-		} else if isr&ISR_TXE != 0 {
+		} else if isr&isr_TXE != 0 {
 			d.txDoneLocked(true)
 		}
-		if isr&ISR_CNT != 0 {
+		if isr&isr_CNT != 0 {
 			d.readCountersLocked()
 		}
 	}
@@ -421,7 +421,7 @@ func (d *Driver) cleanCRLocked() error {
 	if !d.crDirty {
 		return nil
 	}
-	err := d.p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+	err := d.p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STA)
 	d.crDirty = err != nil
 	return err
 }
@@ -430,9 +430,9 @@ func (d *Driver) cleanCRLocked() error {
 // left set.
 func (d *Driver) ackLocked(bits uint8) error {
 	if d.rdcSet {
-		bits |= ISR_RDC
+		bits |= isr_RDC
 	}
-	err := d.p.out(ISR, bits)
+	err := d.p.out(regISR, bits)
 	if err == nil {
 		d.rdcSet = false
 	}
@@ -446,7 +446,7 @@ func (d *Driver) receiveLocked() {
 	p := d.p
 	// Acknowledge first: a frame that lands while the ring drains raises
 	// PRX again and the interrupt loop comes back for it.
-	if err := d.ackLocked(ISR_PRX | ISR_RXE); err != nil {
+	if err := d.ackLocked(isr_PRX | isr_RXE); err != nil {
 		return
 	}
 	// CURR once per pass, BNRY from the driver's own copy: each access is
@@ -477,7 +477,7 @@ func (d *Driver) receiveLocked() {
 		count := int(hdr[2]) | int(hdr[3])<<8
 		length := count - rxHeaderBytes
 		if next < RxStartPage || next >= d.rxStop || length < minFrame || length > maxFrame ||
-			(status&RSR_PRX == 0 && status&^RSR_PHY == 0) {
+			(status&rsr_PRX == 0 && status&^rsr_PHY == 0) {
 			d.Counters.BadHeaders.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
 			d.Dev.Stats.RxFrameErrors.Add(1)
@@ -486,15 +486,15 @@ func (d *Driver) receiveLocked() {
 			d.resetRingLocked()
 			return
 		}
-		if status&RSR_PRX != 0 {
+		if status&rsr_PRX != 0 {
 			d.pullFrameLocked(this, length)
 		} else {
 			d.Counters.RxErrStatus.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
-			if status&RSR_CRC != 0 {
+			if status&rsr_CRC != 0 {
 				d.Dev.Stats.RxCRCErrors.Add(1)
 			}
-			if status&RSR_FO != 0 {
+			if status&rsr_FO != 0 {
 				d.Dev.Stats.RxFIFOErrors.Add(1)
 			}
 		}
@@ -503,7 +503,7 @@ func (d *Driver) receiveLocked() {
 		if nb < RxStartPage {
 			nb = d.rxStop - 1
 		}
-		if err := p.out(BNRY, uint8(nb)); err != nil {
+		if err := p.out(regBNRY, uint8(nb)); err != nil {
 			return
 		}
 		d.bnry = uint8(nb)
@@ -558,7 +558,7 @@ func (d *Driver) readMemLocked(addr uint16, buf []byte) error {
 	if rest > 0 {
 		total += w
 	}
-	if err := d.startDMALocked(CR_RD_READ, addr, total); err != nil {
+	if err := d.startDMALocked(cr_RD_READ, addr, total); err != nil {
 		return err
 	}
 	p := d.p
@@ -592,17 +592,17 @@ func (d *Driver) writeMemLocked(addr uint16, buf []byte) (uint8, error) {
 			return 0, err
 		}
 	}
-	if err := d.startDMALocked(CR_RD_WRITE, addr, len(buf)); err != nil {
+	if err := d.startDMALocked(cr_RD_WRITE, addr, len(buf)); err != nil {
 		return 0, err
 	}
 	if err := d.p.p.WriteBuf(DataPort, w, buf); err != nil {
 		return 0, err
 	}
-	isr, err := d.p.waitISR(ISR_RDC, 20*time.Millisecond)
+	isr, err := d.p.waitISR(isr_RDC, 20*time.Millisecond)
 	d.rdcSet = true // set, or may come late
 	if err != nil {
 		d.Counters.DMATimeouts.Add(1)
-		d.p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA)
+		d.p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STA)
 		return 0, fmt.Errorf("ne2000: remote DMA: %w", err)
 	}
 	d.crDirty = false
@@ -619,20 +619,20 @@ func (d *Driver) startDMALocked(rd uint8, addr uint16, count int) error {
 	}
 	d.crDirty = true
 	return d.p.outs(
-		RBCR0, uint32(count&0xff), RBCR1, uint32(count>>8),
-		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
-		CR, uint32(CR_PAGE0|rd|CR_STA),
+		regRBCR0, uint32(count&0xff), regRBCR1, uint32(count>>8),
+		regRSAR0, uint32(addr&0xff), regRSAR1, uint32(addr>>8),
+		regCR, uint32(cr_PAGE0|rd|cr_STA),
 	)
 }
 
 func (d *Driver) readCurrLocked() (uint8, error) {
 	p := d.p
 	d.crDirty = true
-	if err := p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STA); err != nil {
+	if err := p.out(regCR, cr_PAGE1|cr_RD_ABORT|cr_STA); err != nil {
 		return 0, err
 	}
-	curr, err := p.in(CURR)
-	if err2 := p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA); err == nil {
+	curr, err := p.in(regCURR)
+	if err2 := p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STA); err == nil {
 		err = err2
 	}
 	d.crDirty = err != nil
@@ -653,12 +653,12 @@ func (d *Driver) resetRingLocked() {
 	p := d.p
 	d.bnry = uint8(d.rxStop - 1)
 	err := p.outs(
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
-		BNRY, uint32(d.bnry),
-		CR, CR_PAGE1|CR_RD_ABORT|CR_STP,
-		CURR, RxStartPage,
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
-		ISR, ISR_PRX|ISR_RXE|ISR_OVW,
+		regCR, cr_PAGE0|cr_RD_ABORT|cr_STP,
+		regBNRY, uint32(d.bnry),
+		regCR, cr_PAGE1|cr_RD_ABORT|cr_STP,
+		regCURR, RxStartPage,
+		regCR, cr_PAGE0|cr_RD_ABORT|cr_STA,
+		regISR, isr_PRX|isr_RXE|isr_OVW,
 	)
 	d.crDirty = err != nil
 }
@@ -672,22 +672,22 @@ func (d *Driver) overrunLocked() {
 	d.Dev.Stats.RxOverErrors.Add(1)
 	d.Dev.Stats.RxErrors.Add(1)
 	p := d.p
-	cr, _ := p.in(CR)
-	wasTxing := cr&CR_TXP != 0
-	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STP)
+	cr, _ := p.in(regCR)
+	wasTxing := cr&cr_TXP != 0
+	p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STP)
 	time.Sleep(2 * time.Millisecond) // datasheet: at least 1.6 ms for the chip to stop
-	p.outs(RBCR0, 0, RBCR1, 0)
+	p.outs(regRBCR0, 0, regRBCR1, 0)
 	mustResend := false
 	if wasTxing {
-		isr, _ := p.in(ISR)
-		mustResend = isr&(ISR_PTX|ISR_TXE) == 0
+		isr, _ := p.in(regISR)
+		mustResend = isr&(isr_PTX|isr_TXE) == 0
 	}
-	d.crDirty = p.outs(TCR, TCR_LOOPBACK, CR, CR_PAGE0|CR_RD_ABORT|CR_STA) != nil
+	d.crDirty = p.outs(regTCR, tcr_LOOPBACK, regCR, cr_PAGE0|cr_RD_ABORT|cr_STA) != nil
 	d.receiveLocked()
-	p.outs(ISR, ISR_OVW, TCR, TCR_NORMAL)
+	p.outs(regISR, isr_OVW, regTCR, tcr_NORMAL)
 	if mustResend {
 		d.Counters.TxResends.Add(1)
-		p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA|CR_TXP)
+		p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STA|cr_TXP)
 	}
 }
 
@@ -695,13 +695,13 @@ func (d *Driver) overrunLocked() {
 // the device statistics.
 func (d *Driver) readCountersLocked() {
 	p := d.p
-	fae, _ := p.in(CNTR0)
-	crc, _ := p.in(CNTR1)
-	missed, _ := p.in(CNTR2)
+	fae, _ := p.in(regCNTR0)
+	crc, _ := p.in(regCNTR1)
+	missed, _ := p.in(regCNTR2)
 	d.Dev.Stats.RxFrameErrors.Add(uint64(fae))
 	d.Dev.Stats.RxCRCErrors.Add(uint64(crc))
 	d.Dev.Stats.RxMissedErrors.Add(uint64(missed))
-	p.out(ISR, ISR_CNT)
+	p.out(regISR, isr_CNT)
 }
 
 // StartXmit implements netcore.DeviceOps (ei_start_xmit): copy the frame
@@ -783,18 +783,18 @@ func (d *Driver) reclaimTxLocked() bool {
 	if !d.running.Load() || d.txing < 0 {
 		return false
 	}
-	isr, err := d.p.in(ISR)
+	isr, err := d.p.in(regISR)
 	return err == nil && d.reclaimFromISRLocked(isr)
 }
 
 // reclaimFromISRLocked takes the finished transmission an ISR value
 // read in the transmit path shows, if it shows one.
 func (d *Driver) reclaimFromISRLocked(isr uint8) bool {
-	if !d.running.Load() || d.txing < 0 || isr&(ISR_PTX|ISR_TXE) == 0 {
+	if !d.running.Load() || d.txing < 0 || isr&(isr_PTX|isr_TXE) == 0 {
 		return false
 	}
 	d.Counters.TxReclaimed.Add(1)
-	d.txDoneLocked(isr&ISR_PTX == 0)
+	d.txDoneLocked(isr&isr_PTX == 0)
 	return true
 }
 
@@ -805,19 +805,19 @@ func (d *Driver) triggerLocked(i int) {
 	t := &d.tx[i]
 	p := d.p
 	d.cleanCRLocked()
-	p.out(TPSR, t.page)
+	p.out(regTPSR, t.page)
 	var err error
 	if d.tbcr < 0 || d.tbcr&0xff != t.len&0xff {
-		err = p.out(TBCR0, uint8(t.len))
+		err = p.out(regTBCR0, uint8(t.len))
 	}
 	if d.tbcr < 0 || d.tbcr>>8 != t.len>>8 {
-		err = errors.Join(err, p.out(TBCR1, uint8(t.len>>8)))
+		err = errors.Join(err, p.out(regTBCR1, uint8(t.len>>8)))
 	}
 	d.tbcr = t.len
 	if err != nil {
 		d.tbcr = -1 // not known to hold it: write both next time
 	}
-	p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA|CR_TXP)
+	p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STA|cr_TXP)
 	t.ready = false
 	d.txing = i
 }
@@ -826,25 +826,25 @@ func (d *Driver) triggerLocked(i int) {
 // start the other if it waits, wake the queue.
 func (d *Driver) txDoneLocked(failed bool) {
 	p := d.p
-	tsr, _ := p.in(TSR)
+	tsr, _ := p.in(regTSR)
 	if failed {
 		d.Counters.TxErrors.Add(1)
 		d.Dev.Stats.TxErrors.Add(1)
-		if tsr&TSR_ABT != 0 {
+		if tsr&tsr_ABT != 0 {
 			d.Dev.Stats.TxAbortedErrors.Add(1)
 		}
-		if tsr&TSR_FU != 0 {
+		if tsr&tsr_FU != 0 {
 			d.Dev.Stats.TxFIFOErrors.Add(1)
 		}
-		if tsr&TSR_CRS != 0 {
+		if tsr&tsr_CRS != 0 {
 			d.Dev.Stats.TxCarrierErrors.Add(1)
 		}
-		d.ackLocked(ISR_TXE)
+		d.ackLocked(isr_TXE)
 	} else {
-		if tsr&TSR_COL != 0 {
+		if tsr&tsr_COL != 0 {
 			d.Dev.Stats.Collisions.Add(1)
 		}
-		d.ackLocked(ISR_PTX)
+		d.ackLocked(isr_PTX)
 	}
 	if d.txing >= 0 {
 		d.tx[d.txing].len = 0
@@ -885,21 +885,21 @@ func (d *Driver) SetRxMode() {
 	mar := marBits(d.Dev.MulticastList())
 	p := d.p
 	d.crDirty = true
-	p.out(CR, CR_PAGE1|CR_RD_ABORT|CR_STA)
+	p.out(regCR, cr_PAGE1|cr_RD_ABORT|cr_STA)
 	for i, v := range mar {
-		p.out(MAR0+uint32(i), v)
+		p.out(regMAR0+uint32(i), v)
 	}
-	d.crDirty = p.out(CR, CR_PAGE0|CR_RD_ABORT|CR_STA) != nil
-	p.out(RCR, d.rcrLocked(len(d.Dev.MulticastList()) > 0))
+	d.crDirty = p.out(regCR, cr_PAGE0|cr_RD_ABORT|cr_STA) != nil
+	p.out(regRCR, d.rcrLocked(len(d.Dev.MulticastList()) > 0))
 }
 
 func (d *Driver) rcrLocked(multicast bool) uint8 {
-	rcr := uint8(RCR_AB)
+	rcr := uint8(rcr_AB)
 	if multicast {
-		rcr |= RCR_AM
+		rcr |= rcr_AM
 	}
 	if d.Dev.Promisc() {
-		rcr |= RCR_PRO | RCR_AM
+		rcr |= rcr_PRO | rcr_AM
 	}
 	return rcr
 }

@@ -196,7 +196,7 @@ func TestBusyPollLine(t *testing.T) {
 	r.f.mu.Lock()
 	imr := r.f.imr
 	r.f.mu.Unlock()
-	assert.NotZero(t, imr&ISR_PRX, "receive interrupts on")
+	assert.NotZero(t, imr&isr_PRX, "receive interrupts on")
 
 	time.Sleep(10 * time.Millisecond) // the last completions served
 	r.f.mu.Lock()
@@ -388,7 +388,7 @@ func TestReceiveFullRingOfSmallFrames(t *testing.T) {
 	}
 	require.Greater(t, n, 64, "the ring holds more than 64 minimum frames")
 	r.f.mu.Lock()
-	r.f.isr &^= ISR_OVW // the refused frame's overflow: not what is tested
+	r.f.isr &^= isr_OVW // the refused frame's overflow: not what is tested
 	r.f.mu.Unlock()
 	r.f.hold(false)
 	require.Eventually(t, func() bool { return len(r.received()) == n }, 5*time.Second, time.Millisecond,
@@ -417,7 +417,7 @@ func TestRemoteDMATimeout(t *testing.T) {
 
 	r.f.mu.Lock()
 	r.f.stallRDC = false
-	r.f.isr |= ISR_RDC // the late completion
+	r.f.isr |= isr_RDC // the late completion
 	r.f.trace = [][2]uint32{}
 	r.f.mu.Unlock()
 	fr := frame([]byte{2, 0, 0, 0, 0, 1}, 2, 200, rng)
@@ -429,10 +429,10 @@ func TestRemoteDMATimeout(t *testing.T) {
 	r.f.mu.Unlock()
 	clearAt, countAt := -1, -1
 	for i, w := range trace {
-		if w[0] == ISR && w[1]&ISR_RDC != 0 && clearAt < 0 {
+		if w[0] == regISR && w[1]&isr_RDC != 0 && clearAt < 0 {
 			clearAt = i
 		}
-		if w[0] == RBCR0 && countAt < 0 {
+		if w[0] == regRBCR0 && countAt < 0 {
 			countAt = i
 		}
 	}
@@ -449,10 +449,10 @@ func TestHostileHeaders(t *testing.T) {
 		status, next uint8
 		count        uint16
 	}{
-		{RSR_PRX, 0x10, 100},               // next page below PSTART
-		{RSR_PRX, 0xff, 100},               // next page past PSTOP
-		{RSR_PRX, RxStartPage + 1, 10},     // runt
-		{RSR_PRX, RxStartPage + 1, 0xffff}, // giant
+		{rsr_PRX, 0x10, 100},               // next page below PSTART
+		{rsr_PRX, 0xff, 100},               // next page past PSTOP
+		{rsr_PRX, RxStartPage + 1, 10},     // runt
+		{rsr_PRX, RxStartPage + 1, 0xffff}, // giant
 		{0, RxStartPage + 1, 100},          // no status at all
 	}
 	for i, c := range cases {

@@ -56,8 +56,8 @@ func newFake(t testing.TB) *fakeNE2000 {
 }
 
 func (f *fakeNE2000) resetLocked() {
-	f.isr = ISR_RST
-	f.cmd = CR_STP | CR_RD_ABORT
+	f.isr = isr_RST
+	f.cmd = cr_STP | cr_RD_ABORT
 	for i := 0; i < 16; i++ {
 		v := byte(0x57)
 		if i < 6 {
@@ -89,29 +89,29 @@ func (f *fakeNE2000) Read8(off uint32) (uint8, error) {
 		f.resetLocked()
 		return 0, nil
 	}
-	if off == CR {
+	if off == regCR {
 		return f.cmd, nil
 	}
 	switch f.page() {
 	case 0:
 		switch off {
-		case BNRY:
+		case regBNRY:
 			return f.bnry, nil
-		case TSR:
+		case regTSR:
 			return f.tsr, nil
-		case ISR:
+		case regISR:
 			f.isrReads++
 			return f.isr, nil
-		case CNTR0, CNTR1, CNTR2:
-			v := f.cntr[off-CNTR0]
-			f.cntr[off-CNTR0] = 0
+		case regCNTR0, regCNTR1, regCNTR2:
+			v := f.cntr[off-regCNTR0]
+			f.cntr[off-regCNTR0] = 0
 			return v, nil
 		}
 	case 1:
 		switch {
-		case off >= PAR0 && off < PAR0+6:
-			return f.par[off-PAR0], nil
-		case off == CURR:
+		case off >= regPAR0 && off < regPAR0+6:
+			return f.par[off-regPAR0], nil
+		case off == regCURR:
 			return f.curr, nil
 		}
 	}
@@ -128,20 +128,20 @@ func (f *fakeNE2000) Write8(off uint32, v uint8) error {
 	if off == ResetPort {
 		return nil
 	}
-	if off == CR {
+	if off == regCR {
 		f.cmd = v
-		if v&CR_STP == 0 {
-			f.isr &^= ISR_RST
+		if v&cr_STP == 0 {
+			f.isr &^= isr_RST
 		}
-		if v&CR_STA != 0 && v&CR_TXP != 0 {
+		if v&cr_STA != 0 && v&cr_TXP != 0 {
 			start := int(f.tpsr) << 8
 			f.sentN++
 			if !f.noRecord {
 				f.sent = append(f.sent, append([]byte(nil), f.mem[start:start+int(f.tbcr)]...))
 			}
-			f.tsr = TSR_PTX
-			f.isr |= ISR_PTX
-			f.cmd &^= CR_TXP
+			f.tsr = tsr_PTX
+			f.isr |= isr_PTX
+			f.cmd &^= cr_TXP
 			f.irqLocked()
 		}
 		return nil
@@ -149,43 +149,43 @@ func (f *fakeNE2000) Write8(off uint32, v uint8) error {
 	switch f.page() {
 	case 0:
 		switch off {
-		case PSTART:
+		case regPSTART:
 			f.pstart = v
-		case PSTOP:
+		case regPSTOP:
 			f.pstop = v
-		case BNRY:
+		case regBNRY:
 			f.bnry = v
-		case TPSR:
+		case regTPSR:
 			f.tpsr = v
-		case TBCR0:
+		case regTBCR0:
 			f.tbcr = f.tbcr&0xff00 | uint16(v)
-		case TBCR1:
+		case regTBCR1:
 			f.tbcr = f.tbcr&0xff | uint16(v)<<8
-		case ISR:
+		case regISR:
 			f.isr &^= v & 0x7f
-		case RSAR0:
+		case regRSAR0:
 			f.rsar = f.rsar&0xff00 | uint16(v)
-		case RSAR1:
+		case regRSAR1:
 			f.rsar = f.rsar&0xff | uint16(v)<<8
-		case RBCR0:
+		case regRBCR0:
 			f.rbcr = f.rbcr&0xff00 | uint16(v)
-		case RBCR1:
+		case regRBCR1:
 			f.rbcr = f.rbcr&0xff | uint16(v)<<8
-		case RCR:
+		case regRCR:
 			f.rcr = v
-		case TCR:
+		case regTCR:
 			f.tcr = v
-		case DCR:
+		case regDCR:
 			f.dcr = v
-		case IMR:
+		case regIMR:
 			f.imr = v
 			f.irqLocked()
 		}
 	case 1:
 		switch {
-		case off >= PAR0 && off < PAR0+6:
-			f.par[off-PAR0] = v
-		case off == CURR:
+		case off >= regPAR0 && off < regPAR0+6:
+			f.par[off-regPAR0] = v
+		case off == regCURR:
 			f.curr = v
 		}
 	}
@@ -200,7 +200,7 @@ func (f *fakeNE2000) dmaStep(n int) {
 	if int(f.rbcr) <= n {
 		f.rbcr = 0
 		if !f.stallRDC {
-			f.isr |= ISR_RDC
+			f.isr |= isr_RDC
 		}
 	} else {
 		f.rbcr -= uint16(n)
@@ -251,7 +251,7 @@ func (f *fakeNE2000) WriteBuf(off uint32, width int, buf []byte) error {
 func (f *fakeNE2000) receive(frame []byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.cmd&CR_STP != 0 || f.tcr&TCR_LOOPBACK != 0 {
+	if f.cmd&cr_STP != 0 || f.tcr&tcr_LOOPBACK != 0 {
 		return false
 	}
 	start, stop := int(f.pstart)<<8, int(f.pstop)<<8
@@ -266,7 +266,7 @@ func (f *fakeNE2000) receive(frame []byte) bool {
 	}
 	need := (len(frame) + 4 + 255) &^ 255
 	if need >= avail {
-		f.isr |= ISR_OVW
+		f.isr |= isr_OVW
 		f.cntr[2]++
 		f.missed++
 		f.irqLocked()
@@ -276,7 +276,7 @@ func (f *fakeNE2000) receive(frame []byte) bool {
 	if next >= stop {
 		next -= stop - start
 	}
-	f.mem[index] = RSR_PRX
+	f.mem[index] = rsr_PRX
 	f.mem[index+1] = uint8(next >> 8)
 	f.mem[index+2] = uint8(len(frame) + 4)
 	f.mem[index+3] = uint8((len(frame) + 4) >> 8)
@@ -289,7 +289,7 @@ func (f *fakeNE2000) receive(frame []byte) bool {
 		p++
 	}
 	f.curr = uint8(next >> 8)
-	f.isr |= ISR_PRX
+	f.isr |= isr_PRX
 	f.irqLocked()
 	return true
 }
@@ -306,7 +306,7 @@ func (f *fakeNE2000) corruptNextHeader(status, next uint8, count uint16) {
 	if f.curr >= f.pstop {
 		f.curr = f.pstart
 	}
-	f.isr |= ISR_PRX
+	f.isr |= isr_PRX
 	f.irqLocked()
 }
 

@@ -19,12 +19,12 @@ func FuzzReceiveRing(f *testing.F) {
 		binary.LittleEndian.PutUint16(b[2:], count)
 		return b
 	}
-	f.Add(hdr(RSR_PRX, RxStartPage+1, 64), uint8(1))
-	f.Add(append(hdr(RSR_PRX, RxStartPage+6, 1518), make([]byte, 5*256)...), uint8(6))
-	f.Add(hdr(RSR_PRX, RxStartPage, 64), uint8(3))
-	f.Add(hdr(RSR_PRX, RxStartPage+1, 10), uint8(1))
-	f.Add(hdr(RSR_PRX, RxStartPage+1, 0xffff), uint8(1))
-	f.Add(hdr(RSR_PRX, 0xff, 100), uint8(1))
+	f.Add(hdr(rsr_PRX, RxStartPage+1, 64), uint8(1))
+	f.Add(append(hdr(rsr_PRX, RxStartPage+6, 1518), make([]byte, 5*256)...), uint8(6))
+	f.Add(hdr(rsr_PRX, RxStartPage, 64), uint8(3))
+	f.Add(hdr(rsr_PRX, RxStartPage+1, 10), uint8(1))
+	f.Add(hdr(rsr_PRX, RxStartPage+1, 0xffff), uint8(1))
+	f.Add(hdr(rsr_PRX, 0xff, 100), uint8(1))
 	f.Add(hdr(0, RxStartPage+1, 100), uint8(1))
 
 	r := newRig(f, 4, 0)
@@ -43,7 +43,7 @@ func FuzzReceiveRing(f *testing.F) {
 		clear(r.f.mem[lo:hi])
 		copy(r.f.mem[lo:], ring)
 		r.f.curr = uint8(RxStartPage + int(curr)%pages)
-		r.f.isr |= ISR_PRX
+		r.f.isr |= isr_PRX
 		r.f.readLo, r.f.readHi = len(r.f.mem), -1
 		r.f.mu.Unlock()
 

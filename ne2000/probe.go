@@ -34,7 +34,7 @@ func (p ports) outs(pairs ...uint32) error {
 func (p ports) waitISR(bits uint8, timeout time.Duration) (uint8, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		v, err := p.in(ISR)
+		v, err := p.in(regISR)
 		if err != nil {
 			return 0, err
 		}
@@ -57,10 +57,10 @@ func (p ports) reset() error {
 	if err := p.out(ResetPort, v); err != nil {
 		return fmt.Errorf("ne2000: reset: %w", err)
 	}
-	if _, err := p.waitISR(ISR_RST, 100*time.Millisecond); err != nil {
+	if _, err := p.waitISR(isr_RST, 100*time.Millisecond); err != nil {
 		return fmt.Errorf("ne2000: reset: %w", err)
 	}
-	return p.out(ISR, 0xff)
+	return p.out(regISR, 0xff)
 }
 
 // remoteRead reads len(buf) bytes of card memory at addr by remote DMA
@@ -69,20 +69,20 @@ func (p ports) reset() error {
 func (p ports) remoteRead(addr uint16, buf []byte) error {
 	n := len(buf)
 	if err := p.outs(
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STA,
-		RBCR0, uint32(n&0xff), RBCR1, uint32(n>>8),
-		RSAR0, uint32(addr&0xff), RSAR1, uint32(addr>>8),
-		CR, CR_PAGE0|CR_RD_READ|CR_STA,
+		regCR, cr_PAGE0|cr_RD_ABORT|cr_STA,
+		regRBCR0, uint32(n&0xff), regRBCR1, uint32(n>>8),
+		regRSAR0, uint32(addr&0xff), regRSAR1, uint32(addr>>8),
+		regCR, cr_PAGE0|cr_RD_READ|cr_STA,
 	); err != nil {
 		return fmt.Errorf("ne2000: remote read %#x: %w", addr, err)
 	}
 	if err := p.p.ReadBuf(DataPort, 2, buf); err != nil {
 		return fmt.Errorf("ne2000: remote read %#x: %w", addr, err)
 	}
-	if _, err := p.waitISR(ISR_RDC, 10*time.Millisecond); err != nil {
+	if _, err := p.waitISR(isr_RDC, 10*time.Millisecond); err != nil {
 		return fmt.Errorf("ne2000: remote read %#x+%d: %w", addr, n, err)
 	}
-	return p.out(ISR, ISR_RDC)
+	return p.out(regISR, isr_RDC)
 }
 
 // readPROM reads the station address from the PROM at card address 0. The
@@ -90,12 +90,12 @@ func (p ports) remoteRead(addr uint16, buf []byte) error {
 // byte twice.
 func (p ports) readPROM() (net.HardwareAddr, error) {
 	if err := p.outs(
-		CR, CR_PAGE0|CR_RD_ABORT|CR_STP,
-		DCR, DCRWord,
-		RBCR0, 0, RBCR1, 0,
-		IMR, 0, ISR, 0xff,
-		RCR, RCR_MON,
-		TCR, TCR_LOOPBACK,
+		regCR, cr_PAGE0|cr_RD_ABORT|cr_STP,
+		regDCR, DCRWord,
+		regRBCR0, 0, regRBCR1, 0,
+		regIMR, 0, regISR, 0xff,
+		regRCR, rcr_MON,
+		regTCR, tcr_LOOPBACK,
 	); err != nil {
 		return nil, fmt.Errorf("ne2000: prom: %w", err)
 	}

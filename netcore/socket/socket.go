@@ -25,18 +25,19 @@ type Stack struct {
 	TCP  *tcp.Table
 }
 
-// New builds the protocols over c.
-func New(c *netcore.Core, cfg ipv4.Config) (*Stack, error) {
-	return NewWithTCP(c, cfg, tcp.Config{})
+// Config sets up the protocols; the zero value is Linux's defaults.
+type Config struct {
+	IP  ipv4.Config
+	TCP tcp.Config
 }
 
-// NewWithTCP is New with TCP settings.
-func NewWithTCP(c *netcore.Core, cfg ipv4.Config, tc tcp.Config) (*Stack, error) {
-	ip, err := ipv4.New(c, cfg)
+// New builds the protocols over c.
+func New(c *netcore.Core, cfg Config) (*Stack, error) {
+	ip, err := ipv4.New(c, cfg.IP)
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Core: c, IP: ip, UDP: udp.New(ip), TCP: tcp.New(ip, tc)}, nil
+	return &Stack{Core: c, IP: ip, UDP: udp.New(ip), TCP: tcp.New(ip, cfg.TCP)}, nil
 }
 
 // Listen is net.Listen on ringo for "tcp"/"tcp4".

@@ -27,7 +27,6 @@ import (
 
 	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore"
-	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
@@ -150,7 +149,7 @@ func stackBench(args map[string]string, nics []appliance.Opened) error {
 		return err
 	}
 	defer s.close()
-	st, err := socket.NewWithTCP(s.core, ipv4.Config{}, tcp.Config{SndBuf: atoiDefault(args["ringo.sndbuf"], 0), SndBufMax: atoiDefault(args["ringo.sndbufmax"], 0), RcvBuf: atoiDefault(args["ringo.rcvbuf"], 0)})
+	st, err := socket.New(s.core, socket.Config{TCP: tcp.Config{SndBuf: atoiDefault(args["ringo.sndbuf"], 0), SndBufMax: atoiDefault(args["ringo.sndbufmax"], 0), RcvBuf: atoiDefault(args["ringo.rcvbuf"], 0)}})
 	if err != nil {
 		return err
 	}

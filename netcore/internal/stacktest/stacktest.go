@@ -30,7 +30,7 @@ func Stack(t testing.TB, tc tcp.Config, ic ...ipv4.Config) *socket.Stack {
 		icfg = ic[0]
 	}
 	icfg.Logger = quiet
-	s, err := socket.NewWithTCP(c, icfg, tc)
+	s, err := socket.New(c, socket.Config{IP: icfg, TCP: tc})
 	if err != nil {
 		t.Fatal(err)
 	}
