@@ -1,5 +1,5 @@
 // Command benchtable turns `go test -bench` output (several -count runs)
-// into the README's benchmark table: the median of each figure with its
+// into docs/benchmarks.md's tables: the median of each figure with its
 // spread, ringo's raw frame rates beside the Linux kernel's on the same
 // QEMU topology with their ratio, and a gnuplot script for a PNG chart.
 //
