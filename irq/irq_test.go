@@ -85,7 +85,7 @@ func TestPollServesOnCallersGoroutine(t *testing.T) {
 	var calls atomic.Int64
 	l, err := b.Request("eth0", 0, src, func() bool { calls.Add(1); return true })
 	require.NoError(t, err)
-	time.Sleep(10 * time.Millisecond) // the goroutine parks in the poller
+	parked(t, l, 1)
 
 	src.fire(t)
 	b.Poll()
@@ -93,12 +93,17 @@ func TestPollServesOnCallersGoroutine(t *testing.T) {
 	assert.EqualValues(t, 1, l.Polled())
 	assert.EqualValues(t, 1, src.unmasks.Load(), "and re-armed the source")
 	b.Poll() // nothing pending: a read that finds the counter zero
-	time.Sleep(20 * time.Millisecond)
-	assert.EqualValues(t, 1, calls.Load(), "the line's goroutine found nothing left")
+	assert.EqualValues(t, 1, calls.Load())
 	assert.EqualValues(t, 1, l.Count())
 
-	src.fire(t) // and the goroutine still serves the line
-	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, time.Millisecond)
+	// The goroutine still serves the line, and served the first firing
+	// not at all (epoll saw the counter Poll had drained): its second
+	// read is this firing, handled once.
+	src.fire(t)
+	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, 100*time.Microsecond)
+	parked(t, l, 2)
+	assert.EqualValues(t, 2, calls.Load(), "each firing handled once")
+	assert.EqualValues(t, 2, l.Count())
 	assert.EqualValues(t, 1, l.Polled())
 }
 
@@ -112,7 +117,7 @@ func TestLinePoll(t *testing.T) {
 	var calls atomic.Int64
 	l, err := b.Request("eth0", 0, src, func() bool { calls.Add(1); return true })
 	require.NoError(t, err)
-	time.Sleep(10 * time.Millisecond) // the goroutine parks in the poller
+	parked(t, l, 1)
 
 	assert.False(t, l.Poll(), "nothing fired")
 	assert.Zero(t, calls.Load())
@@ -198,4 +203,12 @@ func TestOneReadPerInterrupt(t *testing.T) {
 	wait()
 	wait() // the one raised inside the handler
 	assert.EqualValues(t, n+2, l.Count())
+}
+
+// parked waits until the line's goroutine has read its eventfd reads
+// times: after the first it waits in the poller; after each later one, a
+// wake-up it had was served.
+func parked(t *testing.T, l *Line, reads uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return l.reads.Load() >= reads }, 5*time.Second, 100*time.Microsecond)
 }

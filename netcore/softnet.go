@@ -15,6 +15,9 @@ import (
 const (
 	netTxSoftirq = 1 << 0
 	netRxSoftirq = 1 << 1
+	// netBarrier releases Quiesce's waiters once the softirqs raised
+	// before it have run.
+	netBarrier = 1 << 2
 )
 
 // Softnet is one CPU's softnet_data: its backlog, its poll list and its
@@ -33,6 +36,7 @@ type Softnet struct {
 	pollTail      *NAPI
 	outputHead    *Device
 	outputTail    *Device
+	barriers      []chan struct{} // Quiesce's waiters
 
 	// processQueue is owned by the softnet goroutine alone.
 	processQueue *skb.Queue
@@ -113,6 +117,9 @@ func (sd *Softnet) run() {
 					runtime.Gosched()
 				}
 			}
+			if p&netBarrier != 0 {
+				sd.releaseBarriers()
+			}
 			select {
 			case <-sd.core.stop:
 				return
@@ -120,6 +127,43 @@ func (sd *Softnet) run() {
 			}
 		}
 	}
+}
+
+// barrier returns a channel closed once this softnet has run every
+// softirq raised before the call.
+func (sd *Softnet) barrier() <-chan struct{} {
+	ch := make(chan struct{})
+	sd.mu.Lock()
+	sd.barriers = append(sd.barriers, ch)
+	sd.mu.Unlock()
+	sd.raise(netBarrier)
+	return ch
+}
+
+func (sd *Softnet) releaseBarriers() {
+	sd.mu.Lock()
+	bs := sd.barriers
+	sd.barriers = nil
+	sd.mu.Unlock()
+	for _, ch := range bs {
+		close(ch)
+	}
+}
+
+// idle reports whether nothing waits on this softnet: no packet in the
+// backlog, no NAPI on the poll list, no device on the output queue, no
+// softirq raised but the barrier.
+func (sd *Softnet) idle() bool {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return sd.pollHead == nil && sd.outputHead == nil && sd.backlogLen.Load() == 0 &&
+		sd.pending.Load()&^netBarrier == 0
+}
+
+// work counts what this softnet has done: Quiesce compares it across a
+// barrier round.
+func (sd *Softnet) work() uint64 {
+	return sd.processed.Load() + sd.rxActions.Load() + sd.txActions.Load() + sd.dropped.Load()
 }
 
 // netRxAction is net_rx_action: poll the devices on the poll list, each up

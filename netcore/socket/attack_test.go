@@ -37,7 +37,7 @@ func TestAttackReplay(t *testing.T) {
 		}
 		require.NoError(t, stacktest.Send(ea.Dev, stacktest.Frame(eb.Dev.HardwareAddr, ea.Dev.HardwareAddr, ip, payload)))
 	}
-	settle := func() { time.Sleep(20 * time.Millisecond) }
+	settle := func() { stacktest.Settle(t, a, b) } // the frame, and all it caused on both hosts, done
 
 	// Services on the victim.
 	stacktest.EchoUDP(t, b, ":7")
@@ -125,7 +125,6 @@ func TestAttackReplay(t *testing.T) {
 			}
 		}
 		settle()
-		time.Sleep(100 * time.Millisecond)
 		open := 0
 		for _, s := range b.TCP.Sockets() {
 			if s.State != "LISTEN" && s.State != "TIME-WAIT" {

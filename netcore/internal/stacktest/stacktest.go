@@ -3,12 +3,14 @@
 package stacktest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
@@ -144,4 +146,20 @@ func EchoUDP(t testing.TB, s *socket.Stack, addr string) {
 			pc.WriteTo(buf[:n], from)
 		}
 	}()
+}
+
+// Settle waits until the hosts' cores have done everything they were
+// given, frames crossing between them included (netcore.Quiesce). Timers
+// that fire later (a retransmission, a delayed ACK) are not waited for.
+func Settle(t testing.TB, hosts ...*socket.Stack) {
+	t.Helper()
+	cores := make([]*netcore.Core, len(hosts))
+	for i, h := range hosts {
+		cores[i] = h.Core
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := netcore.Quiesce(ctx, cores...); err != nil {
+		t.Fatal(err)
+	}
 }
