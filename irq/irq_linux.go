@@ -24,15 +24,8 @@
 // time.
 //
 // Go's poller is one epoll set for the process, so a goroutine per line
-// costs no thread and one wake-up serves every line that fired. Measured
-// on this project's 2-core host (BenchmarkLatency*, eventfd write to
-// handler and back), when the designs were compared: 9 us with one line,
-// 7 us per interrupt with four firing at once, 7 us with GOMAXPROCS=1,
-// where the designs it replaced took 32 / 45-50 us (a goroutine per line
-// blocked in poll(2)) and 32 / 11 us (one thread locked in epoll_wait for
-// all lines). Serving the line inside one long RawConn.Read (one read(2)
-// per interrupt, not two) took them from 2.8-3.1 / 1.9 / 2.1 us to
-// 2.6-2.8 / 1.5 / 1.7 us on a later day.
+// costs no thread and one wake-up serves every line that fired; it was
+// the fastest of the designs measured (docs/design-notes.md).
 package irq
 
 import (

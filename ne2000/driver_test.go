@@ -33,6 +33,25 @@ func newRig(t testing.TB, width int, maxBacklog int) *rig {
 	return newRigConfig(t, maxBacklog, Config{IOWidth: width}, false)
 }
 
+// serviced waits until every interrupt the card raised has been served
+// to its end (the handler returned and the line was unmasked).
+func (r *rig) serviced(t *testing.T) {
+	t.Helper()
+	line := r.drv.IRQLine()
+	require.Eventually(t, func() bool {
+		r.drv.mu.Lock() // a handler running holds it
+		r.drv.mu.Unlock()
+		return r.f.unmasks.Load() == line.Count()
+	}, 5*time.Second, 100*time.Microsecond)
+}
+
+// pollRounds waits until the busy poller has made n more rounds.
+func (r *rig) pollRounds(t *testing.T, n uint64) {
+	t.Helper()
+	from := r.drv.Counters.BusyPollRounds.Load()
+	require.Eventually(t, func() bool { return r.drv.Counters.BusyPollRounds.Load() >= from+n }, 5*time.Second, 100*time.Microsecond)
+}
+
 // newRigConfig makes a card and its driver; noIRQ leaves out the
 // interrupt source (and the irq bridge).
 func newRigConfig(t testing.TB, maxBacklog int, cfg Config, noIRQ bool) *rig {
@@ -186,7 +205,7 @@ func TestBusyPollLine(t *testing.T) {
 	busyPollTraffic(t, r)
 	rng := rand.New(rand.NewSource(11))
 	seq := uint32(1000)
-	time.Sleep(10 * time.Millisecond) // the transmit path's last look
+	r.pollRounds(t, 10) // the transmit path's last look done
 	polled := r.drv.IRQLine().Polled()
 	require.Eventually(t, func() bool {
 		r.f.receive(frame(r.drv.Dev.HardwareAddr, seq, 60, rng))
@@ -198,16 +217,14 @@ func TestBusyPollLine(t *testing.T) {
 	r.f.mu.Unlock()
 	assert.NotZero(t, imr&isr_PRX, "receive interrupts on")
 
-	time.Sleep(10 * time.Millisecond) // the last completions served
+	r.pollRounds(t, 10) // the last completions served
 	r.f.mu.Lock()
 	reads := r.f.isrReads
 	r.f.mu.Unlock()
-	rounds := r.drv.Counters.BusyPollRounds.Load()
-	time.Sleep(20 * time.Millisecond)
+	r.pollRounds(t, 200) // the poller kept looking at the idle card
 	r.f.mu.Lock()
 	assert.Equal(t, reads, r.f.isrReads, "ISR read while the card was idle")
 	r.f.mu.Unlock()
-	assert.Greater(t, r.drv.Counters.BusyPollRounds.Load(), rounds, "the poller kept polling")
 }
 
 // Transmit alternates the two card buffers; the queue stops while both are
@@ -326,7 +343,7 @@ func TestReceivePortAccesses(t *testing.T) {
 		before := r.f.portAccesses()
 		r.f.hold(false)
 		require.Eventually(t, func() bool { return len(r.received()) == n }, 5*time.Second, time.Millisecond)
-		time.Sleep(10 * time.Millisecond) // the service loop's last look at ISR
+		r.serviced(t) // the service loop's last look at ISR done
 		per := float64(r.f.portAccesses()-before) / n
 		t.Logf("%.2f single-port accesses per %d-byte frame received", per, c.size)
 		assert.LessOrEqual(t, per, c.per+8.0/n, "%d a %d-byte frame and 8 a pass", c.per, c.size)

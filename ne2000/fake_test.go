@@ -3,6 +3,7 @@ package ne2000
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +13,8 @@ import (
 // the datasheet describes it (and, unlike QEMU, with a ring that overflows:
 // a frame that does not fit sets OVW and is missed).
 type fakeNE2000 struct {
+	unmasks atomic.Uint64 // interrupts served to the end
+
 	mu  sync.Mutex
 	mac [6]byte
 	mem [0xc000]byte
@@ -70,7 +73,7 @@ func (f *fakeNE2000) resetLocked() {
 }
 
 func (f *fakeNE2000) Fd() int       { return f.efd }
-func (f *fakeNE2000) Unmask() error { return nil }
+func (f *fakeNE2000) Unmask() error { f.unmasks.Add(1); return nil }
 
 func (f *fakeNE2000) irqLocked() {
 	if !f.held && f.isr&f.imr&0x7f != 0 {

@@ -19,21 +19,14 @@ import (
 //
 // Between the last work and idle, every busyPollNapAfter empty looks in a
 // row it naps busyPollNap in nanosleep(2), which halts the vCPU when the
-// poller is the only thing running: spinning, a vCPU never gives its host
-// CPU back, and on a CPU it shares with the emulator's main loop (QEMU's
-// NIC models take frames off the link there) the frames it waits for
-// wait behind it for the host scheduler's slice: busy-polled ping p99 was
-// 3.5-3.9 ms, the nap took it to 0.5-0.6 ms and halved the CPU per
-// datagram received at a peer's sendto pace (two interleaved rounds on
-// pinned VMs). Not time.Sleep: Go's timers wait in epoll_wait, whose
-// timeout is whole milliseconds, so a 30 µs time.Sleep sleeps 1 ms
-// (p50 went from 0.26 to 1.2-1.5 ms that way).
+// poller is the only thing running: a spinning vCPU never gives its host
+// CPU back to the emulator that brings the frames it waits for. Not
+// time.Sleep: Go's timers wait in epoll_wait, whose timeout is whole
+// milliseconds (docs/design-notes.md has the measurements).
 //
 // A frame dev sent counts as work too: its answer (a ping's reply, a
 // request's response) is on its way, and a poller asleep when it comes
-// adds its sleep to the round trip. (Counting only frames received, a
-// ping slower than idle found the poller asleep: 1.2-1.8 ms more, every
-// few pings, in an execution trace of the busy-poll ping benchmark.)
+// adds its sleep to the round trip.
 func BusyPollLoop(stop <-chan struct{}, done chan<- struct{}, idle time.Duration, dev *Device, round func() bool) {
 	defer close(done)
 	var lastWork time.Time
@@ -55,11 +48,11 @@ func BusyPollLoop(stop <-chan struct{}, done chan<- struct{}, idle time.Duration
 			lastWork = time.Now()
 			empty = 0
 		case time.Since(lastWork) > idle:
-			busyPollSleep(20 * time.Microsecond)
+			dev.core.cfg.BusyPollSleep(20 * time.Microsecond)
 		default:
 			if empty++; empty >= busyPollNapAfter {
 				empty = 0
-				busyPollNapFn(busyPollNap)
+				dev.core.cfg.BusyPollNap(busyPollNap)
 			}
 		}
 	}
@@ -70,10 +63,3 @@ const (
 	busyPollNapAfter = 8
 	busyPollNap      = 30 * time.Microsecond
 )
-
-// busyPollSleep is time.Sleep; tests count the sleeps.
-var busyPollSleep = time.Sleep
-
-// busyPollNapFn naps in nanosleep(2), holding the thread and its P;
-// tests count the naps.
-var busyPollNapFn = napNanosleep

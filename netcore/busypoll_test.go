@@ -13,12 +13,11 @@ import (
 // poller sleeps between looks once idle has passed — but not while the
 // device sends: an answer to what it sent is on its way.
 func TestBusyPollStaysAwakeWhileSending(t *testing.T) {
-	_, dev := newEagerYielder(t)
 	var sleeps atomic.Int64
-	busyPollSleep = func(d time.Duration) { sleeps.Add(1); time.Sleep(d) }
-	defer func() { busyPollSleep = time.Sleep }()
+	_, dev := newEagerYielder(t, Config{BusyPollSleep: func(d time.Duration) { sleeps.Add(1); time.Sleep(d) }})
 	stop, done := make(chan struct{}), make(chan struct{})
-	go BusyPollLoop(stop, done, 50*time.Millisecond, dev, func() bool { return false })
+	var looks atomic.Int64
+	go BusyPollLoop(stop, done, 50*time.Millisecond, dev, func() bool { looks.Add(1); return false })
 	defer func() { close(stop); <-done }()
 
 	require.Eventually(t, func() bool { return sleeps.Load() > 0 }, 5*time.Second, time.Millisecond, "idle: the poller sleeps")
@@ -26,7 +25,8 @@ func TestBusyPollStaysAwakeWhileSending(t *testing.T) {
 	// idle, even on a loaded machine): once it has seen the first, the
 	// poller never sleeps.
 	xmitNull(t, dev)
-	time.Sleep(time.Millisecond) // the poller sees it (it was sleeping 20 µs at most)
+	seen := looks.Load() + 2 // the poller sees it: a look begun after the send
+	require.Eventually(t, func() bool { return looks.Load() >= seen }, 5*time.Second, 100*time.Microsecond)
 	before := sleeps.Load()
 	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
 		xmitNull(t, dev)
@@ -40,12 +40,10 @@ func TestBusyPollStaysAwakeWhileSending(t *testing.T) {
 // finds work, and naps after every busyPollNapAfter empty looks in a row
 // once they find none.
 func TestBusyPollNaps(t *testing.T) {
-	_, dev := newEagerYielder(t)
 	var naps, rounds, empty atomic.Int64
+	_, dev := newEagerYielder(t, Config{BusyPollNap: func(time.Duration) { naps.Add(1) }})
 	var busy atomic.Bool
 	busy.Store(true)
-	busyPollNapFn = func(time.Duration) { naps.Add(1) }
-	defer func() { busyPollNapFn = napNanosleep }()
 	stop, done := make(chan struct{}), make(chan struct{})
 	go BusyPollLoop(stop, done, time.Hour, dev, func() bool {
 		rounds.Add(1)

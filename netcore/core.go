@@ -32,7 +32,19 @@ type Config struct {
 	RPS         bool          // steer backlog packets to a CPU by flow hash
 	PinCPUs     bool          // pin softnet thread i to CPU i (sched_setaffinity)
 	Logger      *slog.Logger
+	// XmitYield is how often at most a sender yields the processor to
+	// the interrupts and softirqs it raised (see maybeYield): 0 gives
+	// DefaultXmitYield; negative yields at every look.
+	XmitYield time.Duration
+	// BusyPollSleep and BusyPollNap are how an idle busy poller sleeps
+	// (time.Sleep) and naps inside its idle time (nanosleep(2)) when
+	// nil; tests count the calls.
+	BusyPollSleep, BusyPollNap func(time.Duration)
 }
+
+// DefaultXmitYield: on the host 200 µs is over a thousand frames, under
+// emulation a few.
+const DefaultXmitYield = 200 * time.Microsecond
 
 // Core is one network core: its softnets, devices and protocol handlers.
 type Core struct {
@@ -59,7 +71,7 @@ type Core struct {
 // SetIRQPoll installs the interrupt controller's poll (irq.Bridge.Poll):
 // a function that runs the hardirq handler of every line that fired. The
 // core calls it where a long-running path yields the processor (a sender
-// every xmitYieldInterval, a squeezed net_rx_action), so that a
+// every Config.XmitYield, a squeezed net_rx_action), so that a
 // goroutine that never blocks does not hold interrupts off: in Linux a
 // hardirq preempts it, and here an interrupt goroutine waits in Go's
 // poller, which the scheduler looks at only when it has nothing else to
@@ -125,6 +137,18 @@ func New(cfg Config) *Core {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	switch {
+	case cfg.XmitYield == 0:
+		cfg.XmitYield = DefaultXmitYield
+	case cfg.XmitYield < 0:
+		cfg.XmitYield = 0
+	}
+	if cfg.BusyPollSleep == nil {
+		cfg.BusyPollSleep = time.Sleep
+	}
+	if cfg.BusyPollNap == nil {
+		cfg.BusyPollNap = napNanosleep
 	}
 	c := &Core{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), nextIdx: 1}
 	empty := map[uint16]PacketHandler{}

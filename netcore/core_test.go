@@ -548,7 +548,7 @@ func TestSoftnetStatFormat(t *testing.T) {
 // runnable before a burst gets to run within the yield interval (here 0,
 // so at the first look), not at the scheduler's 10 ms preemption.
 func TestXmitYields(t *testing.T) {
-	_, dev := newEagerYielder(t)
+	_, dev := newEagerYielder(t, Config{})
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 
 	var ran atomic.Bool
@@ -564,15 +564,13 @@ func TestXmitYields(t *testing.T) {
 // newEagerYielder is a core with an up device whose driver completes each
 // frame at once, and senders that yield at every look (every
 // xmitYieldCheck frames).
-func newEagerYielder(t *testing.T) (*Core, *Device) {
-	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
+func newEagerYielder(t *testing.T, cfg Config) (*Core, *Device) {
+	cfg.Logger, cfg.XmitYield = slog.New(slog.DiscardHandler), -1
+	c := New(cfg)
 	t.Cleanup(func() { c.Close() })
 	dev, err := c.Register(DeviceConfig{Name: "null0"}, &nullDriver{})
 	require.NoError(t, err)
 	require.NoError(t, dev.Up())
-	old := xmitYieldInterval
-	xmitYieldInterval = 0
-	t.Cleanup(func() { xmitYieldInterval = old })
 	return c, dev
 }
 
@@ -588,7 +586,7 @@ func xmitNull(t *testing.T, dev *Device) {
 // TestSenderServesInterrupts: a sender that never blocks serves pending
 // interrupts where it yields (SetIRQPoll), as a hardirq would preempt it.
 func TestSenderServesInterrupts(t *testing.T) {
-	c, dev := newEagerYielder(t)
+	c, dev := newEagerYielder(t, Config{})
 	var polls atomic.Int64
 	c.SetIRQPoll(func() { polls.Add(1) })
 	for i := 0; i < 10*xmitYieldCheck; i++ {

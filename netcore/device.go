@@ -541,7 +541,7 @@ func DevQueueXmit(b *skb.Buff) error {
 	return nil
 }
 
-// The sender yields the processor at most every xmitYieldInterval, looked
+// The sender yields the processor at most every Config.XmitYield, looked
 // at every xmitYieldCheck frames. Linux's dev_queue_xmit ends in
 // local_bh_enable, which runs any softirq raised meanwhile, and a hardirq
 // preempts the sender whenever it comes, so a sender cannot starve its
@@ -553,18 +553,15 @@ func DevQueueXmit(b *skb.Buff) error {
 // interrupt that fired (Core.SetIRQPoll) and then lets the softirqs it
 // raised run (Gosched). Neither is free (a system call per line; a few
 // microseconds when another processor is idle and a thread is woken to
-// take the goroutine), so it goes by time, not by count: on the host
-// 200 µs is over a thousand frames, under emulation a few.
+// take the goroutine), so it goes by time, not by count.
 const xmitYieldCheck = 8
-
-var xmitYieldInterval = 200 * time.Microsecond // a variable for tests
 
 // monoStart anchors the monotonic clock the yield reads.
 var monoStart = time.Now()
 
 func (d *Device) maybeYield() {
 	now := int64(time.Since(monoStart))
-	if last := d.lastYield.Load(); now-last < int64(xmitYieldInterval) || !d.lastYield.CompareAndSwap(last, now) {
+	if last := d.lastYield.Load(); now-last < int64(d.core.cfg.XmitYield) || !d.lastYield.CompareAndSwap(last, now) {
 		return
 	}
 	d.core.pollIRQs()

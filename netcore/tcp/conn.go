@@ -629,9 +629,7 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 // came alone, hoping to ride on data we send back. A sender that stopped
 // after that segment (application- or window-limited, or holding data
 // back until it is acknowledged) waits out the timer: 40 ms on a path of
-// a millisecond is forty round trips. (Seen in the e1000 stack benchmark:
-// five 40 ms stalls early in a 32 MB transfer, a Linux sender sending one
-// segment after each ACK that covered everything.)
+// a millisecond is forty round trips (docs/design-notes.md).
 func (c *Conn) delAckTimeoutLocked() time.Duration {
 	rtt := c.rcvRTT
 	if rtt == 0 {

@@ -52,12 +52,9 @@ type Config struct {
 	// buffer to twice its congestion window, so that the window, not the
 	// buffer, limits what is in flight. 0 sets it by the route's device:
 	// 1 MiB where the device segments TCP (TSO), SndBuf (no autotuning)
-	// where it does not. Measured on QEMU: with TSO on the e1000, 1 MiB
-	// sent 87-91 MB/s where 256 KiB sent 58-70 and 4 MiB 66-75; on the
-	// NE2000, which has no TSO and sends each segment by port I/O, 1 MiB
-	// sent 13 and 4 MiB 9-10 where 256 KiB sent 18-21 (twice the guest
-	// CPU per byte: the grown queue's allocation and copies, GC, more
-	// port reads). Set it at or below SndBuf to turn autotuning off.
+	// where it does not: on a device without TSO a bigger buffer sent
+	// less (docs/design-notes.md). Set it at or below SndBuf to turn
+	// autotuning off.
 	SndBufMax int
 	Backlog   int           // accept queue plus half-open connections per listener: 128
 	MinRTO    time.Duration // RFC 6298 says 1 s; Linux uses 200 ms
