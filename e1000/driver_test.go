@@ -13,57 +13,37 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/internal/drivertest"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
-const testEthertype = 0x88b5
-
 type rig struct {
 	f    *fakeE1000
 	core *netcore.Core
 	drv  *Driver
-	got  chan []byte
+	got  *drivertest.Sink
 }
 
 func newRig(t *testing.T, cfg Config) *rig {
-	quiet := slog.New(slog.DiscardHandler)
-	r := &rig{f: newFakeE1000(t), got: make(chan []byte, 100000)}
-	r.core = netcore.New(netcore.Config{Logger: quiet})
-	br, err := irq.New(quiet)
-	require.NoError(t, err)
-	cfg.Logger = quiet
+	r := &rig{f: newFakeE1000(t)}
+	var br *irq.Bridge
+	r.core, br = drivertest.Core(t, netcore.Config{})
+	r.got = drivertest.NewSink(r.core)
+	cfg.Logger = drivertest.Quiet
 	if cfg.RxRing == 0 {
 		cfg.RxRing = 64
 	}
 	if cfg.TxRing == 0 {
 		cfg.TxRing = 64
 	}
+	var err error
 	r.drv, err = New(r.core, br, r.f.hw(), cfg)
 	require.NoError(t, err)
-	r.core.AddPacketType(testEthertype, func(b *skb.Buff) {
-		b.PushToMAC()
-		r.got <- append([]byte(nil), b.Data()...)
-		b.Free()
-	})
 	require.NoError(t, r.drv.Dev.Up())
-	t.Cleanup(func() {
-		r.core.Close()
-		br.Close()
-	})
 	return r
-}
-
-func testFrame(dst []byte, seq uint32, size int, rng *rand.Rand) []byte {
-	f := make([]byte, size)
-	copy(f[0:6], dst)
-	copy(f[6:12], []byte{2, 0, 0, 0, 0, 9})
-	binary.BigEndian.PutUint16(f[12:], testEthertype)
-	binary.BigEndian.PutUint32(f[14:], seq)
-	rng.Read(f[18:])
-	return f
 }
 
 func TestProbeMAC(t *testing.T) {
@@ -97,20 +77,16 @@ func TestReceiveWraps(t *testing.T) {
 	var want [][]byte
 	missed := 0
 	for i := 0; i < n; i++ {
-		fr := testFrame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
+		fr := drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
 		want = append(want, fr)
 		for !r.f.receive(fr, rxd_STAT_DD|rxd_STAT_EOP, 0, len(fr)) {
 			missed++                          // the device counts it in MPC
 			time.Sleep(50 * time.Microsecond) // ring full: let NAPI drain
 		}
 	}
-	for i := 0; i < n; i++ {
-		select {
-		case got := <-r.got:
-			require.True(t, bytes.Equal(want[i], got), "frame %d differs", i)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("frame %d never arrived", i)
-		}
+	r.got.Wait(t, n)
+	for i, got := range r.got.Frames() {
+		require.True(t, bytes.Equal(want[i], got), "frame %d differs", i)
 	}
 	assert.EqualValues(t, n, r.drv.Dev.Stats.RxPackets.Load())
 	assert.Greater(t, r.drv.IRQLine().Count(), uint64(0))
@@ -132,7 +108,7 @@ func TestTransmitStopWake(t *testing.T) {
 	const n = 500
 	var want [][]byte
 	for i := 0; i < n; i++ {
-		fr := testFrame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60+rng.Intn(1455), rng)
+		fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60+rng.Intn(1455), rng)
 		want = append(want, fr)
 		b := skb.Alloc(len(fr))
 		copy(b.Put(len(fr)), fr)
@@ -167,7 +143,7 @@ func TestTransmitReclaimsWithoutInterrupts(t *testing.T) {
 	const n = 1000 // 15 times the 64-entry ring
 	for i := 0; i < n; i++ {
 		b := skb.Alloc(60)
-		copy(b.Put(60), testFrame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60, rand.New(rand.NewSource(int64(i)))))
+		copy(b.Put(60), drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60, rand.New(rand.NewSource(int64(i)))))
 		b.Dev = r.drv.Dev
 		require.NoError(t, netcore.DevQueueXmit(b))
 	}
@@ -186,7 +162,7 @@ func TestTransmitReclaimsWithoutInterrupts(t *testing.T) {
 func TestHostileRxDescriptors(t *testing.T) {
 	r := newRig(t, Config{})
 	rng := rand.New(rand.NewSource(3))
-	good := testFrame(r.drv.Dev.HardwareAddr, 7, 100, rng)
+	good := drivertest.Frame(r.drv.Dev.HardwareAddr, 7, 100, rng)
 	cases := []struct {
 		status, errs uint8
 		length       int
@@ -206,13 +182,8 @@ func TestHostileRxDescriptors(t *testing.T) {
 		}
 	}
 	require.True(t, r.f.receive(good, rxd_STAT_DD|rxd_STAT_EOP, 0, len(good)))
-	select {
-	case got := <-r.got:
-		assert.Equal(t, good, got)
-	case <-time.After(5 * time.Second):
-		t.Fatal("good frame after bad ones never arrived")
-	}
-	assert.Len(t, r.got, 0, "no bad frame went up")
+	r.got.Wait(t, 1)
+	assert.Equal(t, [][]byte{good}, r.got.Frames(), "the good frame after the bad ones, and only it")
 	assert.EqualValues(t, 20*4, r.drv.Counters.RxBadLength.Load())
 	assert.EqualValues(t, 20, r.drv.Counters.RxNoEOP.Load())
 	assert.EqualValues(t, 40, r.drv.Counters.RxDescErrors.Load())
@@ -242,7 +213,7 @@ func TestTxStallWatchdogReset(t *testing.T) {
 	r.drv.faultTxStall.Store(true)
 	stalled := time.Now()
 	send := func(seq uint32) []byte {
-		fr := testFrame([]byte{2, 0, 0, 0, 0, 1}, seq, 100, rng)
+		fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, seq, 100, rng)
 		b := skb.Alloc(len(fr))
 		copy(b.Put(len(fr)), fr)
 		b.Dev = r.drv.Dev
@@ -287,11 +258,11 @@ func TestBusyPoll(t *testing.T) {
 	require.NoError(t, err)
 	var mu sync.Mutex
 	n := 0
-	core.AddPacketType(testEthertype, func(b *skb.Buff) { mu.Lock(); n++; mu.Unlock(); b.Free() })
+	core.AddPacketType(drivertest.Ethertype, func(b *skb.Buff) { mu.Lock(); n++; mu.Unlock(); b.Free() })
 	require.NoError(t, drv.Dev.Up())
 	rng := rand.New(rand.NewSource(5))
 	for i := 0; i < 300; i++ {
-		fr := testFrame(drv.Dev.HardwareAddr, uint32(i), 60, rng)
+		fr := drivertest.Frame(drv.Dev.HardwareAddr, uint32(i), 60, rng)
 		for !f.receive(fr, rxd_STAT_DD|rxd_STAT_EOP, 0, len(fr)) {
 			time.Sleep(50 * time.Microsecond)
 		}

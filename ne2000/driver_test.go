@@ -7,26 +7,23 @@ import (
 	"math/rand"
 	"net"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/internal/drivertest"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
-const testEthertype = 0x88b5
-
 type rig struct {
 	f    *fakeNE2000
 	core *netcore.Core
 	drv  *Driver
-	mu   sync.Mutex
-	got  [][]byte
+	got  *drivertest.Sink
 }
 
 func newRig(t testing.TB, width int, maxBacklog int) *rig {
@@ -55,51 +52,24 @@ func (r *rig) pollRounds(t *testing.T, n uint64) {
 // newRigConfig makes a card and its driver; noIRQ leaves out the
 // interrupt source (and the irq bridge).
 func newRigConfig(t testing.TB, maxBacklog int, cfg Config, noIRQ bool) *rig {
-	quiet := slog.New(slog.DiscardHandler)
 	r := &rig{f: newFake(t)}
-	r.core = netcore.New(netcore.Config{Logger: quiet, MaxBacklog: maxBacklog})
-	br, err := irq.New(quiet)
-	require.NoError(t, err)
-	cfg.Logger, cfg.TxTimeout = quiet, time.Second
+	var br *irq.Bridge
+	r.core, br = drivertest.Core(t, netcore.Config{MaxBacklog: maxBacklog})
+	r.got = drivertest.NewSink(r.core)
+	cfg.Logger, cfg.TxTimeout = drivertest.Quiet, time.Second
 	hw := HW{Ports: r.f, IRQ: r.f}
 	if noIRQ {
 		hw.IRQ, br = nil, nil
 	}
+	var err error
 	r.drv, err = New(r.core, br, hw, cfg)
 	require.NoError(t, err)
-	r.core.AddPacketType(testEthertype, func(b *skb.Buff) {
-		b.PushToMAC()
-		r.mu.Lock()
-		r.got = append(r.got, append([]byte(nil), b.Data()...))
-		r.mu.Unlock()
-		b.Free()
-	})
 	require.NoError(t, r.drv.Dev.Up())
-	t.Cleanup(func() {
-		r.drv.Dev.Down()
-		r.core.Close()
-		if br != nil {
-			br.Close()
-		}
-	})
+	t.Cleanup(func() { r.drv.Dev.Down() })
 	return r
 }
 
-func (r *rig) received() [][]byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([][]byte(nil), r.got...)
-}
-
-func frame(dst []byte, seq uint32, size int, rng *rand.Rand) []byte {
-	f := make([]byte, size)
-	copy(f[0:6], dst)
-	copy(f[6:12], []byte{2, 0, 0, 0, 0, 9})
-	binary.BigEndian.PutUint16(f[12:], testEthertype)
-	binary.BigEndian.PutUint32(f[14:], seq)
-	rng.Read(f[18:])
-	return f
-}
+func (r *rig) received() [][]byte { return r.got.Frames() }
 
 func TestProbePROM(t *testing.T) {
 	f := newFake(t)
@@ -117,7 +87,7 @@ func TestReceiveThroughRing(t *testing.T) {
 		const n = 600
 		var want [][]byte
 		for i := 0; i < n; i++ {
-			fr := frame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
+			fr := drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
 			want = append(want, fr)
 			for !r.f.receive(fr) {
 				time.Sleep(100 * time.Microsecond) // ring full: let the driver drain
@@ -160,7 +130,7 @@ func busyPollTraffic(t *testing.T, r *rig) {
 	rng := rand.New(rand.NewSource(5))
 	var want [][]byte
 	for i := 0; i < 200; i++ {
-		fr := frame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
+		fr := drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(i), 60+rng.Intn(1455), rng)
 		want = append(want, fr)
 		for !r.f.receive(fr) {
 			time.Sleep(100 * time.Microsecond)
@@ -170,7 +140,7 @@ func busyPollTraffic(t *testing.T, r *rig) {
 	assert.Equal(t, want, r.received())
 	for i := 0; i < 20; i++ {
 		b := skb.Alloc(100)
-		copy(b.Put(100), frame([]byte{2, 0, 0, 0, 0, 9}, uint32(i), 100, rng))
+		copy(b.Put(100), drivertest.Frame([]byte{2, 0, 0, 0, 0, 9}, uint32(i), 100, rng))
 		b.Dev = r.drv.Dev
 		require.NoError(t, netcore.DevQueueXmit(b)) // 20 frames: the qdisc holds them
 	}
@@ -208,7 +178,7 @@ func TestBusyPollLine(t *testing.T) {
 	r.pollRounds(t, 10) // the transmit path's last look done
 	polled := r.drv.IRQLine().Polled()
 	require.Eventually(t, func() bool {
-		r.f.receive(frame(r.drv.Dev.HardwareAddr, seq, 60, rng))
+		r.f.receive(drivertest.Frame(r.drv.Dev.HardwareAddr, seq, 60, rng))
 		seq++
 		return r.drv.IRQLine().Polled() > polled
 	}, 5*time.Second, 200*time.Microsecond, "the poller served the line")
@@ -235,7 +205,7 @@ func TestTransmitPingPong(t *testing.T) {
 	const n = 300
 	var want [][]byte
 	for i := 0; i < n; i++ {
-		fr := frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 42+rng.Intn(1473), rng)
+		fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 42+rng.Intn(1473), rng)
 		want = append(want, fr)
 		b := skb.Alloc(len(fr))
 		copy(b.Put(len(fr)), fr)
@@ -303,7 +273,7 @@ func TestTransmitPortAccesses(t *testing.T) {
 		for i := 0; i < n; i++ {
 			want := len(r.f.sentFrames()) + 1
 			b := skb.Alloc(1514)
-			copy(b.Put(1514), frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 1514, rng))
+			copy(b.Put(1514), drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 1514, rng))
 			b.Dev = r.drv.Dev
 			require.NoError(t, netcore.DevQueueXmit(b))
 			require.Eventually(t, func() bool { return len(r.f.sentFrames()) >= want }, 5*time.Second, 100*time.Microsecond)
@@ -336,7 +306,7 @@ func TestReceivePortAccesses(t *testing.T) {
 		const n = 12
 		var want [][]byte
 		for i := 0; i < n; i++ {
-			fr := frame(r.drv.Dev.HardwareAddr, uint32(i), c.size, rng)
+			fr := drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(i), c.size, rng)
 			want = append(want, fr)
 			require.True(t, r.f.receive(fr))
 		}
@@ -371,7 +341,7 @@ func TestNoAllocsPerFrame(t *testing.T) {
 	r.f.mu.Lock()
 	r.f.noRecord = true
 	r.f.mu.Unlock()
-	fr := frame(r.drv.Dev.HardwareAddr, 1, 1514, rng)
+	fr := drivertest.Frame(r.drv.Dev.HardwareAddr, 1, 1514, rng)
 	binary.BigEndian.PutUint16(fr[12:], 0x88b6) // no handler: netcore frees it
 	rx := testing.AllocsPerRun(200, func() {
 		require.True(t, r.f.receive(fr))
@@ -400,7 +370,7 @@ func TestReceiveFullRingOfSmallFrames(t *testing.T) {
 	rng := rand.New(rand.NewSource(9))
 	r.f.hold(true)
 	n := 0
-	for r.f.receive(frame(r.drv.Dev.HardwareAddr, uint32(n), 60, rng)) {
+	for r.f.receive(drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(n), 60, rng)) {
 		n++
 	}
 	require.Greater(t, n, 64, "the ring holds more than 64 minimum frames")
@@ -427,7 +397,7 @@ func TestRemoteDMATimeout(t *testing.T) {
 	r.f.mu.Lock()
 	r.f.stallRDC = true
 	r.f.mu.Unlock()
-	xmit(frame([]byte{2, 0, 0, 0, 0, 1}, 1, 200, rng))
+	xmit(drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, 1, 200, rng))
 	assert.EqualValues(t, 1, r.drv.Counters.DMATimeouts.Load())
 	assert.EqualValues(t, 1, r.drv.Dev.Stats.TxErrors.Load())
 	assert.Empty(t, r.f.sentFrames(), "a frame whose copy did not finish is not sent")
@@ -437,7 +407,7 @@ func TestRemoteDMATimeout(t *testing.T) {
 	r.f.isr |= isr_RDC // the late completion
 	r.f.trace = [][2]uint32{}
 	r.f.mu.Unlock()
-	fr := frame([]byte{2, 0, 0, 0, 0, 1}, 2, 200, rng)
+	fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, 2, 200, rng)
 	xmit(fr)
 	require.Eventually(t, func() bool { return len(r.f.sentFrames()) == 1 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, fr, r.f.sentFrames()[0])
@@ -475,7 +445,7 @@ func TestHostileHeaders(t *testing.T) {
 	for i, c := range cases {
 		r.f.corruptNextHeader(c.status, c.next, c.count)
 		require.Eventually(t, func() bool { return r.drv.Counters.BadHeaders.Load() == uint64(i+1) }, 5*time.Second, time.Millisecond)
-		good := frame(r.drv.Dev.HardwareAddr, uint32(i), 100, rng)
+		good := drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(i), 100, rng)
 		require.True(t, r.f.receive(good))
 		require.Eventually(t, func() bool { return len(r.received()) == i+1 }, 5*time.Second, time.Millisecond)
 		assert.Equal(t, good, r.received()[i])
@@ -494,7 +464,7 @@ func TestOverflowRecovery(t *testing.T) {
 	r.drv.mu.Lock() // the "CPU" is busy: no interrupt service
 	accepted := 0
 	for i := 0; i < 40; i++ {
-		if r.f.receive(frame(r.drv.Dev.HardwareAddr, uint32(i), 1514, rng)) {
+		if r.f.receive(drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(i), 1514, rng)) {
 			accepted++
 		}
 	}
@@ -509,7 +479,7 @@ func TestOverflowRecovery(t *testing.T) {
 	// Paced afterwards: all arrive.
 	before := len(r.received())
 	for i := 0; i < 100; i++ {
-		fr := frame(r.drv.Dev.HardwareAddr, uint32(1000+i), 60+rng.Intn(1455), rng)
+		fr := drivertest.Frame(r.drv.Dev.HardwareAddr, uint32(1000+i), 60+rng.Intn(1455), rng)
 		for !r.f.receive(fr) {
 			time.Sleep(100 * time.Microsecond)
 		}

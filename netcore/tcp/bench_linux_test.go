@@ -4,11 +4,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/ringonet/ringo/netcore/internal/nettest"
+	"github.com/ringonet/ringo/netcore/internal/stacktest"
 )
 
 const benchBulk = 32 << 20
@@ -24,18 +24,8 @@ func BenchmarkBulkTAP(b *testing.B) {
 	for _, name := range []string{"ringo-to-linux", "linux-to-ringo", "plain-ringo-to-linux", "plain-linux-to-ringo"} {
 		b.Run(name, func(b *testing.B) {
 			s := newStack(b)
-			newPeer := nettest.NewOffloadPeer
 			dir, plain := strings.CutPrefix(name, "plain-")
-			if plain {
-				newPeer = nettest.NewPeer
-			}
-			p := newPeer(b, s.Core, "10.7.0.1/24")
-			if err := p.TAP.Dev.Up(); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.IP.AddAddress(p.TAP.Dev, netip.MustParsePrefix("10.7.0.2/24")); err != nil {
-				b.Fatal(err)
-			}
+			p := stacktest.LinuxPeer(b, s, "10.7.0.1/24", "10.7.0.2/24", plain)
 			var l net.Listener
 			var dial func() (net.Conn, error)
 			var err error

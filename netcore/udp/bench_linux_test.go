@@ -3,7 +3,6 @@ package udp_test
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/internal/nettest"
+	"github.com/ringonet/ringo/netcore/internal/stacktest"
 )
 
 // BenchmarkUDPTAP: ringo sends b.N datagrams (60-byte frames) to the Linux
@@ -24,18 +24,8 @@ func BenchmarkUDPTAP(b *testing.B) {
 	for _, name := range []string{"ringo-to-linux", "linux-to-ringo", "plain-ringo-to-linux", "plain-linux-to-ringo"} {
 		b.Run(name, func(b *testing.B) {
 			s := newStack(b)
-			newPeer := nettest.NewOffloadPeer
 			dir, plain := strings.CutPrefix(name, "plain-")
-			if plain {
-				newPeer = nettest.NewPeer
-			}
-			p := newPeer(b, s.Core, "10.9.0.1/24")
-			if err := p.TAP.Dev.Up(); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.IP.AddAddress(p.TAP.Dev, netip.MustParsePrefix("10.9.0.2/24")); err != nil {
-				b.Fatal(err)
-			}
+			p := stacktest.LinuxPeer(b, s, "10.9.0.1/24", "10.9.0.2/24", plain)
 			var src, dst net.PacketConn
 			var to net.Addr
 			var err error
