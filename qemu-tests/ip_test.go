@@ -72,7 +72,7 @@ func TestPingLinuxPeer(t *testing.T) {
 			}, "ipserve", "ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24", "ringo.ping=10.0.2.2,10.0.3.1",
 				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 2*count),
 				"ringo.tcpecho=7", "ringo.tcpconns=1")
-			time.Sleep(time.Second) // the listening side first
+			require.NoError(t, vm.WaitListening(port, time.Minute)) // the listening side first
 			peer := boot(t, vm.Config{
 				Name:    "linux-peer-" + model,
 				Timeout: 4 * time.Minute,

@@ -126,7 +126,7 @@ func runStackBench(t testing.TB, o stackBenchOpts) stackBenchReport {
 		Cmdline: peerCmdline,
 		CPUs:    peerCPUs,
 	}, "benchpeer", "ringo.peerip=10.0.5.1/24")
-	time.Sleep(time.Second) // the listening side first
+	require.NoError(t, vm.WaitListening(port, time.Minute)) // the listening side first
 	flood := "ringo.flood=1"
 	if o.noFlood {
 		flood = "ringo.flood=0"

@@ -1,6 +1,7 @@
 package impair_test
 
 import (
+	"context"
 	"encoding/binary"
 	"log/slog"
 	"slices"
@@ -63,8 +64,10 @@ func run(t *testing.T, n int, egress, ingress impair.Config) ([]uint32, *impair.
 		return !ingress.Active() || ib.Ingress.Stats.Frames.Load() == sent
 	}, 10*time.Second, time.Millisecond)
 	ia.Remove()
-	ib.Remove()
-	time.Sleep(50 * time.Millisecond)
+	ib.Remove() // what was still delayed is sent on
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, c.Quiesce(ctx))
 	mu.Lock()
 	defer mu.Unlock()
 	return append([]uint32(nil), got...), ia, ib

@@ -243,8 +243,10 @@ func TestTAPTransmitRing(t *testing.T) {
 	assert.Zero(t, tap.Dev.Stats.TxErrors.Load())
 
 	done := make(chan int)
+	sentBefore := tap.Dev.Stats.TxPackets.Load()
 	go func() { done <- burst(n) }()
-	time.Sleep(5 * time.Millisecond)
+	// Down while the burst is under way: some frames out, the ring busy.
+	require.Eventually(t, func() bool { return tap.Dev.Stats.TxPackets.Load() > sentBefore }, 10*time.Second, 100*time.Microsecond)
 	require.NoError(t, tap.Dev.Down())
 	t.Logf("sent %d of %d before the device went down", <-done, n)
 	assert.Eventually(t, func() bool { return skb.Live() == live }, 5*time.Second, time.Millisecond,

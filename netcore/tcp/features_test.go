@@ -46,8 +46,9 @@ func TestSYNFloodCookies(t *testing.T) {
 			}
 		}
 	}()
-	// Connect while the flood runs.
-	time.Sleep(20 * time.Millisecond)
+	// Connect while the flood runs: once the SYN queue is full and
+	// cookies go out.
+	require.Eventually(t, func() bool { return b.TCP.Ext.SyncookiesSent.Load() > 0 }, 10*time.Second, 100*time.Microsecond)
 	start := time.Now()
 	c, err := a.Dial("tcp", "10.1.0.2:80")
 	require.NoError(t, err, "a legitimate client connects during the flood")
@@ -182,9 +183,8 @@ func TestKeepAlive(t *testing.T) {
 	c := cc.(*tcp.Conn)
 	require.NoError(t, c.SetKeepAlivePeriod(20*time.Millisecond))
 	require.NoError(t, c.SetKeepAlive(true))
-	time.Sleep(200 * time.Millisecond)
+	require.Eventually(t, func() bool { return a.TCP.Ext.TCPKeepAlive.Load() >= 3 }, 10*time.Second, time.Millisecond, "idle connection probed")
 	probes := a.TCP.Ext.TCPKeepAlive.Load()
-	assert.GreaterOrEqual(t, probes, uint64(3), "idle connection probed")
 	assert.Equal(t, tcp.Established, c.State(), "answered probes keep it up")
 
 	require.NoError(t, eb.Dev.Down()) // the peer vanishes

@@ -285,3 +285,28 @@ func (v *VM) Kill() {
 		v.cmd.Process.Kill()
 	}
 }
+
+// WaitListening waits until a TCP socket listens on 127.0.0.1:port (a
+// QEMU's -netdev socket,listen): the VM that connects to it must start
+// after. It reads /proc/net/tcp rather than dialing, which would take the
+// one connection QEMU accepts.
+func WaitListening(port int, timeout time.Duration) error {
+	want := fmt.Sprintf("0100007F:%04X", port)
+	deadline := time.Now().Add(timeout)
+	for {
+		b, err := os.ReadFile("/proc/net/tcp")
+		if err != nil {
+			return fmt.Errorf("vm: wait for a listener on %d: %w", port, err)
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 3 && f[1] == want && f[3] == "0A" { // TCP_LISTEN
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("vm: nothing listens on 127.0.0.1:%d after %v", port, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
