@@ -9,5 +9,5 @@ scripts/setup.sh
 go vet ./...
 GOARCH=arm64 go vet ./... # no amd64-only call outside a build-tagged file
 GOOS=darwin go build ./netcore/... # the network core builds off Linux
-go test -race -timeout 25m ./...
+go test -race -count=1 -timeout 25m ./... # -count=1: the QEMU tests read files the test cache does not see
 scripts/fuzz.sh "${FUZZCOUNT:-20000x}"
