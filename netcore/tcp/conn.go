@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/clock"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/wait"
 	"github.com/ringonet/ringo/netcore/ipv4"
@@ -38,10 +39,15 @@ func (s State) String() string {
 }
 
 const (
-	maxRTO     = 60 * time.Second
-	initRTO    = time.Second
-	maxBackoff = 12
-	defaultMSS = 536 // RFC 9293 3.7.1, when the peer sends none
+	// synRetries and synAckRetries are Linux's tcp_syn_retries and
+	// tcp_synack_retries: an unanswered connection attempt gives up
+	// after 127 s (1+2+...+64), a half-open one after 63 s.
+	synRetries    = 6
+	synAckRetries = 5
+	maxRTO        = 60 * time.Second
+	initRTO       = time.Second
+	maxBackoff    = 12
+	defaultMSS    = 536 // RFC 9293 3.7.1, when the peer sends none
 )
 
 // Conn is a TCP connection; it implements net.Conn.
@@ -173,18 +179,20 @@ const (
 // calls fired first: a callback that lost a race with stop or a re-arm
 // does nothing.
 type connTimer struct {
-	t     *time.Timer
+	clock clock.Clock
+	t     clock.Timer
 	due   time.Time
 	armed bool
 }
 
-func (ct *connTimer) init(f func()) {
-	ct.t = time.AfterFunc(time.Hour, f)
+func (ct *connTimer) init(c clock.Clock, f func()) {
+	ct.clock = c
+	ct.t = c.AfterFunc(time.Hour, f)
 	ct.t.Stop()
 }
 
 func (ct *connTimer) arm(d time.Duration) {
-	ct.armed, ct.due = true, time.Now().Add(d)
+	ct.armed, ct.due = true, ct.clock.Now().Add(d)
 	ct.t.Reset(d)
 }
 
@@ -196,25 +204,26 @@ func (ct *connTimer) stop() {
 }
 
 func (ct *connTimer) fired() bool {
-	if !ct.armed || time.Now().Before(ct.due) {
+	if !ct.armed || ct.clock.Now().Before(ct.due) {
 		return false
 	}
 	ct.armed = false
 	return true
 }
 
-// tsBase is the origin of the timestamp clock (milliseconds).
-var tsBase = time.Now()
-
-func (c *Conn) tsNow() uint32 { return uint32(time.Since(tsBase)/time.Millisecond) + c.tsOffset }
+// tsNow is the timestamp clock: milliseconds since the table began, from
+// a random offset.
+func (c *Conn) tsNow() uint32 {
+	return uint32(c.t.clock.Now().Sub(c.t.tsBase)/time.Millisecond) + c.tsOffset
+}
 
 func newConn(t *Table, id fourTuple) *Conn {
 	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, linger: -1,
 		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf, sndBufCap: t.cfg.SndBuf}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
-	c.rtx.init(c.onRTO)
-	c.delack.init(c.onDelAck)
-	c.ka.init(c.onKeepAlive)
+	c.rtx.init(t.clock, c.onRTO)
+	c.delack.init(t.clock, c.onDelAck)
+	c.ka.init(t.clock, c.onKeepAlive)
 	return c
 }
 
@@ -503,7 +512,7 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 	if c.tsOK && opts.TS && seqLEQ(seq, c.lastAckSent) && int32(opts.TSVal-c.tsRecent) >= 0 {
 		c.tsRecent = opts.TSVal
 	}
-	c.lastRecv = time.Now()
+	c.lastRecv = c.t.clock.Now()
 	c.kaProbes = 0
 	// 2. RST: exact match resets; anywhere else in the window gets a
 	// challenge ACK (RFC 5961 3).
@@ -972,7 +981,7 @@ func (c *Conn) sampleRTTLocked(ack uint32) {
 		return
 	}
 	c.timing = false
-	c.rttSampleLocked(time.Since(c.rttStart))
+	c.rttSampleLocked(c.t.clock.Now().Sub(c.rttStart))
 }
 
 // rttSampleLocked updates SRTT, RTTVAR and RTO (RFC 6298 2).
@@ -1017,7 +1026,7 @@ func (c *Conn) rcvSpaceAdjustLocked(n int) {
 	if rtt == 0 || c.rcvBufCap >= c.t.cfg.RcvBufMax {
 		return
 	}
-	now := time.Now()
+	now := c.t.clock.Now()
 	if c.rcvSpaceTime.IsZero() {
 		// The first measurement starts from an initial window's worth
 		// (tcp_init_buffer_space), so a reader slower than that never
@@ -1155,7 +1164,7 @@ func (c *Conn) outputLocked() {
 			}
 			c.sendDataLocked(c.sndNxt, n, false)
 			if !c.timing && c.sndNxt == c.sndMax {
-				c.timing, c.rttSeq, c.rttStart = true, c.sndNxt+uint32(n), time.Now()
+				c.timing, c.rttSeq, c.rttStart = true, c.sndNxt+uint32(n), c.t.clock.Now()
 			}
 			c.advanceLocked(uint32(n))
 			c.armRTOIfIdleLocked()
@@ -1312,7 +1321,14 @@ func (c *Conn) onRTO() {
 		return
 	}
 	c.t.Ext.TCPTimeouts.Add(1)
-	if c.backoff >= maxBackoff {
+	limit := maxBackoff
+	switch c.state {
+	case SynSent:
+		limit = synRetries
+	case SynRcvd:
+		limit = synAckRetries
+	}
+	if c.backoff >= limit {
 		c.t.Stats.AttemptFails.Add(1)
 		c.t.Ext.TCPAbortOnTimeout.Add(1)
 		c.closeLocked(ErrTimedOut)
@@ -1349,7 +1365,7 @@ func (c *Conn) onKeepAlive() {
 	if !c.ka.fired() || !c.keepAlive || (c.state != Established && c.state != CloseWait) {
 		return
 	}
-	idle := time.Since(c.lastRecv)
+	idle := c.t.clock.Now().Sub(c.lastRecv)
 	if idle < c.kaIdle {
 		c.ka.arm(c.kaIdle - idle)
 		return
@@ -1373,7 +1389,7 @@ func (c *Conn) SetKeepAlive(on bool) error {
 	defer c.mu.Unlock()
 	c.keepAlive = on
 	if on {
-		c.lastRecv = time.Now()
+		c.lastRecv = c.t.clock.Now()
 		c.ka.arm(c.kaIdle)
 	} else {
 		c.ka.stop()
@@ -1473,7 +1489,7 @@ func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
 	t.Stats.ActiveOpens.Add(1)
 	c.mu.Lock()
 	c.state = SynSent
-	c.timing, c.rttSeq, c.rttStart = true, c.iss+1, time.Now()
+	c.timing, c.rttSeq, c.rttStart = true, c.iss+1, c.t.clock.Now()
 	c.sendSynLocked(false)
 	c.armRTOLocked()
 	for !c.estab && c.state != Closed {

@@ -3,7 +3,6 @@ package tcp
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"time"
 
 	"github.com/ringonet/ringo/netcore/header"
 )
@@ -37,7 +36,7 @@ func (t *Table) cookieHash(id fourTuple, peerISN, count uint32) uint32 {
 	return uint32(sum[0])<<16 | uint32(sum[1])<<8 | uint32(sum[2])
 }
 
-func cookieCount() uint32 { return uint32(time.Now().Unix() / cookieStep) }
+func (t *Table) cookieCount() uint32 { return uint32(t.clock.Now().Unix() / cookieStep) }
 
 // makeCookie encodes a cookie for a SYN with the peer's ISN, MSS and
 // window scale (-1: none).
@@ -52,7 +51,7 @@ func (t *Table) makeCookie(id fourTuple, peerISN uint32, mss uint16, ws int) uin
 	if ws >= 0 {
 		wsBits = uint32(min(ws, 14))
 	}
-	count := cookieCount()
+	count := t.cookieCount()
 	return t.cookieHash(id, peerISN, count)<<8 | (count&3)<<6 | uint32(idx)<<4 | wsBits
 }
 
@@ -60,7 +59,7 @@ func (t *Table) makeCookie(id fourTuple, peerISN uint32, mss uint16, ws int) uin
 // peer's ISN (seq-1); it accepts cookies made in this or the previous
 // time step.
 func (t *Table) checkCookie(id fourTuple, peerISN, cookie uint32) (mss uint16, ws int, ok bool) {
-	now := cookieCount()
+	now := t.cookieCount()
 	for _, count := range []uint32{now, now - 1} {
 		if count&3 != (cookie>>6)&3 {
 			continue
@@ -94,7 +93,7 @@ func (l *Listener) sendCookie(id fourTuple, seg header.TCP) {
 	if o.WScale >= 0 {
 		f.WScale = int(t.rcvScale())
 	}
-	t.lastOverflow.Store(time.Now().Unix())
+	t.lastOverflow.Store(t.clock.Now().Unix())
 	t.Ext.SyncookiesSent.Add(1)
 	t.send(id, f, nil)
 }
@@ -106,7 +105,7 @@ func (l *Listener) cookieACK(id fourTuple, seg header.TCP) bool {
 	t := l.t
 	mss, ws, ok := t.checkCookie(id, seg.Seq()-1, seg.Ack()-1)
 	if !ok {
-		if time.Now().Unix()-t.lastOverflow.Load() < 2*cookieStep {
+		if t.clock.Now().Unix()-t.lastOverflow.Load() < 2*cookieStep {
 			t.Ext.SyncookiesFailed.Add(1)
 		}
 		return false

@@ -28,9 +28,11 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/clock"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/memcopy"
 	"github.com/ringonet/ringo/netcore/ipv4"
@@ -65,6 +67,12 @@ type Config struct {
 	NoDelayedACK bool // acknowledge every segment at once
 	NoSYNCookies bool // drop SYNs when the SYN queue is full instead
 	NoOffload    bool // build every segment whole and checksummed, whatever the device offers
+
+	// Clock runs every TCP timer (retransmission, delayed ACK, keepalive,
+	// TIME-WAIT, the timestamp clock, SYN cookies' counter); nil is the
+	// wall clock. Tests give a clock.Fake. Socket deadlines stay on the
+	// wall clock, as Go's net has them.
+	Clock clock.Clock
 }
 
 // Stats are the Tcp: counters of /proc/net/snmp and the TcpExt: ones that
@@ -116,8 +124,10 @@ type fourTuple struct {
 
 // Table is TCP on one IPv4 stack.
 type Table struct {
-	ip  *ipv4.Stack
-	cfg Config
+	ip     *ipv4.Stack
+	cfg    Config
+	clock  clock.Clock
+	tsBase time.Time // the timestamp clock's origin
 
 	mu        sync.Mutex // guards listeners, conns
 	listeners map[uint16]*Listener
@@ -159,7 +169,10 @@ func New(ip *ipv4.Stack, cfg Config) *Table {
 	if cfg.MinRTO == 0 {
 		cfg.MinRTO = 200 * time.Millisecond
 	}
-	t := &Table{ip: ip, cfg: cfg, listeners: map[uint16]*Listener{}, conns: map[fourTuple]*Conn{}}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Wall
+	}
+	t := &Table{ip: ip, cfg: cfg, clock: cfg.Clock, tsBase: cfg.Clock.Now(), listeners: map[uint16]*Listener{}, conns: map[fourTuple]*Conn{}}
 	// math/rand/v2's generator is seeded by the runtime from the kernel
 	// (AT_RANDOM) and never blocks, unlike crypto/rand early in a guest's
 	// boot.
@@ -244,13 +257,31 @@ func (t *Table) mssFor(raddr [4]byte) int {
 func seqLT(a, b uint32) bool  { return int32(a-b) < 0 }
 func seqLEQ(a, b uint32) bool { return int32(a-b) <= 0 }
 
-// Errors reported on sockets.
+// Errors reported on sockets. Each wraps the errno Linux's socket would
+// return, so errors.Is(err, syscall.ECONNREFUSED) holds as it does for
+// Go's own net package.
 var (
-	ErrConnRefused = errors.New("tcp: connection refused")
-	ErrConnReset   = errors.New("tcp: connection reset by peer")
-	ErrTimedOut    = errors.New("tcp: connection timed out")
-	ErrAddrInUse   = errors.New("tcp: address already in use")
+	ErrConnRefused = &errnoError{"tcp: connection refused", syscall.ECONNREFUSED}
+	ErrConnReset   = &errnoError{"tcp: connection reset by peer", syscall.ECONNRESET}
+	ErrTimedOut    = &errnoError{"tcp: connection timed out", syscall.ETIMEDOUT}
+	ErrAddrInUse   = &errnoError{"tcp: address already in use", syscall.EADDRINUSE}
+	ErrHostUnreach = &errnoError{"tcp: no route to host", syscall.EHOSTUNREACH}
+	ErrNetUnreach  = &errnoError{"tcp: network is unreachable", syscall.ENETUNREACH}
 )
+
+type errnoError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *errnoError) Error() string { return e.msg }
+func (e *errnoError) Unwrap() error { return e.errno }
+
+// Timeout reports whether the error is a timeout (net.Error).
+func (e *errnoError) Timeout() bool { return e.errno == syscall.ETIMEDOUT }
+
+// Temporary is false: none of these clears by retrying (net.Error).
+func (e *errnoError) Temporary() bool { return false }
 
 // Receive implements ipv4.Handler (tcp_v4_rcv), in softirq context.
 func (t *Table) Receive(b *skb.Buff) {
@@ -295,6 +326,10 @@ func (t *Table) Receive(b *skb.Buff) {
 	switch {
 	case c != nil:
 		c.input(seg, segs, b)
+	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagFIN) == header.TCPFlagSYN|header.TCPFlagFIN:
+		// SYN+FIN is never a connection request (Linux's
+		// tcp_rcv_state_process discards it in LISTEN).
+		t.Stats.InErrs.Add(1)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagSYN:
 		l.syn(id, seg)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagACK && l.cookieACK(id, seg):
