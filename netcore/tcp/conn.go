@@ -333,6 +333,7 @@ func (c *Conn) sendSynLocked(ack bool) {
 	if ack {
 		f.Flags |= header.TCPFlagACK
 		f.Ack = c.rcvNxt
+		c.lastAckSent = c.rcvNxt // Last.ACK.sent, for TS.Recent (RFC 7323 4.3)
 		if c.wsOK {
 			f.WScale = int(c.rcvScale)
 		}

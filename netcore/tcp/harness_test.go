@@ -57,6 +57,7 @@ type tester struct {
 	seq     uint32 // the tester's next sequence number
 	rcvNxt  uint32 // the next byte the tester expects from ringo
 	ts      bool   // timestamps in use
+	win     uint16 // the window the tester advertises
 	tsVal   uint32 // the tester's timestamp clock
 	tsRecnt uint32 // ringo's latest TSval
 }
@@ -280,7 +281,11 @@ func (tc *tester) accept(port uint16, plain bool) *tcp.Conn {
 	require.Equal(tc.t, tc.seq, sa.tcp.Ack())
 	tc.rcvNxt = sa.tcp.Seq() + 1
 	tc.ts = sa.opt.TS
-	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK, Window: 502}, nil)
+	tc.win = 502 // 64256 bytes, scaled by 7
+	if plain {
+		tc.win = 64240
+	}
+	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK, Window: tc.win}, nil)
 	c, err := l.Accept()
 	require.NoError(tc.t, err)
 	return c.(*tcp.Conn)
@@ -304,10 +309,12 @@ func (tc *tester) dial(plain bool) *tcp.Conn {
 	tc.port = syn.tcp.SrcPort()
 	tc.rcvNxt = syn.tcp.Seq() + 1
 	sa := header.TCPFields{Seq: tc.iss, Ack: tc.rcvNxt, Flags: header.TCPFlagSYN | header.TCPFlagACK, Window: 65160, WScale: -1}
+	tc.win = 64240
 	if !plain {
 		sa = synOpts(sa)
 		sa.TSEcr = syn.opt.TSVal
 		tc.ts = syn.opt.TS
+		tc.win = 502
 	}
 	tc.inject(sa, nil)
 	tc.seq = tc.iss + 1
@@ -324,7 +331,7 @@ func (tc *tester) data(n int) []byte {
 	for i := range p {
 		p[i] = byte(tc.seq + uint32(i))
 	}
-	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK | header.TCPFlagPSH, Window: 502}, p)
+	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK | header.TCPFlagPSH, Window: tc.win}, p)
 	tc.seq += uint32(n)
 	return p
 }
@@ -332,13 +339,13 @@ func (tc *tester) data(n int) []byte {
 // ack acknowledges everything ringo sent.
 func (tc *tester) ack() {
 	tc.t.Helper()
-	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK, Window: 502}, nil)
+	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK, Window: tc.win}, nil)
 }
 
 // fin sends ringo a FIN (with an ACK of all it sent).
 func (tc *tester) fin() {
 	tc.t.Helper()
-	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagFIN | header.TCPFlagACK, Window: 502}, nil)
+	tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagFIN | header.TCPFlagACK, Window: tc.win}, nil)
 	tc.seq++
 }
 
