@@ -100,7 +100,7 @@ type Conn struct {
 	timing            bool
 	backoff           int
 	rtx               connTimer
-	timerKind         int // what rtx is for: rtoTimer, tlpTimer, timeWaitTimer
+	timerKind         int // what rtx is for: rtoTimer, tlpTimer, timeWaitTimer, finWait2Timer
 
 	// Tail loss probe (RFC 8985 7): a probe is out until an ACK covers
 	// tlpHigh, the sequence sent when it went.
@@ -157,6 +157,7 @@ const (
 	rtoTimer = iota
 	tlpTimer
 	timeWaitTimer
+	finWait2Timer
 )
 
 const (
@@ -576,6 +577,16 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 	// so a batch is acknowledged once (what GRO gives Linux), up to
 	// maxBatchedACK segments.
 	ackNow, ackBatch := false, false
+	if len(data) > 0 && c.userClosed && (c.state == FinWait1 || c.state == FinWait2) &&
+		seqLT(c.rcvNxt, seq+uint32(len(data))) {
+		// New data for a socket nobody reads any more: RFC 1122
+		// 4.2.2.13 and Linux's tcp_rcv_state_process answer RST rather
+		// than let the peer write into nothing (TCPAbortOnData).
+		c.t.Ext.TCPAbortOnData.Add(1)
+		c.t.sendReset(c.id, seg)
+		c.closeLocked(ErrConnReset)
+		return
+	}
 	if len(data) > 0 && (c.state == Established || c.state == FinWait1 || c.state == FinWait2) {
 		hadOOO := len(c.ooo) > 0
 		if seq != c.rcvNxt || hadOOO {
@@ -608,12 +619,12 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 		ackNow = true
 		switch c.state {
 		case SynRcvd, Established:
-			c.state = CloseWait
+			c.setStateLocked(CloseWait)
 		case FinWait1:
 			if c.finAckedLocked() {
 				c.enterTimeWaitLocked()
 			} else {
-				c.state = Closing
+				c.setStateLocked(Closing)
 			}
 		case FinWait2:
 			c.enterTimeWaitLocked()
@@ -698,17 +709,16 @@ func (c *Conn) inputSynSentLocked(seg header.TCP) {
 		return
 	}
 	// Simultaneous open (RFC 9293 figure 8).
-	c.state = SynRcvd
+	c.setStateLocked(SynRcvd)
 	c.sndWnd = uint32(seg.Window())
 	c.sendSynLocked(true)
 }
 
 func (c *Conn) establishLocked() {
-	c.state = Established
+	c.setStateLocked(Established)
 	c.estab = true
 	c.quickAcks = maxQuickAcks // the sender starts in slow start
 	c.backoff = 0
-	c.t.Stats.CurrEstab.Add(1)
 	c.stopTimerLocked()
 	if c.sndNxt != c.sndUna {
 		c.armRTOLocked()
@@ -787,7 +797,8 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 		switch c.state {
 		case FinWait1:
 			if c.finAckedLocked() {
-				c.state = FinWait2
+				c.setStateLocked(FinWait2)
+				c.armFinWait2Locked()
 			}
 		case Closing:
 			if c.finAckedLocked() {
@@ -1303,9 +1314,17 @@ func (c *Conn) onRTO() {
 	if !c.rtx.fired() {
 		return
 	}
+	if c.timerKind == finWait2Timer {
+		if c.state == FinWait2 {
+			// tcp_fin_timeout: an orphan whose peer never closes
+			// goes away; what the peer sends next gets RST.
+			c.closeLocked(nil)
+		}
+		return
+	}
 	if c.timerKind == timeWaitTimer {
 		if c.state == TimeWait {
-			c.state = Closed
+			c.setStateLocked(Closed)
 			c.t.remove(c)
 		}
 		return
@@ -1423,12 +1442,37 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	return nil
 }
 
+// setStateLocked moves the connection to s, keeping CurrEstab: the
+// connections in ESTABLISHED or CLOSE-WAIT (RFC 1213's tcpCurrEstab, as
+// Linux counts it).
+func (c *Conn) setStateLocked(s State) {
+	was := c.state == Established || c.state == CloseWait
+	now := s == Established || s == CloseWait
+	switch {
+	case was && !now:
+		c.t.Stats.CurrEstab.Add(-1)
+	case now && !was:
+		c.t.Stats.CurrEstab.Add(1)
+	}
+	c.state = s
+}
+
 func (c *Conn) enterTimeWaitLocked() {
-	c.state = TimeWait
+	c.setStateLocked(TimeWait)
 	c.ka.stop()
-	c.t.Stats.CurrEstab.Add(-1)
 	c.armTimeWaitLocked()
 	c.signalLocked()
+}
+
+// armFinWait2Locked bounds an orphaned FIN-WAIT-2 (the socket closed,
+// our FIN acknowledged, the peer's FIN not come) to FinTimeout, as
+// Linux's tcp_fin_timeout does; a connection the program still holds
+// (CloseWrite) waits for the peer as long as it takes.
+func (c *Conn) armFinWait2Locked() {
+	if c.state == FinWait2 && c.userClosed {
+		c.timerKind = finWait2Timer
+		c.rtx.arm(c.t.cfg.FinTimeout)
+	}
 }
 
 func (c *Conn) armTimeWaitLocked() {
@@ -1438,15 +1482,11 @@ func (c *Conn) armTimeWaitLocked() {
 
 // closeLocked ends the connection: err is what the socket reports next.
 func (c *Conn) closeLocked(err error) {
-	if c.state == Established || c.state == CloseWait || c.state == FinWait1 || c.state == FinWait2 ||
-		c.state == Closing || c.state == LastAck {
-		c.t.Stats.CurrEstab.Add(-1)
-	}
 	if c.state == SynRcvd && c.listener != nil {
 		c.listener.dropHalfOpen()
 		c.listener = nil
 	}
-	c.state = Closed
+	c.setStateLocked(Closed)
 	if err != nil && c.err == nil {
 		c.err = err
 	}
@@ -1489,7 +1529,7 @@ func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
 	t.mu.Unlock()
 	t.Stats.ActiveOpens.Add(1)
 	c.mu.Lock()
-	c.state = SynSent
+	c.setStateLocked(SynSent)
 	c.timing, c.rttSeq, c.rttStart = true, c.iss+1, c.t.clock.Now()
 	c.sendSynLocked(false)
 	c.armRTOLocked()
@@ -1606,9 +1646,9 @@ func (c *Conn) shutdownLocked() error {
 	}
 	switch c.state {
 	case Established:
-		c.state = FinWait1
+		c.setStateLocked(FinWait1)
 	case CloseWait:
-		c.state = LastAck
+		c.setStateLocked(LastAck)
 	default:
 		return nil
 	}
@@ -1638,6 +1678,7 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.shutdownLocked()
+	c.armFinWait2Locked() // closed after CloseWrite, in FIN-WAIT-2 already
 	c.signalLocked()
 	if c.linger > 0 {
 		dl := time.Now().Add(c.linger)
@@ -1756,3 +1797,25 @@ var (
 	_ net.Conn     = (*Conn)(nil)
 	_ net.Listener = (*Listener)(nil)
 )
+
+// reuseTimeWait ends a TIME-WAIT connection for a SYN that starts a new
+// incarnation of it (RFC 6191 and Linux's tcp_timewait_state_process): a
+// SYN whose timestamp is newer than the last one seen, or, without
+// timestamps, whose sequence number is past the old connection's. It
+// reports whether it did; the SYN then goes to the listener.
+func (c *Conn) reuseTimeWait(seg header.TCP) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != TimeWait {
+		return false
+	}
+	o := seg.ParsedOptions()
+	newer := seqLT(c.rcvNxt, seg.Seq())
+	if c.tsOK && o.TS {
+		newer = int32(o.TSVal-c.tsRecent) > 0
+	}
+	if newer {
+		c.closeLocked(nil)
+	}
+	return newer
+}

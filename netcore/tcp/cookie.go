@@ -132,7 +132,7 @@ func (l *Listener) cookieACK(id fourTuple, seg header.TCP) bool {
 	c.cwnd, c.ssthresh = 10*c.mss, 1<<30
 	c.lastWnd = uint32(min(t.cfg.RcvBuf, 65535))
 	c.sndWL1, c.sndWL2 = seg.Seq(), c.iss
-	c.state = SynRcvd
+	c.setStateLocked(SynRcvd)
 	c.listener = l
 	t.mu.Lock()
 	if _, dup := t.conns[id]; dup {

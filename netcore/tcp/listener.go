@@ -73,7 +73,7 @@ func (l *Listener) syn(id fourTuple, seg header.TCP) {
 	c.takeOptionsLocked(seg)
 	c.sndWnd = uint32(seg.Window()) // unscaled in a SYN
 	c.sndWL1, c.sndWL2 = seg.Seq(), c.iss
-	c.state = SynRcvd
+	c.setStateLocked(SynRcvd)
 	c.sendSynLocked(true)
 	c.armRTOLocked()
 }

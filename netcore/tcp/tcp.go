@@ -41,8 +41,11 @@ import (
 
 // Config tunes TCP. Zero values take the defaults.
 type Config struct {
-	MSL    time.Duration // TIME_WAIT lasts 2*MSL: default 30 s
-	RcvBuf int           // receive buffer bytes a connection starts with: 256 KiB
+	MSL time.Duration // TIME_WAIT lasts 2*MSL: default 30 s
+	// FinTimeout is how long a closed socket waits in FIN-WAIT-2 for the
+	// peer's FIN (Linux's tcp_fin_timeout): default 60 s.
+	FinTimeout time.Duration
+	RcvBuf     int // receive buffer bytes a connection starts with: 256 KiB
 	// RcvBufMax bounds receive-buffer autotuning (Linux's tcp_rmem[2]):
 	// a connection whose reader keeps up grows its buffer, and the window
 	// it advertises, to twice what the reader took in a round trip, up to
@@ -108,6 +111,7 @@ type ExtStats struct {
 	TCPTimeouts       atomic.Uint64
 	TCPLossProbes     atomic.Uint64 // tail loss probes sent (RFC 8985 7)
 	TCPAbortOnTimeout atomic.Uint64
+	TCPAbortOnData    atomic.Uint64 // RST for data that came after the socket closed
 	TCPKeepAlive      atomic.Uint64 // keepalive probes sent
 	TCPChallengeACK   atomic.Uint64
 	TCPOFOQueue       atomic.Uint64 // segments put on the out-of-order queue
@@ -149,6 +153,9 @@ type Table struct {
 func New(ip *ipv4.Stack, cfg Config) *Table {
 	if cfg.MSL == 0 {
 		cfg.MSL = 30 * time.Second
+	}
+	if cfg.FinTimeout == 0 {
+		cfg.FinTimeout = 60 * time.Second
 	}
 	if cfg.RcvBuf == 0 {
 		cfg.RcvBuf = 256 << 10
@@ -315,14 +322,15 @@ func (t *Table) Receive(b *skb.Buff) {
 	id := fourTuple{laddr: dst, raddr: src, lport: seg.DstPort(), rport: seg.SrcPort()}
 	t.mu.Lock()
 	c := t.conns[id]
-	var l *Listener
-	if c == nil {
-		l = t.listeners[id.lport]
-		if l != nil && l.laddr != [4]byte{} && l.laddr != dst {
-			l = nil
-		}
+	l := t.listeners[id.lport]
+	if l != nil && l.laddr != [4]byte{} && l.laddr != dst {
+		l = nil
 	}
 	t.mu.Unlock()
+	if c != nil && l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST|header.TCPFlagFIN) == header.TCPFlagSYN &&
+		c.reuseTimeWait(seg) {
+		c = nil // a new incarnation of the connection: the listener's
+	}
 	switch {
 	case c != nil:
 		c.input(seg, segs, b)
