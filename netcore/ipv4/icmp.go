@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ringonet/ringo/netcore/header"
@@ -55,7 +56,7 @@ func (h icmpHandler) Receive(b *skb.Buff) {
 	b.Free()
 }
 
-func (h icmpHandler) Error(orig header.IPv4, typ, code uint8) {
+func (h icmpHandler) Error(orig header.IPv4, typ, code uint8, info uint32) {
 	p := orig.Payload()
 	if len(p) >= 8 && p[0] == header.ICMPEcho {
 		h.s.pings.deliver(binary.BigEndian.Uint16(p[4:]), binary.BigEndian.Uint16(p[6:]), &UnreachableError{Type: typ, Code: code, From: orig.Dst()})
@@ -77,7 +78,7 @@ func (s *Stack) icmpError(m header.ICMPv4) {
 	}
 	orig := header.IPv4(q)
 	if h := s.protos[orig.Protocol()].Load(); h != nil {
-		(*h).Error(orig, m.Type(), m.Code())
+		(*h).Error(orig, m.Type(), m.Code(), binary.BigEndian.Uint32(m[4:8]))
 	}
 }
 
@@ -170,7 +171,7 @@ func (s *Stack) neighUnreachable(b *skb.Buff) {
 	}
 	s.ICMP.OutDestUnreachs.Add(1)
 	if h := s.protos[ip.Protocol()].Load(); h != nil {
-		(*h).Error(ip, header.ICMPDestUnreach, header.ICMPHostUnreach)
+		(*h).Error(ip, header.ICMPDestUnreach, header.ICMPHostUnreach, 0)
 	}
 }
 
@@ -178,6 +179,28 @@ func (s *Stack) neighUnreachable(b *skb.Buff) {
 type UnreachableError struct {
 	Type, Code uint8
 	From       [4]byte
+}
+
+// Unwrap is the errno a Linux socket reports for the error
+// (icmp_err_convert), for errors.Is(err, syscall.EHOSTUNREACH).
+func (e *UnreachableError) Unwrap() error {
+	switch e.Type {
+	case header.ICMPDestUnreach:
+		switch e.Code {
+		case header.ICMPNetUnreach:
+			return syscall.ENETUNREACH
+		case header.ICMPProtUnreach:
+			return syscall.ENOPROTOOPT
+		case header.ICMPPortUnreach:
+			return syscall.ECONNREFUSED
+		case header.ICMPFragNeeded:
+			return syscall.EMSGSIZE
+		}
+		return syscall.EHOSTUNREACH
+	case header.ICMPParamProblem:
+		return syscall.EPROTO
+	}
+	return syscall.EHOSTUNREACH
 }
 
 func (e *UnreachableError) Error() string {

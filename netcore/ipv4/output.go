@@ -48,6 +48,7 @@ func (s *Stack) Output(b *skb.Buff, src, dst [4]byte, proto uint8, o OutputOpts)
 	if s.classify(dst) == addrLocal {
 		rt = Route{Dev: s.lo}
 	}
+	rt.mtu = s.routeMTU(rt, dst)
 	if src == [4]byte{} {
 		if rt.Src.IsValid() {
 			src = rt.Src.As4()
@@ -86,10 +87,10 @@ func (s *Stack) Output(b *skb.Buff, src, dst [4]byte, proto uint8, o OutputOpts)
 		b.Free()
 		return ErrHookDrop
 	}
-	if total > rt.Dev.MTU() && o.DF && b.GSOSize == 0 {
+	if total > rt.MTU() && o.DF && b.GSOSize == 0 {
 		s.MIB.FragFails.Add(1)
 		b.Free()
-		return fmt.Errorf("%w: %d bytes, mtu %d", ErrMsgSize, total, rt.Dev.MTU())
+		return fmt.Errorf("%w: %d bytes, mtu %d", ErrMsgSize, total, rt.MTU())
 	}
 	return s.finishOutput(b, rt)
 }
@@ -133,7 +134,7 @@ func (s *Stack) xmitRouted(b *skb.Buff, rt Route) error {
 			return s.neighOutput(b, rt) // the device cuts it to the MTU
 		}
 	}
-	if b.Len() > rt.Dev.MTU() {
+	if b.Len() > rt.MTU() {
 		return s.fragment(b, rt)
 	}
 	return s.neighOutput(b, rt)
@@ -226,7 +227,7 @@ func (s *Stack) fragment(b *skb.Buff, rt Route) error {
 	}
 	hl := ip.HeaderLen()
 	payload := ip.Payload()
-	chunk := (rt.Dev.MTU() - hl) &^ 7
+	chunk := (rt.MTU() - hl) &^ 7
 	if chunk <= 0 {
 		s.MIB.FragFails.Add(1)
 		return ErrMsgSize

@@ -45,8 +45,10 @@ type Handler interface {
 	// owns b.
 	Receive(b *skb.Buff)
 	// Error reports an ICMP error about a datagram this host sent: orig is
-	// the quoted IP header and at least 8 bytes after it.
-	Error(orig header.IPv4, typ, code uint8)
+	// the quoted IP header and at least 8 bytes after it; info is the
+	// ICMP header's second word (the next-hop MTU of a Fragmentation
+	// Needed in its low 16 bits, RFC 1191).
+	Error(orig header.IPv4, typ, code uint8, info uint32)
 }
 
 // Addr is an address assigned to a device.
@@ -62,6 +64,17 @@ type Route struct {
 	Dev     *netcore.Device
 	Src     netip.Addr // preferred source; invalid: the device's first address
 	Metric  int
+
+	mtu int // set on output: the path MTU toward the packet's destination
+}
+
+// MTU is the largest packet the route takes: the path MTU toward the
+// destination on output, the device's MTU otherwise.
+func (r Route) MTU() int {
+	if r.mtu > 0 {
+		return r.mtu
+	}
+	return r.Dev.MTU()
 }
 
 // Hook points for filters (the netfilter hooks IPv4 has on these paths).
@@ -103,6 +116,7 @@ type Stack struct {
 	ipID   atomic.Uint32
 
 	frags   *reassembler
+	pmtu    pmtuCache
 	icmpLim tokenBucket
 	pings   pingTable
 

@@ -141,6 +141,7 @@ type Conn struct {
 
 	// The socket.
 	err        error
+	softErr    error // an ICMP error while established: reported if the connection then times out
 	userClosed bool
 	linger     time.Duration // SO_LINGER: <0 off, 0 abort on Close, >0 Close waits up to this
 	rdl, wdl   time.Time
@@ -1351,7 +1352,11 @@ func (c *Conn) onRTO() {
 	if c.backoff >= limit {
 		c.t.Stats.AttemptFails.Add(1)
 		c.t.Ext.TCPAbortOnTimeout.Add(1)
-		c.closeLocked(ErrTimedOut)
+		err := error(ErrTimedOut)
+		if c.softErr != nil {
+			err = c.softErr // tcp_write_err: the soft error says why
+		}
+		c.closeLocked(err)
 		return
 	}
 	flight := int(c.sndNxt - c.sndUna)
@@ -1818,4 +1823,30 @@ func (c *Conn) reuseTimeWait(seg header.TCP) bool {
 		c.closeLocked(nil)
 	}
 	return newer
+}
+
+// mtuReducedLocked takes a Fragmentation Needed for a segment in flight
+// (tcp_v4_mtu_reduced): the route's path MTU goes down, the segment size
+// with it, and what is in flight goes again in segments that fit
+// (tcp_simple_retransmit), without the congestion response a loss gets.
+func (c *Conn) mtuReducedLocked(mtu int) {
+	c.t.ip.UpdatePMTU(c.id.raddr, mtu)
+	mss := c.t.mssFor(c.id.raddr)
+	if c.tsOK {
+		mss -= 12
+	}
+	if mss >= c.mss {
+		return
+	}
+	c.mss = max(mss, 64)
+	c.t.Ext.TCPMTUReduced.Add(1)
+	if c.state == SynSent || c.state == SynRcvd || c.sndNxt == c.sndUna {
+		return
+	}
+	c.t.Stats.RetransSegs.Add(1)
+	c.timing = false // Karn
+	c.sacked, c.sackedBytes = c.sacked[:0], 0
+	c.sndNxt = c.sndUna
+	c.outputLocked()
+	c.armRTOLocked()
 }

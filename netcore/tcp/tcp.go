@@ -112,6 +112,8 @@ type ExtStats struct {
 	TCPLossProbes     atomic.Uint64 // tail loss probes sent (RFC 8985 7)
 	TCPAbortOnTimeout atomic.Uint64
 	TCPAbortOnData    atomic.Uint64 // RST for data that came after the socket closed
+	OutOfWindowIcmps  atomic.Uint64 // ICMP errors quoting a sequence not in flight, ignored
+	TCPMTUReduced     atomic.Uint64 // segment size lowered by Fragmentation Needed
 	TCPKeepAlive      atomic.Uint64 // keepalive probes sent
 	TCPChallengeACK   atomic.Uint64
 	TCPOFOQueue       atomic.Uint64 // segments put on the out-of-order queue
@@ -253,9 +255,9 @@ func (t *Table) rcvScale() uint8 {
 
 // mssFor is the MSS for a peer: the route's MTU less the headers.
 func (t *Table) mssFor(raddr [4]byte) int {
-	mtu := 1500
-	if rt, ok := t.ip.Lookup(raddr); ok {
-		mtu = rt.Dev.MTU()
+	mtu := t.ip.PathMTU(raddr)
+	if mtu == 0 {
+		mtu = 1500
 	}
 	return mtu - header.IPv4MinLen - header.TCPMinLen
 }
@@ -346,25 +348,50 @@ func (t *Table) Receive(b *skb.Buff) {
 	}
 }
 
-// Error implements ipv4.Handler: hard errors abort a connection that is
-// still opening (a refused port, an unreachable host).
-func (t *Table) Error(orig header.IPv4, typ, code uint8) {
+// Error implements ipv4.Handler (tcp_v4_err). An ICMP error counts only
+// if the sequence number it quotes is one we sent and is not yet
+// acknowledged (RFC 5927): anyone can forge the rest. Fragmentation Needed
+// lowers the path MTU and the connection's segment size (RFC 1191); any
+// other error aborts a connection still opening and is only remembered by
+// an established one (a soft error, reported if it later times out).
+func (t *Table) Error(orig header.IPv4, typ, code uint8, info uint32) {
 	p := orig.Payload()
 	if len(p) < 8 {
 		return
 	}
-	id := fourTuple{laddr: orig.Src(), raddr: orig.Dst(), lport: uint16(p[0])<<8 | uint16(p[1]), rport: uint16(p[2])<<8 | uint16(p[3])}
+	id := fourTuple{laddr: orig.Src(), raddr: orig.Dst(), lport: binary.BigEndian.Uint16(p[0:]), rport: binary.BigEndian.Uint16(p[2:])}
+	seq := binary.BigEndian.Uint32(p[4:])
 	t.mu.Lock()
 	c := t.conns[id]
 	t.mu.Unlock()
-	if c == nil || typ != header.ICMPDestUnreach {
+	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	if c.state == SynSent {
-		c.closeLocked(&ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()})
+	defer c.mu.Unlock()
+	if c.state == Closed || c.state == TimeWait {
+		return
 	}
-	c.mu.Unlock()
+	if !seqLEQ(c.sndUna, seq) || !seqLEQ(seq, c.sndNxt) {
+		t.Ext.OutOfWindowIcmps.Add(1)
+		return
+	}
+	switch typ {
+	case header.ICMPDestUnreach:
+		if code == header.ICMPFragNeeded {
+			c.mtuReducedLocked(int(info & 0xffff))
+			return
+		}
+	case header.ICMPTimeExceeded, header.ICMPParamProblem:
+	default:
+		return
+	}
+	err := &ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()}
+	if c.state == SynSent || c.state == SynRcvd {
+		c.closeLocked(err)
+		return
+	}
+	c.softErr = err
 }
 
 // sendReset answers a segment that belongs to no connection (RFC 9293
@@ -419,7 +446,9 @@ func (t *Table) sendOffload(id fourTuple, f header.TCPFields, pa, pb []byte, mss
 	}
 	b.SetTransportHeader()
 	t.Stats.OutSegs.Add(uint64(segs))
-	return t.ip.Output(b, id.laddr, id.raddr, header.ProtoTCP, ipv4.OutputOpts{})
+	// DF on every segment: path MTU discovery (RFC 1191, Linux's
+	// ip_no_pmtu_disc=0).
+	return t.ip.Output(b, id.laddr, id.raddr, header.ProtoTCP, ipv4.OutputOpts{DF: true})
 }
 
 func (t *Table) remove(c *Conn) {

@@ -212,9 +212,15 @@ func (t *Table) deliver(c *Conn, b *skb.Buff, src [4]byte, sport uint16) {
 // Error implements ipv4.Handler (udp_err): an ICMP error about a datagram
 // we sent goes to the connected socket that sent it, as ECONNREFUSED for
 // port unreachable.
-func (t *Table) Error(orig header.IPv4, typ, code uint8) {
+func (t *Table) Error(orig header.IPv4, typ, code uint8, info uint32) {
 	p := orig.Payload()
 	if len(p) < 8 {
+		return
+	}
+	if typ == header.ICMPDestUnreach && code == header.ICMPFragNeeded {
+		// The route's PMTU goes down for every sender (udp_err's
+		// ipv4_sk_update_pmtu); UDP has no sequence to check it by.
+		t.ip.UpdatePMTU(orig.Dst(), int(info&0xffff))
 		return
 	}
 	u := header.UDP(p[:8])
