@@ -65,6 +65,7 @@ type Conn struct {
 	sndMax              uint32 // highest sequence sent (sndNxt goes back after a timeout)
 	finSeq              uint32 // the FIN's sequence number, once finSent
 	sndWnd              uint32 // bytes, already scaled
+	maxSndWnd           uint32 // the largest window the peer offered (max_window)
 	sndWL1, sndWL2      uint32
 	sndQ                byteQueue
 	sndBufCap           int // bounds sndQ: SndBuf, grown to twice cwnd up to SndBufMax (tcp_sndbuf_expand)
@@ -141,7 +142,8 @@ type Conn struct {
 
 	// The socket.
 	err        error
-	softErr    error // an ICMP error while established: reported if the connection then times out
+	softErr    error     // an ICMP error while established: reported if the connection then times out
+	lastOOWAck time.Time // the last ACK sent for an invalid segment (RFC 5961 7)
 	userClosed bool
 	linger     time.Duration // SO_LINGER: <0 off, 0 abort on Close, >0 Close waits up to this
 	rdl, wdl   time.Time
@@ -507,7 +509,7 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 		ok = false
 	}
 	if !ok {
-		if flags&header.TCPFlagRST == 0 {
+		if flags&header.TCPFlagRST == 0 && (len(data) > 0 || !c.oowRateLimitedLocked()) {
 			c.sendAckLocked()
 		}
 		return
@@ -521,8 +523,7 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 	// challenge ACK (RFC 5961 3).
 	if flags&header.TCPFlagRST != 0 {
 		if seq != c.rcvNxt {
-			c.t.Ext.TCPChallengeACK.Add(1)
-			c.sendAckLocked()
+			c.challengeAckLocked()
 			return
 		}
 		if c.state == SynRcvd && c.listener != nil {
@@ -537,8 +538,7 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 	}
 	// 3. A SYN in a synchronized state: challenge ACK (RFC 5961 4).
 	if flags&header.TCPFlagSYN != 0 {
-		c.t.Ext.TCPChallengeACK.Add(1)
-		c.sendAckLocked()
+		c.challengeAckLocked()
 		return
 	}
 	// 4. ACK.
@@ -553,6 +553,7 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 		}
 		c.establishLocked()
 		c.sndWnd = uint32(seg.Window()) << c.sndScale
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWL1, c.sndWL2 = seq, ack
 		if l := c.listener; l != nil {
 			c.listener = nil
@@ -560,7 +561,16 @@ func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
 		}
 	}
 	if seqLT(c.sndMax, ack) {
-		c.sendAckLocked() // acks something we never sent
+		// It acks something we never sent (RFC 5961 5.2).
+		if len(data) > 0 || !c.oowRateLimitedLocked() {
+			c.sendAckLocked()
+		}
+		return
+	}
+	if seqLT(ack, c.sndUna-c.maxSndWnd) {
+		// Older than any window the peer offered: a blind injection
+		// (RFC 5961 5.2, Linux's TCP_TOO_OLD_ACK).
+		c.challengeAckLocked()
 		return
 	}
 	if seqLT(c.sndNxt, ack) {
@@ -702,6 +712,7 @@ func (c *Conn) inputSynSentLocked(seg header.TCP) {
 	if flags&header.TCPFlagACK != 0 {
 		c.sndUna = ack
 		c.sndWnd = uint32(seg.Window()) << c.sndScale
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWL1, c.sndWL2 = seg.Seq(), ack
 		c.sampleRTTLocked(ack)
 		c.establishLocked()
@@ -712,6 +723,7 @@ func (c *Conn) inputSynSentLocked(seg header.TCP) {
 	// Simultaneous open (RFC 9293 figure 8).
 	c.setStateLocked(SynRcvd)
 	c.sndWnd = uint32(seg.Window())
+	c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 	c.sendSynLocked(true)
 }
 
@@ -850,6 +862,7 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 	if seqLT(c.sndWL1, seq) || c.sndWL1 == seq && seqLEQ(c.sndWL2, ack) {
 		opened := c.sndWnd == 0 && win != 0
 		c.sndWnd = uint32(win) << c.sndScale
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWL1, c.sndWL2 = seq, ack
 		if opened {
 			// The persist timer's backoff says nothing about the path:
@@ -1445,6 +1458,30 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	c.noDelay = noDelay
 	c.outputLocked()
 	return nil
+}
+
+// challengeAckLocked answers a RST or SYN that may be forged with an ACK
+// of where the connection stands (RFC 5961 3.2, 4.2): the real peer
+// learns it, a blind attacker learns nothing.
+func (c *Conn) challengeAckLocked() {
+	if c.oowRateLimitedLocked() {
+		return
+	}
+	c.t.Ext.TCPChallengeACK.Add(1)
+	c.sendAckLocked()
+}
+
+// oowRateLimitedLocked bounds the ACKs sent for invalid segments to one
+// per InvalidRateLimit (RFC 5961 7, Linux's tcp_oow_rate_limited and
+// tcp_invalid_ratelimit): a flood of forged segments gets no flood back.
+func (c *Conn) oowRateLimitedLocked() bool {
+	now := c.t.clock.Now()
+	if !c.lastOOWAck.IsZero() && now.Sub(c.lastOOWAck) < c.t.cfg.InvalidRateLimit {
+		c.t.Ext.TCPACKSkipped.Add(1)
+		return true
+	}
+	c.lastOOWAck = now
+	return false
 }
 
 // setStateLocked moves the connection to s, keeping CurrEstab: the

@@ -42,6 +42,10 @@ import (
 // Config tunes TCP. Zero values take the defaults.
 type Config struct {
 	MSL time.Duration // TIME_WAIT lasts 2*MSL: default 30 s
+	// InvalidRateLimit is the least time between two ACKs a connection
+	// sends for invalid segments (challenge ACKs, out-of-window
+	// duplicates): Linux's tcp_invalid_ratelimit, 500 ms.
+	InvalidRateLimit time.Duration
 	// FinTimeout is how long a closed socket waits in FIN-WAIT-2 for the
 	// peer's FIN (Linux's tcp_fin_timeout): default 60 s.
 	FinTimeout time.Duration
@@ -113,6 +117,7 @@ type ExtStats struct {
 	TCPAbortOnTimeout atomic.Uint64
 	TCPAbortOnData    atomic.Uint64 // RST for data that came after the socket closed
 	OutOfWindowIcmps  atomic.Uint64 // ICMP errors quoting a sequence not in flight, ignored
+	TCPACKSkipped     atomic.Uint64 // ACKs for invalid segments not sent: rate limit (TCPACKSkippedChallenge and kin)
 	TCPMTUReduced     atomic.Uint64 // segment size lowered by Fragmentation Needed
 	TCPKeepAlive      atomic.Uint64 // keepalive probes sent
 	TCPChallengeACK   atomic.Uint64
@@ -155,6 +160,9 @@ type Table struct {
 func New(ip *ipv4.Stack, cfg Config) *Table {
 	if cfg.MSL == 0 {
 		cfg.MSL = 30 * time.Second
+	}
+	if cfg.InvalidRateLimit == 0 {
+		cfg.InvalidRateLimit = 500 * time.Millisecond
 	}
 	if cfg.FinTimeout == 0 {
 		cfg.FinTimeout = 60 * time.Second
