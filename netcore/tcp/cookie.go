@@ -88,7 +88,7 @@ func (l *Listener) sendCookie(id fourTuple, seg header.TCP) {
 	mss = min(mss, uint16(t.mssFor(id.raddr)))
 	cookie := t.makeCookie(id, seg.Seq(), mss, o.WScale)
 	f := header.TCPFields{SrcPort: id.lport, DstPort: id.rport, Seq: cookie, Ack: seg.Seq() + 1,
-		Flags: header.TCPFlagSYN | header.TCPFlagACK, Window: uint16(min(t.cfg.RcvBuf, 65535)),
+		Flags: header.TCPFlagSYN | header.TCPFlagACK, Window: uint16(min(t.cfg.RcvBuf, maxWindow)),
 		MSS: uint16(t.mssFor(id.raddr)), WScale: -1}
 	if o.WScale >= 0 {
 		f.WScale = int(t.rcvScale())
@@ -130,7 +130,7 @@ func (l *Listener) cookieACK(id fourTuple, seg header.TCP) bool {
 		c.wsOK, c.sndScale, c.rcvScale = true, uint8(ws), t.rcvScale()
 	}
 	c.cwnd, c.ssthresh = 10*c.mss, 1<<30
-	c.lastWnd = uint32(min(t.cfg.RcvBuf, 65535))
+	c.lastWnd = uint32(min(t.cfg.RcvBuf, maxWindow))
 	c.sndWL1, c.sndWL2 = seg.Seq(), c.iss
 	c.setStateLocked(SynRcvd)
 	c.listener = l

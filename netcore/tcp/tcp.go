@@ -15,6 +15,15 @@
 // backlog, and SYN cookies when the SYN queue is full. Congestion control
 // is Reno's; there is no CUBIC.
 //
+// Files, by job: tcp.go the table, demultiplexing, ICMP errors and
+// sending; conn.go the connection and its states; input.go segment
+// arrival (tcp_rcv_state_process); output.go building and sending
+// segments; sack.go the SACK scoreboard and recovery; timer.go the
+// retransmission, probe, keepalive and TIME-WAIT timers; socket.go the
+// net.Conn face (Dial, Read, Write, Close); listener.go and cookie.go the
+// passive open. The conformance suite (conformance_test.go and conf_*)
+// checks each RFC behaviour segment by segment on a virtual clock.
+//
 // Locking: the Table's mutex guards the lookup maps; each Conn's mutex
 // guards all of its state. Segments are sent with the Conn locked: the
 // output path never calls back into TCP.
@@ -255,7 +264,7 @@ func (t *Table) flushACKs() {
 // from tcp_rmem[2].
 func (t *Table) rcvScale() uint8 {
 	s := uint8(0)
-	for t.cfg.RcvBufMax>>s > 65535 {
+	for t.cfg.RcvBufMax>>s > maxWindow {
 		s++
 	}
 	return s
@@ -269,6 +278,10 @@ func (t *Table) mssFor(raddr [4]byte) int {
 	}
 	return mtu - header.IPv4MinLen - header.TCPMinLen
 }
+
+// maxWindow is the largest window the 16-bit field holds (before window
+// scaling, RFC 7323 2).
+const maxWindow = 65535
 
 // Sequence number arithmetic modulo 2^32 (RFC 9293 3.4).
 func seqLT(a, b uint32) bool  { return int32(a-b) < 0 }

@@ -1,0 +1,278 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/ringonet/ringo/netcore/clock"
+)
+
+// connTimer is a timer made once per connection and re-armed, so arming
+// it allocates nothing. The callback runs under the Conn's lock and
+// calls fired first: a callback that lost a race with stop or a re-arm
+// does nothing.
+type connTimer struct {
+	clock clock.Clock
+	t     clock.Timer
+	due   time.Time
+	armed bool
+}
+
+func (ct *connTimer) init(c clock.Clock, f func()) {
+	ct.clock = c
+	ct.t = c.AfterFunc(time.Hour, f)
+	ct.t.Stop()
+}
+
+func (ct *connTimer) arm(d time.Duration) {
+	ct.armed, ct.due = true, ct.clock.Now().Add(d)
+	ct.t.Reset(d)
+}
+
+func (ct *connTimer) stop() {
+	if ct.armed {
+		ct.armed = false
+		ct.t.Stop()
+	}
+}
+
+func (ct *connTimer) fired() bool {
+	if !ct.armed || ct.clock.Now().Before(ct.due) {
+		return false
+	}
+	ct.armed = false
+	return true
+}
+
+// tsNow is the timestamp clock: milliseconds since the table began, from
+// a random offset.
+func (c *Conn) tsNow() uint32 {
+	return uint32(c.t.clock.Now().Sub(c.t.tsBase)/time.Millisecond) + c.tsOffset
+}
+
+func (c *Conn) sampleRTTLocked(ack uint32) {
+	if !c.timing || seqLT(ack, c.rttSeq) {
+		return
+	}
+	c.timing = false
+	c.rttSampleLocked(c.t.clock.Now().Sub(c.rttStart))
+}
+
+// rttSampleLocked updates SRTT, RTTVAR and RTO (RFC 6298 2).
+func (c *Conn) rttSampleLocked(r time.Duration) {
+	if c.srtt == 0 {
+		c.srtt, c.rttvar = r, r/2
+	} else {
+		d := c.srtt - r
+		if d < 0 {
+			d = -d
+		}
+		c.rttvar = (3*c.rttvar + d) / 4
+		c.srtt = (7*c.srtt + r) / 8
+	}
+	c.rto = min(max(c.srtt+max(4*c.rttvar, 10*time.Millisecond), c.t.cfg.MinRTO), maxRTO)
+}
+
+func (c *Conn) armRTOIfIdleLocked() {
+	if !c.rtx.armed || c.timerKind != rtoTimer && c.timerKind != tlpTimer {
+		c.armRetransmitLocked()
+	}
+}
+
+// armRetransmitLocked arms the timer after new data went out or new data
+// was acknowledged: the tail loss probe when one may go (RFC 8985 7.2),
+// else the RTO.
+func (c *Conn) armRetransmitLocked() {
+	if pto, ok := c.ptoLocked(); ok {
+		c.timerKind = tlpTimer
+		c.rtx.arm(pto)
+		return
+	}
+	c.armRTOLocked()
+}
+
+// ptoLocked is the probe timeout (RFC 8985 7.2, as Linux's
+// tcp_schedule_loss_probe): two smoothed RTTs, plus the peer's worst
+// delayed ACK when a single segment is out (its ACK may be held back),
+// at least 10 ms, and only if it comes before the RTO. No probe in
+// recovery, after a timeout, with one out already, or before an RTT
+// sample.
+func (c *Conn) ptoLocked() (time.Duration, bool) {
+	if c.t.cfg.NoTLP || c.tlpOut || c.inRecovery || c.backoff > 0 || c.srtt == 0 {
+		return 0, false
+	}
+	switch c.state {
+	case Established, CloseWait, FinWait1, Closing, LastAck:
+	default:
+		return 0, false
+	}
+	pto := 2 * c.srtt
+	if int(c.sndNxt-c.sndUna) <= c.mss {
+		pto += delAckMax
+	}
+	pto = max(pto, 10*time.Millisecond)
+	if pto >= c.rto {
+		return 0, false
+	}
+	return pto, true
+}
+
+// onPTOLocked sends the tail loss probe (RFC 8985 7.3): a new segment if
+// the peer's window has room for one, else the last segment sent again.
+// Its ACK, or the duplicate ACK it draws, tells of a lost tail a whole RTO
+// sooner.
+func (c *Conn) onPTOLocked() {
+	if c.sndNxt == c.sndUna {
+		return
+	}
+	c.t.Ext.TCPLossProbes.Add(1)
+	c.tlpOut = true
+	inflight := c.dataInflightLocked()
+	if unsent := c.sndQ.Len() - inflight; unsent > 0 && inflight < int(c.sndWnd) && !c.finSent {
+		n := min(unsent, c.mss, int(c.sndWnd)-inflight)
+		c.sendDataLocked(c.sndNxt, n, false)
+		c.advanceLocked(uint32(n))
+	} else {
+		c.t.Stats.RetransSegs.Add(1)
+		c.timing = false // Karn
+		n := min(inflight, c.mss)
+		fin := c.finSent && seqLT(c.finSeq, c.sndNxt)
+		c.sendDataLocked(c.sndUna+uint32(inflight-n), n, fin)
+	}
+	c.tlpHigh = c.sndNxt
+	c.armRTOLocked()
+}
+
+func (c *Conn) armRTOLocked() {
+	d := c.rto << c.backoff
+	if d > maxRTO || d <= 0 {
+		d = maxRTO
+	}
+	c.timerKind = rtoTimer
+	c.rtx.arm(d)
+}
+
+func (c *Conn) stopTimerLocked() { c.rtx.stop() }
+
+// onRTO is the retransmission timeout (RFC 6298 5.4-5.7, RFC 5681 3.1),
+// and the end of TIME-WAIT.
+func (c *Conn) onRTO() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.rtx.fired() {
+		return
+	}
+	if c.timerKind == finWait2Timer {
+		if c.state == FinWait2 {
+			// tcp_fin_timeout: an orphan whose peer never closes
+			// goes away; what the peer sends next gets RST.
+			c.closeLocked(nil)
+		}
+		return
+	}
+	if c.timerKind == timeWaitTimer {
+		if c.state == TimeWait {
+			c.setStateLocked(Closed)
+			c.t.remove(c)
+		}
+		return
+	}
+	if c.state == Closed || c.state == TimeWait {
+		return
+	}
+	if c.timerKind == tlpTimer {
+		c.onPTOLocked()
+		return
+	}
+	unsent := c.sndQ.Len() > 0
+	if c.sndNxt == c.sndUna && !(unsent && c.sndWnd == 0) && c.state != SynSent && c.state != SynRcvd {
+		return
+	}
+	c.t.Ext.TCPTimeouts.Add(1)
+	limit := maxBackoff
+	switch c.state {
+	case SynSent:
+		limit = synRetries
+	case SynRcvd:
+		limit = synAckRetries
+	}
+	if c.backoff >= limit {
+		c.t.Stats.AttemptFails.Add(1)
+		c.t.Ext.TCPAbortOnTimeout.Add(1)
+		err := error(ErrTimedOut)
+		if c.softErr != nil {
+			err = c.softErr // tcp_write_err: the soft error says why
+		}
+		c.closeLocked(err)
+		return
+	}
+	flight := int(c.sndNxt - c.sndUna)
+	c.ssthresh = max(flight/2, 2*c.mss)
+	c.cwnd = c.mss
+	c.inRecovery = false
+	c.dupAcks = 0
+	c.backoff++
+	// RFC 2018 8: after a timeout the scoreboard is not trusted.
+	c.sacked, c.sackedBytes = c.sacked[:0], 0
+	switch {
+	case c.state == SynSent || c.state == SynRcvd || (c.sndWnd == 0 && c.sndNxt == c.sndUna):
+		c.retransmitLocked()
+	default:
+		// Go back to the first unacknowledged byte and resend from there
+		// as the (now one-segment) window allows.
+		c.t.Stats.RetransSegs.Add(1)
+		c.timing = false // Karn
+		c.sndNxt = c.sndUna
+		c.outputLocked()
+	}
+	c.armRTOLocked()
+}
+
+// onKeepAlive probes an idle connection (RFC 1122 4.2.3.6): after kaIdle
+// without a segment from the peer, a probe every kaIdle; kaProbeCount
+// unanswered probes end it.
+func (c *Conn) onKeepAlive() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ka.fired() || !c.keepAlive || (c.state != Established && c.state != CloseWait) {
+		return
+	}
+	idle := c.t.clock.Now().Sub(c.lastRecv)
+	if idle < c.kaIdle {
+		c.ka.arm(c.kaIdle - idle)
+		return
+	}
+	if c.kaProbes >= kaProbeCount {
+		c.t.Ext.TCPAbortOnTimeout.Add(1)
+		c.closeLocked(ErrTimedOut)
+		return
+	}
+	c.kaProbes++
+	c.t.Ext.TCPKeepAlive.Add(1)
+	// A segment one byte below sndUna, no data: the peer answers with an
+	// ACK (it is outside its window).
+	c.t.send(c.id, c.fieldsLocked(c.sndUna-1, false), nil)
+	c.ka.arm(c.kaIdle)
+}
+
+func (c *Conn) enterTimeWaitLocked() {
+	c.setStateLocked(TimeWait)
+	c.ka.stop()
+	c.armTimeWaitLocked()
+	c.signalLocked()
+}
+
+// armFinWait2Locked bounds an orphaned FIN-WAIT-2 (the socket closed,
+// our FIN acknowledged, the peer's FIN not come) to FinTimeout, as
+// Linux's tcp_fin_timeout does; a connection the program still holds
+// (CloseWrite) waits for the peer as long as it takes.
+func (c *Conn) armFinWait2Locked() {
+	if c.state == FinWait2 && c.userClosed {
+		c.timerKind = finWait2Timer
+		c.rtx.arm(c.t.cfg.FinTimeout)
+	}
+}
+
+func (c *Conn) armTimeWaitLocked() {
+	c.timerKind = timeWaitTimer
+	c.rtx.arm(2 * c.t.cfg.MSL)
+}
