@@ -79,7 +79,11 @@ func (s *System) WriteStatus(w io.Writer) error {
 	tsocks := s.Stack.TCP.Sockets()
 	sort.Slice(tsocks, func(i, j int) bool { return tsocks[i].Local < tsocks[j].Local })
 	for _, so := range tsocks {
-		fmt.Fprintf(w, "tcp  %-12s %-22s %-22s recv-q %d send-q %d\n", so.State, so.Local, so.Remote, so.RecvQ, so.SendQ)
+		fmt.Fprintf(w, "tcp  %-12s %-22s %-22s recv-q %d send-q %d", so.State, so.Local, so.Remote, so.RecvQ, so.SendQ)
+		if so.State != "LISTEN" {
+			fmt.Fprintf(w, " %s cwnd %d rtt %v", so.Info.CongestionControl, so.Info.Cwnd, so.Info.RTT)
+		}
+		fmt.Fprintln(w)
 	}
 
 	for _, n := range s.NICs {

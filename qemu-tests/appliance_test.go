@@ -115,6 +115,7 @@ func TestAppliance(t *testing.T) {
 			assert.Equal(t, 200, resp.StatusCode)
 			assert.Contains(t, string(html), "UP,LOWER_UP")
 			assert.Contains(t, string(html), "tcp  ESTABLISHED")
+			assert.Regexp(t, `tcp  ESTABLISHED .* cubic cwnd \d+`, string(html), "the congestion control on the status page")
 
 			// TCP echo: 1 MiB through slirp, byte-exact.
 			c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tcpEcho))

@@ -345,3 +345,59 @@ func init() {
 		assert.Greater(t, sent-10*1448, 10*1448, "more than 502 bytes: the window is scaled")
 	})
 }
+
+// fastRetransmit makes ringo send 8 segments, SACKs three past the
+// first and returns ringo's connection info after it retransmitted.
+func (tc *tester) fastRetransmit(c *tcp.Conn) tcp.Info {
+	tc.t.Helper()
+	_, err := c.Write(make([]byte, 8*1448))
+	require.NoError(tc.t, err)
+	tc.settle()
+	segs := tc.segments()
+	require.Len(tc.t, segs, 8)
+	una := segs[0].tcp.Seq()
+	for i := 1; i <= 3; i++ {
+		f := header.TCPFields{Seq: tc.seq, Ack: una, Flags: header.TCPFlagACK, Window: tc.win, NSACK: 1}
+		f.SACK[0] = header.SACKBlock{Left: segs[1].tcp.Seq(), Right: segs[i].tcp.Seq() + 1448}
+		tc.inject(f, nil)
+	}
+	tc.settle()
+	require.NotEmpty(tc.t, tc.segments(), "fast retransmit")
+	return c.Info()
+}
+
+func init() {
+	add("RFC9438-4.6/cubic-default-decrease-0.7", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		assert.Equal(t, tcp.CongestionCubic, c.Info().CongestionControl, "CUBIC is the default, as in Linux")
+		info := tc.fastRetransmit(c)
+		assert.Equal(t, 10*1448*7/10, info.Ssthresh, "beta_cubic 0.7 of the window")
+	})
+	addCfg("RFC5681-3.2/reno-decrease-half", tcp.Config{CongestionControl: tcp.CongestionReno}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		assert.Equal(t, tcp.CongestionReno, c.Info().CongestionControl)
+		info := tc.fastRetransmit(c)
+		assert.Equal(t, 10*1448/2, info.Ssthresh)
+	})
+	add("TCP_CONGESTION/per-connection-choice", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		require.NoError(t, c.SetCongestionControl(tcp.CongestionReno))
+		assert.Equal(t, tcp.CongestionReno, c.Info().CongestionControl)
+		assert.Error(t, c.SetCongestionControl("bbr"))
+		info := tc.fastRetransmit(c)
+		assert.Equal(t, 10*1448/2, info.Ssthresh)
+	})
+	addCfg("RFC6298-5.5/rto-sets-ssthresh-once", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 10*1448))
+		require.NoError(t, err)
+		tc.settle()
+		tc.segments()
+		tc.advance(200 * time.Millisecond)
+		first := c.Info().Ssthresh
+		assert.Equal(t, 10*1448*7/10, first)
+		assert.Equal(t, 1448, c.Info().Cwnd, "one segment after a timeout")
+		tc.advance(400 * time.Millisecond)
+		assert.Equal(t, first, c.Info().Ssthresh, "a second timeout in the same episode keeps ssthresh (tcp_enter_loss)")
+	})
+}

@@ -69,6 +69,7 @@ type Conn struct {
 	sndScale, rcvScale  uint8
 	wsOK                bool
 	cwnd, ssthresh      int
+	cc                  congestionOps
 	dupAcks             int
 	inRecovery          bool
 	recover             uint32
@@ -175,6 +176,7 @@ func newConn(t *Table, id fourTuple) *Conn {
 	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, linger: -1,
 		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf, sndBufCap: t.cfg.SndBuf}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
+	c.cc, _ = newCongestionOps(t.cfg.CongestionControl)    // New checked the name
 	c.rtx.init(t.clock, c.onRTO)
 	c.delack.init(t.clock, c.onDelAck)
 	c.ka.init(t.clock, c.onKeepAlive)
@@ -212,6 +214,7 @@ func (c *Conn) takeOptionsLocked(seg header.TCP) {
 	}
 	c.cwnd = 10 * c.mss // RFC 6928
 	c.ssthresh = 1 << 30
+	c.cc.init(c)
 }
 
 // setStateLocked moves the connection to s, keeping CurrEstab: the
@@ -256,8 +259,23 @@ func (c *Conn) resetLocked() {
 	c.closeLocked(net.ErrClosed)
 }
 
+// SetCongestionControl chooses the connection's congestion control
+// (Linux's TCP_CONGESTION): CongestionCubic or CongestionReno. The window
+// starts over from where it is.
+func (c *Conn) SetCongestionControl(name string) error {
+	ops, err := newCongestionOps(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cc = ops
+	ops.init(c)
+	return nil
+}
+
 func (c *Conn) infoLocked() Info {
-	return Info{MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
+	return Info{CongestionControl: c.cc.name(), MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
 		RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
 		SndWnd: c.sndWnd, RcvNxt: c.rcvNxt - c.irs, RcvWnd: c.rcvWndLocked(), OFOSegs: len(c.ooo), OFOBytes: c.oooBytes,
 		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, SndBuf: c.sndBufCap, RcvRTT: c.rcvRTT, RcvMem: c.rcvQ.Held(), SndMem: c.sndQ.Cap(),

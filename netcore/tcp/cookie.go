@@ -130,6 +130,7 @@ func (l *Listener) cookieACK(id fourTuple, seg header.TCP) bool {
 		c.wsOK, c.sndScale, c.rcvScale = true, uint8(ws), t.rcvScale()
 	}
 	c.cwnd, c.ssthresh = 10*c.mss, 1<<30
+	c.cc.init(c)
 	c.lastWnd = uint32(min(t.cfg.RcvBuf, maxWindow))
 	c.sndWL1, c.sndWL2 = seg.Seq(), c.iss
 	c.setStateLocked(SynRcvd)

@@ -325,25 +325,14 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 				c.inRecovery = false
 				c.cwnd = c.ssthresh
 			}
-		} else if c.cwnd < c.ssthresh {
-			// Slow start counts bytes (RFC 3465), without its limit of
-			// 2 SMSS per ACK, as Linux's tcp_slow_start: a receiver with
-			// GRO (or ringo's batch-end ACKs) acknowledges many segments
-			// at once, and counting ACKs would grow the window by one
-			// segment per 64 KB. Only while the window is what limits
-			// the sender (RFC 7661; Linux's tcp_is_cwnd_limited: in slow
-			// start, more than half of it in flight): a sender held back
-			// by its application, its send buffer or the peer's window
-			// would otherwise grow it without bound and one day send all
-			// of it at once.
-			if 2*flight > c.cwnd {
-				c.cwnd = min(c.cwnd+acked, max(c.ssthresh, c.cwnd+c.mss))
-			}
-		} else if flight+c.mss > c.cwnd {
-			// Congestion avoidance: one segment per window's worth of
-			// bytes acknowledged (RFC 5681 3.1, byte counting), when the
-			// window was full.
-			c.cwnd += max(c.mss*acked/c.cwnd, 1)
+		} else if c.cwnd < c.ssthresh && 2*flight > c.cwnd || c.cwnd >= c.ssthresh && flight+c.mss > c.cwnd {
+			// The window grows only while it is what limits the sender
+			// (RFC 7661; Linux's tcp_is_cwnd_limited: in slow start,
+			// more than half of it in flight; after, all of it): a
+			// sender held back by its application, its send buffer or
+			// the peer's window would otherwise grow it without bound
+			// and one day send all of it at once.
+			c.cc.congAvoid(c, acked, c.t.clock.Now())
 		}
 		c.expandSndBufLocked()
 		c.dupAcks = 0
@@ -390,8 +379,8 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			} else {
 				c.t.Ext.TCPRenoRecovery.Add(1)
 			}
-			flight := int(c.sndNxt - c.sndUna)
-			c.ssthresh = max(flight/2, 2*c.mss)
+			c.ssthresh = c.cc.ssthresh(c)
+			c.cc.lossEvent(c)
 			c.inRecovery = true
 			c.recover = c.sndMax
 			c.highRxt = c.sndUna

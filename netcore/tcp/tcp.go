@@ -51,6 +51,10 @@ import (
 // Config tunes TCP. Zero values take the defaults.
 type Config struct {
 	MSL time.Duration // TIME_WAIT lasts 2*MSL: default 30 s
+	// CongestionControl is every connection's algorithm unless it sets
+	// its own: CongestionCubic (the default, as in Linux) or
+	// CongestionReno.
+	CongestionControl string
 	// InvalidRateLimit is the least time between two ACKs a connection
 	// sends for invalid segments (challenge ACKs, out-of-window
 	// duplicates): Linux's tcp_invalid_ratelimit, 500 ms.
@@ -169,6 +173,10 @@ type Table struct {
 func New(ip *ipv4.Stack, cfg Config) *Table {
 	if cfg.MSL == 0 {
 		cfg.MSL = 30 * time.Second
+	}
+	if _, err := newCongestionOps(cfg.CongestionControl); err != nil {
+		ip.Core().Config().Logger.Warn("tcp: unknown congestion control; using cubic", "err", err)
+		cfg.CongestionControl = CongestionCubic
 	}
 	if cfg.InvalidRateLimit == 0 {
 		cfg.InvalidRateLimit = 500 * time.Millisecond
@@ -551,6 +559,7 @@ type SocketInfo struct {
 
 // Info is a connection's internals, as ss -ti shows them (struct tcp_info).
 type Info struct {
+	CongestionControl       string // "cubic" or "reno"
 	MSS, SndScale, RcvScale int
 	Cwnd, Ssthresh          int // bytes
 	RTT, RTTVar, RTO        time.Duration
@@ -569,7 +578,7 @@ type Info struct {
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d rcv_rtt:%v rcv_space:%d rcvbuf:%d sndbuf:%d ofo:%d/%dB skmem:(r%d,t%d) sack:%t ts:%t",
-		i.MSS, i.SndScale, i.RcvScale, i.Cwnd, i.Ssthresh, i.RTT, i.RTTVar, i.RTO, i.Backoff, i.SndUna, i.SndNxt, i.SndWnd,
+	return fmt.Sprintf("%s mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d rcv_rtt:%v rcv_space:%d rcvbuf:%d sndbuf:%d ofo:%d/%dB skmem:(r%d,t%d) sack:%t ts:%t",
+		i.CongestionControl, i.MSS, i.SndScale, i.RcvScale, i.Cwnd, i.Ssthresh, i.RTT, i.RTTVar, i.RTO, i.Backoff, i.SndUna, i.SndNxt, i.SndWnd,
 		i.RcvNxt, i.RcvWnd, i.RcvRTT, i.RcvSpace, i.RcvBuf, i.SndBuf, i.OFOSegs, i.OFOBytes, i.RcvMem, i.SndMem, i.SACKOK, i.TSOK)
 }

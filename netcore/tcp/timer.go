@@ -70,6 +70,7 @@ func (c *Conn) rttSampleLocked(r time.Duration) {
 		c.srtt = (7*c.srtt + r) / 8
 	}
 	c.rto = min(max(c.srtt+max(4*c.rttvar, 10*time.Millisecond), c.t.cfg.MinRTO), maxRTO)
+	c.cc.rttSample(c, r)
 }
 
 func (c *Conn) armRTOIfIdleLocked() {
@@ -205,8 +206,12 @@ func (c *Conn) onRTO() {
 		c.closeLocked(err)
 		return
 	}
-	flight := int(c.sndNxt - c.sndUna)
-	c.ssthresh = max(flight/2, 2*c.mss)
+	if c.backoff == 0 {
+		// The first timeout of an episode sets ssthresh; later ones
+		// leave it (tcp_enter_loss), or it would fall to 2 MSS.
+		c.ssthresh = c.cc.ssthresh(c)
+		c.cc.lossEvent(c)
+	}
 	c.cwnd = c.mss
 	c.inRecovery = false
 	c.dupAcks = 0
