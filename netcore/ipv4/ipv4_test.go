@@ -199,7 +199,7 @@ func TestReassemblyHostile(t *testing.T) {
 
 type handlerFunc func(*skb.Buff)
 
-func (f handlerFunc) Receive(b *skb.Buff)             { f(b) }
+func (f handlerFunc) Receive(b *skb.Buff)                     { f(b) }
 func (f handlerFunc) Error(header.IPv4, uint8, uint8, uint32) {}
 
 // A protocol nobody handles gets ICMP protocol unreachable.

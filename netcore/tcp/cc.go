@@ -176,15 +176,15 @@ func (cu *cubic) congAvoid(c *Conn, acked int, now time.Time) {
 // cssRounds rounds, undone if the RTT falls back — then into congestion
 // avoidance.
 type hystart struct {
-	done          bool   // slow start is over
-	windowEnd     uint32 // the round ends when this is acknowledged
-	lastRoundMin  time.Duration
-	curRoundMin   time.Duration
-	samples       int
-	rounds        int // rounds so far
-	inCSS         bool
-	cssBaseline   time.Duration
-	cssStart      int // the round CSS began in
+	done         bool   // slow start is over
+	windowEnd    uint32 // the round ends when this is acknowledged
+	lastRoundMin time.Duration
+	curRoundMin  time.Duration
+	samples      int
+	rounds       int // rounds so far
+	inCSS        bool
+	cssBaseline  time.Duration
+	cssStart     int // the round CSS began in
 }
 
 const (
