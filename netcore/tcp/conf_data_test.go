@@ -401,3 +401,50 @@ func init() {
 		assert.Equal(t, first, c.Info().Ssthresh, "a second timeout in the same episode keeps ssthresh (tcp_enter_loss)")
 	})
 }
+
+func init() {
+	add("sk_add_backlog/softirq-never-waits-for-the-holder", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		release := tcp.HoldConn(c) // a goroutine inside Write
+		tc.data(100)               // settles: the softirq did not wait
+		tc.none("the segment waits in the backlog")
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPBacklogQueued.Load())
+		release()
+		tc.expect(header.TCPFlagACK, 0)
+		assert.Len(t, read(t, c, 100), 100)
+	})
+	add("sk_add_backlog/backlog-processed-in-order", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		release := tcp.HoldConn(c)
+		var want []byte
+		for i := 0; i < 5; i++ {
+			want = append(want, tc.data(100)...)
+		}
+		tc.fin()
+		release()
+		tc.settle()
+		segs := tc.segments()
+		require.NotEmpty(t, segs)
+		assert.Equal(t, tc.seq, segs[len(segs)-1].tcp.Ack(), "all of it, the FIN too, acknowledged")
+		assert.Equal(t, want, read(t, c, 500))
+		tc.state(c, tcp.CloseWait)
+	})
+}
+
+func init() {
+	addCfg("sk_add_backlog/bounded-by-the-buffers", tcp.Config{RcvBuf: 4096, RcvBufMax: 4096, SndBuf: 4096}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		release := tcp.HoldConn(c)
+		for i := 0; i < 10; i++ {
+			tc.data(100)
+		}
+		assert.Greater(t, tc.s.TCP.Ext.TCPBacklogDrop.Load(), uint64(0), "past the receive and send buffers' worth the softirq drops")
+		queued := tc.s.TCP.Ext.TCPBacklogQueued.Load()
+		assert.Less(t, queued, uint64(10))
+		release()
+		tc.settle()
+		segs := tc.segments()
+		require.NotEmpty(t, segs)
+		assert.Equal(t, tc.iss+1+uint32(100*queued), segs[len(segs)-1].tcp.Ack(), "what was queued, in order; the peer resends the rest")
+	})
+}

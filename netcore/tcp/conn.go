@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringonet/ringo/netcore"
@@ -51,6 +52,17 @@ type Conn struct {
 
 	mu    sync.Mutex
 	state State
+
+	// The backlog (backlog.go): segments that came while a goroutine
+	// held mu. blMu guards backlog and blBytes; blSpare belongs to mu's
+	// holder.
+	blMu     sync.Mutex
+	backlog  []backlogSeg
+	blBytes  int
+	blSpare  []backlogSeg
+	blLen    atomic.Int32
+	blLimit  atomic.Int64 // receive plus send buffer bytes
+	flushACK atomic.Bool  // a batch-end ACK waits for mu's holder
 
 	// Send side. sndQ holds the bytes from sndUna on (the SYN and FIN
 	// take sequence space but no buffer).
@@ -177,6 +189,7 @@ func newConn(t *Table, id fourTuple) *Conn {
 		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf, sndBufCap: t.cfg.SndBuf}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
 	c.cc, _ = newCongestionOps(t.cfg.CongestionControl)    // New checked the name
+	c.blLimit.Store(int64(t.cfg.RcvBuf + t.cfg.SndBuf))
 	c.rtx.init(t.clock, c.onRTO)
 	c.delack.init(t.clock, c.onDelAck)
 	c.ka.init(t.clock, c.onKeepAlive)
@@ -186,7 +199,7 @@ func newConn(t *Table, id fourTuple) *Conn {
 // QueueMemory is the memory the connection's send and receive queues hold.
 func (c *Conn) QueueMemory() int {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sndQ.Cap() + c.rcvQ.Held()
 }
 
@@ -268,7 +281,7 @@ func (c *Conn) SetCongestionControl(name string) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.cc = ops
 	ops.init(c)
 	return nil
@@ -285,14 +298,14 @@ func (c *Conn) infoLocked() Info {
 // Info reports the connection's internals (getsockopt TCP_INFO).
 func (c *Conn) Info() Info {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.infoLocked()
 }
 
 // State reports the connection state.
 func (c *Conn) State() State {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.state
 }
 
@@ -308,7 +321,7 @@ var (
 // reports whether it did; the SYN then goes to the listener.
 func (c *Conn) reuseTimeWait(seg header.TCP) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.state != TimeWait {
 		return false
 	}

@@ -15,8 +15,19 @@ const maxQuickAcks = 16
 // following RFC 9293 3.10.7); segs > 1 for a GRO packet, which counts as
 // that many segments for acknowledgment.
 func (c *Conn) input(seg header.TCP, segs int, b *skb.Buff) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	// The softirq never waits for a connection a goroutine holds (in
+	// Write, Read, a timer): the segment waits in the backlog and the
+	// holder takes it as it lets go (Linux's sk_add_backlog and
+	// release_sock).
+	if !c.mu.TryLock() {
+		c.addBacklog(seg, segs, b)
+		return
+	}
+	c.inputLocked(seg, segs, b)
+	c.unlock()
+}
+
+func (c *Conn) inputLocked(seg header.TCP, segs int, b *skb.Buff) {
 	flags := seg.Flags()
 	seq, ack := seg.Seq(), seg.Ack()
 	data := seg.Payload()
@@ -225,7 +236,7 @@ func (c *Conn) delAckTimeoutLocked() time.Duration {
 // onDelAck sends a delayed ACK.
 func (c *Conn) onDelAck() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if !c.delack.fired() || c.ackPending == 0 || c.state == Closed || c.state == TimeWait {
 		return
 	}
@@ -462,6 +473,7 @@ func (c *Conn) rcvSpaceAdjustLocked(n int) {
 	c.rcvSpace = copied
 	if win > c.rcvBufCap {
 		c.rcvBufCap = min(win, c.t.cfg.RcvBufMax)
+		c.blLimit.Store(int64(c.rcvBufCap + c.sndBufCap))
 		c.t.Ext.TCPRcvBufGrow.Add(1)
 	}
 }

@@ -57,7 +57,7 @@ func (l *Listener) syn(id fourTuple, seg header.TCP) {
 	c := newConn(t, id)
 	c.listener = l
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	t.mu.Lock()
 	if _, dup := t.conns[id]; dup {
 		t.mu.Unlock()
@@ -87,7 +87,7 @@ func (l *Listener) established(c *Conn) {
 		c.mu.Lock()
 		c.resetLocked()
 		c.rcvQ.Purge()
-		c.mu.Unlock()
+		c.unlock()
 		return
 	}
 	l.queue = append(l.queue, c)
@@ -152,7 +152,7 @@ func (l *Listener) Close() error {
 		c.mu.Lock()
 		c.resetLocked()
 		c.rcvQ.Purge()
-		c.mu.Unlock()
+		c.unlock()
 	}
 	return nil
 }

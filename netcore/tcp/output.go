@@ -261,6 +261,7 @@ func (c *Conn) expandSndBufLocked() {
 	}
 	if want := min(2*c.cwnd, limit); want > c.sndBufCap {
 		c.sndBufCap = want
+		c.blLimit.Store(int64(c.rcvBufCap + c.sndBufCap))
 	}
 }
 

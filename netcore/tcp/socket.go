@@ -56,7 +56,7 @@ func (c *Conn) doneWaitingLocked(ch chan struct{}) {
 // SetKeepAlive turns keepalive probes on or off (SO_KEEPALIVE).
 func (c *Conn) SetKeepAlive(on bool) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.keepAlive = on
 	if on {
 		c.lastRecv = c.t.clock.Now()
@@ -74,7 +74,7 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 		return errors.New("tcp: keepalive period must be positive")
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.kaIdle = d
 	if c.keepAlive {
 		c.ka.arm(d)
@@ -86,7 +86,7 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 // (TCP_NODELAY).
 func (c *Conn) SetNoDelay(noDelay bool) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.noDelay = noDelay
 	c.outputLocked()
 	return nil
@@ -120,21 +120,21 @@ func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
 	c.armRTOLocked()
 	for !c.estab && c.state != Closed {
 		ch := c.waitChanLocked()
-		c.mu.Unlock()
+		c.unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			c.mu.Lock()
 			c.doneWaitingLocked(ch)
 			c.closeLocked(ctx.Err())
-			c.mu.Unlock()
+			c.unlock()
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: ctx.Err()}
 		}
 		c.mu.Lock()
 		c.doneWaitingLocked(ch)
 	}
 	err = c.err
-	c.mu.Unlock()
+	c.unlock()
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err}
 	}
@@ -145,7 +145,7 @@ func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
 // entry and on return.
 func (c *Conn) waitLocked(dl time.Time) error {
 	ch := c.waitChanLocked()
-	c.mu.Unlock()
+	c.unlock()
 	err := wait.Until(ch, dl)
 	c.mu.Lock()
 	c.doneWaitingLocked(ch)
@@ -155,7 +155,7 @@ func (c *Conn) waitLocked(dl time.Time) error {
 // Read implements net.Conn: io.EOF after the peer's FIN.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	for {
 		switch {
 		case c.rcvQ.Len() > 0:
@@ -193,7 +193,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // buffer.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	done := 0
 	for done < len(p) {
 		switch {
@@ -221,7 +221,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 // CloseWrite sends FIN after the buffered data (shutdown(SHUT_WR)).
 func (c *Conn) CloseWrite() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.shutdownLocked()
 }
 
@@ -251,7 +251,7 @@ func (c *Conn) shutdownLocked() error {
 // sk_stream_wait_close).
 func (c *Conn) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.userClosed {
 		return c.opErr("close", net.ErrClosed)
 	}
@@ -292,7 +292,7 @@ func (c *Conn) finPendingLocked() bool {
 // everything.
 func (c *Conn) SetLinger(sec int) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.linger = time.Duration(sec) * time.Second
 	if sec < 0 {
 		c.linger = -1
@@ -314,7 +314,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.rdl, c.wdl = t, t
 	c.signalLocked()
-	c.mu.Unlock()
+	c.unlock()
 	return nil
 }
 
@@ -322,7 +322,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.rdl = t
 	c.signalLocked()
-	c.mu.Unlock()
+	c.unlock()
 	return nil
 }
 
@@ -330,7 +330,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.wdl = t
 	c.signalLocked()
-	c.mu.Unlock()
+	c.unlock()
 	return nil
 }
 

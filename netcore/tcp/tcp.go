@@ -138,6 +138,8 @@ type ExtStats struct {
 	TCPOFODrop        atomic.Uint64 // out-of-order segments dropped for room
 	TCPACKBatched     atomic.Uint64 // ACKs held to the end of a receive batch, then sent
 	TCPRcvBufGrow     atomic.Uint64 // times autotuning grew a receive buffer
+	TCPBacklogDrop    atomic.Uint64 // segments dropped with the socket's backlog full
+	TCPBacklogQueued  atomic.Uint64 // segments that waited in the backlog for a goroutine holding the connection
 	TCPRcvCoalesce    atomic.Uint64 // in-order payloads copied into the receive queue's own buffers, not queued in their packet
 }
 
@@ -256,14 +258,13 @@ func (t *Table) flushACKs() {
 	t.ackQ, t.ackSpare = t.ackSpare[:0], q
 	t.ackMu.Unlock()
 	for i, c := range q {
-		c.mu.Lock()
-		c.ackQueued = false
-		if c.ackPending > 0 && c.state != Closed && c.state != TimeWait {
-			t.Ext.TCPACKBatched.Add(1)
-			c.sendAckLocked()
-		}
-		c.mu.Unlock()
 		q[i] = nil
+		if !c.mu.TryLock() {
+			c.flushACK.Store(true) // the holder sends it as it lets go
+			continue
+		}
+		c.flushACKLocked()
+		c.unlock()
 	}
 }
 
@@ -397,7 +398,7 @@ func (t *Table) Error(orig header.IPv4, typ, code uint8, info uint32) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.state == Closed || c.state == TimeWait {
 		return
 	}
@@ -545,7 +546,7 @@ func (t *Table) Sockets() []SocketInfo {
 		c.mu.Lock()
 		out = append(out, SocketInfo{State: c.state.String(), Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String(),
 			RecvQ: c.rcvQ.Len(), SendQ: c.sndQ.Len(), Info: c.infoLocked()})
-		c.mu.Unlock()
+		c.unlock()
 	}
 	return out
 }

@@ -158,7 +158,7 @@ func (c *Conn) stopTimerLocked() { c.rtx.stop() }
 // and the end of TIME-WAIT.
 func (c *Conn) onRTO() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if !c.rtx.fired() {
 		return
 	}
@@ -237,7 +237,7 @@ func (c *Conn) onRTO() {
 // unanswered probes end it.
 func (c *Conn) onKeepAlive() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if !c.ka.fired() || !c.keepAlive || (c.state != Established && c.state != CloseWait) {
 		return
 	}
