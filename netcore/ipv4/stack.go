@@ -153,6 +153,7 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 	s.pings.init()
 	s.Neigh = neigh.New(c, cfg.Neigh, neigh.Hooks{
 		IsLocal:     s.isLocalOn,
+		Martian:     func(ip [4]byte) bool { return s.classify(ip) != addrRemote },
 		SourceFor:   s.sourceFor,
 		Unreachable: s.neighUnreachable,
 	})

@@ -2,6 +2,7 @@ package neigh
 
 import (
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/ringonet/ringo/netcore"
@@ -58,10 +59,26 @@ func (t *Table) arpRcv(b *skb.Buff) {
 	}
 	sha := a.SenderMAC()
 	sip, tip := a.SenderIP(), a.TargetIP()
-	// A sender link address that is broadcast or multicast is bogus
-	// (and would poison the cache); so is one of our own.
-	if sha[0]&1 != 0 || equalMAC(sha, dev.HardwareAddr) || sip[0] >= 224 {
+	// A sender link address that is broadcast, multicast or zero is
+	// bogus (and would poison the cache); so is one of our own.
+	if sha[0]&1 != 0 || equalMAC(sha, dev.HardwareAddr) || isZeroMAC(sha) {
 		t.Stats.BadARP.Add(1)
+		return
+	}
+	// A request for a multicast or loopback target is never answered
+	// (arp_process).
+	if tip[0] >= 224 || tip[0] == 127 {
+		t.Stats.MartianSenders.Add(1)
+		return
+	}
+	if sip != [4]byte{} && (sip[0] >= 224 || sip[0] == 127 || sip[0] == 0 || t.hooks.Martian != nil && t.hooks.Martian(sip)) {
+		// One of our own addresses from another host is an address
+		// conflict: Linux says so, and learns nothing.
+		if t.hooks.IsLocal != nil && t.hooks.IsLocal(dev, sip) {
+			t.Stats.AddrConflicts.Add(1)
+			t.log.Warn("arp: address conflict: another host uses our address", "dev", dev.Name, "addr", netip.AddrFrom4(sip), "mac", sha.String())
+		}
+		t.Stats.MartianSenders.Add(1)
 		return
 	}
 	if a.Op() == header.ARPRequest {
@@ -74,7 +91,8 @@ func (t *Table) arpRcv(b *skb.Buff) {
 	e := t.entries[key{dev.Index, sip}]
 	switch {
 	case sip == [4]byte{}:
-		// An ARP probe (RFC 5227): learn nothing from it.
+		// An ARP probe (RFC 5227): learn nothing from it; a probe for
+		// one of our addresses still gets its answer below.
 	case e != nil:
 		// Known neighbour: a reply to our request confirms it; anything
 		// else (requests, gratuitous ARP) refreshes the address as stale.
@@ -93,4 +111,13 @@ func (t *Table) arpRcv(b *skb.Buff) {
 		t.Stats.RepliesOut.Add(1)
 		t.sendARP(dev, header.ARPReply, sha, tip, sha, sip)
 	}
+}
+
+func isZeroMAC(m net.HardwareAddr) bool {
+	for _, b := range m {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -86,6 +86,10 @@ type Hooks struct {
 	// IsLocal reports whether ip is one of dev's addresses (requests for
 	// it are answered).
 	IsLocal func(dev *netcore.Device, ip [4]byte) bool
+	// Martian reports whether ip can never be a neighbour's address: one
+	// of ours, a broadcast address, loopback, multicast or zero-net
+	// (Linux's fib_validate_source rejects them as ARP senders).
+	Martian func(ip [4]byte) bool
 	// SourceFor picks the sender address of a request for target on dev.
 	SourceFor func(dev *netcore.Device, target [4]byte) ([4]byte, bool)
 	// Unreachable takes each packet dropped because resolution failed
@@ -139,7 +143,9 @@ type Stats struct {
 	RepliesIn       atomic.Uint64
 	RequestsOut     atomic.Uint64
 	RepliesOut      atomic.Uint64
-	BadARP          atomic.Uint64 // malformed or with a bogus sender
+	BadARP          atomic.Uint64 // malformed or with a bogus sender (broadcast, multicast or zero MAC)
+	MartianSenders  atomic.Uint64 // sender IP loopback, broadcast, multicast, zero-net or our own: learnt nothing
+	AddrConflicts   atomic.Uint64 // another host sent with one of our addresses
 	SpoofIgnored    atomic.Uint64 // tried to change a permanent entry
 }
 

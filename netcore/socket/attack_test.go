@@ -187,6 +187,44 @@ func TestAttackReplay(t *testing.T) {
 		t.Logf("FAULT | ARP reply spoofing a static neighbour | ignored, SpoofIgnored +1, entry unchanged")
 	})
 
+	t.Run("arp-martians", func(t *testing.T) {
+		// ARP from senders Linux's arp_process drops: loopback, our own
+		// address from another MAC, the subnet's broadcast, multicast,
+		// zero-net, an all-zero sender MAC; and a request for a loopback
+		// target. None may enter the table or be answered.
+		entries := len(b.IP.Neigh.Entries())
+		martians, bad, conflicts, repliesOut := b.IP.Neigh.Stats.MartianSenders.Load(), b.IP.Neigh.Stats.BadARP.Load(),
+			b.IP.Neigh.Stats.AddrConflicts.Load(), b.IP.Neigh.Stats.RepliesOut.Load()
+		foreign := net.HardwareAddr{0x02, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb}
+		zero := net.HardwareAddr{0, 0, 0, 0, 0, 0}
+		cases := []struct {
+			mac      net.HardwareAddr
+			sip, tip [4]byte
+		}{
+			{foreign, [4]byte{127, 0, 0, 1}, vic},
+			{foreign, [4]byte{127, 9, 8, 7}, vic},
+			{foreign, vic, vic},                                     // our own address: a conflict
+			{foreign, [4]byte{10, 1, 0, 255}, vic},                  // the subnet's broadcast
+			{foreign, [4]byte{224, 0, 0, 1}, vic},                   // multicast
+			{foreign, [4]byte{0, 1, 2, 3}, vic},                     // zero-net
+			{zero, [4]byte{10, 1, 0, 77}, vic},                      // all-zero MAC
+			{foreign, [4]byte{10, 1, 0, 78}, [4]byte{127, 0, 0, 1}}, // a loopback target
+		}
+		for _, c := range cases {
+			arp := make([]byte, header.EthernetLen+header.ARPLen)
+			header.EncodeEthernet(arp, header.Broadcast, foreign, header.EtherTypeARP)
+			header.EncodeARP(arp[header.EthernetLen:], header.ARPFields{Op: header.ARPRequest, SenderMAC: c.mac, SenderIP: c.sip, TargetIP: c.tip})
+			require.NoError(t, stacktest.Send(ea.Dev, arp))
+		}
+		settle()
+		assert.Len(t, b.IP.Neigh.Entries(), entries, "nothing learnt: %v", b.IP.Neigh.Entries())
+		assert.Equal(t, repliesOut, b.IP.Neigh.Stats.RepliesOut.Load(), "nothing answered")
+		assert.Equal(t, martians+7, b.IP.Neigh.Stats.MartianSenders.Load())
+		assert.Equal(t, bad+1, b.IP.Neigh.Stats.BadARP.Load(), "the zero MAC")
+		assert.Equal(t, conflicts+1, b.IP.Neigh.Stats.AddrConflicts.Load())
+		t.Logf("FAULT | ARP from martian senders (127/8, our own address, broadcast, multicast, zero-net, zero MAC) and for a loopback target | none learnt or answered; MartianSenders +7, BadARP +1, AddrConflicts +1")
+	})
+
 	// Ordinary traffic after all of it.
 	c, err := a.Dial("udp", "10.1.0.2:7")
 	require.NoError(t, err)

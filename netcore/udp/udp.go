@@ -169,9 +169,15 @@ func (t *Table) Receive(b *skb.Buff) {
 	broadcast := b.PktType == skb.PacketBroadcast || dst == [4]byte{255, 255, 255, 255}
 	t.mu.RLock()
 	if broadcast {
-		// Every socket bound to the port hears a broadcast.
+		// Every socket bound to the port hears a broadcast, but one
+		// bound to another local address (__udp_is_mcast_sock): a
+		// socket on 10.1.0.2 hears 10.1.0.2, one on 10.1.0.255 or the
+		// wildcard hears the broadcast.
 		var targets []*Conn
 		for _, c := range t.ports[dport] {
+			if c.laddr != [4]byte{} && c.laddr != dst {
+				continue
+			}
 			if !c.connected || (c.raddr == src && c.rport == sport) {
 				targets = append(targets, c)
 			}

@@ -208,6 +208,38 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
+// A socket bound to the host's unicast address hears no broadcast; one
+// bound to the subnet's broadcast address does (Linux's
+// __udp_is_mcast_sock delivers a broadcast to the wildcard and to the
+// broadcast address itself).
+func TestBroadcastBoundSockets(t *testing.T) {
+	a, b := pair(t)
+	uni, err := b.ListenPacket("udp", "10.1.0.2:9000")
+	require.NoError(t, err)
+	defer uni.Close()
+	bc, err := b.ListenPacket("udp", "10.1.0.255:9000")
+	require.NoError(t, err)
+	defer bc.Close()
+	s, err := a.ListenPacket("udp", ":0")
+	require.NoError(t, err)
+	defer s.Close()
+	noPorts := b.UDP.Stats.NoPorts.Load()
+	for _, dst := range []string{"10.1.0.255", "255.255.255.255"} {
+		_, err = s.WriteTo([]byte("hello all"), &net.UDPAddr{IP: net.ParseIP(dst), Port: 9000})
+		require.NoError(t, err)
+	}
+	stacktest.Settle(t, a, b)
+	bc.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 100)
+	n, _, err := bc.ReadFrom(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "hello all", string(buf[:n]))
+	uni.SetReadDeadline(time.Now())
+	_, _, err = uni.ReadFrom(buf)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "the unicast-bound socket heard a broadcast")
+	assert.Equal(t, noPorts+1, b.UDP.Stats.NoPorts.Load(), "255.255.255.255 had no wildcard socket to go to")
+}
+
 // Many goroutines read and write one socket (run with -race).
 func TestConcurrentOneSocket(t *testing.T) {
 	a, b := pair(t)
