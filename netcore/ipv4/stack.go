@@ -318,6 +318,22 @@ func (s *Stack) Routes() []Route {
 	return append([]Route(nil), s.routes...)
 }
 
+// ConfirmNeighbour tells the neighbour layer that the next hop toward dst
+// answers (Linux's dst_confirm_neigh): a protocol that sees forward
+// progress, TCP's ACKs of new data, keeps the entry REACHABLE without
+// ARP probes.
+func (s *Stack) ConfirmNeighbour(dst [4]byte) {
+	rt, ok := s.Lookup(dst)
+	if !ok || rt.Dev == s.lo {
+		return
+	}
+	hop := dst
+	if rt.Gateway.IsValid() {
+		hop = rt.Gateway.As4()
+	}
+	s.Neigh.Confirm(rt.Dev, hop)
+}
+
 // Lookup finds the route for dst by longest-prefix match (fib_lookup).
 func (s *Stack) Lookup(dst [4]byte) (Route, bool) {
 	s.mu.RLock()

@@ -147,14 +147,15 @@ type Conn struct {
 	finRcvd      bool
 
 	// The socket.
-	err        error
-	softErr    error     // an ICMP error while established: reported if the connection then times out
-	lastOOWAck time.Time // the last ACK sent for an invalid segment (RFC 5961 7)
-	userClosed bool
-	linger     time.Duration // SO_LINGER: <0 off, 0 abort on Close, >0 Close waits up to this
-	rdl, wdl   time.Time
-	waitq      []chan struct{} // one channel per blocked Read, Write or Dial
-	estab      bool
+	err            error
+	softErr        error     // an ICMP error while established: reported if the connection then times out
+	lastOOWAck     time.Time // the last ACK sent for an invalid segment (RFC 5961 7)
+	neighConfirmed time.Time // when forward progress last confirmed the next hop
+	userClosed     bool
+	linger         time.Duration // SO_LINGER: <0 off, 0 abort on Close, >0 Close waits up to this
+	rdl, wdl       time.Time
+	waitq          []chan struct{} // one channel per blocked Read, Write or Dial
+	estab          bool
 }
 
 type oooSeg struct {
@@ -179,9 +180,13 @@ const (
 	delAckMin     = 2 * time.Millisecond
 	// delAckMax is the longest a peer may hold an ACK back (RFC 8985
 	// WCDelAckT, Linux's TCP_DELACK_MAX).
-	delAckMax     = 200 * time.Millisecond
-	kaProbeCount  = 9 // tcp_keepalive_probes
-	kaDefaultIdle = 15 * time.Second
+	delAckMax    = 200 * time.Millisecond
+	kaProbeCount = 9 // tcp_keepalive_probes
+	// neighConfirmEvery spaces the neighbour confirmations of forward
+	// progress: well inside the shortest reachable time (half of
+	// base_reachable_time's 30 s), and no lock taken on every ACK.
+	neighConfirmEvery = 100 * time.Millisecond
+	kaDefaultIdle     = 15 * time.Second
 )
 
 func newConn(t *Table, id fourTuple) *Conn {

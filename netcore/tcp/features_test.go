@@ -13,6 +13,7 @@ import (
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/neigh"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
 
@@ -194,4 +195,28 @@ func TestKeepAlive(t *testing.T) {
 	t.Logf("dead peer detected in %v after %d probes", time.Since(start), a.TCP.Ext.TCPKeepAlive.Load()-probes)
 	t.Logf("FAULT | TCP peer vanishes from an idle connection (keepalive every 20 ms) | declared dead after %d unanswered probes, %v; Read returns ETIMEDOUT",
 		a.TCP.Ext.TCPKeepAlive.Load()-probes, time.Since(start).Round(time.Millisecond))
+}
+
+// A sender whose data is being acknowledged confirms its next hop
+// (dst_confirm_neigh): the neighbour entry stays REACHABLE through many
+// reachable times, with no ARP probe, as Linux's does.
+func TestForwardProgressConfirmsNeighbour(t *testing.T) {
+	nc := neigh.Config{BaseReachable: 300 * time.Millisecond, DelayFirstProbe: 100 * time.Millisecond, RetransTime: 50 * time.Millisecond}
+	a := stacktest.Stack(t, tcp.Config{}, ipv4.Config{Neigh: nc})
+	b := stacktest.Stack(t, tcp.Config{}, ipv4.Config{Neigh: nc})
+	stacktest.Wire(t, a, b, 0)
+	stacktest.EchoTCP(t, b, ":7")
+	c, err := a.Dial("tcp", "10.1.0.2:7")
+	require.NoError(t, err)
+	defer c.Close()
+	go io.Copy(io.Discard, c)
+	requests := a.IP.Neigh.Stats.RequestsOut.Load()
+	buf := make([]byte, 1000)
+	tick := time.NewTicker(2 * time.Millisecond) // a steady trickle across five reachable times
+	defer tick.Stop()
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); <-tick.C {
+		_, err := c.Write(buf)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, requests, a.IP.Neigh.Stats.RequestsOut.Load(), "no ARP probe while TCP made progress")
 }

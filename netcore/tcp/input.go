@@ -324,6 +324,12 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			c.sampleRTTLocked(ack)
 		}
 		c.backoff = 0
+		if now := c.t.clock.Now(); now.Sub(c.neighConfirmed) >= neighConfirmEvery {
+			// Forward progress: the next hop is alive (dst_confirm_neigh),
+			// said at most every neighConfirmEvery, not on every ACK.
+			c.neighConfirmed = now
+			c.t.ip.ConfirmNeighbour(c.id.raddr)
+		}
 		if c.inRecovery {
 			if seqLT(ack, c.recover) {
 				// Partial ACK (RFC 6582, RFC 6675): retransmit the next
