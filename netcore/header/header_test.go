@@ -278,3 +278,32 @@ func BenchmarkChecksum1460(b *testing.B) {
 		Checksum(buf, 0)
 	}
 }
+
+// OptionsFragment keeps the options a later fragment carries (copied
+// flag set: LSRR) and turns the rest (record route, timestamp) into NOPs.
+func TestOptionsFragment(t *testing.T) {
+	opts := []byte{
+		IPOptRR, 7, 4, 0, 0, 0, 0, // record route: not copied
+		IPOptLSRR, 7, 4, 10, 0, 0, 1, // loose source route: copied
+		68, 4, 5, 0, // timestamp: not copied
+		IPOptNOP, IPOptEnd,
+	}
+	ip := make(IPv4, IPv4MinLen+len(opts))
+	EncodeIPv4(ip, IPv4Fields{TotalLen: len(ip), TTL: 64, Protocol: ProtoUDP})
+	ip[0] = 0x40 | byte(len(ip)/4) // 20 bytes of options: a 40-byte header
+	copy(ip[IPv4MinLen:], opts)
+	ip.OptionsFragment()
+	want := []byte{
+		1, 1, 1, 1, 1, 1, 1,
+		IPOptLSRR, 7, 4, 10, 0, 0, 1,
+		1, 1, 1, 1,
+		IPOptNOP, IPOptEnd,
+	}
+	assert.Equal(t, want, []byte(ip[IPv4MinLen:]))
+	// A bad length stops the walk; nothing past it is touched.
+	bad := make(IPv4, IPv4MinLen+4)
+	copy(bad[IPv4MinLen:], []byte{IPOptRR, 40, 9, 9})
+	bad[0] = 0x46
+	bad.OptionsFragment()
+	assert.Equal(t, []byte{IPOptRR, 40, 9, 9}, []byte(bad[IPv4MinLen:]))
+}

@@ -196,6 +196,33 @@ func EncodeIPv4(b []byte, f IPv4Fields) {
 
 // SetFragment rewrites the flags, offset and total length of a header (a
 // fragment being built) and recomputes its checksum.
+// OptionsFragment replaces every option without the copied flag (the
+// type's high bit) with NOPs, as a fragment after the first carries them
+// (RFC 791 3.1, Linux's ip_options_fragment). The header was checked by
+// ParseIPv4: lengths stay within it.
+func (ip IPv4) OptionsFragment() {
+	opts := ip[IPv4MinLen:ip.HeaderLen()]
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case IPOptEnd:
+			return
+		case IPOptNOP:
+			i++
+			continue
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 || i+int(opts[i+1]) > len(opts) {
+			return
+		}
+		n := int(opts[i+1])
+		if opts[i]&0x80 == 0 {
+			for j := i; j < i+n; j++ {
+				opts[j] = IPOptNOP
+			}
+		}
+		i += n
+	}
+}
+
 func (ip IPv4) SetFragment(flags uint16, off, total int) {
 	binary.BigEndian.PutUint16(ip[ipFlagsFrag:], flags|uint16(off/8)&IPv4OffsetMask)
 	binary.BigEndian.PutUint16(ip[ipTotalLen:], uint16(total))

@@ -208,6 +208,14 @@ func (s *Stack) neighOutput(b *skb.Buff, rt Route) error {
 	if s.classify(dst) == addrBroadcast {
 		return neigh.OutputDirect(b, rt.Dev, header.Broadcast)
 	}
+	if dst[0]&0xf0 == 0xe0 {
+		// A multicast group's frames go to its MAC (RFC 1112 6.4,
+		// ip_eth_mc_map): 01:00:5e and the group's low 23 bits, never
+		// through ARP or a gateway.
+		var mac [6]byte
+		MulticastMAC(dst, &mac)
+		return neigh.OutputDirect(b, rt.Dev, mac[:])
+	}
 	next := dst
 	if rt.Gateway.IsValid() {
 		next = rt.Gateway.As4()
@@ -216,8 +224,7 @@ func (s *Stack) neighOutput(b *skb.Buff, rt Route) error {
 }
 
 // fragment is ip_fragment: split the payload into pieces that fit the MTU,
-// each a multiple of 8 bytes but the last, with the header copied (no
-// options are sent, so nothing to filter).
+// each a multiple of 8 bytes but the last, with the header copied.
 func (s *Stack) fragment(b *skb.Buff, rt Route) error {
 	defer b.Free()
 	ip := header.IPv4(b.Data())
@@ -234,6 +241,13 @@ func (s *Stack) fragment(b *skb.Buff, rt Route) error {
 	}
 	baseOff := ip.FragOffset()
 	moreAfter := ip.MoreFragments()
+	// Fragments after the first carry only the options whose copied
+	// flag is set (RFC 791 3.1; ip_options_fragment puts NOPs in place
+	// of the others, keeping the header's length).
+	var buf [60]byte // the longest IPv4 header
+	later := buf[:hl]
+	copy(later, ip[:hl])
+	header.IPv4(later).OptionsFragment()
 	for off := 0; off < len(payload); off += chunk {
 		n := min(chunk, len(payload)-off)
 		f := skb.Alloc(hl + n)
@@ -242,7 +256,11 @@ func (s *Stack) fragment(b *skb.Buff, rt Route) error {
 			return ErrMsgSize
 		}
 		p := f.Put(hl + n)
-		copy(p, ip[:hl])
+		if baseOff+off == 0 {
+			copy(p, ip[:hl])
+		} else {
+			copy(p, later)
+		}
 		copy(p[hl:], payload[off:off+n])
 		flags := uint16(0)
 		if off+n < len(payload) || moreAfter {
@@ -259,4 +277,10 @@ func (s *Stack) fragment(b *skb.Buff, rt Route) error {
 	}
 	s.MIB.FragOKs.Add(1)
 	return nil
+}
+
+// MulticastMAC maps an IPv4 multicast group to its Ethernet address
+// (RFC 1112 6.4): 01:00:5e, then the group's low 23 bits.
+func MulticastMAC(group [4]byte, mac *[6]byte) {
+	*mac = [6]byte{0x01, 0x00, 0x5e, group[1] & 0x7f, group[2], group[3]}
 }

@@ -2,10 +2,12 @@ package udp_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -14,7 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
+	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 	"github.com/ringonet/ringo/netcore/udp"
@@ -305,4 +310,34 @@ loop:
 	assert.EqualValues(t, writers*per, uint64(n)+drops, "every datagram delivered or counted")
 	pc.Close()
 	rg.Wait()
+}
+
+// A datagram to a multicast group leaves for the group's MAC (RFC 1112
+// 6.4, 01:00:5e and the low 23 bits), not through ARP or the default
+// gateway.
+func TestMulticastDestinationMAC(t *testing.T) {
+	a, b := pair(t)
+	require.NoError(t, a.IP.SetDefaultGateway(netip.MustParseAddr("10.1.0.9")))
+	var mu sync.Mutex
+	var dsts []string
+	b.Core.AddTap(&netcore.Tap{Func: func(_ *netcore.Device, frame []byte, dir skb.PktType, _ time.Time) {
+		if len(frame) >= 14 && binary.BigEndian.Uint16(frame[12:]) == header.EtherTypeIPv4 {
+			mu.Lock()
+			dsts = append(dsts, net.HardwareAddr(frame[:6]).String())
+			mu.Unlock()
+		}
+	}})
+	s, err := a.ListenPacket("udp", ":0")
+	require.NoError(t, err)
+	defer s.Close()
+	requests := a.IP.Neigh.Stats.RequestsOut.Load()
+	_, err = s.WriteTo([]byte("mdns"), &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353})
+	require.NoError(t, err)
+	_, err = s.WriteTo([]byte("ssdp"), &net.UDPAddr{IP: net.IPv4(239, 255, 255, 250), Port: 1900})
+	require.NoError(t, err)
+	stacktest.Settle(t, a, b)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"01:00:5e:00:00:fb", "01:00:5e:7f:ff:fa"}, dsts)
+	assert.Equal(t, requests, a.IP.Neigh.Stats.RequestsOut.Load(), "no ARP for a group or the gateway")
 }
