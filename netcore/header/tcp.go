@@ -99,6 +99,7 @@ func (t TCP) DataOffset() int { return int(t[tcpOff]>>4) * 4 }
 func (t TCP) Flags() uint8    { return t[tcpFlags] }
 func (t TCP) Window() uint16  { return binary.BigEndian.Uint16(t[tcpWin:]) }
 func (t TCP) Payload() []byte { return t[t.DataOffset():] }
+func (t TCP) Urgent() uint16  { return binary.BigEndian.Uint16(t[tcpUrg:]) }
 func (t TCP) Options() []byte { return t[TCPMinLen:t.DataOffset()] }
 
 // TCPOptions are the options ringo reads.
@@ -167,6 +168,7 @@ type TCPFields struct {
 	Seq, Ack         uint32
 	Flags            uint8
 	Window           uint16
+	Urgent           uint16 // the urgent pointer, with TCPFlagURG
 	MSS              uint16 // if non-zero, an MSS option is added
 	WScale           int    // if >= 0, a window scale option is added
 	SACKOK           bool   // SACK-permitted (SYNs only)
@@ -230,7 +232,7 @@ func EncodeTCPPartial(b []byte, f TCPFields) {
 	b[tcpFlags] = f.Flags
 	binary.BigEndian.PutUint16(b[tcpWin:], f.Window)
 	binary.BigEndian.PutUint16(b[tcpCheck:], 0)
-	binary.BigEndian.PutUint16(b[tcpUrg:], 0)
+	binary.BigEndian.PutUint16(b[tcpUrg:], f.Urgent)
 	o := b[TCPMinLen:hl]
 	if f.MSS != 0 {
 		o[0], o[1] = TCPOptMSS, 4

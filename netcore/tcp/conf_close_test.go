@@ -226,3 +226,40 @@ func init() {
 		assert.ErrorIs(t, err, syscall.ECONNRESET)
 	})
 }
+
+func init() {
+	add("RFC6093/urgent-data-inline", func(t *testing.T, tc *tester) {
+		// Linux with SO_OOBINLINE, and RFC 6093's advice: the urgent
+		// byte is ordinary data, delivered in order; the pointer
+		// changes nothing ringo sends.
+		c := tc.accept(80, false)
+		tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK | header.TCPFlagPSH | header.TCPFlagURG,
+			Window: tc.win, Urgent: 3}, []byte("ab!cd"))
+		tc.seq += 5
+		s := tc.expect(header.TCPFlagACK, 0)
+		assert.Zero(t, s.tcp.Flags()&header.TCPFlagURG)
+		assert.Equal(t, "ab!cd", string(read(t, c, 5)))
+	})
+	add("RFC9293-3.8.6.2.1/sender-sws-avoidance-nagle", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		require.NoError(t, c.SetNoDelay(false)) // Nagle on
+		_, err := c.Write([]byte("a"))
+		require.NoError(t, err)
+		tc.expect(header.TCPFlagACK|header.TCPFlagPSH, 1)
+		_, err = c.Write([]byte("b"))
+		require.NoError(t, err)
+		_, err = c.Write([]byte("c"))
+		require.NoError(t, err)
+		tc.none("Nagle: small segments wait while one is unacknowledged")
+		tc.ack()
+		tc.expect(header.TCPFlagACK|header.TCPFlagPSH, 2)
+	})
+	add("RFC9293-3.8.6.2.1/nodelay-sends-at-once", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false) // Go's default: no Nagle
+		for _, p := range []string{"a", "b"} {
+			_, err := c.Write([]byte(p))
+			require.NoError(t, err)
+			tc.expect(header.TCPFlagACK|header.TCPFlagPSH, 1)
+		}
+	})
+}

@@ -124,3 +124,46 @@ func init() {
 		assert.EqualValues(t, 1200-40, syn.opt.MSS, "the MSS ringo offers follows the path MTU")
 	})
 }
+
+func init() {
+	addCfg("RFC4821-3/black-hole-halves-segment-size", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		// A path that drops big packets and filters the ICMP that would
+		// say so: full segments go unanswered.
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 1448))
+		require.NoError(t, err)
+		first := tc.next()
+		var sizes []int
+		for i := 0; i < 3; i++ {
+			_, ok := tc.clk.AdvanceToNext()
+			require.True(t, ok)
+			tc.settle()
+			for _, s := range tc.segments() {
+				sizes = append(sizes, len(s.tcp.Payload()))
+				assert.Equal(t, first.tcp.Seq(), s.tcp.Seq())
+			}
+		}
+		assert.Equal(t, []int{1448, 1448, 1024 - 12}, sizes, "after three timeouts the segment is cut to tcp_base_mss")
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPMTUPBlackHole.Load())
+		assert.Equal(t, 1024+40, tc.s.IP.PathMTU(testerIP))
+		tc.rcvNxt = first.tcp.Seq() + 1012
+		tc.ack() // the small one got through
+		tc.settle()
+		rest := tc.segments()
+		require.NotEmpty(t, rest)
+		assert.Equal(t, first.tcp.Seq()+1012, rest[0].tcp.Seq(), "the rest follows at the new size")
+	})
+	addCfg("RFC4821-3/no-mtu-probing-keeps-size", tcp.Config{NoTLP: true, NoMTUProbing: true}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 1448))
+		require.NoError(t, err)
+		tc.next()
+		for i := 0; i < 4; i++ {
+			tc.clk.AdvanceToNext()
+			tc.settle()
+			for _, s := range tc.segments() {
+				assert.Len(t, s.tcp.Payload(), 1448)
+			}
+		}
+	})
+}

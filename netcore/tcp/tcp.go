@@ -87,6 +87,7 @@ type Config struct {
 	NoDelayedACK bool // acknowledge every segment at once
 	NoSYNCookies bool // drop SYNs when the SYN queue is full instead
 	NoOffload    bool // build every segment whole and checksummed, whatever the device offers
+	NoMTUProbing bool // no black-hole detection (RFC 4821): keep the segment size through timeouts
 
 	// Clock runs every TCP timer (retransmission, delayed ACK, keepalive,
 	// TIME-WAIT, the timestamp clock, SYN cookies' counter); nil is the
@@ -132,6 +133,7 @@ type ExtStats struct {
 	OutOfWindowIcmps  atomic.Uint64 // ICMP errors quoting a sequence not in flight, ignored
 	TCPACKSkipped     atomic.Uint64 // ACKs for invalid segments not sent: rate limit (TCPACKSkippedChallenge and kin)
 	TCPMTUReduced     atomic.Uint64 // segment size lowered by Fragmentation Needed
+	TCPMTUPBlackHole  atomic.Uint64 // segment size halved after timeouts in a row (RFC 4821 black hole)
 	TCPKeepAlive      atomic.Uint64 // keepalive probes sent
 	TCPChallengeACK   atomic.Uint64
 	TCPOFOQueue       atomic.Uint64 // segments put on the out-of-order queue

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ringonet/ringo/netcore/clock"
+	"github.com/ringonet/ringo/netcore/header"
 )
 
 // connTimer is a timer made once per connection and re-armed, so arming
@@ -212,10 +213,13 @@ func (c *Conn) onRTO() {
 		c.ssthresh = c.cc.ssthresh(c)
 		c.cc.lossEvent(c)
 	}
+	c.backoff++
+	if c.backoff >= blackHoleAfter && c.sndWnd > 0 {
+		c.blackHoleLocked()
+	}
 	c.cwnd = c.mss
 	c.inRecovery = false
 	c.dupAcks = 0
-	c.backoff++
 	// RFC 2018 8: after a timeout the scoreboard is not trusted.
 	c.sacked, c.sackedBytes = c.sacked[:0], 0
 	switch {
@@ -280,4 +284,37 @@ func (c *Conn) armFinWait2Locked() {
 func (c *Conn) armTimeWaitLocked() {
 	c.timerKind = timeWaitTimer
 	c.rtx.arm(2 * c.t.cfg.MSL)
+}
+
+// Black-hole detection (RFC 4821 3, Linux's tcp_mtu_probing): a path
+// that drops big packets without an ICMP error (a filter eating
+// Fragmentation Needed) looks like a dead peer. After blackHoleAfter
+// timeouts in a row the segment size drops to baseMSS, then halves at
+// each further timeout, and the path MTU with it: if small segments get
+// through, the transfer goes on.
+const (
+	blackHoleAfter = 3    // tcp_retries1
+	baseMSS        = 1024 // tcp_base_mss
+)
+
+func (c *Conn) blackHoleLocked() {
+	if c.t.cfg.NoMTUProbing || (c.state != Established && c.state != CloseWait && c.state != FinWait1) {
+		return
+	}
+	opt := 0 // option bytes every segment carries
+	if c.tsOK {
+		opt = 12
+	}
+	// First down to tcp_base_mss, then half of that each time, not
+	// below the 536 bytes every host takes.
+	full := baseMSS
+	if c.mss+opt <= baseMSS {
+		full = max((c.mss+opt)/2, defaultMSS)
+	}
+	if full-opt >= c.mss {
+		return
+	}
+	c.mss = full - opt
+	c.t.ip.UpdatePMTU(c.id.raddr, full+header.IPv4MinLen+header.TCPMinLen)
+	c.t.Ext.TCPMTUPBlackHole.Add(1)
 }
