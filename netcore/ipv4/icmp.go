@@ -156,10 +156,16 @@ func (s *Stack) SendError(b *skb.Buff, typ, code uint8, info uint32) {
 	case header.ICMPTimeExceeded:
 		s.ICMP.OutTimeExcds.Add(1)
 	}
-	if err := s.Output(e, from, src, header.ProtoICMP, OutputOpts{Priority: 7}); err != nil {
+	// An error goes with internetwork-control precedence and the
+	// offending packet's type of service (RFC 1812 4.3.2.5, icmp_send).
+	tos := orig.TOS()&0x1e | iptosPrecInternetControl
+	if err := s.Output(e, from, src, header.ProtoICMP, OutputOpts{Priority: 7, TOS: tos}); err != nil {
 		s.ICMP.OutErrors.Add(1)
 	}
 }
+
+// iptosPrecInternetControl is IP precedence 6 (IPTOS_PREC_INTERNETCONTROL).
+const iptosPrecInternetControl = 0xc0
 
 // neighUnreachable takes a packet the neighbour layer could not resolve:
 // the local sender hears "host unreachable" (arp_error_report).

@@ -375,6 +375,11 @@ func (t *Table) Receive(b *skb.Buff) {
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagSYN:
 		l.syn(id, seg)
 	case l != nil && seg.Flags()&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST) == header.TCPFlagACK && l.cookieACK(id, seg):
+	case l != nil && seg.Flags()&header.TCPFlagACK == 0:
+		// A listener answers only an ACK with RST; a FIN, data or
+		// nothing without one is dropped (tcp_rcv_state_process's
+		// LISTEN case).
+		t.Stats.InErrs.Add(1)
 	case seg.Flags()&header.TCPFlagRST == 0:
 		t.sendReset(id, seg)
 	}
