@@ -277,7 +277,6 @@ var divergences = map[string]string{
 	"arp_notify/address-added-announced":          "ringo announces an address it adds with a gratuitous ARP (Linux does with arp_notify=1; its default is 0)",
 }
 
-
 // udpToSocket binds a target socket at addr, sends the tester's datagram
 // u and records the frames back and what the socket read.
 func udpToSocket(r *diffRig, addr string, u []byte) []string {
