@@ -12,19 +12,20 @@ import (
 //	| htype | ptype |hln|pln|  op   | sender MAC | s. IP | target MAC | t. IP |
 //	+-------+-------+---+---+-------+------------+-------+------------+-------+
 const (
-	arpHType   = 0
-	arpPType   = 2
-	arpHLen    = 4
-	arpPLen    = 5
-	arpOp      = 6
-	arpSHA     = 8
-	arpSPA     = 14
-	arpTHA     = 18
-	arpTPA     = 24
-	ARPLen     = 28
-	ARPRequest = 1
-	ARPReply   = 2
-	arpHTEther = 1
+	arpHType     = 0
+	arpPType     = 2
+	arpHLen      = 4
+	arpPLen      = 5
+	arpOp        = 6
+	arpSHA       = 8
+	arpSPA       = 14
+	arpTHA       = 18
+	arpTPA       = 24
+	ARPLen       = 28
+	ARPRequest   = 1
+	ARPReply     = 2
+	arpHTEther   = 1
+	arpHTIEEE802 = 6 // ARPHRD_IEEE802
 )
 
 // ARP is a view of an ARP packet for IPv4 over Ethernet.
@@ -37,7 +38,9 @@ func ParseARP(b []byte) (ARP, error) {
 		return nil, ErrTruncated
 	}
 	a := ARP(b[:ARPLen])
-	if binary.BigEndian.Uint16(a[arpHType:]) != arpHTEther || binary.BigEndian.Uint16(a[arpPType:]) != EtherTypeIPv4 ||
+	// An Ethernet device takes hardware type 6 (IEEE 802) as well as 1,
+	// as Linux's arp_rcv does.
+	if ht := binary.BigEndian.Uint16(a[arpHType:]); ht != arpHTEther && ht != arpHTIEEE802 || binary.BigEndian.Uint16(a[arpPType:]) != EtherTypeIPv4 ||
 		a[arpHLen] != 6 || a[arpPLen] != 4 {
 		return nil, ErrMalformed
 	}

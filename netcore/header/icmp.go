@@ -11,12 +11,14 @@ const (
 	icmpRest  = 4
 	ICMPv4Len = 8
 
-	ICMPEchoReply    = 0
-	ICMPDestUnreach  = 3
-	ICMPRedirect     = 5
-	ICMPEcho         = 8
-	ICMPTimeExceeded = 11
-	ICMPParamProblem = 12
+	ICMPEchoReply      = 0
+	ICMPDestUnreach    = 3
+	ICMPRedirect       = 5
+	ICMPEcho           = 8
+	ICMPTimeExceeded   = 11
+	ICMPParamProblem   = 12
+	ICMPTimestamp      = 13
+	ICMPTimestampReply = 14
 
 	// Destination unreachable codes.
 	ICMPNetUnreach  = 0

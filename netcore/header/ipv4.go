@@ -2,6 +2,7 @@ package header
 
 import (
 	"encoding/binary"
+	"fmt"
 )
 
 // IPv4 header (RFC 791 3.1):
@@ -46,11 +47,12 @@ const (
 
 // IP option types (RFC 791 3.1).
 const (
-	IPOptEnd  = 0
-	IPOptNOP  = 1
-	IPOptRR   = 7    // record route
-	IPOptLSRR = 0x83 // loose source and record route
-	IPOptSSRR = 0x89 // strict source and record route
+	IPOptEnd       = 0
+	IPOptNOP       = 1
+	IPOptRR        = 7 // record route
+	IPOptTimestamp = 68
+	IPOptLSRR      = 0x83 // loose source and record route
+	IPOptSSRR      = 0x89 // strict source and record route
 )
 
 // IPv4 is a view of an IPv4 header and what follows it.
@@ -92,26 +94,55 @@ func ParseIPv4(b []byte) (IPv4, error) {
 	return ip, nil
 }
 
-// checkOptions walks the option list (RFC 791): END and NOP are one byte,
-// every other option has a length byte of at least 2 that fits. Options
-// are not acted on, only checked so that nothing reads past them.
+// OptionError is a malformed IPv4 option: Offset is the byte at fault,
+// counted from the start of the header, as ICMP Parameter Problem's
+// pointer gives it (RFC 792, ip_options_compile). It is ErrMalformed.
+type OptionError struct{ Offset int }
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("header: malformed IPv4 option at byte %d", e.Offset)
+}
+func (e *OptionError) Unwrap() error { return ErrMalformed }
+
+// checkOptions walks the option list (RFC 791) as ip_options_compile
+// does: END and NOP are one byte, every other option has a length byte
+// of at least 2 that fits; record route and timestamp have their
+// minimum lengths and pointers. Options are not acted on, only checked
+// so that nothing reads past them.
 func checkOptions(opts []byte) error {
+	bad := func(i int) error { return &OptionError{Offset: IPv4MinLen + i} }
 	for i := 0; i < len(opts); {
 		switch opts[i] {
 		case IPOptEnd:
 			return nil
 		case IPOptNOP:
 			i++
-		default:
-			if i+1 >= len(opts) {
-				return ErrMalformed
-			}
-			l := int(opts[i+1])
-			if l < 2 || i+l > len(opts) {
-				return ErrMalformed
-			}
-			i += l
+			continue
 		}
+		if i+1 >= len(opts) {
+			return bad(i)
+		}
+		l := int(opts[i+1])
+		if l < 2 || i+l > len(opts) {
+			return bad(i)
+		}
+		switch opts[i] {
+		case IPOptRR, IPOptLSRR, IPOptSSRR:
+			if l < 3 {
+				return bad(i + 1)
+			}
+			if opts[i+2] < 4 {
+				return bad(i + 2)
+			}
+		case IPOptTimestamp:
+			if l < 4 {
+				return bad(i + 1)
+			}
+			if opts[i+2] < 5 {
+				return bad(i + 2)
+			}
+		}
+		i += l
 	}
 	return nil
 }

@@ -84,11 +84,7 @@ func parseTCP(b []byte, src, dst [4]byte, verify bool) (TCP, error) {
 	if verify && Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))) != 0 {
 		return nil, ErrChecksum
 	}
-	t := TCP(b)
-	if _, err := t.parseOptions(); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return TCP(b), nil
 }
 
 func (t TCP) SrcPort() uint16 { return binary.BigEndian.Uint16(t[tcpSrc:]) }
@@ -115,7 +111,10 @@ type TCPOptions struct {
 	NSACK int
 }
 
-// ParsedOptions returns the options (the view was checked by ParseTCP).
+// ParsedOptions returns the options ringo reads. A malformed option (a
+// length below 2 or past the header) ends the walk with what came
+// before it, as Linux's tcp_parse_options does: the segment itself is
+// still good.
 func (t TCP) ParsedOptions() TCPOptions {
 	o, _ := t.parseOptions()
 	return o

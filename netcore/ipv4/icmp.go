@@ -35,6 +35,10 @@ func (h icmpHandler) Receive(b *skb.Buff) {
 		st.InEchos.Add(1)
 		s.echoReply(b, ip)
 		return
+	case header.ICMPTimestamp:
+		st.InTimestamps.Add(1)
+		s.timestampReply(b, ip)
+		return
 	case header.ICMPEchoReply:
 		st.InEchoReps.Add(1)
 		s.pings.deliver(m.Ident(), m.Seq(), nil)
@@ -105,7 +109,8 @@ func (s *Stack) echoReply(b *skb.Buff, ip header.IPv4) {
 	s.ICMP.OutMsgs.Add(1)
 	s.ICMP.OutEchoReps.Add(1)
 	b.Dev = nil
-	if err := s.Output(b, src, dst, header.ProtoICMP, OutputOpts{}); err != nil {
+	// The reply keeps the request's type of service (icmp_reply).
+	if err := s.Output(b, src, dst, header.ProtoICMP, OutputOpts{TOS: ip.TOS()}); err != nil {
 		s.ICMP.OutErrors.Add(1)
 	}
 }
@@ -331,4 +336,33 @@ func (t *tokenBucket) allow() bool {
 	}
 	t.tokens--
 	return true
+}
+
+// timestampReply answers an ICMP Timestamp request (RFC 792, Linux's
+// icmp_timestamp): the originate time back, and the receive and transmit
+// times, both now, in milliseconds since midnight UT. b's data is the
+// ICMP message; b is consumed.
+func (s *Stack) timestampReply(b *skb.Buff, ip header.IPv4) {
+	defer b.Free()
+	m := b.Data()
+	if len(m) < 20 || s.classify(ip.Dst()) != addrLocal {
+		s.ICMP.InErrors.Add(1)
+		return
+	}
+	r := skb.Alloc(20)
+	if r == nil {
+		return
+	}
+	p := r.Put(20)
+	copy(p[4:12], m[4:12]) // identifier, sequence, originate
+	now := time.Now().UTC()
+	ms := uint32(now.Sub(now.Truncate(24*time.Hour)) / time.Millisecond)
+	binary.BigEndian.PutUint32(p[12:], ms)
+	binary.BigEndian.PutUint32(p[16:], ms)
+	header.EncodeICMPv4(p, header.ICMPTimestampReply, 0, binary.BigEndian.Uint32(m[4:8]))
+	s.ICMP.OutMsgs.Add(1)
+	s.ICMP.OutTimestampReps.Add(1)
+	if err := s.Output(r, ip.Dst(), ip.Src(), header.ProtoICMP, OutputOpts{TOS: ip.TOS()}); err != nil {
+		s.ICMP.OutErrors.Add(1)
+	}
 }

@@ -19,6 +19,16 @@ func (s *Stack) ipRcv(b *skb.Buff) {
 	}
 	s.MIB.InReceives.Add(1)
 	ip, err := header.ParseIPv4(b.Data())
+	var optErr *header.OptionError
+	if errors.As(err, &optErr) {
+		// A malformed option: ICMP Parameter Problem pointing at it
+		// (ip_options_compile's error path).
+		s.MIB.InHdrErrors.Add(1)
+		b.SetNetworkHeader()
+		s.SendError(b, header.ICMPParamProblem, 0, uint32(optErr.Offset)<<24)
+		b.Free()
+		return
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, header.ErrTruncated):
@@ -35,9 +45,9 @@ func (s *Stack) ipRcv(b *skb.Buff) {
 	b.Trim(len(ip)) // drop Ethernet padding past the total length
 	b.SetNetworkHeader()
 	src, dst := ip.Src(), ip.Dst()
-	// Martians, loopback from the wire, and our own address as the source
+	// Martians, loopback from the wire (either way), and our own address as the source
 	// of a packet from outside (Linux's accept_local=0: LAND and friends).
-	if isMartianSource(src) || dev != s.lo && (src[0] == 127 || s.classify(src) == addrLocal) {
+	if isMartianSource(src) || dev != s.lo && (src[0] == 127 || dst[0] == 127 || s.classify(src) == addrLocal) {
 		s.MIB.InAddrErrors.Add(1)
 		b.Free()
 		return

@@ -40,23 +40,25 @@ type IPStats struct {
 
 // ICMPStats are the Icmp: counters of /proc/net/snmp.
 type ICMPStats struct {
-	InMsgs          atomic.Uint64
-	InErrors        atomic.Uint64
-	InCsumErrors    atomic.Uint64
-	InDestUnreachs  atomic.Uint64
-	InTimeExcds     atomic.Uint64
-	InParmProbs     atomic.Uint64
-	InRedirects     atomic.Uint64
-	InEchos         atomic.Uint64
-	InEchoReps      atomic.Uint64
-	OutMsgs         atomic.Uint64
-	OutErrors       atomic.Uint64
-	OutRateLimited  atomic.Uint64
-	OutDestUnreachs atomic.Uint64
-	OutTimeExcds    atomic.Uint64
-	OutEchos        atomic.Uint64
-	OutEchoReps     atomic.Uint64
-	InBroadcastEcho atomic.Uint64 // ignored echoes to broadcast addresses
+	InMsgs           atomic.Uint64
+	InErrors         atomic.Uint64
+	InCsumErrors     atomic.Uint64
+	InDestUnreachs   atomic.Uint64
+	InTimeExcds      atomic.Uint64
+	InParmProbs      atomic.Uint64
+	InRedirects      atomic.Uint64
+	InEchos          atomic.Uint64
+	InEchoReps       atomic.Uint64
+	InTimestamps     atomic.Uint64
+	OutMsgs          atomic.Uint64
+	OutErrors        atomic.Uint64
+	OutRateLimited   atomic.Uint64
+	OutDestUnreachs  atomic.Uint64
+	OutTimeExcds     atomic.Uint64
+	OutEchos         atomic.Uint64
+	OutEchoReps      atomic.Uint64
+	OutTimestampReps atomic.Uint64
+	InBroadcastEcho  atomic.Uint64 // ignored echoes to broadcast addresses
 }
 
 // WriteSNMP prints the counters in /proc/net/snmp's layout: a line of

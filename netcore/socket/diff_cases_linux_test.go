@@ -252,6 +252,8 @@ func diffCases() []diffCase {
 	listening("fin-without-ack-dropped", header.TCPFields{Seq: 1000, Flags: header.TCPFlagFIN, Window: 1000}, nil)
 	listening("data-without-ack-dropped", header.TCPFields{Seq: 1000, Flags: header.TCPFlagPSH, Window: 1000}, []byte("early"))
 
+	cs = append(cs, moreDiffCases()...)
+
 	// Where ringo deliberately differs (docs/divergences.md).
 	add("arp_notify/address-added-announced", func(r *diffRig) []string {
 		// The rigs drop what adding 10.0.0.1 sent; add another.

@@ -53,10 +53,9 @@ func (c *Conn) unlock() {
 			bl[i].b.Free()
 			bl[i] = backlogSeg{}
 		}
-		if len(bl) > 0 && c.ackPending > 0 && c.state != Closed && c.state != TimeWait {
-			c.sendAckLocked() // the batch these segments came in has ended
-		}
-		if c.flushACK.Swap(false) {
+		// The receive batch these segments came in has ended: its ACK
+		// goes now (a lone segment's stays with the delayed-ACK timer).
+		if (c.flushACK.Swap(false) || len(bl) > 0) && c.ackQueued {
 			c.flushACKLocked()
 		}
 		if len(bl) > 0 {

@@ -262,10 +262,17 @@ func (t *Table) flushACKs() {
 	for i, c := range q {
 		q[i] = nil
 		if !c.mu.TryLock() {
-			c.flushACK.Store(true) // the holder sends it as it lets go
+			// The holder sends it as it lets go; if it let go before
+			// seeing the flag, take the lock now and send it here.
+			c.flushACK.Store(true)
+			if c.mu.TryLock() {
+				c.unlock()
+			}
 			continue
 		}
-		c.flushACKLocked()
+		if c.ackQueued { // not sent since by the holder of the lock
+			c.flushACKLocked()
+		}
 		c.unlock()
 	}
 }
