@@ -49,6 +49,7 @@ type diffRig struct {
 
 	mu  sync.Mutex
 	got [][]byte // frames the target sent, whole
+	isn uint32   // the target's ISN on the case's connection, once established
 
 	// The target's sockets, opened where the target lives.
 	addAddress   func(prefix string)
@@ -276,7 +277,10 @@ func (r *diffRig) canon(f []byte) string {
 			o := th.ParsedOptions()
 			s += fmt.Sprintf(" tcp %d>%d %s", th.SrcPort(), th.DstPort(), flagsString(th.Flags()))
 			if th.Flags()&header.TCPFlagSYN == 0 {
-				s += fmt.Sprintf(" seq %d", th.Seq()) // a SYN's is the ISN: random
+				// Relative to the target's ISN once a connection is up
+				// (r.isn), absolute otherwise (a RST's seq is the ACK
+				// it answers).
+				s += fmt.Sprintf(" seq %d", th.Seq()-r.isn)
 			}
 			if th.Flags()&header.TCPFlagACK != 0 {
 				s += fmt.Sprintf(" ack %d", th.Ack())
@@ -365,3 +369,30 @@ func udpDatagram(sport, dport uint16, payload []byte, noCsum bool) []byte {
 }
 
 func addAddress(r *diffRig, prefix string) { r.addAddress(prefix) }
+
+// establish makes the target listen on port and the tester connect from
+// port 40002 (ISN 1000, MSS 1460, no other options); it returns the
+// listener and the target's next sequence number relative to its ISN
+// (1). Frames from then on show the target's sequence numbers relative
+// to its ISN.
+func (r *diffRig) establish(port uint16) net.Listener {
+	r.t.Helper()
+	l, err := r.listen("tcp4", fmt.Sprintf(":%d", port))
+	require.NoError(r.t, err)
+	syn := stacktest.Segment(header.TCPFields{SrcPort: 40002, DstPort: port, Seq: 1000, Flags: header.TCPFlagSYN, Window: 64240, MSS: 1460, WScale: -1}, diffTester, diffTarget, nil)
+	r.send(r.ip(header.IPv4Fields{Protocol: header.ProtoTCP}, syn))
+	var isn uint32
+	found := false
+	for _, f := range r.take() {
+		if ip, err := header.ParseIPv4(f[header.EthernetLen:]); err == nil && ip.Protocol() == header.ProtoTCP {
+			th := header.TCP(ip.Payload())
+			isn, found = th.Seq(), true
+		}
+	}
+	require.True(r.t, found, "no SYN-ACK")
+	r.isn = isn
+	ack := stacktest.Segment(header.TCPFields{SrcPort: 40002, DstPort: port, Seq: 1001, Ack: isn + 1, Flags: header.TCPFlagACK, Window: 64240, WScale: -1}, diffTester, diffTarget, nil)
+	r.send(r.ip(header.IPv4Fields{Protocol: header.ProtoTCP}, ack))
+	r.take()
+	return l
+}

@@ -301,6 +301,31 @@ func moreDiffCases() []diffCase {
 		r.send(f)
 		return r.frames()
 	})
+	// An established connection (tcp_validate_incoming, RFC 5961): the
+	// tester is at 1001, the target at its ISN+1.
+	estab := func(name string, f header.TCPFields, payload []byte) {
+		add("tcp_validate_incoming/"+name, func(r *diffRig) []string {
+			l := r.establish(80)
+			defer l.Close()
+			g := f // the case runs once a target: f stays as written
+			g.SrcPort, g.DstPort, g.WScale = 40002, 80, -1
+			if g.Flags&header.TCPFlagACK != 0 {
+				g.Ack += r.isn
+			}
+			r.send(r.ip(header.IPv4Fields{Protocol: header.ProtoTCP}, stacktest.Segment(g, diffTester, diffTarget, payload)))
+			return r.frames()
+		})
+	}
+	estab("rst-exact-resets", header.TCPFields{Seq: 1001, Flags: header.TCPFlagRST}, nil)
+	estab("rst-in-window-challenge-ack", header.TCPFields{Seq: 1101, Flags: header.TCPFlagRST}, nil)
+	estab("rst-out-of-window-ignored", header.TCPFields{Seq: 1001 + 1<<30, Flags: header.TCPFlagRST}, nil)
+	estab("syn-in-window-challenge-ack", header.TCPFields{Seq: 1101, Flags: header.TCPFlagSYN}, nil)
+	estab("data-in-order-acked", header.TCPFields{Seq: 1001, Ack: 1, Flags: header.TCPFlagACK | header.TCPFlagPSH, Window: 64240}, []byte("hello"))
+	estab("data-out-of-window-dup-ack", header.TCPFields{Seq: 1001 + 1<<30, Ack: 1, Flags: header.TCPFlagACK, Window: 64240}, []byte("far"))
+	estab("old-data-dup-ack", header.TCPFields{Seq: 901, Ack: 1, Flags: header.TCPFlagACK, Window: 64240}, []byte("old"))
+	estab("ack-of-unsent-data", header.TCPFields{Seq: 1001, Ack: 5000, Flags: header.TCPFlagACK, Window: 64240}, nil)
+	estab("fin-acked", header.TCPFields{Seq: 1001, Ack: 1, Flags: header.TCPFlagFIN | header.TCPFlagACK, Window: 64240}, nil)
+	estab("data-without-ack-flag-dropped", header.TCPFields{Seq: 1001, Flags: header.TCPFlagPSH, Window: 64240}, []byte("noack"))
 	return cs
 }
 
