@@ -111,10 +111,7 @@ func init() {
 		assert.Equal(t, tcp.Established, c.State())
 	})
 	add("RFC9293-3.10.7.4/syn-rcvd-rst-returns-to-listen", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(synOpts(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240}), nil)
 		tc.next()
 		tc.rst(tc.iss + 1)
@@ -123,10 +120,7 @@ func init() {
 		assert.Empty(t, tc.s.TCP.Sockets()[1:], "only the listener")
 	})
 	add("RFC9293-3.10.7.4/syn-rcvd-bad-ack-rst", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(synOpts(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240}), nil)
 		sa := tc.next()
 		tc.inject(header.TCPFields{Seq: tc.iss + 1, Ack: sa.tcp.Seq() + 1000, Flags: header.TCPFlagACK, Window: 502}, nil)

@@ -145,10 +145,7 @@ func init() {
 		}
 	})
 	add("RFC9293-3.8.6.1/peer-window-respected", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		l := tc.listen(80)
 		tc.inject(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 2000, MSS: 1460, WScale: -1}, nil)
 		tc.seq = tc.iss + 1
 		sa := tc.next()
@@ -308,17 +305,14 @@ func init() {
 		assert.EqualValues(t, 7777, s.opt.TSEcr)
 	})
 	add("RFC7323-2.3/window-scaled-after-syn", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		l := tc.listen(80)
 		tc.inject(synOpts(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240}), nil)
 		tc.seq = tc.iss + 1
 		sa := tc.next()
 		tc.rcvNxt = sa.tcp.Seq() + 1
 		tc.ts = true
 		tc.ack()
-		_, err = l.Accept()
+		_, err := l.Accept()
 		require.NoError(t, err)
 		tc.data(10)
 		s := tc.expect(header.TCPFlagACK, 0)

@@ -14,10 +14,7 @@ import (
 
 func init() {
 	add("RFC9293-3.5/passive-open-syn-ack-options", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(synOpts(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240}), nil)
 		sa := tc.next()
 		assert.Equal(t, "SYN|ACK", flagNames(sa.tcp.Flags()))
@@ -65,10 +62,7 @@ func init() {
 		}
 	})
 	add("RFC9293-3.7.1/mss-clamped-to-peer", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		l := tc.listen(80)
 		tc.inject(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240, MSS: 1000, WScale: -1}, nil)
 		tc.seq = tc.iss + 1
 		sa := tc.next()
@@ -111,46 +105,31 @@ func init() {
 		tc.none("a RST is never answered")
 	})
 	add("RFC9293-3.10.7.2/listen-ack-gets-rst", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(header.TCPFields{Seq: 777, Ack: 4242, Flags: header.TCPFlagACK, Window: 1000}, nil)
 		s := tc.next()
 		assert.Equal(t, "RST", flagNames(s.tcp.Flags()))
 		assert.EqualValues(t, 4242, s.tcp.Seq())
 	})
 	add("RFC9293-3.10.7.2/listen-rst-ignored", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.rst(777)
 		tc.none("RST to a listener")
 	})
 	add("tcp_rcv_state_process/listen-syn-fin-dropped", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(header.TCPFields{Seq: 777, Flags: header.TCPFlagSYN | header.TCPFlagFIN, Window: 1000, WScale: -1}, nil)
 		tc.none("Linux discards SYN+FIN in LISTEN")
 	})
 	add("RFC9293-3.10.7.2/syn-data-not-acked", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(synOpts(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240}), []byte("early"))
 		sa := tc.next()
 		assert.Equal(t, "SYN|ACK", flagNames(sa.tcp.Flags()))
 		assert.Equal(t, tc.iss+1, sa.tcp.Ack(), "data on a SYN is not taken without Fast Open")
 	})
 	add("RFC6298-5/syn-ack-retransmitted-after-1s", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(synOpts(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240}), nil)
 		first := tc.next()
 		tc.advance(999 * time.Millisecond)
@@ -254,10 +233,7 @@ func init() {
 		assert.False(t, s.opt.TS)
 	})
 	add("RFC7323-2.2/syn-window-unscaled", func(t *testing.T, tc *tester) {
-		l, err := tc.s.Listen("tcp", ":80")
-		require.NoError(t, err)
-		defer l.Close()
-		tc.port = 80
+		tc.listen(80)
 		tc.inject(synOpts(header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240}), nil)
 		sa := tc.next()
 		assert.LessOrEqual(t, sa.tcp.Window(), uint16(65535))

@@ -262,14 +262,22 @@ func synOpts(f header.TCPFields) header.TCPFields {
 	return f
 }
 
-// accept makes ringo listen on port and the tester connect to it (with
-// synOpts unless plain), and returns the connection ringo accepted.
-func (tc *tester) accept(port uint16, plain bool) *tcp.Conn {
+// listen makes ringo listen on port (closed when the test ends) and
+// points the tester at it.
+func (tc *tester) listen(port uint16) net.Listener {
 	tc.t.Helper()
 	l, err := tc.s.Listen("tcp", fmt.Sprintf(":%d", port))
 	require.NoError(tc.t, err)
 	tc.t.Cleanup(func() { l.Close() })
 	tc.port = port
+	return l
+}
+
+// accept makes ringo listen on port and the tester connect to it (with
+// synOpts unless plain), and returns the connection ringo accepted.
+func (tc *tester) accept(port uint16, plain bool) *tcp.Conn {
+	tc.t.Helper()
+	l := tc.listen(port)
 	syn := header.TCPFields{Seq: tc.iss, Flags: header.TCPFlagSYN, Window: 64240, WScale: -1}
 	if !plain {
 		syn = synOpts(syn)
