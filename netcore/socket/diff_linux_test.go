@@ -107,16 +107,25 @@ func linuxTarget(t *testing.T) *diffRig {
 	c.AddPacketType(header.EtherTypeIPv4, r.capture)
 	c.AddPacketType(header.EtherTypeARP, r.capture)
 	r.settle = func() {
-		// The kernel answers within microseconds; a frame it will send
-		// has come once the wire has been quiet for a while.
+		// The kernel answers within microseconds of the write, in the
+		// writer's system call; what it sends comes up through the TAP's
+		// reader and the tester's softnet. Both are settled when the
+		// tester's core is idle and the TAP has stayed quiet for 100 ms,
+		// long enough for a loaded machine (the QEMU tests run beside
+		// these) to schedule the reader.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		last, quiet := -1, time.Now()
-		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); <-tick.C {
+			require.NoError(t, c.Quiesce(ctx))
 			r.mu.Lock()
 			n := len(r.got)
 			r.mu.Unlock()
 			if n != last {
 				last, quiet = n, time.Now()
-			} else if time.Since(quiet) > 40*time.Millisecond {
+			} else if time.Since(quiet) > 100*time.Millisecond {
 				return
 			}
 		}
