@@ -216,14 +216,16 @@ func (tc *tester) icmps() []header.IPv4 {
 func (tc *tester) next() seg {
 	tc.t.Helper()
 	var got []seg
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	// A socket call on another goroutine may not have sent it yet: look
+	// again each millisecond, for up to 5 s.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(5 * time.Second); ; <-tick.C {
 		tc.settle()
 		got = append(got, tc.segments()...)
 		if len(got) > 0 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(time.Millisecond) // a socket call on another goroutine
 	}
 	require.Len(tc.t, got, 1, "segments ringo sent: %v", got)
 	return got[0]
