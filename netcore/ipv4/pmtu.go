@@ -2,6 +2,7 @@ package ipv4
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,7 @@ type pmtuEntry struct {
 type pmtuCache struct {
 	mu sync.Mutex
 	m  map[[4]byte]pmtuEntry
+	n  atomic.Int32 // entries: output skips the lock while there are none
 }
 
 // UpdatePMTU records that packets to dst must not exceed mtu (clamped to
@@ -57,6 +59,7 @@ func (s *Stack) UpdatePMTU(dst [4]byte, mtu int) bool {
 		delete(c.m, oldest)
 	}
 	c.m[dst] = pmtuEntry{mtu: mtu, expires: time.Now().Add(PMTUExpires)}
+	c.n.Store(int32(len(c.m)))
 	return true
 }
 
@@ -73,11 +76,15 @@ func (s *Stack) PathMTU(dst [4]byte) int {
 func (s *Stack) routeMTU(rt Route, dst [4]byte) int {
 	mtu := rt.Dev.MTU()
 	c := &s.pmtu
+	if c.n.Load() == 0 {
+		return mtu // the common case: nothing learnt, no lock on the output path
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[dst]; ok {
 		if time.Now().After(e.expires) {
 			delete(c.m, dst)
+			c.n.Store(int32(len(c.m)))
 		} else if e.mtu < mtu {
 			mtu = e.mtu
 		}
