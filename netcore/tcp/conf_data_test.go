@@ -442,3 +442,47 @@ func init() {
 		assert.Equal(t, tc.iss+1+uint32(100*queued), segs[len(segs)-1].tcp.Ack(), "what was queued, in order; the peer resends the rest")
 	})
 }
+
+func init() {
+	// undoScenario: ringo resends the second of 8 segments after three
+	// SACKs; the ACK that covers it echoes echo (a TSval ringo sent).
+	undoScenario := func(t *testing.T, tc *tester, useOriginal bool) tcp.Info {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 8*1448))
+		require.NoError(t, err)
+		tc.settle()
+		segs := tc.segments()
+		require.Len(t, segs, 8)
+		original := segs[1].opt.TSVal
+		tc.advance(5 * time.Millisecond) // the resend's TSval is later
+		una := segs[1].tcp.Seq()
+		tc.inject(header.TCPFields{Seq: tc.seq, Ack: una, Flags: header.TCPFlagACK, Window: tc.win}, nil)
+		for i := 2; i <= 4; i++ {
+			f := header.TCPFields{Seq: tc.seq, Ack: una, Flags: header.TCPFlagACK, Window: tc.win, NSACK: 1}
+			f.SACK[0] = header.SACKBlock{Left: segs[2].tcp.Seq(), Right: segs[i].tcp.Seq() + 1448}
+			tc.inject(f, nil)
+		}
+		tc.settle()
+		resent := tc.segments()
+		require.NotEmpty(t, resent)
+		require.Equal(t, una, resent[0].tcp.Seq())
+		echo := resent[0].opt.TSVal
+		if useOriginal {
+			echo = original
+		}
+		require.NotEqual(t, original, resent[0].opt.TSVal)
+		end := segs[7].tcp.Seq() + 1448
+		tc.inject(header.TCPFields{Seq: tc.seq, Ack: end, Flags: header.TCPFlagACK, Window: tc.win, TS: true, TSVal: tc.tsVal, TSEcr: echo}, nil)
+		return c.Info()
+	}
+	addCfg("RFC3522/spurious-recovery-undone", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		info := undoScenario(t, tc, true)
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPSpuriousUndo.Load(), "the echo is the original's: it was reordered, not lost")
+		assert.GreaterOrEqual(t, info.Cwnd, 10*1448, "the window the needless cut took is back")
+	})
+	addCfg("RFC3522/real-loss-not-undone", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		info := undoScenario(t, tc, false)
+		assert.Zero(t, tc.s.TCP.Ext.TCPSpuriousUndo.Load(), "the echo is the resend's: the loss was real")
+		assert.Equal(t, 11*1448*7/10, info.Ssthresh, "cut to 0.7 of the 11 segments the window had grown to")
+	})
+}

@@ -84,8 +84,13 @@ type Conn struct {
 	cc                  congestionOps
 	dupAcks             int
 	inRecovery          bool
-	recover             uint32
-	noDelay             bool // Nagle off (Go's default for TCP sockets)
+	// Undo of a needless recovery (Eifel, RFC 3522): the window before
+	// it, the first sequence it resent and when (our TSval then).
+	undoCwnd, undoSsthresh int
+	undoSeq, undoStamp     uint32
+	undoArmed              bool
+	recover                uint32
+	noDelay                bool // Nagle off (Go's default for TCP sockets)
 
 	// Options agreed in the handshake.
 	sackOK, tsOK bool

@@ -324,6 +324,20 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			c.sampleRTTLocked(ack)
 		}
 		c.backoff = 0
+		if c.undoArmed && seqLT(c.undoSeq, ack) {
+			// The ACK that covers the first segment recovery resent:
+			// if it echoes a timestamp from before the resend, the
+			// original got there (it was reordered, not lost) and the
+			// window cut was for nothing: undo it (RFC 3522, Linux's
+			// tcp_try_undo_recovery with tcp_packet_delayed).
+			c.undoArmed = false
+			if o.TS && o.TSEcr != 0 && int32(o.TSEcr-c.undoStamp) < 0 {
+				c.t.Ext.TCPSpuriousUndo.Add(1)
+				c.cwnd = max(c.cwnd, c.undoCwnd)
+				c.ssthresh = max(c.ssthresh, c.undoSsthresh)
+				c.inRecovery = false
+			}
+		}
 		if now := c.t.clock.Now(); now.Sub(c.neighConfirmed) >= neighConfirmEvery {
 			// Forward progress: the next hop is alive (dst_confirm_neigh),
 			// said at most every neighConfirmEvery, not on every ACK.
@@ -396,6 +410,10 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			} else {
 				c.t.Ext.TCPRenoRecovery.Add(1)
 			}
+			// What the window was, for an undo if the retransmission
+			// turns out needless (Eifel, RFC 3522).
+			c.undoCwnd, c.undoSsthresh, c.undoSeq = c.cwnd, c.ssthresh, c.sndUna
+			c.undoStamp, c.undoArmed = c.tsNow(), c.tsOK
 			c.ssthresh = c.cc.ssthresh(c)
 			c.cc.lossEvent(c)
 			c.inRecovery = true

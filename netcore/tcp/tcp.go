@@ -126,6 +126,7 @@ type ExtStats struct {
 	TCPSackRecovery   atomic.Uint64
 	TCPSACKDiscard    atomic.Uint64 // SACK blocks outside the window
 	TCPFastRetrans    atomic.Uint64
+	TCPSpuriousUndo   atomic.Uint64 // recoveries undone: the original segment had arrived (Eifel)
 	TCPTimeouts       atomic.Uint64
 	TCPLossProbes     atomic.Uint64 // tail loss probes sent (RFC 8985 7)
 	TCPAbortOnTimeout atomic.Uint64
