@@ -29,8 +29,13 @@ func (c *Conn) addBacklog(seg header.TCP, segs int, b *skb.Buff) {
 	c.blLen.Store(int32(len(c.backlog)))
 	c.blMu.Unlock()
 	c.t.Ext.TCPBacklogQueued.Add(1)
-	// The holder may have let go since the TryLock failed, before
-	// looking at the backlog: if the lock is free now, drain it here.
+	c.release()
+}
+
+// release does what a holder does as it lets go, if nobody holds the
+// connection now: work left for a holder (a backlogged segment, a batch
+// ACK) is never stranded by a holder that let go just before it came.
+func (c *Conn) release() {
 	if c.mu.TryLock() {
 		c.unlock()
 	}
@@ -55,7 +60,7 @@ func (c *Conn) unlock() {
 		}
 		// The receive batch these segments came in has ended: its ACK
 		// goes now (a lone segment's stays with the delayed-ACK timer).
-		if (c.flushACK.Swap(false) || len(bl) > 0) && c.ackQueued {
+		if c.flushACK.Swap(false) || len(bl) > 0 {
 			c.flushACKLocked()
 		}
 		if len(bl) > 0 {
@@ -68,8 +73,12 @@ func (c *Conn) unlock() {
 	}
 }
 
-// flushACKLocked sends the ACK held to the end of a receive batch.
+// flushACKLocked sends the ACK held to the end of a receive batch, if one
+// is still queued.
 func (c *Conn) flushACKLocked() {
+	if !c.ackQueued {
+		return
+	}
 	c.ackQueued = false
 	if c.ackPending > 0 && c.state != Closed && c.state != TimeWait {
 		c.t.Ext.TCPACKBatched.Add(1)

@@ -262,19 +262,10 @@ func (t *Table) flushACKs() {
 	t.ackMu.Unlock()
 	for i, c := range q {
 		q[i] = nil
-		if !c.mu.TryLock() {
-			// The holder sends it as it lets go; if it let go before
-			// seeing the flag, take the lock now and send it here.
-			c.flushACK.Store(true)
-			if c.mu.TryLock() {
-				c.unlock()
-			}
-			continue
-		}
-		if c.ackQueued { // not sent since by the holder of the lock
-			c.flushACKLocked()
-		}
-		c.unlock()
+		// Sent here, or by whoever holds the connection as it lets go:
+		// the softirq never waits for a holder.
+		c.flushACK.Store(true)
+		c.release()
 	}
 }
 
