@@ -151,10 +151,14 @@ func (n *NAPI) ReceiveSkb(b *skb.Buff) {
 // GROReceive is ReceiveSkb through generic receive offload
 // (napi_gro_receive): TCP segments of a flow that arrive in order within
 // one poll go up as one packet when the poll returns (package gro). With
-// GRO off on the device (SetGRO) it is ReceiveSkb. Only from the poll.
+// GRO off on the device (SetGRO) it is ReceiveSkb, and so it is with an
+// ingress hook: the hook stands for the wire (package impair plays netem
+// on the peer's egress), so it must see frames as they crossed it, not
+// GRO's merges of them — one loss would take a whole batch, and 2% of
+// frames would be a fraction of that of segments. Only from the poll.
 func (n *NAPI) GROReceive(b *skb.Buff) {
 	d := n.dev
-	if d.noGRO.Load() {
+	if d.noGRO.Load() || d.ingress.Load() != nil {
 		n.ReceiveSkb(b)
 		return
 	}

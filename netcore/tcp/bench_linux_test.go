@@ -169,6 +169,12 @@ func BenchmarkBulkLossy(b *testing.B) {
 				}
 				l.Close()
 			}
+			if name != "linux-to-ringo" {
+				// Where ringo's sender loses its time: RTOs stall it for
+				// at least 200 ms each; fast recovery costs a round trip.
+				b.ReportMetric(float64(s.TCP.Ext.TCPTimeouts.Load())/float64(b.N), "rto/op")
+				b.ReportMetric(float64(s.TCP.Stats.RetransSegs.Load())/float64(b.N), "retrans/op")
+			}
 		})
 	}
 }

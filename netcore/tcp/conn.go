@@ -104,6 +104,11 @@ type Conn struct {
 	sackedBytes int
 	highRxt     uint32 // highest sequence retransmitted in this recovery
 
+	// What went out when (txlog.go), and RACK-TLP's loss detection
+	// over it (rack.go).
+	txq  txLog
+	rack rackState
+
 	// RTT (RFC 6298); one segment timed at a time, never a retransmitted
 	// one (Karn).
 	srtt, rttvar, rto time.Duration
@@ -112,7 +117,7 @@ type Conn struct {
 	timing            bool
 	backoff           int
 	rtx               connTimer
-	timerKind         int // what rtx is for: rtoTimer, tlpTimer, timeWaitTimer, finWait2Timer
+	timerKind         int // what rtx is for: rtoTimer, tlpTimer, reoTimer, timeWaitTimer, finWait2Timer
 
 	// Tail loss probe (RFC 8985 7): a probe is out until an ACK covers
 	// tlpHigh, the sequence sent when it went.
@@ -150,6 +155,8 @@ type Conn struct {
 	oooBytes     int
 	lastOOO      uint32 // seq of the newest out-of-order segment: the first SACK block
 	finRcvd      bool
+	oooFin       bool // a FIN came beyond a hole, at oooFinSeq
+	oooFinSeq    uint32
 
 	// The socket.
 	err            error
@@ -171,6 +178,7 @@ type oooSeg struct {
 const (
 	rtoTimer = iota
 	tlpTimer
+	reoTimer // RACK's reordering timer (RFC 8985 6.3)
 	timeWaitTimer
 	finWait2Timer
 )

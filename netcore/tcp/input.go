@@ -183,7 +183,21 @@ func (c *Conn) inputLocked(seg header.TCP, segs int, b *skb.Buff) {
 			ackBatch = true
 		}
 	}
-	if flags&header.TCPFlagFIN != 0 && seq+uint32(len(data)) == c.rcvNxt && !c.finRcvd {
+	fin := flags&header.TCPFlagFIN != 0 && seq+uint32(len(data)) == c.rcvNxt
+	if flags&header.TCPFlagFIN != 0 && !fin && !c.finRcvd && !c.oooFin &&
+		(c.state == Established || c.state == FinWait1 || c.state == FinWait2) &&
+		seqLT(c.rcvNxt, seq+uint32(len(data))) && seqLEQ(seq+uint32(len(data)), c.rcvNxt+c.lastWnd) {
+		// A FIN beyond a hole: held, as Linux holds it with its segment
+		// in the out-of-order queue, and taken when the hole fills;
+		// dropped, it would cost the peer a timeout to send again.
+		c.oooFin, c.oooFinSeq = true, seq+uint32(len(data))
+		ackNow = true
+	}
+	if c.oooFin && !seqLT(c.rcvNxt, c.oooFinSeq) {
+		fin = c.rcvNxt == c.oooFinSeq // past it, it was a lie
+		c.oooFin = false
+	}
+	if fin && !c.finRcvd {
 		c.finRcvd = true
 		c.rcvNxt++
 		c.ackPending++
@@ -304,12 +318,16 @@ func (c *Conn) establishLocked() {
 // duplicate ACKs and run loss recovery.
 func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOptions) {
 	newSACK := false
+	c.rack.priorFack = c.rack.fack
 	if c.sackOK && o.NSACK > 0 {
-		newSACK = c.takeSACKLocked(o)
+		newSACK = c.takeSACKLocked(ack, o)
 	}
+	delivered := newSACK
 	if seqLT(c.sndUna, ack) {
+		delivered = true
 		acked := int(ack - c.sndUna)
 		flight := int(c.sndNxt - c.sndUna) // before this ACK
+		c.rackAckedLocked(ack, o)
 		// The FIN (and a SYN) take sequence numbers but no buffer bytes;
 		// the FIN comes after every buffered byte.
 		c.sndQ.Consume(acked)
@@ -345,16 +363,15 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			c.t.ip.ConfirmNeighbour(c.id.raddr)
 		}
 		if c.inRecovery {
-			if seqLT(ack, c.recover) {
-				// Partial ACK (RFC 6582, RFC 6675): retransmit the next
-				// hole, deflate.
-				c.repairLocked()
-				if !c.sackOK {
-					c.cwnd = max(c.cwnd-acked+c.mss, c.mss)
-				}
-			} else {
+			if !seqLT(ack, c.recover) {
 				c.inRecovery = false
 				c.cwnd = c.ssthresh
+				c.rackRecoveryEndedLocked()
+			} else if !c.sackOK {
+				// Partial ACK (RFC 6582): retransmit the next hole,
+				// deflate. With SACK, RACK below decides what to resend.
+				c.repairLocked()
+				c.cwnd = max(c.cwnd-acked+c.mss, c.mss)
 			}
 		} else if c.cwnd < c.ssthresh && 2*flight > c.cwnd || c.cwnd >= c.ssthresh && flight+c.mss > c.cwnd {
 			// The window grows only while it is what limits the sender
@@ -394,42 +411,23 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 		}
 	} else if ack == c.sndUna && pure && c.sndNxt != c.sndUna && (uint32(win)<<c.sndScale == c.sndWnd || newSACK || c.tlpOut) {
 		c.dupAcks++
-		// A pure ACK that moves nothing while a tail loss probe is out
-		// says the peer is still missing something below the probe (its
-		// window may have moved meanwhile): recover now, not after the
-		// RTO (RFC 8985 7.4, where RACK marks it lost). Data from the
-		// peer does not count: it says nothing of what it received.
-		lost := c.dupAcks >= 3 || c.sackOK && c.sackedBytes >= 3*c.mss || c.tlpOut
+		// Without SACK, three duplicate ACKs say a segment was lost
+		// (RFC 5681 3.2); so does a pure ACK that moves nothing while a
+		// tail loss probe is out: the peer still misses something below
+		// the probe (its window may have moved meanwhile), recover now,
+		// not after the RTO (RFC 8985 7.4). Data from the peer does not
+		// count: it says nothing of what it received. With SACK, RACK
+		// decides below.
 		switch {
-		case lost && !c.inRecovery:
-			// Fast retransmit (RFC 5681 3.2), then recovery: SACK-based
-			// (RFC 6675) when the peer sends SACK, else NewReno.
-			c.t.Ext.TCPFastRetrans.Add(1)
-			if c.sackOK {
-				c.t.Ext.TCPSackRecovery.Add(1)
-			} else {
-				c.t.Ext.TCPRenoRecovery.Add(1)
-			}
-			// What the window was, for an undo if the retransmission
-			// turns out needless (Eifel, RFC 3522).
-			c.undoCwnd, c.undoSsthresh, c.undoSeq = c.cwnd, c.ssthresh, c.sndUna
-			c.undoStamp, c.undoArmed = c.tsNow(), c.tsOK
-			c.ssthresh = c.cc.ssthresh(c)
-			c.cc.lossEvent(c)
-			c.inRecovery = true
-			c.recover = c.sndMax
-			c.highRxt = c.sndUna
-			if c.sackOK {
-				c.cwnd = c.ssthresh
-			} else {
-				c.cwnd = c.ssthresh + 3*c.mss
-			}
-			c.repairLocked()
-		case c.inRecovery && c.sackOK:
-			c.repairLocked()
+		case c.sackOK:
+		case (c.dupAcks >= 3 || c.tlpOut) && !c.inRecovery:
+			c.enterRecoveryLocked()
 		case c.inRecovery && c.dupAcks > 3:
 			c.cwnd += c.mss
 		}
+	}
+	if c.sackOK && delivered {
+		c.rackLocked()
 	}
 	// Window update (RFC 9293 3.10.7.4).
 	if seqLT(c.sndWL1, seq) || c.sndWL1 == seq && seqLEQ(c.sndWL2, ack) {
@@ -447,6 +445,33 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			}
 		}
 	}
+}
+
+// enterRecoveryLocked is fast retransmit (RFC 5681 3.2) and the start of
+// recovery: SACK-based (RFC 6675 with RACK's loss marks) when the peer
+// sends SACK, else NewReno (RFC 6582).
+func (c *Conn) enterRecoveryLocked() {
+	c.t.Ext.TCPFastRetrans.Add(1)
+	if c.sackOK {
+		c.t.Ext.TCPSackRecovery.Add(1)
+	} else {
+		c.t.Ext.TCPRenoRecovery.Add(1)
+	}
+	// What the window was, for an undo if the retransmission turns out
+	// needless (Eifel, RFC 3522).
+	c.undoCwnd, c.undoSsthresh, c.undoSeq = c.cwnd, c.ssthresh, c.sndUna
+	c.undoStamp, c.undoArmed = c.tsNow(), c.tsOK
+	c.ssthresh = c.cc.ssthresh(c)
+	c.cc.lossEvent(c)
+	c.inRecovery = true
+	c.recover = c.sndMax
+	c.highRxt = c.sndUna
+	if c.sackOK {
+		c.cwnd = c.ssthresh
+	} else {
+		c.cwnd = c.ssthresh + 3*c.mss
+	}
+	c.repairLocked()
 }
 
 // rcvRTTSampleLocked folds in a receiver RTT sample: the time since we

@@ -122,8 +122,13 @@ func (c *Conn) sendDataLocked(seq uint32, n int, fin bool) {
 		// tcp_push: the receiver's GRO merges up to it.
 		f.Flags |= header.TCPFlagPSH
 	}
+	end := seq + uint32(n)
 	if fin {
 		f.Flags |= header.TCPFlagFIN
+		end++
+	}
+	if end != seq {
+		c.logSentLocked(seq, end)
 	}
 	c.t.sendOffload(c.id, f, a, b, c.mss, c.caps)
 }
@@ -184,9 +189,10 @@ func (c *Conn) outputLocked() {
 	for {
 		inflight := c.dataInflightLocked()
 		unsent := c.sndQ.Len() - inflight
-		// What the network holds: SACKed bytes have left it (RFC 6675's
-		// pipe, without its loss marks). The peer's window counts them.
-		pipe := inflight - c.sackedBytes
+		// What the network holds (RFC 6675's pipe): SACKed bytes have
+		// left it, and so have those marked lost. The peer's window
+		// counts them.
+		pipe := c.pipeLocked()
 		if unsent > 0 && pipe < c.cwnd && inflight < int(c.sndWnd) {
 			n := min(unsent, c.sendLimitLocked(), c.cwnd-pipe, int(c.sndWnd)-inflight)
 			if n < c.mss && n == unsent && inflight > 0 && !c.noDelay && !c.finQueued {
@@ -289,6 +295,7 @@ func (c *Conn) mtuReducedLocked(mtu int) {
 	c.t.Stats.RetransSegs.Add(1)
 	c.timing = false // Karn
 	c.sacked, c.sackedBytes = c.sacked[:0], 0
+	c.rackForgetLocked()
 	c.sndNxt = c.sndUna
 	c.outputLocked()
 	c.armRTOLocked()

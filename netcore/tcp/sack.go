@@ -2,13 +2,20 @@ package tcp
 
 import "github.com/ringonet/ringo/netcore/header"
 
-// takeSACKLocked merges the peer's SACK blocks into the scoreboard; it
-// reports whether they told something new. Blocks outside (sndUna,
-// sndMax] are D-SACKs or bogus and are ignored (counted).
-func (c *Conn) takeSACKLocked(o *header.TCPOptions) bool {
+// takeSACKLocked merges the peer's SACK blocks into the scoreboard and
+// the transmit log; it reports whether they told something new. A first
+// block below the ACK or inside the second is a D-SACK (RFC 2883): a
+// segment arrived twice, which RACK reads as reordering. Other blocks
+// outside (sndUna, sndMax] are bogus and ignored; both are counted.
+func (c *Conn) takeSACKLocked(ack uint32, o *header.TCPOptions) bool {
 	grew := false
 	for i := 0; i < o.NSACK; i++ {
 		b := o.SACK[i]
+		if i == 0 && (seqLEQ(b.Right, ack) || o.NSACK > 1 && seqLEQ(o.SACK[1].Left, b.Left) && seqLEQ(b.Right, o.SACK[1].Right)) {
+			c.t.Ext.TCPDSACKRecv.Add(1)
+			c.rack.dsack = true
+			continue
+		}
 		if seqLT(b.Left, c.sndUna) && seqLT(c.sndUna, b.Right) {
 			b.Left = c.sndUna // an old ACK overtaken by a newer one
 		}
@@ -17,6 +24,7 @@ func (c *Conn) takeSACKLocked(o *header.TCPOptions) bool {
 			continue
 		}
 		before := c.sackedBytes
+		c.rackSackedLocked(b, o)
 		c.sacked = mergeBlock(c.sacked, b)
 		if len(c.sacked) > maxSACKed {
 			c.sacked = c.sacked[:maxSACKed] // forget the highest
@@ -78,52 +86,15 @@ func (c *Conn) trimSACKLocked() {
 }
 
 // repairLocked retransmits in recovery: without SACK the first
-// unacknowledged segment (NewReno); with SACK the next holes below the
-// highest SACKed byte that this recovery has not resent yet (RFC 6675's
-// NextSeg, rule 1), as many as the congestion window lets through.
+// unacknowledged segment (NewReno); with SACK what RACK marked lost
+// (repairLostLocked).
 func (c *Conn) repairLocked() {
-	if !c.sackOK || len(c.sacked) == 0 {
-		if c.highRxt == c.sndUna || !c.sackOK {
-			c.retransmitLocked()
-			c.highRxt = c.sndUna + uint32(min(c.mss, c.sndQ.Len()))
-		}
+	if c.sackOK {
+		c.repairLostLocked()
 		return
 	}
-	top := c.sacked[len(c.sacked)-1].Right
-	for sent := 0; sent < 4; sent++ {
-		pipe := c.dataInflightLocked() - c.sackedBytes
-		if sent > 0 && pipe >= c.cwnd {
-			return
-		}
-		start := c.highRxt
-		if seqLT(start, c.sndUna) {
-			start = c.sndUna
-		}
-		end := top
-		for _, r := range c.sacked {
-			if seqLEQ(r.Right, start) {
-				continue
-			}
-			if seqLEQ(r.Left, start) {
-				start = r.Right
-				continue
-			}
-			end = r.Left
-			break
-		}
-		if !seqLT(start, top) {
-			return
-		}
-		if seqLT(start+uint32(c.mss), end) {
-			end = start + uint32(c.mss)
-		}
-		off, n := int(start-c.sndUna), int(end-start)
-		if off+n > c.sndQ.Len() {
-			return
-		}
-		c.t.Stats.RetransSegs.Add(1)
-		c.timing = false // Karn
-		c.sendDataLocked(start, n, false)
-		c.highRxt = end
+	if c.highRxt == c.sndUna {
+		c.retransmitLocked()
+		c.highRxt = c.sndUna + uint32(min(c.mss, c.sndQ.Len()))
 	}
 }

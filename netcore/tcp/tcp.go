@@ -125,6 +125,8 @@ type ExtStats struct {
 	TCPRenoRecovery   atomic.Uint64
 	TCPSackRecovery   atomic.Uint64
 	TCPSACKDiscard    atomic.Uint64 // SACK blocks outside the window
+	TCPDSACKRecv      atomic.Uint64 // D-SACKs received: a segment arrived twice (RFC 2883)
+	TCPLostRetransmit atomic.Uint64 // retransmissions RACK found lost in turn
 	TCPFastRetrans    atomic.Uint64
 	TCPSpuriousUndo   atomic.Uint64 // recoveries undone: the original segment had arrived (Eifel)
 	TCPTimeouts       atomic.Uint64

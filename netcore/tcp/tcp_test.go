@@ -525,14 +525,19 @@ func TestGROForwarded(t *testing.T) {
 	assert.Zero(t, b.TCP.Stats.InCsumErrors.Load())
 }
 
-// The third-to-last segment of a transfer is lost: two duplicate ACKs
-// follow, not the three of fast retransmit, and nothing new is left to
-// send. The tail loss probe (RFC 8985) resends the last segment two RTTs
-// later, the peer's duplicate ACK for it starts recovery, and the
-// transfer ends without a retransmission timeout. Without probes
-// (NoTLP) the same loss costs an RTO.
+// Losses at a transfer's tail, where no later segment draws the three
+// duplicate ACKs of fast retransmit. The last segment lost: nothing the
+// peer sends tells of it, and the tail loss probe (RFC 8985 7) resends it
+// two RTTs later, where without probes (NoTLP) it waits for the RTO. The
+// third-to-last lost: the two SACKs after it are enough for RACK (RFC
+// 8985 6), which calls it lost once a round trip and the reordering
+// window have passed since it went, probe or no probe.
 func TestTailLossProbe(t *testing.T) {
-	for _, noTLP := range []bool{false, true} {
+	for _, tt := range []struct {
+		name        string
+		noTLP, last bool
+	}{{"last", false, true}, {"last-noTLP", true, true}, {"third-to-last-noTLP", true, false}} {
+		noTLP := tt.noTLP
 		tc := tcp.Config{MSL: 100 * time.Millisecond, NoTLP: noTLP}
 		a, b := stacktest.Stack(t, tc), stacktest.Stack(t, tc)
 		ea, _ := stacktest.WireConfig(t, a, b, link.PipeConfig{})
@@ -563,6 +568,9 @@ func TestTailLossProbe(t *testing.T) {
 			if n%size != 0 {
 				target = n - n%size - size
 			}
+			if tt.last {
+				target = n
+			}
 			// At or past the target: a short segment earlier in the
 			// stream (sent while the writer refilled the queue) shifts
 			// the boundaries off the exact offset.
@@ -577,16 +585,19 @@ func TestTailLossProbe(t *testing.T) {
 		mu.Lock()
 		d := dropped
 		mu.Unlock() // not held across require: the hook takes it in softirq
-		require.Equal(t, 1, d, "the third-to-last segment was dropped once")
+		require.Equal(t, 1, d, "one segment was dropped once")
 		probes, timeouts := a.TCP.Ext.TCPLossProbes.Load(), a.TCP.Ext.TCPTimeouts.Load()
-		t.Logf("NoTLP %v: %d probes, %d timeouts, %d fast retransmits", noTLP, probes, timeouts, a.TCP.Ext.TCPFastRetrans.Load())
-		if noTLP {
+		t.Logf("%s: %d probes, %d timeouts, %d fast retransmits", tt.name, probes, timeouts, a.TCP.Ext.TCPFastRetrans.Load())
+		switch {
+		case !tt.last:
+			assert.Zero(t, timeouts, "RACK recovered the hole before the RTO")
+			assert.EqualValues(t, 1, a.TCP.Ext.TCPFastRetrans.Load())
+		case noTLP:
 			assert.Zero(t, probes)
 			assert.EqualValues(t, 1, timeouts, "without a probe the lost tail waits for the RTO")
-		} else {
+		default:
 			assert.GreaterOrEqual(t, probes, uint64(1))
 			assert.Zero(t, timeouts, "the probe recovered the tail before the RTO")
-			assert.EqualValues(t, 1, a.TCP.Ext.TCPFastRetrans.Load())
 		}
 	}
 }

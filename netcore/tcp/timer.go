@@ -75,7 +75,7 @@ func (c *Conn) rttSampleLocked(r time.Duration) {
 }
 
 func (c *Conn) armRTOIfIdleLocked() {
-	if !c.rtx.armed || c.timerKind != rtoTimer && c.timerKind != tlpTimer {
+	if !c.rtx.armed || c.timerKind != rtoTimer && c.timerKind != tlpTimer && c.timerKind != reoTimer {
 		c.armRetransmitLocked()
 	}
 }
@@ -95,8 +95,9 @@ func (c *Conn) armRetransmitLocked() {
 // ptoLocked is the probe timeout (RFC 8985 7.2, as Linux's
 // tcp_schedule_loss_probe): two smoothed RTTs, plus the peer's worst
 // delayed ACK when a single segment is out (its ACK may be held back),
-// at least 10 ms, and only if it comes before the RTO. No probe in
-// recovery, after a timeout, with one out already, or before an RTT
+// at least 10 ms, and no later than the RTO would fire: then the probe
+// goes in the RTO's place, without its collapse of the window. No probe
+// in recovery, after a timeout, with one out already, or before an RTT
 // sample.
 func (c *Conn) ptoLocked() (time.Duration, bool) {
 	if c.t.cfg.NoTLP || c.tlpOut || c.inRecovery || c.backoff > 0 || c.srtt == 0 {
@@ -111,11 +112,7 @@ func (c *Conn) ptoLocked() (time.Duration, bool) {
 	if int(c.sndNxt-c.sndUna) <= c.mss {
 		pto += delAckMax
 	}
-	pto = max(pto, 10*time.Millisecond)
-	if pto >= c.rto {
-		return 0, false
-	}
-	return pto, true
+	return min(max(pto, 10*time.Millisecond), c.rto), true
 }
 
 // onPTOLocked sends the tail loss probe (RFC 8985 7.3): a new segment if
@@ -181,8 +178,12 @@ func (c *Conn) onRTO() {
 	if c.state == Closed || c.state == TimeWait {
 		return
 	}
-	if c.timerKind == tlpTimer {
+	switch c.timerKind {
+	case tlpTimer:
 		c.onPTOLocked()
+		return
+	case reoTimer:
+		c.onReoTimeoutLocked()
 		return
 	}
 	unsent := c.sndQ.Len() > 0
@@ -222,6 +223,7 @@ func (c *Conn) onRTO() {
 	c.dupAcks = 0
 	// RFC 2018 8: after a timeout the scoreboard is not trusted.
 	c.sacked, c.sackedBytes = c.sacked[:0], 0
+	c.rackForgetLocked()
 	switch {
 	case c.state == SynSent || c.state == SynRcvd || (c.sndWnd == 0 && c.sndNxt == c.sndUna):
 		c.retransmitLocked()

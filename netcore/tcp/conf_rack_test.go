@@ -1,0 +1,142 @@
+package tcp_test
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/tcp"
+)
+
+// sackFrom makes the tester's ACK of una with one SACK block.
+func (tc *tester) sackFrom(una, left, right uint32) header.TCPFields {
+	f := header.TCPFields{Seq: tc.seq, Ack: una, Flags: header.TCPFlagACK, Window: tc.win, NSACK: 1}
+	f.SACK[0] = header.SACKBlock{Left: left, Right: right}
+	return f
+}
+
+// RACK-TLP (RFC 8985): loss decided by time since transmission.
+func init() {
+	// One SACK above a hole is not three: before reordering has been
+	// seen, the hole gets a quarter of the minimum RTT to arrive, then the
+	// reordering timer calls it lost (RFC 8985 6.2 step 4, 6.3).
+	addCfg("RFC8985-6.3/reordering-timer-resends-the-hole", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 4*1448))
+		require.NoError(t, err)
+		tc.settle()
+		segs := tc.segments()
+		require.Len(t, segs, 4)
+		tc.advance(8 * time.Millisecond) // the round trip
+		una := segs[1].tcp.Seq()
+		tc.inject(tc.sackFrom(una, segs[2].tcp.Seq(), segs[2].tcp.Seq()+1448), nil)
+		tc.settle()
+		tc.none("one SACK: the hole may be reordered, not lost")
+		d, ok := tc.clk.AdvanceToNext()
+		require.True(t, ok)
+		tc.settle()
+		out := tc.segments()
+		require.NotEmpty(t, out, "the reordering timer fired")
+		assert.Equal(t, una, out[0].tcp.Seq(), "the hole")
+		assert.LessOrEqual(t, d, 2*time.Millisecond+time.Microsecond, "a quarter of the 8 ms minimum RTT")
+		assert.Zero(t, tc.s.TCP.Ext.TCPTimeouts.Load(), "not the RTO")
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPSackRecovery.Load())
+	})
+	// A retransmission lost in turn: the new segment sent after it is
+	// SACKed a round trip later, so RACK calls the retransmission lost
+	// and sends it again, where dupthresh would wait for the RTO.
+	addCfg("RFC8985-6.2/lost-retransmission-resent-without-rto", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 6*1448))
+		require.NoError(t, err)
+		tc.settle()
+		segs := tc.segments()
+		require.Len(t, segs, 6)
+		tc.advance(5 * time.Millisecond)
+		una := segs[1].tcp.Seq()
+		tc.inject(tc.sackFrom(una, segs[2].tcp.Seq(), segs[5].tcp.Seq()+1448), nil)
+		tc.settle()
+		out := tc.segments()
+		require.Len(t, out, 1, "the hole, resent")
+		require.Equal(t, una, out[0].tcp.Seq())
+		_, err = c.Write(make([]byte, 1448)) // new data goes after the resend
+		require.NoError(t, err)
+		tc.settle()
+		out = tc.segments()
+		require.Len(t, out, 1, "the new segment")
+		fresh := out[0].tcp.Seq()
+		tc.advance(5 * time.Millisecond)
+		f := tc.sackFrom(una, segs[2].tcp.Seq(), segs[5].tcp.Seq()+1448)
+		f.NSACK = 2
+		f.SACK[1] = f.SACK[0]
+		f.SACK[0] = header.SACKBlock{Left: fresh, Right: fresh + 1448}
+		tc.inject(f, nil)
+		tc.settle()
+		out = tc.segments()
+		require.NotEmpty(t, out, "RACK found the retransmission lost")
+		assert.Equal(t, una, out[0].tcp.Seq(), "the same hole, a third time")
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPLostRetransmit.Load())
+		assert.Zero(t, tc.s.TCP.Ext.TCPTimeouts.Load())
+	})
+	// A D-SACK (RFC 2883): a first block below the ACK reports a segment
+	// that arrived twice; it is counted, does not enter the scoreboard,
+	// and widens the reordering window (RFC 8985 6.2 step 4).
+	add("RFC2883-4/dsack-recognised", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 4*1448))
+		require.NoError(t, err)
+		tc.settle()
+		segs := tc.segments()
+		require.Len(t, segs, 4)
+		una := segs[2].tcp.Seq()
+		tc.inject(tc.sackFrom(una, segs[1].tcp.Seq(), segs[2].tcp.Seq()), nil)
+		tc.settle()
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPDSACKRecv.Load())
+		assert.Zero(t, tc.s.TCP.Ext.TCPSACKDiscard.Load(), "a D-SACK is not a bogus block")
+		tc.none("a duplicate is no loss")
+	})
+	// The probe timeout for a lone segment (2 SRTT plus the peer's worst
+	// delayed ACK) falls after the RTO: the probe goes at the RTO's time
+	// instead, as a probe (RFC 8985 7.2), without the RTO's window cut.
+	add("RFC8985-7.2/probe-capped-at-the-rto", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 100))
+		require.NoError(t, err)
+		tc.settle()
+		require.Len(t, tc.segments(), 1)
+		d, ok := tc.clk.AdvanceToNext()
+		require.True(t, ok)
+		tc.settle()
+		probe := tc.segments()
+		require.Len(t, probe, 1)
+		assert.Equal(t, 100, len(probe[0].tcp.Payload()), "the segment again")
+		assert.LessOrEqual(t, d, 1*time.Second, "no later than the initial RTO")
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPLossProbes.Load())
+		assert.Zero(t, tc.s.TCP.Ext.TCPTimeouts.Load())
+	})
+	// A FIN beyond a hole is held with the out-of-order data and taken
+	// when the hole fills (Linux queues it in the out-of-order queue);
+	// dropped, the peer would have to resend it after a timeout.
+	add("RFC9293-3.10.7.4/fin-beyond-a-hole-held", func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		tc.quickAcked()
+		hole := tc.seq
+		tc.seq += 500
+		tc.inject(header.TCPFields{Seq: tc.seq, Ack: tc.rcvNxt, Flags: header.TCPFlagACK | header.TCPFlagFIN, Window: tc.win}, make([]byte, 300))
+		s := tc.next()
+		assert.Equal(t, hole, s.tcp.Ack(), "a duplicate ACK for the hole")
+		tc.seq = hole
+		tc.data(500)
+		s = tc.next()
+		assert.Equal(t, hole+800+1, s.tcp.Ack(), "the hole, the data after it and the FIN")
+		tc.state(c, tcp.CloseWait)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c)
+		require.NoError(t, err)
+		assert.Len(t, got, 16*100+800)
+	})
+}
