@@ -140,3 +140,67 @@ func init() {
 		assert.Len(t, got, 16*100+800)
 	})
 }
+
+// The receiver's side of RFC 2883: data that came twice is reported in
+// the first SACK block of the ACK it draws.
+func init() {
+	add("RFC2883-4.1/dsack-for-an-old-duplicate", func(t *testing.T, tc *tester) {
+		tc.accept(80, false)
+		tc.quickAcked()
+		old := tc.seq
+		tc.seq -= 100
+		tc.data(100)
+		tc.seq = old
+		s := tc.expect(header.TCPFlagACK, 0)
+		require.Equal(t, 1, s.opt.NSACK)
+		assert.Equal(t, header.SACKBlock{Left: old - 100, Right: old}, s.opt.SACK[0])
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPDSACKOldSent.Load())
+		tc.data(100)
+		tc.data(100) // every second segment is acknowledged
+		s = tc.expect(header.TCPFlagACK, 0)
+		assert.Zero(t, s.opt.NSACK, "reported once")
+	})
+	add("RFC2883-4.2/dsack-for-an-out-of-order-duplicate", func(t *testing.T, tc *tester) {
+		tc.accept(80, false)
+		tc.quickAcked()
+		hole := tc.seq
+		tc.seq += 1000
+		tc.data(500)
+		tc.next()
+		tc.seq = hole + 1000
+		tc.data(500) // again
+		s := tc.next()
+		require.Equal(t, 2, s.opt.NSACK)
+		assert.Equal(t, header.SACKBlock{Left: hole + 1000, Right: hole + 1500}, s.opt.SACK[0], "the D-SACK")
+		assert.Equal(t, header.SACKBlock{Left: hole + 1000, Right: hole + 1500}, s.opt.SACK[1], "the block it lies in (RFC 2883 4.2)")
+	})
+}
+
+func init() {
+	// The only segment a recovery resent comes back D-SACKed: the
+	// original had arrived, and the window cut is taken back (RFC 3708,
+	// Linux's tcp_try_undo_dsack) even when the timestamps cannot tell.
+	addCfg("RFC3708-3/dsack-undoes-a-needless-recovery", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 8*1448))
+		require.NoError(t, err)
+		tc.settle()
+		segs := tc.segments()
+		require.Len(t, segs, 8)
+		before := c.Info().Cwnd
+		una := segs[1].tcp.Seq()
+		tc.inject(tc.sackFrom(una, segs[2].tcp.Seq(), segs[5].tcp.Seq()), nil)
+		tc.settle()
+		out := tc.segments()
+		require.NotEmpty(t, out)
+		require.Equal(t, una, out[0].tcp.Seq(), "resent")
+		require.Less(t, c.Info().Cwnd, before, "the window was cut")
+		end := segs[7].tcp.Seq() + 1448
+		f := tc.sackFrom(end, una, una+1448) // a D-SACK: below the ACK
+		f.TS, f.TSVal, f.TSEcr = true, tc.tsVal, out[0].opt.TSVal
+		tc.inject(f, nil)
+		tc.settle()
+		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPDSACKUndo.Load())
+		assert.GreaterOrEqual(t, c.Info().Cwnd, before, "the cut is undone")
+	})
+}

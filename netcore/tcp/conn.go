@@ -89,8 +89,12 @@ type Conn struct {
 	undoCwnd, undoSsthresh int
 	undoSeq, undoStamp     uint32
 	undoArmed              bool
-	recover                uint32
-	noDelay                bool // Nagle off (Go's default for TCP sockets)
+	// D-SACK undo (RFC 3708, Linux's undo_retrans): segments this
+	// recovery resent that no D-SACK has yet called needless.
+	undoRetrans  int
+	dsackUndoArm bool
+	recover      uint32
+	noDelay      bool // Nagle off (Go's default for TCP sockets)
 
 	// Options agreed in the handshake.
 	sackOK, tsOK bool
@@ -153,7 +157,9 @@ type Conn struct {
 	rcvRTT       time.Duration // receiver's RTT estimate: data segments' TSecr (tcp_rcv_rtt_measure_ts)
 	ooo          []oooSeg      // sorted by seq
 	oooBytes     int
-	lastOOO      uint32 // seq of the newest out-of-order segment: the first SACK block
+	lastOOO      uint32           // seq of the newest out-of-order segment: the first SACK block
+	dsack        header.SACKBlock // a duplicate to report first in the next ACK (RFC 2883)
+	dsackSet     bool
 	finRcvd      bool
 	oooFin       bool // a FIN came beyond a hole, at oooFinSeq
 	oooFinSeq    uint32

@@ -69,6 +69,9 @@ func (c *Conn) inputLocked(seg header.TCP, segs int, b *skb.Buff) {
 		ok = false
 	}
 	if !ok {
+		if len(data) > 0 && seqLEQ(seq+uint32(len(data)), c.rcvNxt) {
+			c.dsackLocked(seq, seq+uint32(len(data))) // all of it had come
+		}
 		if flags&header.TCPFlagRST == 0 && (len(data) > 0 || !c.oowRateLimitedLocked()) {
 			c.sendAckLocked()
 		}
@@ -351,9 +354,7 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			c.undoArmed = false
 			if o.TS && o.TSEcr != 0 && int32(o.TSEcr-c.undoStamp) < 0 {
 				c.t.Ext.TCPSpuriousUndo.Add(1)
-				c.cwnd = max(c.cwnd, c.undoCwnd)
-				c.ssthresh = max(c.ssthresh, c.undoSsthresh)
-				c.inRecovery = false
+				c.undoLocked()
 			}
 		}
 		if now := c.t.clock.Now(); now.Sub(c.neighConfirmed) >= neighConfirmEvery {
@@ -447,6 +448,39 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 	}
 }
 
+// undoLocked takes back the window cut of a recovery that was needless.
+func (c *Conn) undoLocked() {
+	c.cwnd = max(c.cwnd, c.undoCwnd)
+	c.ssthresh = max(c.ssthresh, c.undoSsthresh)
+	c.inRecovery = false
+	c.undoArmed, c.dsackUndoArm = false, false
+}
+
+// dsackUndoLocked takes a D-SACK for [left, right): when it reports a
+// segment the current (or just ended) recovery resent and with it every
+// one it resent, none was needed — the originals had arrived — and the
+// window cut is undone (RFC 3708; Linux's tcp_try_undo_dsack).
+func (c *Conn) dsackUndoLocked(left, right uint32) {
+	if !c.dsackUndoArm || c.undoRetrans <= 0 || !seqLT(c.undoSeq, right) || seqLT(c.recover, right) {
+		return
+	}
+	c.undoRetrans -= max(1, int(right-left)/c.mss)
+	if c.undoRetrans <= 0 {
+		c.t.Ext.TCPDSACKUndo.Add(1)
+		c.undoLocked()
+	}
+}
+
+// dsackLocked notes [seq, end) as received twice, for the first SACK
+// block of the next ACK (RFC 2883 4, Linux's tcp_dsack_set): the sender
+// learns its retransmission was needless, or that the path duplicates.
+func (c *Conn) dsackLocked(seq, end uint32) {
+	if c.sackOK {
+		c.dsack, c.dsackSet = header.SACKBlock{Left: seq, Right: end}, true
+		c.t.Ext.TCPDSACKOldSent.Add(1)
+	}
+}
+
 // enterRecoveryLocked is fast retransmit (RFC 5681 3.2) and the start of
 // recovery: SACK-based (RFC 6675 with RACK's loss marks) when the peer
 // sends SACK, else NewReno (RFC 6582).
@@ -461,6 +495,7 @@ func (c *Conn) enterRecoveryLocked() {
 	// needless (Eifel, RFC 3522).
 	c.undoCwnd, c.undoSsthresh, c.undoSeq = c.cwnd, c.ssthresh, c.sndUna
 	c.undoStamp, c.undoArmed = c.tsNow(), c.tsOK
+	c.undoRetrans, c.dsackUndoArm = 0, c.sackOK
 	c.ssthresh = c.cc.ssthresh(c)
 	c.cc.lossEvent(c)
 	c.inRecovery = true
@@ -534,6 +569,7 @@ func (c *Conn) rcvSpaceAdjustLocked(n int) {
 // together never hold more than RcvBuf (beyond it: TCPOFODrop).
 func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 	if seqLT(seq, c.rcvNxt) { // partly old: keep the new part
+		c.dsackLocked(seq, c.rcvNxt)
 		data = data[c.rcvNxt-seq:]
 		seq = c.rcvNxt
 	}
@@ -556,6 +592,7 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 		end := seq + uint32(len(data))
 		for _, o := range c.ooo { // already held whole: a duplicate
 			if seqLEQ(o.seq, seq) && seqLEQ(end, o.seq+uint32(len(o.data))) {
+				c.dsackLocked(seq, end)
 				return
 			}
 		}

@@ -60,7 +60,7 @@ func (c *Conn) fieldsLocked(seq uint32, withSACK bool) header.TCPFields {
 	if c.tsOK {
 		f.TS, f.TSVal, f.TSEcr = true, c.tsNow(), c.tsRecent
 	}
-	if withSACK && c.sackOK && len(c.ooo) > 0 {
+	if withSACK && c.sackOK && (len(c.ooo) > 0 || c.dsackSet) {
 		c.sackBlocksLocked(&f)
 	}
 	c.lastAckSent = c.rcvNxt
@@ -69,9 +69,14 @@ func (c *Conn) fieldsLocked(seq uint32, withSACK bool) header.TCPFields {
 	return f
 }
 
-// sackBlocksLocked fills f's SACK blocks from the out-of-order queue: the
-// block holding the newest segment first, then the others (RFC 2018 4).
+// sackBlocksLocked fills f's SACK blocks: a D-SACK first if one is
+// pending (RFC 2883 4), then from the out-of-order queue the block
+// holding the newest segment, then the others (RFC 2018 4).
 func (c *Conn) sackBlocksLocked(f *header.TCPFields) {
+	if c.dsackSet {
+		f.SACK[0], f.NSACK = c.dsack, 1
+		c.dsackSet = false
+	}
 	var blocks [maxSACKed]header.SACKBlock
 	n := 0
 	for _, o := range c.ooo {
@@ -94,8 +99,11 @@ func (c *Conn) sackBlocksLocked(f *header.TCPFields) {
 			first = i
 		}
 	}
-	f.SACK[0] = blocks[first]
-	f.NSACK = 1
+	if n == 0 {
+		return
+	}
+	f.SACK[f.NSACK] = blocks[first]
+	f.NSACK++
 	for i := 0; i < n && f.NSACK < header.TCPMaxSACKBlocks; i++ {
 		if i != first {
 			f.SACK[f.NSACK] = blocks[i]

@@ -295,6 +295,7 @@ func (c *Conn) repairLostLocked() {
 		fin = fin && seq+uint32(n) == c.finSeq
 		c.t.Stats.RetransSegs.Add(1)
 		c.timing = false // Karn
+		c.undoRetrans++
 		c.sendDataLocked(seq, n, fin)
 		if seqLT(c.highRxt, seq+uint32(n)) {
 			c.highRxt = seq + uint32(n)

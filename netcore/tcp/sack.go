@@ -14,6 +14,7 @@ func (c *Conn) takeSACKLocked(ack uint32, o *header.TCPOptions) bool {
 		if i == 0 && (seqLEQ(b.Right, ack) || o.NSACK > 1 && seqLEQ(o.SACK[1].Left, b.Left) && seqLEQ(b.Right, o.SACK[1].Right)) {
 			c.t.Ext.TCPDSACKRecv.Add(1)
 			c.rack.dsack = true
+			c.dsackUndoLocked(b.Left, b.Right)
 			continue
 		}
 		if seqLT(b.Left, c.sndUna) && seqLT(c.sndUna, b.Right) {

@@ -126,9 +126,11 @@ type ExtStats struct {
 	TCPSackRecovery   atomic.Uint64
 	TCPSACKDiscard    atomic.Uint64 // SACK blocks outside the window
 	TCPDSACKRecv      atomic.Uint64 // D-SACKs received: a segment arrived twice (RFC 2883)
+	TCPDSACKOldSent   atomic.Uint64 // D-SACKs sent for data that came twice (with TCPDSACKOfoSent in Linux)
 	TCPLostRetransmit atomic.Uint64 // retransmissions RACK found lost in turn
 	TCPFastRetrans    atomic.Uint64
 	TCPSpuriousUndo   atomic.Uint64 // recoveries undone: the original segment had arrived (Eifel)
+	TCPDSACKUndo      atomic.Uint64 // recoveries undone: D-SACKs reported every resent segment needless
 	TCPTimeouts       atomic.Uint64
 	TCPLossProbes     atomic.Uint64 // tail loss probes sent (RFC 8985 7)
 	TCPAbortOnTimeout atomic.Uint64

@@ -220,6 +220,7 @@ func (c *Conn) onRTO() {
 	}
 	c.cwnd = c.mss
 	c.inRecovery = false
+	c.undoArmed, c.dsackUndoArm = false, false // an RTO's cut stays
 	c.dupAcks = 0
 	// RFC 2018 8: after a timeout the scoreboard is not trusted.
 	c.sacked, c.sackedBytes = c.sacked[:0], 0
