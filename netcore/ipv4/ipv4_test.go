@@ -76,13 +76,13 @@ func TestPingAndARP(t *testing.T) {
 	// the echo on, ahead of a's own request; b, not knowing a yet, then
 	// resolves a before it answers either.
 	require.Eventually(t, func() bool {
-		st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2"))
+		st, _ := a.ip.Neigh.Lookup(da, netip.MustParseAddr("10.1.0.2"))
 		return st == neigh.Reachable
 	}, 2*time.Second, time.Millisecond, "a's entry for b confirmed by the ARP reply")
-	_, mac := a.ip.Neigh.Lookup(da, ip4("10.1.0.2"))
+	_, mac := a.ip.Neigh.Lookup(da, netip.MustParseAddr("10.1.0.2"))
 	assert.Equal(t, db.HardwareAddr, mac)
 	// b learned a from the request it answered.
-	st, _ := b.ip.Neigh.Lookup(db, ip4("10.1.0.1"))
+	st, _ := b.ip.Neigh.Lookup(db, netip.MustParseAddr("10.1.0.1"))
 	assert.Contains(t, []neigh.State{neigh.Stale, neigh.Reachable, neigh.Delay}, st)
 
 	assert.EqualValues(t, 1, b.ip.ICMP.InEchos.Load())
@@ -122,7 +122,7 @@ func TestHostUnreachable(t *testing.T) {
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, uint8(header.ICMPHostUnreach), ue.Code)
 	assert.Less(t, time.Since(start), 2*time.Second)
-	st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.99"))
+	st, _ := a.ip.Neigh.Lookup(da, netip.MustParseAddr("10.1.0.99"))
 	assert.Equal(t, neigh.Failed, st)
 	t.Logf("FAULT | neighbour that never answers ARP | entry FAILED after %v, the sender gets EHOSTUNREACH (ICMP host unreachable)", time.Since(start).Round(time.Millisecond))
 
@@ -288,17 +288,20 @@ func TestNeighbourStatesAndSpoofing(t *testing.T) {
 	da, db := wire(t, a, b, "10.1.0.1/24", "10.1.0.2/24", 0)
 	_, err := ping(t, a, "10.1.0.2", 1)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2")); return st == neigh.Stale }, 3*time.Second, 5*time.Millisecond, "reachable expires to stale")
+	require.Eventually(t, func() bool { st, _ := a.ip.Neigh.Lookup(da, netip.MustParseAddr("10.1.0.2")); return st == neigh.Stale }, 3*time.Second, 5*time.Millisecond, "reachable expires to stale")
 	_, err = ping(t, a, "10.1.0.2", 1) // use: delay, probe, reachable again
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2")); return st == neigh.Reachable }, 3*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		st, _ := a.ip.Neigh.Lookup(da, netip.MustParseAddr("10.1.0.2"))
+		return st == neigh.Reachable
+	}, 3*time.Second, 5*time.Millisecond)
 
 	// A static entry ignores ARP that contradicts it.
 	fake := []byte{2, 0xde, 0xad, 0xbe, 0xef, 1}
-	b.ip.Neigh.AddStatic(db, ip4("10.1.0.1"), fake)
+	b.ip.Neigh.AddStatic(db, netip.MustParseAddr("10.1.0.1"), fake)
 	a.ip.Neigh.Gratuitous(da, ip4("10.1.0.1")) // the real owner speaks up
 	require.Eventually(t, func() bool { return b.ip.Neigh.Stats.SpoofIgnored.Load() > 0 }, 3*time.Second, 5*time.Millisecond)
-	st, mac := b.ip.Neigh.Lookup(db, ip4("10.1.0.1"))
+	st, mac := b.ip.Neigh.Lookup(db, netip.MustParseAddr("10.1.0.1"))
 	assert.Equal(t, neigh.Permanent, st)
 	assert.Equal(t, fake, []byte(mac))
 	assert.Greater(t, b.ip.Neigh.Stats.SpoofIgnored.Load(), uint64(0))
@@ -334,7 +337,7 @@ func TestNeighbourVanishesAndReturns(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		a.ip.Ping(ctx, ip4("10.1.0.2"), 56, 2)
 		cancel()
-		if st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2")); st == neigh.Failed {
+		if st, _ := a.ip.Neigh.Lookup(da, netip.MustParseAddr("10.1.0.2")); st == neigh.Failed {
 			failedAfter = time.Since(gone)
 			break
 		}
@@ -352,7 +355,7 @@ func TestNeighbourVanishesAndReturns(t *testing.T) {
 		_, err := a.ip.Ping(ctx, ip4("10.1.0.2"), 56, 3)
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond, "pings resume when the neighbour returns")
-	st, _ := a.ip.Neigh.Lookup(da, ip4("10.1.0.2"))
+	st, _ := a.ip.Neigh.Lookup(da, netip.MustParseAddr("10.1.0.2"))
 	assert.Equal(t, neigh.Reachable, st)
 	t.Logf("FAULT | ARP peer vanishes (its link down) and returns | neighbour FAILED %v after it went (reachable 100 ms, 2 probes), senders got host unreachable; pings resumed %v after it returned",
 		failedAfter.Round(time.Millisecond), time.Since(back).Round(time.Millisecond))

@@ -51,7 +51,7 @@ func TestLinuxPeerPing(t *testing.T) {
 	}
 
 	// Both sides resolved each other.
-	st, mac := h.ip.Neigh.Lookup(dev, ip4("10.9.0.1"))
+	st, mac := h.ip.Neigh.Lookup(dev, netip.MustParseAddr("10.9.0.1"))
 	assert.Contains(t, []neigh.State{neigh.Reachable, neigh.Stale, neigh.Delay}, st)
 	kmac := strings.Fields(nettest.Run(t, "ip", "-n", peer.NS, "link", "show", peer.IfName))
 	assert.Contains(t, strings.Join(kmac, " "), mac.String())
@@ -60,7 +60,7 @@ func TestLinuxPeerPing(t *testing.T) {
 
 	// And the entries expire: ringo's to STALE, the kernel's out of REACHABLE.
 	require.Eventually(t, func() bool {
-		st, _ := h.ip.Neigh.Lookup(dev, ip4("10.9.0.1"))
+		st, _ := h.ip.Neigh.Lookup(dev, netip.MustParseAddr("10.9.0.1"))
 		return st == neigh.Stale
 	}, 5*time.Second, 20*time.Millisecond)
 	deadline := time.Now().Add(10 * time.Second)

@@ -3,6 +3,7 @@ package ipv4
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/gso"
@@ -220,7 +221,7 @@ func (s *Stack) neighOutput(b *skb.Buff, rt Route) error {
 	if rt.Gateway.IsValid() {
 		next = rt.Gateway.As4()
 	}
-	return s.Neigh.Output(b, rt.Dev, next)
+	return s.Neigh.Output(b, rt.Dev, netip.AddrFrom4(next))
 }
 
 // fragment is ip_fragment: split the payload into pieces that fit the MTU,

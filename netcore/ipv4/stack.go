@@ -152,9 +152,15 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 	s.icmpLim = newTokenBucket(cfg.ICMPRate, cfg.ICMPBurst)
 	s.pings.init()
 	s.Neigh = neigh.New(c, cfg.Neigh, neigh.Hooks{
-		IsLocal:     s.isLocalOn,
-		Martian:     func(ip [4]byte) bool { return s.classify(ip) != addrRemote },
-		SourceFor:   s.sourceFor,
+		IsLocal:     func(dev *netcore.Device, ip netip.Addr) bool { return ip.Is4() && s.isLocalOn(dev, ip.As4()) },
+		Martian:     func(ip netip.Addr) bool { return !ip.Is4() || s.classify(ip.As4()) != addrRemote },
+		SourceFor: func(dev *netcore.Device, target netip.Addr) (netip.Addr, bool) {
+			if !target.Is4() {
+				return netip.Addr{}, false
+			}
+			src, ok := s.sourceFor(dev, target.As4())
+			return netip.AddrFrom4(src), ok
+		},
 		Unreachable: s.neighUnreachable,
 	})
 	s.frags = newReassembler(s, cfg.FragTimeout, cfg.FragHighBytes)
@@ -331,7 +337,7 @@ func (s *Stack) ConfirmNeighbour(dst [4]byte) {
 	if rt.Gateway.IsValid() {
 		hop = rt.Gateway.As4()
 	}
-	s.Neigh.Confirm(rt.Dev, hop)
+	s.Neigh.Confirm(rt.Dev, netip.AddrFrom4(hop))
 }
 
 // Lookup finds the route for dst by longest-prefix match (fib_lookup).

@@ -10,14 +10,15 @@ import (
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
-// sendRequest sends an ARP request for target: broadcast, or unicast to
+// arpSolicit sends an ARP request for target: broadcast, or unicast to
 // mac when probing a known entry (arp_solicit).
-func (t *Table) sendRequest(dev *netcore.Device, target [4]byte, mac []byte) {
-	src, ok := [4]byte{}, false
+func (t *Table) arpSolicit(dev *netcore.Device, target netip.Addr, mac net.HardwareAddr) {
+	var src netip.Addr
+	ok := false
 	if t.hooks.SourceFor != nil {
 		src, ok = t.hooks.SourceFor(dev, target)
 	}
-	if !ok {
+	if !ok || !src.Is4() || !target.Is4() {
 		return // no address on the device: nothing to ask with
 	}
 	dst := header.Broadcast
@@ -25,7 +26,7 @@ func (t *Table) sendRequest(dev *netcore.Device, target [4]byte, mac []byte) {
 		dst = mac
 	}
 	t.Stats.RequestsOut.Add(1)
-	t.sendARP(dev, header.ARPRequest, dst, src, nil, target)
+	t.sendARP(dev, header.ARPRequest, dst, src.As4(), nil, target.As4())
 }
 
 // Gratuitous announces ip on dev (an ARP request for our own address),
@@ -71,12 +72,13 @@ func (t *Table) arpRcv(b *skb.Buff) {
 		t.Stats.MartianSenders.Add(1)
 		return
 	}
-	if sip != [4]byte{} && (sip[0] >= 224 || sip[0] == 127 || sip[0] == 0 || t.hooks.Martian != nil && t.hooks.Martian(sip)) {
+	sipA, tipA := netip.AddrFrom4(sip), netip.AddrFrom4(tip)
+	if sip != [4]byte{} && (sip[0] >= 224 || sip[0] == 127 || sip[0] == 0 || t.hooks.Martian != nil && t.hooks.Martian(sipA)) {
 		// One of our own addresses from another host is an address
 		// conflict: Linux says so, and learns nothing.
-		if t.hooks.IsLocal != nil && t.hooks.IsLocal(dev, sip) {
+		if t.hooks.IsLocal != nil && t.hooks.IsLocal(dev, sipA) {
 			t.Stats.AddrConflicts.Add(1)
-			t.log.Warn("arp: address conflict: another host uses our address", "dev", dev.Name, "addr", netip.AddrFrom4(sip), "mac", sha.String())
+			t.log.Warn("arp: address conflict: another host uses our address", "dev", dev.Name, "addr", sipA, "mac", sha.String())
 		}
 		t.Stats.MartianSenders.Add(1)
 		return
@@ -86,9 +88,9 @@ func (t *Table) arpRcv(b *skb.Buff) {
 	} else {
 		t.Stats.RepliesIn.Add(1)
 	}
-	forUs := t.hooks.IsLocal != nil && t.hooks.IsLocal(dev, tip)
+	forUs := t.hooks.IsLocal != nil && t.hooks.IsLocal(dev, tipA)
 	t.mu.Lock()
-	e := t.entries[key{dev.Index, sip}]
+	e := t.entries[key{dev.Index, sipA}]
 	switch {
 	case sip == [4]byte{}:
 		// An ARP probe (RFC 5227): learn nothing from it; a probe for
@@ -101,7 +103,7 @@ func (t *Table) arpRcv(b *skb.Buff) {
 		// Someone asks for us: we will talk back, so remember them
 		// (neigh_event_ns).
 		var err error
-		if e, err = t.createLocked(dev, sip, time.Now()); err == nil {
+		if e, err = t.createLocked(dev, sipA, time.Now()); err == nil {
 			t.updateLocked(e, sha, false)
 		}
 	}

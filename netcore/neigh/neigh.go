@@ -1,8 +1,10 @@
-// Package neigh is the neighbour subsystem with ARP as its resolver
-// (Linux's net/core/neighbour.c and net/ipv4/arp.c): a bounded table of
-// IPv4-to-MAC entries that move through the NUD states, packets queued
-// while an address resolves, retries, and answers to requests for local
-// addresses.
+// Package neigh is the neighbour subsystem (Linux's net/core/neighbour.c):
+// a bounded table of IP-to-MAC entries that move through the NUD states,
+// packets queued while an address resolves, and retries. One Table per
+// address family, each with its resolver, as Linux has arp_tbl and
+// nd_tbl over the same code: ARP lives here (net/ipv4/arp.c, New), IPv6
+// neighbour discovery in package ipv6 (net/ipv6/ndisc.c, NewTable with
+// its Proto).
 package neigh
 
 import (
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -81,17 +84,29 @@ func (c *Config) defaults() {
 	}
 }
 
+// Proto is the address family a table resolves for (Linux's neigh_table
+// with its neigh_ops).
+type Proto struct {
+	Name      string // "arp", "ndisc": for logs
+	EtherType uint16 // of the frames the table sends
+	// Solicit asks for target's link address on dev: to the
+	// family's broadcast or multicast when mac is nil, else unicast to
+	// mac to check a cached address (neigh_ops.solicit). It must not
+	// call back into the table.
+	Solicit func(dev *netcore.Device, target netip.Addr, mac net.HardwareAddr)
+}
+
 // Hooks connect the table to the IP layer.
 type Hooks struct {
 	// IsLocal reports whether ip is one of dev's addresses (requests for
 	// it are answered).
-	IsLocal func(dev *netcore.Device, ip [4]byte) bool
+	IsLocal func(dev *netcore.Device, ip netip.Addr) bool
 	// Martian reports whether ip can never be a neighbour's address: one
 	// of ours, a broadcast address, loopback, multicast or zero-net
 	// (Linux's fib_validate_source rejects them as ARP senders).
-	Martian func(ip [4]byte) bool
+	Martian func(ip netip.Addr) bool
 	// SourceFor picks the sender address of a request for target on dev.
-	SourceFor func(dev *netcore.Device, target [4]byte) ([4]byte, bool)
+	SourceFor func(dev *netcore.Device, target netip.Addr) (netip.Addr, bool)
 	// Unreachable takes each packet dropped because resolution failed
 	// (data at the IP header); it owns it. ipv4 sends ICMP host
 	// unreachable to a local sender.
@@ -100,12 +115,12 @@ type Hooks struct {
 
 type key struct {
 	dev int
-	ip  [4]byte
+	ip  netip.Addr
 }
 
 type entry struct {
 	dev       *netcore.Device
-	ip        [4]byte
+	ip        netip.Addr
 	mac       [6]byte
 	state     State
 	updated   time.Time // entered the state
@@ -120,6 +135,7 @@ type entry struct {
 // Table is the neighbour table.
 type Table struct {
 	cfg   Config
+	proto Proto
 	hooks Hooks
 	log   *slog.Logger
 
@@ -149,11 +165,19 @@ type Stats struct {
 	SpoofIgnored    atomic.Uint64 // tried to change a permanent entry
 }
 
-// New creates the table, registers ARP with the core and starts the timer.
+// New creates the IPv4 table with ARP as its resolver: it registers ARP
+// with the core and starts the timer.
 func New(c *netcore.Core, cfg Config, hooks Hooks) *Table {
-	cfg.defaults()
-	t := &Table{cfg: cfg, hooks: hooks, log: cfg.Logger, entries: map[key]*entry{}, stop: make(chan struct{}), done: make(chan struct{})}
+	t := NewTable(cfg, Proto{Name: "arp", EtherType: netcore.EthPIPv4}, hooks)
+	t.proto.Solicit = t.arpSolicit
 	c.AddPacketType(netcore.EthPARP, t.arpRcv)
+	return t
+}
+
+// NewTable creates a table for proto and starts its timer.
+func NewTable(cfg Config, proto Proto, hooks Hooks) *Table {
+	cfg.defaults()
+	t := &Table{cfg: cfg, proto: proto, hooks: hooks, log: cfg.Logger, entries: map[key]*entry{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go t.timer()
 	return t
 }
@@ -175,7 +199,7 @@ func (t *Table) Close() {
 // on dev (neigh_resolve_output): with a usable entry the Ethernet header is
 // pushed and the frame sent; otherwise the packet waits, bounded, while ARP
 // resolves. The table owns b after the call.
-func (t *Table) Output(b *skb.Buff, dev *netcore.Device, nexthop [4]byte) error {
+func (t *Table) Output(b *skb.Buff, dev *netcore.Device, nexthop netip.Addr) error {
 	t.Stats.Lookups.Add(1)
 	now := time.Now()
 	t.mu.Lock()
@@ -199,7 +223,7 @@ func (t *Table) Output(b *skb.Buff, dev *netcore.Device, nexthop [4]byte) error 
 		}
 		mac := e.mac
 		t.mu.Unlock()
-		return xmit(b, dev, mac[:])
+		return xmit(b, dev, mac[:], t.proto.EtherType)
 	case None, Failed:
 		e.state, e.updated, e.probes = Incomplete, now, 0
 		e.lastProbe = time.Time{}
@@ -219,24 +243,30 @@ func (t *Table) Output(b *skb.Buff, dev *netcore.Device, nexthop [4]byte) error 
 		}
 		t.mu.Unlock()
 		if probe {
-			t.sendRequest(dev, nexthop, nil)
+			t.proto.Solicit(dev, nexthop, nil)
 		}
 		return nil
 	}
 }
 
-// OutputDirect sends b to a known link address (broadcast, multicast).
+// OutputDirect sends an IPv4 packet to a known link address
+// (broadcast, multicast).
 func OutputDirect(b *skb.Buff, dev *netcore.Device, mac net.HardwareAddr) error {
-	return xmit(b, dev, mac)
+	return xmit(b, dev, mac, netcore.EthPIPv4)
 }
 
-func xmit(b *skb.Buff, dev *netcore.Device, dst []byte) error {
+// OutputDirectProto is OutputDirect for another ethertype.
+func OutputDirectProto(b *skb.Buff, dev *netcore.Device, mac net.HardwareAddr, etherType uint16) error {
+	return xmit(b, dev, mac, etherType)
+}
+
+func xmit(b *skb.Buff, dev *netcore.Device, dst []byte, etherType uint16) error {
 	h := b.Push(header.EthernetLen)
 	if h == nil {
 		b.Free()
 		return fmt.Errorf("neigh: no headroom for the Ethernet header")
 	}
-	header.EncodeEthernet(h, dst, dev.HardwareAddr, netcore.EthPIPv4)
+	header.EncodeEthernet(h, dst, dev.HardwareAddr, etherType)
 	b.SetMACHeader()
 	b.Dev = dev
 	return netcore.DevQueueXmit(b)
@@ -244,7 +274,7 @@ func xmit(b *skb.Buff, dev *netcore.Device, dst []byte) error {
 
 // createLocked adds an entry, evicting a failed or old stale one if the
 // table is full (gc_thresh3 is a hard bound).
-func (t *Table) createLocked(dev *netcore.Device, ip [4]byte, now time.Time) (*entry, error) {
+func (t *Table) createLocked(dev *netcore.Device, ip netip.Addr, now time.Time) (*entry, error) {
 	if len(t.entries) >= t.cfg.MaxEntries && !t.evictLocked() {
 		t.Stats.TableFull.Add(1)
 		return nil, fmt.Errorf("neigh: table full (%d entries)", t.cfg.MaxEntries)
@@ -284,7 +314,7 @@ func (t *Table) dropLocked(k key) {
 }
 
 // AddStatic installs a permanent entry (ip neigh add ... nud permanent).
-func (t *Table) AddStatic(dev *netcore.Device, ip [4]byte, mac net.HardwareAddr) {
+func (t *Table) AddStatic(dev *netcore.Device, ip netip.Addr, mac net.HardwareAddr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.entries[key{dev.Index, ip}]
@@ -298,7 +328,7 @@ func (t *Table) AddStatic(dev *netcore.Device, ip [4]byte, mac net.HardwareAddr)
 }
 
 // Delete removes an entry.
-func (t *Table) Delete(dev *netcore.Device, ip [4]byte) {
+func (t *Table) Delete(dev *netcore.Device, ip netip.Addr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.dropLocked(key{dev.Index, ip})
@@ -306,7 +336,7 @@ func (t *Table) Delete(dev *netcore.Device, ip [4]byte) {
 
 // Confirm records an upper-layer proof that the neighbour is reachable
 // (a TCP ACK, say): a DELAY or PROBE entry goes back to REACHABLE.
-func (t *Table) Confirm(dev *netcore.Device, ip [4]byte) {
+func (t *Table) Confirm(dev *netcore.Device, ip netip.Addr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.entries[key{dev.Index, ip}]; e != nil && e.state != Permanent && e.state != Incomplete && e.state != Failed {
@@ -320,7 +350,7 @@ func (t *Table) Confirm(dev *netcore.Device, ip [4]byte) {
 // Entry is one row of ip neigh show.
 type Entry struct {
 	Dev   string
-	IP    net.IP
+	IP    netip.Addr
 	MAC   net.HardwareAddr
 	State State
 	Queue int
@@ -334,7 +364,7 @@ func (t *Table) Entries() []Entry {
 	now := time.Now()
 	out := make([]Entry, 0, len(t.entries))
 	for _, e := range t.entries {
-		r := Entry{Dev: e.dev.Name, IP: net.IP(append([]byte(nil), e.ip[:]...)), State: e.state, Age: now.Sub(e.updated)}
+		r := Entry{Dev: e.dev.Name, IP: e.ip, State: e.state, Age: now.Sub(e.updated)}
 		if e.state != Incomplete && e.state != Failed && e.state != None {
 			r.MAC = net.HardwareAddr(append([]byte(nil), e.mac[:]...))
 		}
@@ -347,13 +377,13 @@ func (t *Table) Entries() []Entry {
 		if out[i].Dev != out[j].Dev {
 			return out[i].Dev < out[j].Dev
 		}
-		return string(out[i].IP) < string(out[j].IP)
+		return out[i].IP.Less(out[j].IP)
 	})
 	return out
 }
 
 // Lookup returns the state of one entry (None if absent).
-func (t *Table) Lookup(dev *netcore.Device, ip [4]byte) (State, net.HardwareAddr) {
+func (t *Table) Lookup(dev *netcore.Device, ip netip.Addr) (State, net.HardwareAddr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.entries[key{dev.Index, ip}]
@@ -397,7 +427,7 @@ func (t *Table) flushQueueLocked(e *entry) {
 		return
 	}
 	for b := e.queue.Pop(); b != nil; b = e.queue.Pop() {
-		xmit(b, e.dev, e.mac[:])
+		xmit(b, e.dev, e.mac[:], t.proto.EtherType)
 	}
 }
 
@@ -423,7 +453,7 @@ func (t *Table) timer() {
 
 type probeReq struct {
 	dev *netcore.Device
-	ip  [4]byte
+	ip  netip.Addr
 	mac []byte // nil: broadcast
 }
 
@@ -474,7 +504,7 @@ func (t *Table) tick(now time.Time) {
 	}
 	t.mu.Unlock()
 	for _, p := range probes {
-		t.sendRequest(p.dev, p.ip, p.mac)
+		t.proto.Solicit(p.dev, p.ip, p.mac)
 	}
 	for _, b := range unreachable {
 		if t.hooks.Unreachable != nil {
@@ -494,5 +524,64 @@ func (t *Table) failLocked(e *entry, now time.Time, unreachable *[]*skb.Buff) {
 			*unreachable = append(*unreachable, b)
 		}
 	}
-	t.log.Debug("neighbour unreachable", "dev", e.dev.Name, "ip", net.IP(e.ip[:]))
+	t.log.Debug("neighbour unreachable", "table", t.proto.Name, "dev", e.dev.Name, "ip", e.ip)
+}
+
+// Update applies a link address learned from neighbour discovery (Linux's
+// neigh_update with RFC 4861 7.2.5's rules): solicited says the
+// neighbour answered our solicitation (REACHABLE), override that the
+// address replaces a cached different one; without override a different
+// address only makes a REACHABLE entry STALE. With create an absent entry
+// is made STALE (an NS or RA with a source link-layer option); without,
+// an advertisement for an address never asked about is ignored. A nil
+// mac confirms without changing the address.
+func (t *Table) Update(dev *netcore.Device, ip netip.Addr, mac net.HardwareAddr, solicited, override, create bool) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entries[key{dev.Index, ip}]
+	if e == nil {
+		if !create || mac == nil {
+			return
+		}
+		var err error
+		if e, err = t.createLocked(dev, ip, now); err != nil {
+			return
+		}
+	}
+	if e.state == Permanent {
+		if mac != nil && !equalMAC(e.mac[:], mac) {
+			t.Stats.SpoofIgnored.Add(1)
+		}
+		return
+	}
+	if e.state == Incomplete || e.state == None || e.state == Failed {
+		if mac == nil {
+			return
+		}
+		copy(e.mac[:], mac)
+		if solicited {
+			t.setReachableLocked(e)
+		} else {
+			e.state, e.updated = Stale, now
+		}
+		t.flushQueueLocked(e)
+		return
+	}
+	changed := mac != nil && !equalMAC(e.mac[:], mac)
+	if changed && !override && !create {
+		if e.state == Reachable {
+			e.state, e.updated = Stale, now
+		}
+		return
+	}
+	if changed {
+		copy(e.mac[:], mac)
+	}
+	switch {
+	case solicited:
+		t.setReachableLocked(e)
+	case changed:
+		e.state, e.updated = Stale, now
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -172,7 +173,7 @@ func TestAttackReplay(t *testing.T) {
 		t.Logf("FAULT | ping to the subnet broadcast (smurf) | ignored, InBroadcastEcho +1, no reply")
 	})
 	t.Run("arp-spoof-static", func(t *testing.T) {
-		b.IP.Neigh.AddStatic(eb.Dev, atk, ea.Dev.HardwareAddr)
+		b.IP.Neigh.AddStatic(eb.Dev, netip.AddrFrom4(atk), ea.Dev.HardwareAddr)
 		spoof := b.IP.Neigh.Stats.SpoofIgnored.Load()
 		evil := net.HardwareAddr{0x02, 0xee, 0xee, 0xee, 0xee, 0xee}
 		arp := make([]byte, header.EthernetLen+header.ARPLen)
@@ -180,7 +181,7 @@ func TestAttackReplay(t *testing.T) {
 		header.EncodeARP(arp[header.EthernetLen:], header.ARPFields{Op: header.ARPReply, SenderMAC: evil, SenderIP: atk, TargetMAC: eb.Dev.HardwareAddr, TargetIP: vic})
 		require.NoError(t, stacktest.Send(ea.Dev, arp))
 		settle()
-		st, mac := b.IP.Neigh.Lookup(eb.Dev, atk)
+		st, mac := b.IP.Neigh.Lookup(eb.Dev, netip.AddrFrom4(atk))
 		assert.Equal(t, neigh.Permanent, st)
 		assert.Equal(t, ea.Dev.HardwareAddr, mac, "static entry kept")
 		assert.Equal(t, spoof+1, b.IP.Neigh.Stats.SpoofIgnored.Load())

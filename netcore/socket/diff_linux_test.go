@@ -163,7 +163,7 @@ func ringoTarget(t *testing.T) *diffRig {
 	require.NoError(t, ringoEnd.Dev.Up())
 	require.NoError(t, testerEnd.Dev.Up())
 	require.NoError(t, s.IP.AddAddress(ringoEnd.Dev, netip.MustParsePrefix("10.0.0.1/24")))
-	s.IP.Neigh.AddStatic(ringoEnd.Dev, diffTester, testerEnd.Dev.HardwareAddr)
+	s.IP.Neigh.AddStatic(ringoEnd.Dev, netip.AddrFrom4(diffTester), testerEnd.Dev.HardwareAddr)
 	r := &diffRig{name: "ringo", t: t, dev: testerEnd.Dev, peerMAC: ringoEnd.Dev.HardwareAddr}
 	c.AddPacketType(header.EtherTypeIPv4, r.capture)
 	c.AddPacketType(header.EtherTypeARP, r.capture)

@@ -84,7 +84,7 @@ func newTester(t *testing.T, cfg tcp.Config) *tester {
 	require.NoError(t, eb.Dev.Up())
 	tc.ringo, tc.dev = ea.Dev, eb.Dev
 	require.NoError(t, s.IP.AddAddress(ea.Dev, netip.MustParsePrefix("10.0.0.1/24")))
-	s.IP.Neigh.AddStatic(ea.Dev, testerIP, eb.Dev.HardwareAddr)
+	s.IP.Neigh.AddStatic(ea.Dev, netip.AddrFrom4(testerIP), eb.Dev.HardwareAddr)
 	tc.core.AddPacketType(header.EtherTypeIPv4, func(b *skb.Buff) {
 		tc.mu.Lock()
 		tc.out = append(tc.out, append([]byte(nil), b.Data()...))
