@@ -71,3 +71,47 @@ func FuzzTCP(f *testing.F) {
 		_ = seg.Payload()
 	})
 }
+
+func FuzzIPv6(f *testing.F) {
+	seed := make([]byte, IPv6Len+8)
+	EncodeIPv6(seed, IPv6Fields{PayloadLen: 8, NextHeader: ProtoHopByHop, HopLimit: 64})
+	copy(seed[IPv6Len:], []byte{ProtoICMPv6, 0, IPv6OptRouterAlert, 2, 0, 0, IPv6OptPadN, 0})
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ip, err := ParseIPv6(b)
+		if err != nil {
+			return
+		}
+		if len(ip.Payload()) != ip.PayloadLen() {
+			t.Fatal("payload length disagrees")
+		}
+		// The chain walked as ipv6 walks it: every length bounded.
+		nh, p := ip.NextHeader(), ip.Payload()
+		for k := 0; k < 16 && (nh == ProtoHopByHop || nh == ProtoDstOpts || nh == ProtoRouting); k++ {
+			h, err := ParseExtHeader(p)
+			if err != nil {
+				return
+			}
+			if nh != ProtoRouting {
+				_ = WalkIPv6Options(h.Options(), func(uint8, int, []byte) bool { return true })
+			}
+			nh, p = h.NextHeader(), p[h.Len():]
+		}
+	})
+}
+
+func FuzzNDOptions(f *testing.F) {
+	f.Add([]byte{1, 1, 2, 0, 0, 0, 0, 1})
+	pi := make([]byte, 32)
+	copy(pi, []byte{3, 4, 64, 0xc0, 0, 0, 0, 100, 0, 0, 0, 50, 0, 0, 0, 0, 0x20, 1, 0xd, 0xb8})
+	f.Add(pi)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := ParseNDOptions(b)
+		if err != nil {
+			return
+		}
+		if o.NPrefix > NDMaxPrefixes || o.SourceLL != nil && len(o.SourceLL) != 6 {
+			t.Fatal("options out of bounds")
+		}
+	})
+}
