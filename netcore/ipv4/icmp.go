@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 	"syscall"
 	"time"
 
@@ -41,7 +40,7 @@ func (h icmpHandler) Receive(b *skb.Buff) {
 		return
 	case header.ICMPEchoReply:
 		st.InEchoReps.Add(1)
-		s.pings.deliver(m.Ident(), m.Seq(), nil)
+		s.pings.Deliver(m.Ident(), m.Seq(), nil)
 	case header.ICMPDestUnreach, header.ICMPTimeExceeded, header.ICMPParamProblem:
 		switch m.Type() {
 		case header.ICMPDestUnreach:
@@ -63,7 +62,7 @@ func (h icmpHandler) Receive(b *skb.Buff) {
 func (h icmpHandler) Error(orig header.IPv4, typ, code uint8, info uint32) {
 	p := orig.Payload()
 	if len(p) >= 8 && p[0] == header.ICMPEcho {
-		h.s.pings.deliver(binary.BigEndian.Uint16(p[4:]), binary.BigEndian.Uint16(p[6:]), &UnreachableError{Type: typ, Code: code, From: orig.Dst()})
+		h.s.pings.Deliver(binary.BigEndian.Uint16(p[4:]), binary.BigEndian.Uint16(p[6:]), &UnreachableError{Type: typ, Code: code, From: orig.Dst()})
 	}
 }
 
@@ -138,7 +137,7 @@ func (s *Stack) SendError(b *skb.Buff, typ, code uint8, info uint32) {
 			return // never an error about an error
 		}
 	}
-	if !s.icmpLim.allow() {
+	if !s.icmpLim.Allow() {
 		s.ICMP.OutRateLimited.Add(1)
 		return
 	}
@@ -228,60 +227,14 @@ func (e *UnreachableError) Error() string {
 	return fmt.Sprintf("icmp type %d code %d about %v", e.Type, e.Code, IP(e.From))
 }
 
-// pingTable matches echo replies to waiting Ping calls by identifier.
-type pingTable struct {
-	mu      sync.Mutex
-	next    uint16
-	waiters map[uint16]chan pingResult
-}
-
-type pingResult struct {
-	seq uint16
-	at  time.Time
-	err error
-}
-
-func (p *pingTable) init() { p.waiters = map[uint16]chan pingResult{} }
-
-func (p *pingTable) register() (uint16, chan pingResult) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for {
-		p.next++
-		if _, busy := p.waiters[p.next]; !busy && p.next != 0 {
-			ch := make(chan pingResult, 4)
-			p.waiters[p.next] = ch
-			return p.next, ch
-		}
-	}
-}
-
-func (p *pingTable) unregister(id uint16) {
-	p.mu.Lock()
-	delete(p.waiters, id)
-	p.mu.Unlock()
-}
-
-func (p *pingTable) deliver(id, seq uint16, err error) {
-	p.mu.Lock()
-	ch := p.waiters[id]
-	p.mu.Unlock()
-	if ch != nil {
-		select {
-		case ch <- pingResult{seq: seq, at: time.Now(), err: err}:
-		default:
-		}
-	}
-}
-
 // Ping sends one echo request of size data bytes to dst and waits for the
 // reply (or an ICMP error, or ctx). It returns the round-trip time.
 func (s *Stack) Ping(ctx context.Context, dst [4]byte, size int, seq uint16) (time.Duration, error) {
 	if size < 0 || size > header.IPv4MaxTotal-header.IPv4MinLen-header.ICMPv4Len {
 		return 0, fmt.Errorf("ipv4: ping size %d out of range", size)
 	}
-	id, ch := s.pings.register()
-	defer s.pings.unregister(id)
+	id, ch := s.pings.Register()
+	defer s.pings.Unregister(id)
 	b := skb.Alloc(header.ICMPv4Len + size)
 	if b == nil {
 		return 0, ErrMsgSize
@@ -300,42 +253,16 @@ func (s *Stack) Ping(ctx context.Context, dst [4]byte, size int, seq uint16) (ti
 	for {
 		select {
 		case r := <-ch:
-			if r.err != nil {
-				return 0, r.err
+			if r.Err != nil {
+				return 0, r.Err
 			}
-			if r.seq == seq {
-				return r.at.Sub(start), nil
+			if r.Seq == seq {
+				return r.At.Sub(start), nil
 			}
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
 	}
-}
-
-// tokenBucket limits ICMP output (icmp_global_allow).
-type tokenBucket struct {
-	mu     sync.Mutex
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newTokenBucket(rate, burst int) tokenBucket {
-	return tokenBucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst), last: time.Now()}
-}
-
-func (t *tokenBucket) allow() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	t.tokens = min(t.burst, t.tokens+now.Sub(t.last).Seconds()*t.rate)
-	t.last = now
-	if t.tokens < 1 {
-		return false
-	}
-	t.tokens--
-	return true
 }
 
 // timestampReply answers an ICMP Timestamp request (RFC 792, Linux's

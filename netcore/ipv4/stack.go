@@ -18,6 +18,8 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/pingwait"
+	"github.com/ringonet/ringo/netcore/internal/ratelimit"
 	"github.com/ringonet/ringo/netcore/neigh"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -117,8 +119,8 @@ type Stack struct {
 
 	frags   *reassembler
 	pmtu    pmtuCache
-	icmpLim tokenBucket
-	pings   pingTable
+	icmpLim *ratelimit.Bucket
+	pings   pingwait.Table
 
 	MIB  IPStats
 	ICMP ICMPStats
@@ -149,8 +151,7 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 		cfg.Neigh.Logger = cfg.Logger
 	}
 	s := &Stack{core: c, cfg: cfg, log: cfg.Logger}
-	s.icmpLim = newTokenBucket(cfg.ICMPRate, cfg.ICMPBurst)
-	s.pings.init()
+	s.icmpLim = ratelimit.New(cfg.ICMPRate, cfg.ICMPBurst)
 	s.Neigh = neigh.New(c, cfg.Neigh, neigh.Hooks{
 		IsLocal:     func(dev *netcore.Device, ip netip.Addr) bool { return ip.Is4() && s.isLocalOn(dev, ip.As4()) },
 		Martian:     func(ip netip.Addr) bool { return !ip.Is4() || s.classify(ip.As4()) != addrRemote },
