@@ -163,9 +163,10 @@ type Device struct {
 	// netem. See SetHooks.
 	ingress, egress atomic.Pointer[Hook]
 
-	mu            sync.Mutex // guards carrierNotify, mcList
+	mu            sync.Mutex // guards carrierNotify, mcList, mcRefs
 	carrierNotify []func(d *Device, up bool)
 	mcList        []net.HardwareAddr
+	mcRefs        map[[6]byte]int // McAdd's groups and their users
 }
 
 // Register adds a device with the driver's ops (register_netdev). It starts
@@ -290,6 +291,50 @@ func (d *Device) SetMulticastList(addrs []net.HardwareAddr) {
 	}
 	d.mu.Unlock()
 	if m, ok := d.ops.(RxModer); ok {
+		m.SetRxMode()
+	}
+}
+
+// McAdd adds a user of the link-layer multicast address mac (dev_mc_add):
+// the first user puts it on the device's list and tells the driver.
+func (d *Device) McAdd(mac [6]byte) {
+	d.mu.Lock()
+	if d.mcRefs == nil {
+		d.mcRefs = map[[6]byte]int{}
+	}
+	d.mcRefs[mac]++
+	first := d.mcRefs[mac] == 1
+	if first {
+		d.mcList = append(d.mcList, append(net.HardwareAddr(nil), mac[:]...))
+	}
+	d.mu.Unlock()
+	if m, ok := d.ops.(RxModer); ok && first {
+		m.SetRxMode()
+	}
+}
+
+// McDel drops a user of mac (dev_mc_del); the last takes it off the list.
+func (d *Device) McDel(mac [6]byte) {
+	d.mu.Lock()
+	n, ok := d.mcRefs[mac]
+	if !ok {
+		d.mu.Unlock()
+		return
+	}
+	last := n == 1
+	if last {
+		delete(d.mcRefs, mac)
+		for i, a := range d.mcList {
+			if [6]byte(a) == mac {
+				d.mcList = append(d.mcList[:i], d.mcList[i+1:]...)
+				break
+			}
+		}
+	} else {
+		d.mcRefs[mac] = n - 1
+	}
+	d.mu.Unlock()
+	if m, ok := d.ops.(RxModer); ok && last {
 		m.SetRxMode()
 	}
 }
