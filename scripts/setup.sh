@@ -18,6 +18,7 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 command -v curl >/dev/null || need+=(curl)
+command -v radvd >/dev/null || need+=(radvd) # IPv6 SLAAC test: a real router advertisement daemon
 command -v python3 >/dev/null || need+=(python3)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox) # scripts/bench.sh draws its chart with it
 if ((${#need[@]})); then

@@ -103,6 +103,12 @@ func (s *Stack) dadDone(a *addrEntry) {
 	s.mu.Unlock()
 	s.log.Info("address ready", "dev", a.Dev.Name, "addr", a.Prefix)
 	s.notifyReady()
+	if a.Prefix.Addr().IsLinkLocalUnicast() && a.Autoconf {
+		// The link-local address is usable: ask the routers to speak
+		// now rather than at their next periodic advertisement (RFC
+		// 4861 6.3.7; addrconf_dad_completed).
+		s.sendRS(a.Dev, a.Prefix.Addr())
+	}
 }
 
 // dadFailed marks an address another node has (IFA_F_DADFAILED): it stays

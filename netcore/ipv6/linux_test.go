@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -146,4 +149,79 @@ func TestLinuxDADConflict(t *testing.T) {
 	assert.NotEqual(t, dup, src, "a failed address is never a source")
 	out, err := peer.Exec("ping", "-6", "-c", "1", "-W", "2", fmt.Sprint(dup))
 	require.NoError(t, err, "Linux keeps its address: %s", out)
+}
+
+// SLAAC from a real router advertisement daemon: radvd in the Linux
+// namespace advertises 2001:db8:5::/64; ringo, asking with a Router
+// Solicitation once its link-local address is ready, forms an address in
+// the prefix, takes Linux as its default router, and reaches an address
+// behind it.
+func TestLinuxSLAAC(t *testing.T) {
+	nettest.NeedRoot(t)
+	if _, err := exec.LookPath("radvd"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("radvd not installed: scripts/setup.sh installs it")
+		}
+		t.Skip("radvd not installed (scripts/setup.sh installs it)")
+	}
+	core, s := newStack(t, ipv6.Config{})
+	peer := nettest.NewPeer(t, core, "2001:db8:5::1/64", "net.ipv6.conf.IFNAME.accept_dad=0", "net.ipv6.conf.all.forwarding=1")
+	nettest.Run(t, "ip", "-n", peer.NS, "addr", "add", "2001:db8:99::1/128", "dev", "lo")
+	conf := filepath.Join(t.TempDir(), "radvd.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`interface %s {
+	AdvSendAdvert on;
+	MinRtrAdvInterval 3;
+	MaxRtrAdvInterval 4;
+	AdvDefaultLifetime 1800;
+	prefix 2001:db8:5::/64 { AdvOnLink on; AdvAutonomous on; };
+};
+`, peer.IfName)), 0o644))
+	cmd := exec.Command("ip", "netns", "exec", peer.NS, "radvd", "-n", "-C", conf, "-p", filepath.Join(t.TempDir(), "radvd.pid"), "-m", "stderr")
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("radvd: %s", logs.String())
+		}
+	})
+	dev := peer.TAP.Dev
+	require.NoError(t, dev.Up())
+	require.NoError(t, s.Enable(dev))
+
+	prefix := netip.MustParsePrefix("2001:db8:5::/64")
+	var global netip.Addr
+	deadline := time.After(20 * time.Second)
+	for !global.IsValid() {
+		ch := s.Changed()
+		for _, a := range s.Addrs() {
+			if a.Dev == dev && prefix.Contains(a.Prefix.Addr()) && a.State == ipv6.Preferred {
+				global = a.Prefix.Addr()
+			}
+		}
+		if global.IsValid() {
+			break
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no SLAAC address; addresses %v, routes %v", s.Addrs(), s.Routes())
+		}
+	}
+	assert.True(t, s.ICMP.Icmp6OutRouterSolicits.Load() >= 1)
+	assert.True(t, s.Addrs()[0].Autoconf)
+	rt, ok := s.Lookup(netip.MustParseAddr("2001:db8:99::1"), nil)
+	require.True(t, ok, "a default route")
+	assert.True(t, rt.Gateway.IsLinkLocalUnicast(), "via the router's link-local address")
+
+	for _, dst := range []string{"2001:db8:5::1", "2001:db8:99::1"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := s.Ping(ctx, netip.MustParseAddr(dst), nil, 56, 1)
+		cancel()
+		require.NoError(t, err, "ping %s", dst)
+	}
+	out, err := peer.Exec("ping", "-6", "-c", "2", "-W", "2", global.String())
+	require.NoError(t, err, out)
 }

@@ -100,6 +100,23 @@ func (s *Stack) sendND(b *skb.Buff, dev *netcore.Device, src, dst netip.Addr, ds
 	}
 }
 
+// sendRS sends a Router Solicitation to all routers from src, with our
+// link address.
+func (s *Stack) sendRS(dev *netcore.Device, src netip.Addr) {
+	b := skb.Alloc(header.NDRSLen + 8)
+	if b == nil {
+		return
+	}
+	p := b.Put(header.NDRSLen + 8)
+	header.EncodeICMPv6(p, header.ICMPv6RouterSol, 0, 0)
+	header.PutNDLinkAddrOption(p[header.NDRSLen:], header.NDOptSourceLL, dev.HardwareAddr)
+	dst := netip.AddrFrom16(header.IPv6AllRouters)
+	header.SetICMPv6Checksum(p, src.As16(), dst.As16())
+	s.ICMP.Icmp6OutMsgs.Add(1)
+	s.ICMP.Icmp6OutRouterSolicits.Add(1)
+	s.sendND(b, dev, src, dst, nil)
+}
+
 // ndValid is RFC 4861's common validity check (7.1.1, 7.1.2, 6.1.2):
 // hop limit 255, code 0, the message long enough.
 func (s *Stack) ndValid(ip header.IPv6, m header.ICMPv6, min int) bool {
