@@ -15,9 +15,14 @@ import (
 
 // Config is the appliance's configuration. Every field has a safe default.
 type Config struct {
-	NICs     []string                // PCI addresses to take; empty: every supported NIC
-	Addrs    map[string]netip.Prefix // device name -> static address
-	Gateway  netip.Addr
+	NICs    []string                // PCI addresses to take; empty: every supported NIC
+	Addrs   map[string]netip.Prefix // device name -> static address
+	Gateway netip.Addr
+	// IPv6: link-local addresses and SLAAC on every device (default on;
+	// ringo.ipv6=0 turns it off), static IPv6 addresses and gateway.
+	IPv6     bool
+	Addrs6   map[string]netip.Prefix
+	Gateway6 netip.Addr
 	DHCP     map[string]bool // device name -> configure by DHCP
 	BusyPoll bool
 	CPUs     int
@@ -39,7 +44,7 @@ type Config struct {
 // Defaults is the configuration with nothing on the command line.
 func Defaults() Config {
 	return Config{
-		Addrs: map[string]netip.Prefix{}, DHCP: map[string]bool{},
+		Addrs: map[string]netip.Prefix{}, Addrs6: map[string]netip.Prefix{}, DHCP: map[string]bool{}, IPv6: true,
 		CPUs: 1, Ring: 256, EchoPort: 7, Discard: 9, Status: 7070, HTTP: 80,
 		LogLevel: slog.LevelInfo, ModuleDir: "/lib/modules/ringo",
 	}
@@ -50,9 +55,10 @@ func Defaults() Config {
 // always boots.
 //
 //	ringo.nic=all|ADDR[,ADDR]   PCI addresses of the NICs to take (default all)
-//	ringo.ip=ADDR/LEN           static address of eth0
+//	ringo.ip=ADDR/LEN           static address of eth0 (IPv4 or IPv6: one of each per device)
 //	ringo.ip=DEV:ADDR/LEN,...   static addresses per device
-//	ringo.gw=ADDR               default gateway
+//	ringo.gw=ADDR               default gateway (IPv4 or IPv6)
+//	ringo.ipv6=0|1              link-local addresses and SLAAC on every device (default 1)
 //	ringo.dhcp=1|DEV[,DEV]      DHCP on eth0 (1) or on the devices named
 //	ringo.mode=irq|poll         interrupts (default) or busy polling
 //	ringo.cpus=N                softnet CPUs (default 1)
@@ -77,24 +83,32 @@ func Parse(cmdline string) (Config, []string) {
 			}
 		case "ringo.ip":
 			for _, spec := range strings.Split(v, ",") {
-				dev, pfx, ok := strings.Cut(spec, ":")
-				if !ok {
-					dev, pfx = "eth0", spec
+				dev, pfx := "eth0", spec
+				if d, rest, ok := strings.Cut(spec, ":"); ok && d != "" && !isHex(d) {
+					dev, pfx = d, rest // DEV:ADDR/LEN (an IPv6 address starts with hex digits)
 				}
 				p, err := netip.ParsePrefix(pfx)
-				if err != nil || !p.Addr().Is4() {
-					bad(k, spec, "want ADDR/LEN or DEV:ADDR/LEN with an IPv4 address")
-					continue
+				switch {
+				case err != nil || p.Addr().Zone() != "":
+					bad(k, spec, "want ADDR/LEN or DEV:ADDR/LEN")
+				case p.Addr().Is4():
+					c.Addrs[dev] = p
+				default:
+					c.Addrs6[dev] = p
 				}
-				c.Addrs[dev] = p
 			}
+		case "ringo.ipv6":
+			c.IPv6 = v != "0"
 		case "ringo.gw":
 			a, err := netip.ParseAddr(v)
-			if err != nil || !a.Is4() {
-				bad(k, v, "want an IPv4 address")
-				continue
+			switch {
+			case err != nil || a.Zone() != "":
+				bad(k, v, "want an IPv4 or IPv6 address")
+			case a.Is4():
+				c.Gateway = a
+			default:
+				c.Gateway6 = a
 			}
-			c.Gateway = a
 		case "ringo.dhcp":
 			switch v {
 			case "0", "":
@@ -150,6 +164,17 @@ func Parse(cmdline string) (Config, []string) {
 		}
 	}
 	return c, warn
+}
+
+// isHex reports whether s is all hex digits (an IPv6 address's first
+// group, not a device name).
+func isHex(s string) bool {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }
 
 func intParam(k, v string, lo, hi, def int, bad func(k, v, why string)) int {

@@ -43,9 +43,23 @@ func TestParse(t *testing.T) {
 	assert.Len(t, warn, 1)
 }
 
+// IPv6 addresses and gateways sit beside the IPv4 ones.
+func TestParseIPv6(t *testing.T) {
+	c, warn := Parse("ringo.ip=10.0.2.15/24,2001:db8::10/64,eth1:2001:db8:1::5/64 ringo.gw=fe80::1")
+	assert.Empty(t, warn)
+	assert.Equal(t, netip.MustParsePrefix("10.0.2.15/24"), c.Addrs["eth0"])
+	assert.Equal(t, netip.MustParsePrefix("2001:db8::10/64"), c.Addrs6["eth0"])
+	assert.Equal(t, netip.MustParsePrefix("2001:db8:1::5/64"), c.Addrs6["eth1"])
+	assert.Equal(t, netip.MustParseAddr("fe80::1"), c.Gateway6)
+	assert.True(t, c.IPv6, "on by default")
+	c, warn = Parse("ringo.ipv6=0")
+	assert.Empty(t, warn)
+	assert.False(t, c.IPv6)
+}
+
 // Bad values: a warning each, defaults kept, never a crash.
 func TestParseBadValues(t *testing.T) {
-	c, warn := Parse("ringo.ip=10.0.2.1500/24 ringo.gw=fe80::1 ringo.mode=turbo ringo.ring=100 ringo.cpus=-3 ringo.echo=99999 ringo.log=loud ringo.ip=eth0:x")
+	c, warn := Parse("ringo.ip=10.0.2.1500/24 ringo.gw=fe80::zz ringo.mode=turbo ringo.ring=100 ringo.cpus=-3 ringo.echo=99999 ringo.log=loud ringo.ip=eth0:x")
 	assert.Len(t, warn, 8)
 	d := Defaults()
 	assert.Empty(t, c.Addrs)

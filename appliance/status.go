@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/neigh"
 )
 
 // WriteStatus prints what a person would ask ip, ss, ethtool -S and
@@ -53,13 +54,33 @@ func (s *System) WriteStatus(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\tdev %s\t\n", r.Dst, via, r.Dev.Name)
 	}
 
-	fmt.Fprintln(tw, "\n# ip neigh")
-	for _, e := range s.Stack.IP.Neigh.Entries() {
-		mac := "-"
-		if e.MAC != nil {
-			mac = e.MAC.String()
+	fmt.Fprintln(tw, "\n# ip -6 addr")
+	for _, a := range s.Stack.IP6.Addrs() {
+		how := "static"
+		if a.Autoconf {
+			how = "autoconf"
 		}
-		fmt.Fprintf(tw, "%s\tdev %s\tlladdr %s\t%s\tqueued %d\t\n", e.IP, e.Dev, mac, e.State, e.Queue)
+		fmt.Fprintf(tw, "%s\tinet6 %s\t%s\t%s\t\n", a.Dev.Name, a.Prefix, a.State, how)
+	}
+
+	fmt.Fprintln(tw, "\n# ip -6 route")
+	for _, r := range s.Stack.IP6.Routes() {
+		via := ""
+		if r.Gateway.IsValid() {
+			via = "via " + r.Gateway.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\tdev %s\tmetric %d\t\n", r.Dst, via, r.Dev.Name, r.Metric)
+	}
+
+	fmt.Fprintln(tw, "\n# ip neigh")
+	for _, t := range []*neigh.Table{s.Stack.IP.Neigh, s.Stack.IP6.Neigh} {
+		for _, e := range t.Entries() {
+			mac := "-"
+			if e.MAC != nil {
+				mac = e.MAC.String()
+			}
+			fmt.Fprintf(tw, "%s\tdev %s\tlladdr %s\t%s\tqueued %d\t\n", e.IP, e.Dev, mac, e.State, e.Queue)
+		}
 	}
 	tw.Flush()
 
@@ -69,6 +90,8 @@ func (s *System) WriteStatus(w io.Writer) error {
 	s.Bridge.WriteInterrupts(w)
 	fmt.Fprintln(w, "\n# /proc/net/snmp")
 	s.Stack.WriteSNMP(w)
+	fmt.Fprintln(w, "\n# /proc/net/snmp6")
+	s.Stack.WriteSNMP6(w)
 
 	fmt.Fprintln(w, "\n# ss -tu")
 	socks := s.Stack.UDP.Sockets()

@@ -13,6 +13,7 @@ import (
 	"github.com/ringonet/ringo/ne2000"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/nic"
 	"github.com/ringonet/ringo/pci"
@@ -140,7 +141,7 @@ func (s *System) upOn(opened []Opened) error {
 	if s.Bridge, err = irq.New(s.Log); err != nil {
 		return err
 	}
-	if s.Stack, err = socket.New(s.Core, socket.Config{IP: ipv4.Config{Logger: s.Log}}); err != nil {
+	if s.Stack, err = socket.New(s.Core, socket.Config{IP: ipv4.Config{Logger: s.Log}, IP6: ipv6.Config{Logger: s.Log}}); err != nil {
 		return err
 	}
 	for i, o := range opened {
@@ -170,6 +171,26 @@ func (s *System) upOn(opened []Opened) error {
 		if err := s.Stack.IP.AddAddress(d, p); err != nil {
 			return err
 		}
+	}
+	if cfg.IPv6 {
+		for _, d := range devs {
+			if err := s.Stack.IP6.Enable(d); err != nil {
+				return err
+			}
+		}
+	}
+	for name, p := range cfg.Addrs6 {
+		d := s.Core.DeviceByName(name)
+		if d == nil {
+			s.Log.Warn("ringo.ip names no device", "dev", name)
+			continue
+		}
+		if err := s.Stack.IP6.AddAddress(d, p); err != nil {
+			return err
+		}
+	}
+	if cfg.Gateway6.IsValid() {
+		s.setGateway6(cfg.Gateway6)
 	}
 	for name := range cfg.DHCP {
 		d := s.Core.DeviceByName(name)
@@ -208,6 +229,22 @@ func (s *System) Close() error {
 		errs = append(errs, n.VFIO.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// setGateway6 adds the IPv6 default route: through the device whose
+// prefix holds the gateway, or the first device for a link-local one.
+func (s *System) setGateway6(gw netip.Addr) {
+	var dev *netcore.Device
+	if rt, ok := s.Stack.IP6.Lookup(gw, nil); ok && !gw.IsLinkLocalUnicast() {
+		dev = rt.Dev
+	} else if len(s.NICs) > 0 {
+		dev = s.NICs[0].Dev
+	}
+	if dev == nil {
+		s.Log.Error("ipv6 gateway: no device", "gw", gw)
+		return
+	}
+	s.Stack.IP6.AddRoute(ipv6.Route{Dst: netip.MustParsePrefix("::/0"), Gateway: gw, Dev: dev, Metric: 1024})
 }
 
 // AddrOf returns the first address of a device, if any.

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,15 +88,28 @@ func TestAppliance(t *testing.T) {
 			got := udpExchange(t, fmt.Sprintf("127.0.0.1:%d", echo), n)
 			assert.Equal(t, n, got, "echoes through slirp hostfwd")
 
-			c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", status))
-			require.NoError(t, err)
-			defer c.Close()
-			c.Write([]byte("status"))
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			buf := make([]byte, 65536)
-			k, err := c.Read(buf)
-			require.NoError(t, err)
-			page := string(buf[:k])
+			statusPage := func() string {
+				c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", status))
+				if err != nil {
+					return ""
+				}
+				defer c.Close()
+				c.Write([]byte("status"))
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 65536)
+				k, _ := c.Read(buf)
+				return string(buf[:k])
+			}
+			// IPv6 through the driver's multicast filter: a link-local
+			// address after DAD, then slirp's router advertisement
+			// (fec0::/64 from fe80::2, answering ringo's solicitation)
+			// gives a SLAAC address and a default route. Waited for: DAD
+			// takes a second after the device comes up.
+			slaac := regexp.MustCompile(`eth0\s+inet6 fec0::[0-9a-f:]+/64\s+preferred\s+autoconf`)
+			var page string
+			assert.Eventually(t, func() bool { page = statusPage(); return slaac.MatchString(page) }, 30*time.Second, 500*time.Millisecond,
+				"a SLAAC address from slirp's router advertisement")
+
 			t.Logf("status page:\n%s", page)
 			assert.Contains(t, page, "UP,LOWER_UP")
 			assert.Contains(t, page, "inet 10.0.2.15/24")
@@ -104,6 +118,10 @@ func TestAppliance(t *testing.T) {
 				assert.Contains(t, page, "dhcp 10.0.2.15/24 via 10.0.2.2 from 10.0.2.2")
 			}
 			assert.Contains(t, page, "Udp: InDatagrams")
+			assert.Regexp(t, `eth0\s+inet6 fe80::[0-9a-f:]+/64\s+preferred\s+autoconf`, page)
+			assert.Regexp(t, slaac, page)
+			assert.Regexp(t, `::/0\s+via fe80::2\s+dev eth0`, page)
+			assert.Contains(t, page, "Icmp6InRouterAdvertisements")
 
 			// The same page over HTTP, served by net/http on ringo's TCP.
 			client := &http.Client{Timeout: 30 * time.Second}

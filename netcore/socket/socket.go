@@ -12,15 +12,17 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/tcp"
 	"github.com/ringonet/ringo/netcore/udp"
 )
 
 // Stack is a network stack over a netcore.Core: IPv4 (with ARP and
-// ICMP), UDP and TCP.
+// ICMP), IPv6 (with ICMPv6 and neighbour discovery), UDP and TCP.
 type Stack struct {
 	Core *netcore.Core
 	IP   *ipv4.Stack
+	IP6  *ipv6.Stack // devices take part once IP6.Enable gives them a link-local address
 	UDP  *udp.Table
 	TCP  *tcp.Table
 }
@@ -28,6 +30,7 @@ type Stack struct {
 // Config sets up the protocols; the zero value is Linux's defaults.
 type Config struct {
 	IP  ipv4.Config
+	IP6 ipv6.Config
 	TCP tcp.Config
 }
 
@@ -37,7 +40,10 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Core: c, IP: ip, UDP: udp.New(ip), TCP: tcp.New(ip, cfg.TCP)}, nil
+	if cfg.IP6.Logger == nil {
+		cfg.IP6.Logger = cfg.IP.Logger
+	}
+	return &Stack{Core: c, IP: ip, IP6: ipv6.New(c, cfg.IP6), UDP: udp.New(ip), TCP: tcp.New(ip, cfg.TCP)}, nil
 }
 
 // Listen is net.Listen on ringo for "tcp"/"tcp4".
@@ -70,7 +76,10 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 }
 
 // Close stops the protocol timers (the core is the caller's).
-func (s *Stack) Close() { s.IP.Close() }
+func (s *Stack) Close() {
+	s.IP.Close()
+	s.IP6.Close()
+}
 
 // ListenPacket is net.ListenPacket on ringo: network "udp" or "udp4",
 // address "host:port" (host may be empty for any).
@@ -141,3 +150,6 @@ func (s *Stack) WriteSNMP(w io.Writer) error {
 	}
 	return ipv4.WriteGroup(w, "TcpExt", &s.TCP.Ext)
 }
+
+// WriteSNMP6 prints /proc/net/snmp6.
+func (s *Stack) WriteSNMP6(w io.Writer) error { return s.IP6.WriteSNMP6(w) }
