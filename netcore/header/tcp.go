@@ -59,7 +59,12 @@ type TCP []byte
 // ParseTCP checks the data offset against the buffer, the checksum with
 // the pseudo-header, and that the options are well formed.
 func ParseTCP(b []byte, src, dst [4]byte) (TCP, error) {
-	return parseTCP(b, src, dst, true)
+	return parseTCP(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)), true)
+}
+
+// ParseTCP6 is ParseTCP over IPv6 (the RFC 8200 8.1 pseudo-header).
+func ParseTCP6(b []byte, src, dst [16]byte) (TCP, error) {
+	return parseTCP(b, PseudoHeaderSum6(src, dst, ProtoTCP, len(b)), true)
 }
 
 // ParseTCPVerified is ParseTCP for a segment whose checksum was verified
@@ -67,10 +72,10 @@ func ParseTCP(b []byte, src, dst [4]byte) (TCP, error) {
 // each segment it merges and leaves the merged packet's field 0): every
 // check but the checksum.
 func ParseTCPVerified(b []byte) (TCP, error) {
-	return parseTCP(b, [4]byte{}, [4]byte{}, false)
+	return parseTCP(b, 0, false)
 }
 
-func parseTCP(b []byte, src, dst [4]byte, verify bool) (TCP, error) {
+func parseTCP(b []byte, pseudo uint32, verify bool) (TCP, error) {
 	if len(b) < TCPMinLen {
 		return nil, ErrTruncated
 	}
@@ -81,7 +86,7 @@ func parseTCP(b []byte, src, dst [4]byte, verify bool) (TCP, error) {
 	if off > len(b) {
 		return nil, ErrTruncated
 	}
-	if verify && Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))) != 0 {
+	if verify && Fold(Checksum(b, pseudo)) != 0 {
 		return nil, ErrChecksum
 	}
 	return TCP(b), nil
@@ -217,6 +222,12 @@ func sackBlocks(f TCPFields, n int) int {
 func EncodeTCP(b []byte, f TCPFields, src, dst [4]byte) {
 	EncodeTCPPartial(b, f)
 	binary.BigEndian.PutUint16(b[tcpCheck:], Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoTCP, len(b)))))
+}
+
+// EncodeTCP6 is EncodeTCP over IPv6.
+func EncodeTCP6(b []byte, f TCPFields, src, dst [16]byte) {
+	EncodeTCPPartial(b, f)
+	binary.BigEndian.PutUint16(b[tcpCheck:], Fold(Checksum(b, PseudoHeaderSum6(src, dst, ProtoTCP, len(b)))))
 }
 
 // EncodeTCPPartial is EncodeTCP leaving the checksum field 0, for a

@@ -18,16 +18,36 @@ type UDP []byte
 // checksum is not zero, the checksum with the pseudo-header. The view is
 // cut to the length field.
 func ParseUDP(b []byte, src, dst [4]byte) (UDP, error) {
-	return parseUDP(b, src, dst, true)
+	u, err := parseUDP(b)
+	if err == nil && u.Checksum() != 0 && Fold(Checksum(u, PseudoHeaderSum(src, dst, ProtoUDP, len(u)))) != 0 {
+		return nil, ErrChecksum
+	}
+	return u, err
+}
+
+// ParseUDP6 is ParseUDP over IPv6, where the checksum is mandatory: a zero
+// one is malformed (RFC 8200 8.1).
+func ParseUDP6(b []byte, src, dst [16]byte) (UDP, error) {
+	u, err := parseUDP(b)
+	if err != nil {
+		return nil, err
+	}
+	if u.Checksum() == 0 {
+		return nil, ErrMalformed
+	}
+	if Fold(Checksum(u, PseudoHeaderSum6(src, dst, ProtoUDP, len(u)))) != 0 {
+		return nil, ErrChecksum
+	}
+	return u, nil
 }
 
 // ParseUDPVerified is ParseUDP for a datagram whose checksum the device
 // (or the kernel across a TAP) vouched for: the lengths are still checked.
 func ParseUDPVerified(b []byte) (UDP, error) {
-	return parseUDP(b, [4]byte{}, [4]byte{}, false)
+	return parseUDP(b)
 }
 
-func parseUDP(b []byte, src, dst [4]byte, verify bool) (UDP, error) {
+func parseUDP(b []byte) (UDP, error) {
 	if len(b) < UDPLen {
 		return nil, ErrTruncated
 	}
@@ -38,11 +58,7 @@ func parseUDP(b []byte, src, dst [4]byte, verify bool) (UDP, error) {
 	if l > len(b) {
 		return nil, ErrTruncated
 	}
-	u := UDP(b[:l])
-	if verify && u.Checksum() != 0 && Fold(Checksum(u, PseudoHeaderSum(src, dst, ProtoUDP, l))) != 0 {
-		return nil, ErrChecksum
-	}
-	return u, nil
+	return UDP(b[:l]), nil
 }
 
 func (u UDP) SrcPort() uint16  { return binary.BigEndian.Uint16(u[udpSrc:]) }
@@ -55,11 +71,20 @@ func (u UDP) Payload() []byte  { return u[UDPLen:] }
 // has filled, and the checksum over pseudo-header, header and payload. A
 // computed checksum of 0 is sent as 0xffff (RFC 768).
 func EncodeUDP(b []byte, srcPort, dstPort uint16, src, dst [4]byte) {
+	encodeUDP(b, srcPort, dstPort, PseudoHeaderSum(src, dst, ProtoUDP, len(b)))
+}
+
+// EncodeUDP6 is EncodeUDP over IPv6.
+func EncodeUDP6(b []byte, srcPort, dstPort uint16, src, dst [16]byte) {
+	encodeUDP(b, srcPort, dstPort, PseudoHeaderSum6(src, dst, ProtoUDP, len(b)))
+}
+
+func encodeUDP(b []byte, srcPort, dstPort uint16, pseudo uint32) {
 	binary.BigEndian.PutUint16(b[udpSrc:], srcPort)
 	binary.BigEndian.PutUint16(b[udpDst:], dstPort)
 	binary.BigEndian.PutUint16(b[udpLen:], uint16(len(b)))
 	binary.BigEndian.PutUint16(b[udpCheck:], 0)
-	c := Fold(Checksum(b, PseudoHeaderSum(src, dst, ProtoUDP, len(b))))
+	c := Fold(Checksum(b, pseudo))
 	if c == 0 {
 		c = 0xffff
 	}

@@ -153,8 +153,8 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 	s := &Stack{core: c, cfg: cfg, log: cfg.Logger}
 	s.icmpLim = ratelimit.New(cfg.ICMPRate, cfg.ICMPBurst)
 	s.Neigh = neigh.New(c, cfg.Neigh, neigh.Hooks{
-		IsLocal:     func(dev *netcore.Device, ip netip.Addr) bool { return ip.Is4() && s.isLocalOn(dev, ip.As4()) },
-		Martian:     func(ip netip.Addr) bool { return !ip.Is4() || s.classify(ip.As4()) != addrRemote },
+		IsLocal: func(dev *netcore.Device, ip netip.Addr) bool { return ip.Is4() && s.isLocalOn(dev, ip.As4()) },
+		Martian: func(ip netip.Addr) bool { return !ip.Is4() || s.classify(ip.As4()) != addrRemote },
 		SourceFor: func(dev *netcore.Device, target netip.Addr) (netip.Addr, bool) {
 			if !target.Is4() {
 				return netip.Addr{}, false

@@ -349,3 +349,31 @@ func (s *Stack) pathMTU(dst netip.Addr, dev *netcore.Device) int {
 	}
 	return m
 }
+
+// PathMTU is the MTU toward dst (leaving by dev, or by its route's
+// device when dev is nil): the device's, or less where a Packet Too Big
+// said so.
+func (s *Stack) PathMTU(dst netip.Addr, dev *netcore.Device) int {
+	if dev == nil {
+		rt, ok := s.Lookup(dst, nil)
+		if !ok {
+			return header.IPv6MinMTU
+		}
+		dev = rt.Dev
+	}
+	return s.pathMTU(dst, dev)
+}
+
+// ConfirmNeighbour records forward progress toward dst (a TCP ACK): the
+// next hop's entry is reachable (dst_confirm_neigh).
+func (s *Stack) ConfirmNeighbour(dst netip.Addr, dev *netcore.Device) {
+	rt, ok := s.Lookup(dst, dev)
+	if !ok || dst.IsMulticast() {
+		return
+	}
+	hop := dst
+	if rt.Gateway.IsValid() {
+		hop = rt.Gateway
+	}
+	s.Neigh.Confirm(rt.Dev, hop)
+}

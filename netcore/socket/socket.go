@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 
 	"github.com/ringonet/ringo/netcore"
@@ -43,26 +44,47 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 	if cfg.IP6.Logger == nil {
 		cfg.IP6.Logger = cfg.IP.Logger
 	}
-	return &Stack{Core: c, IP: ip, IP6: ipv6.New(c, cfg.IP6), UDP: udp.New(ip), TCP: tcp.New(ip, cfg.TCP)}, nil
+	s := &Stack{Core: c, IP: ip, IP6: ipv6.New(c, cfg.IP6), UDP: udp.New(ip), TCP: tcp.New(ip, cfg.TCP)}
+	s.TCP.AttachIPv6(s.IP6)
+	return s, nil
 }
 
-// Listen is net.Listen on ringo for "tcp"/"tcp4".
+// Listen is net.Listen on ringo: "tcp" on ":port" or "[::]:port" takes
+// both IP versions (IPv4 peers seen as IPv4 addresses, as Go shows them),
+// "tcp4" and "tcp6" one.
 func (s *Stack) Listen(network, address string) (net.Listener, error) {
-	if network != "tcp" && network != "tcp4" {
-		return nil, fmt.Errorf("socket: listen %s: unsupported network", network)
+	only, err := family(network, "tcp")
+	if err != nil {
+		return nil, err
 	}
 	a, err := resolveUDP(address)
 	if err != nil {
 		return nil, err
 	}
-	return s.TCP.Listen(&net.TCPAddr{IP: a.IP, Port: a.Port})
+	if a.IP != nil && only == 0 && a.IP.To4() != nil && a.IP.IsUnspecified() {
+		only = 4
+	}
+	return s.TCP.ListenFamily(&net.TCPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone}, only)
+}
+
+// family reads "tcp", "tcp4", "tcp6" (or udp's): 0 for both versions.
+func family(network, proto string) (int, error) {
+	switch network {
+	case proto:
+		return 0, nil
+	case proto + "4":
+		return 4, nil
+	case proto + "6":
+		return 6, nil
+	}
+	return 0, fmt.Errorf("socket: %s: unsupported network", network)
 }
 
 // DialContext is net.Dialer.DialContext on ringo for "tcp" and "udp"
 // (what an http.Transport wants).
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
-	case "tcp", "tcp4":
+	case "tcp", "tcp4", "tcp6":
 		a, err := resolveUDP(address)
 		if err != nil {
 			return nil, err
@@ -70,7 +92,10 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 		if a.IP == nil {
 			return nil, fmt.Errorf("socket: dial %q: no host", address)
 		}
-		return s.TCP.Dial(ctx, &net.TCPAddr{IP: a.IP, Port: a.Port})
+		if v4 := a.IP.To4() != nil; network == "tcp4" && !v4 || network == "tcp6" && v4 {
+			return nil, fmt.Errorf("socket: dial %s %q: wrong IP version", network, address)
+		}
+		return s.TCP.Dial(ctx, &net.TCPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone})
 	}
 	return s.Dial(network, address)
 }
@@ -104,7 +129,7 @@ func (s *Stack) DialUDP(laddr, raddr *net.UDPAddr) (*udp.Conn, error) {
 
 // Dial is net.Dial on ringo for "udp"/"udp4" and "tcp"/"tcp4".
 func (s *Stack) Dial(network, address string) (net.Conn, error) {
-	if network == "tcp" || network == "tcp4" {
+	if network == "tcp" || network == "tcp4" || network == "tcp6" {
 		return s.DialContext(context.Background(), network, address)
 	}
 	if network != "udp" && network != "udp4" {
@@ -117,7 +142,9 @@ func (s *Stack) Dial(network, address string) (net.Conn, error) {
 	return s.UDP.Dial(nil, ra)
 }
 
-// resolveUDP parses a numeric "host:port" (ringo has no resolver).
+// resolveUDP parses a numeric "host:port" (ringo has no resolver); an
+// IPv6 host is in brackets, a link-local one with its zone
+// ("[fe80::1%eth0]:80").
 func resolveUDP(address string) (*net.UDPAddr, error) {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
@@ -129,9 +156,11 @@ func resolveUDP(address string) (*net.UDPAddr, error) {
 	}
 	a := &net.UDPAddr{Port: p}
 	if host != "" {
-		if a.IP = net.ParseIP(host).To4(); a.IP == nil {
-			return nil, fmt.Errorf("socket: address %q: not a numeric IPv4 host", address)
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return nil, fmt.Errorf("socket: address %q: not a numeric IP host", address)
 		}
+		a.IP, a.Zone = net.IP(ip.Unmap().AsSlice()), ip.Zone()
 	}
 	return a, nil
 }

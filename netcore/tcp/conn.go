@@ -228,7 +228,7 @@ func (c *Conn) QueueMemory() int {
 }
 
 // ourMSS is what we announce: the route's MTU less the headers.
-func (c *Conn) ourMSS() int { return c.t.mssFor(c.id.raddr) }
+func (c *Conn) ourMSS() int { return c.t.mssFor(c.id) }
 
 func (c *Conn) takeOptionsLocked(seg header.TCP) {
 	o := seg.ParsedOptions()

@@ -24,14 +24,14 @@ var cookieMSS = [4]uint16{536, 1200, 1440, 1460}
 const cookieStep = 64 // seconds per time counter step
 
 func (t *Table) cookieHash(id fourTuple, peerISN, count uint32) uint32 {
-	var in [32 + 4 + 4 + 2 + 2 + 4 + 4]byte
+	var in [32 + 16 + 16 + 2 + 2 + 4 + 4]byte
 	copy(in[:32], t.cookieSecret[:])
 	copy(in[32:], id.laddr[:])
-	copy(in[36:], id.raddr[:])
-	binary.BigEndian.PutUint16(in[40:], id.lport)
-	binary.BigEndian.PutUint16(in[42:], id.rport)
-	binary.BigEndian.PutUint32(in[44:], peerISN)
-	binary.BigEndian.PutUint32(in[48:], count)
+	copy(in[48:], id.raddr[:])
+	binary.BigEndian.PutUint16(in[64:], id.lport)
+	binary.BigEndian.PutUint16(in[66:], id.rport)
+	binary.BigEndian.PutUint32(in[68:], peerISN)
+	binary.BigEndian.PutUint32(in[72:], count)
 	sum := sha256.Sum256(in[:])
 	return uint32(sum[0])<<16 | uint32(sum[1])<<8 | uint32(sum[2])
 }
@@ -85,11 +85,11 @@ func (l *Listener) sendCookie(id fourTuple, seg header.TCP) {
 	if mss == 0 {
 		mss = defaultMSS
 	}
-	mss = min(mss, uint16(t.mssFor(id.raddr)))
+	mss = min(mss, uint16(t.mssFor(id)))
 	cookie := t.makeCookie(id, seg.Seq(), mss, o.WScale)
 	f := header.TCPFields{SrcPort: id.lport, DstPort: id.rport, Seq: cookie, Ack: seg.Seq() + 1,
 		Flags: header.TCPFlagSYN | header.TCPFlagACK, Window: uint16(min(t.cfg.RcvBuf, maxWindow)),
-		MSS: uint16(t.mssFor(id.raddr)), WScale: -1}
+		MSS: uint16(t.mssFor(id)), WScale: -1}
 	if o.WScale >= 0 {
 		f.WScale = int(t.rcvScale())
 	}

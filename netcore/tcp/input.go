@@ -361,7 +361,7 @@ func (c *Conn) ackLocked(seq, ack uint32, win uint16, pure bool, o *header.TCPOp
 			// Forward progress: the next hop is alive (dst_confirm_neigh),
 			// said at most every neighConfirmEvery, not on every ACK.
 			c.neighConfirmed = now
-			c.t.ip.ConfirmNeighbour(c.id.raddr)
+			c.t.confirmNeighbour(c.id)
 		}
 		if c.inRecovery {
 			if !seqLT(ack, c.recover) {

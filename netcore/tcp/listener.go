@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ringonet/ringo/netcore/header"
-	"github.com/ringonet/ringo/netcore/ipv4"
 )
 
 // Listener is a listening socket; it implements net.Listener. Its SYN
@@ -17,7 +16,8 @@ import (
 // (ListenOverflows, ListenDrops), as Linux does.
 type Listener struct {
 	t       *Table
-	laddr   [4]byte
+	laddr   [16]byte // zero: any
+	only    int      // 4 or 6: that IP version only; 0: both
 	port    uint16
 	backlog int
 
@@ -157,8 +157,30 @@ func (l *Listener) Close() error {
 	return nil
 }
 
-// Addr implements net.Listener.
-func (l *Listener) Addr() net.Addr { return &net.TCPAddr{IP: ipv4.IP(l.laddr), Port: int(l.port)} }
+// Addr implements net.Listener: [::] for one taking both IP versions,
+// 0.0.0.0 for an IPv4-only one, as Go's net shows them.
+func (l *Listener) Addr() net.Addr {
+	if l.laddr == ([16]byte{}) {
+		if l.only == 4 {
+			return &net.TCPAddr{IP: net.IPv4zero.To4(), Port: int(l.port)}
+		}
+		return &net.TCPAddr{IP: net.IPv6unspecified, Port: int(l.port)}
+	}
+	return tcpAddr(l.laddr, l.port, nil)
+}
+
+// accepts reports whether a segment to laddr is the listener's.
+func (l *Listener) accepts(laddr [16]byte) bool {
+	switch {
+	case l.laddr != [16]byte{}:
+		return l.laddr == laddr
+	case l.only == 4:
+		return is4(laddr)
+	case l.only == 6:
+		return !is4(laddr)
+	}
+	return true
+}
 
 // newISS picks an initial sequence number: clock-driven as RFC 9293 3.4.1
 // asks, plus a random offset per connection (RFC 6528's aim, without a

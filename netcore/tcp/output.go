@@ -152,7 +152,7 @@ func (c *Conn) setupCapsLocked() {
 	if c.t.cfg.NoOffload {
 		return
 	}
-	f := c.t.ip.RouteFeatures(c.id.raddr)
+	f := c.t.routeFeatures(c.id)
 	if f.Has(netcore.FeatureIPCsum) {
 		c.caps = f & (netcore.FeatureIPCsum | netcore.FeatureTSO)
 	}
@@ -287,8 +287,8 @@ const sndBufTSO = 1 << 20
 // with it, and what is in flight goes again in segments that fit
 // (tcp_simple_retransmit), without the congestion response a loss gets.
 func (c *Conn) mtuReducedLocked(mtu int) {
-	c.t.ip.UpdatePMTU(c.id.raddr, mtu)
-	mss := c.t.mssFor(c.id.raddr)
+	c.t.updatePMTU(c.id, mtu)
+	mss := c.t.mssFor(c.id)
 	if c.tsOK {
 		mss -= 12
 	}

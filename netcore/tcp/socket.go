@@ -5,11 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/ringonet/ringo/netcore/internal/wait"
-	"github.com/ringonet/ringo/netcore/ipv4"
 )
 
 // signalLocked wakes every waiter (readers, writers, Dial): each waits on
@@ -92,24 +92,25 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	return nil
 }
 
-// Dial opens a connection (active open).
+// Dial opens a connection (active open) to an IPv4 or IPv6 address; a
+// link-local IPv6 one needs its zone (fe80::1%eth0).
 func (t *Table) Dial(ctx context.Context, raddr *net.TCPAddr) (*Conn, error) {
-	ip4 := raddr.IP.To4()
-	if ip4 == nil || raddr.Port <= 0 || raddr.Port > 65535 {
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: errors.New("need an IPv4 address and port")}
+	a, ok := netip.AddrFromSlice(raddr.IP)
+	if !ok || raddr.Port <= 0 || raddr.Port > 65535 {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: errors.New("need an IP address and port")}
 	}
-	dst := [4]byte(ip4)
-	src, ok := t.ip.SourceFor(dst)
-	if !ok {
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: ipv4.ErrNoRoute}
+	id, err := t.route(a.Unmap(), raddr.Zone)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err}
 	}
 	t.mu.Lock()
-	port, err := t.ephemeralLocked(src, dst, uint16(raddr.Port))
+	port, err := t.ephemeralLocked(id.laddr, id.raddr, uint16(raddr.Port), id.dev)
 	if err != nil {
 		t.mu.Unlock()
 		return nil, err
 	}
-	c := newConn(t, fourTuple{laddr: src, raddr: dst, lport: port, rport: uint16(raddr.Port)})
+	id.lport, id.rport = port, uint16(raddr.Port)
+	c := newConn(t, id)
 	t.conns[c.id] = c
 	t.mu.Unlock()
 	t.Stats.ActiveOpens.Add(1)
@@ -301,13 +302,9 @@ func (c *Conn) SetLinger(sec int) error {
 }
 
 // LocalAddr and RemoteAddr implement net.Conn.
-func (c *Conn) LocalAddr() net.Addr {
-	return &net.TCPAddr{IP: ipv4.IP(c.id.laddr), Port: int(c.id.lport)}
-}
+func (c *Conn) LocalAddr() net.Addr { return tcpAddr(c.id.laddr, c.id.lport, c.id.dev) }
 
-func (c *Conn) RemoteAddr() net.Addr {
-	return &net.TCPAddr{IP: ipv4.IP(c.id.raddr), Port: int(c.id.rport)}
-}
+func (c *Conn) RemoteAddr() net.Addr { return tcpAddr(c.id.raddr, c.id.rport, c.id.dev) }
 
 // SetDeadline, SetReadDeadline and SetWriteDeadline implement net.Conn.
 func (c *Conn) SetDeadline(t time.Time) error {

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,6 +46,7 @@ import (
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/memcopy"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -150,14 +152,19 @@ type ExtStats struct {
 	TCPRcvCoalesce    atomic.Uint64 // in-order payloads copied into the receive queue's own buffers, not queued in their packet
 }
 
+// fourTuple names a connection: 16-byte addresses, IPv4 ones mapped
+// (family.go), and for a link-local IPv6 peer the device, which is part
+// of the address (its zone).
 type fourTuple struct {
-	laddr, raddr [4]byte
+	laddr, raddr [16]byte
 	lport, rport uint16
+	dev          *netcore.Device
 }
 
-// Table is TCP on one IPv4 stack.
+// Table is TCP on one IPv4 stack and, once AttachIPv6, its IPv6 one.
 type Table struct {
 	ip     *ipv4.Stack
+	ip6    *ipv6.Stack
 	cfg    Config
 	clock  clock.Clock
 	tsBase time.Time // the timestamp clock's origin
@@ -284,13 +291,9 @@ func (t *Table) rcvScale() uint8 {
 	return s
 }
 
-// mssFor is the MSS for a peer: the route's MTU less the headers.
-func (t *Table) mssFor(raddr [4]byte) int {
-	mtu := t.ip.PathMTU(raddr)
-	if mtu == 0 {
-		mtu = 1500
-	}
-	return mtu - header.IPv4MinLen - header.TCPMinLen
+// mssFor is the MSS for a peer: the path MTU less the headers.
+func (t *Table) mssFor(id fourTuple) int {
+	return t.pathMTU(id) - id.netHeaderLen() - header.TCPMinLen
 }
 
 // maxWindow is the largest window the 16-bit field holds (before window
@@ -339,11 +342,7 @@ func (t *Table) Receive(b *skb.Buff) {
 	} else {
 		seg, err = header.ParseTCP(b.Data(), src, dst)
 	}
-	if err != nil {
-		if errors.Is(err, header.ErrChecksum) {
-			t.Stats.InCsumErrors.Add(1)
-		}
-		t.Stats.InErrs.Add(1)
+	if !t.parsed(err) {
 		return
 	}
 	// A GRO packet is several segments: InSegs counts them, as Linux
@@ -356,11 +355,27 @@ func (t *Table) Receive(b *skb.Buff) {
 	if b.PktType != 0 || dst[0] >= 224 || src == dst && seg.SrcPort() == seg.DstPort() {
 		return // never to broadcast or multicast; LAND (src = dst) dropped
 	}
-	id := fourTuple{laddr: dst, raddr: src, lport: seg.DstPort(), rport: seg.SrcPort()}
+	t.demux(fourTuple{laddr: mapped(dst), raddr: mapped(src), lport: seg.DstPort(), rport: seg.SrcPort()}, seg, segs, b)
+}
+
+// parsed counts a segment that did not parse.
+func (t *Table) parsed(err error) bool {
+	if err != nil {
+		if errors.Is(err, header.ErrChecksum) {
+			t.Stats.InCsumErrors.Add(1)
+		}
+		t.Stats.InErrs.Add(1)
+	}
+	return err == nil
+}
+
+// demux finds the segment's connection or listener (__inet_lookup), for
+// either IP version.
+func (t *Table) demux(id fourTuple, seg header.TCP, segs int, b *skb.Buff) {
 	t.mu.Lock()
 	c := t.conns[id]
 	l := t.listeners[id.lport]
-	if l != nil && l.laddr != [4]byte{} && l.laddr != dst {
+	if l != nil && !l.accepts(id.laddr) {
 		l = nil
 	}
 	t.mu.Unlock()
@@ -399,7 +414,30 @@ func (t *Table) Error(orig header.IPv4, typ, code uint8, info uint32) {
 	if len(p) < 8 {
 		return
 	}
-	id := fourTuple{laddr: orig.Src(), raddr: orig.Dst(), lport: binary.BigEndian.Uint16(p[0:]), rport: binary.BigEndian.Uint16(p[2:])}
+	var kind icmpKind
+	switch {
+	case typ == header.ICMPDestUnreach && code == header.ICMPFragNeeded:
+		kind = icmpTooBig
+	case typ == header.ICMPDestUnreach, typ == header.ICMPTimeExceeded, typ == header.ICMPParamProblem:
+		kind = icmpUnreach
+	default:
+		return
+	}
+	id := fourTuple{laddr: mapped(orig.Src()), raddr: mapped(orig.Dst())}
+	t.icmpError(id, p, kind, int(info&0xffff), &ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()})
+}
+
+type icmpKind int
+
+const (
+	icmpUnreach icmpKind = iota // hard in SYN-SENT and SYN-RECEIVED, soft after
+	icmpTooBig                  // Fragmentation Needed, Packet Too Big: mtu
+)
+
+// icmpError is an ICMP error of either version about the segment whose
+// first 8 bytes p quotes, from id's addresses.
+func (t *Table) icmpError(id fourTuple, p []byte, kind icmpKind, mtu int, err error) {
+	id.lport, id.rport = binary.BigEndian.Uint16(p[0:]), binary.BigEndian.Uint16(p[2:])
 	seq := binary.BigEndian.Uint32(p[4:])
 	t.mu.Lock()
 	c := t.conns[id]
@@ -416,17 +454,10 @@ func (t *Table) Error(orig header.IPv4, typ, code uint8, info uint32) {
 		t.Ext.OutOfWindowIcmps.Add(1)
 		return
 	}
-	switch typ {
-	case header.ICMPDestUnreach:
-		if code == header.ICMPFragNeeded {
-			c.mtuReducedLocked(int(info & 0xffff))
-			return
-		}
-	case header.ICMPTimeExceeded, header.ICMPParamProblem:
-	default:
+	if kind == icmpTooBig {
+		c.mtuReducedLocked(mtu)
 		return
 	}
-	err := &ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()}
 	if c.state == SynSent || c.state == SynRcvd {
 		c.closeLocked(err)
 		return
@@ -482,13 +513,11 @@ func (t *Table) sendOffload(id fourTuple, f header.TCPFields, pa, pb []byte, mss
 			segs = (n + mss - 1) / mss
 		}
 	} else {
-		header.EncodeTCP(p, f, id.laddr, id.raddr)
+		encode(id, p, f)
 	}
 	b.SetTransportHeader()
 	t.Stats.OutSegs.Add(uint64(segs))
-	// DF on every segment: path MTU discovery (RFC 1191, Linux's
-	// ip_no_pmtu_disc=0).
-	return t.ip.Output(b, id.laddr, id.raddr, header.ProtoTCP, ipv4.OutputOpts{DF: true})
+	return t.output(id, b)
 }
 
 func (t *Table) remove(c *Conn) {
@@ -500,7 +529,7 @@ func (t *Table) remove(c *Conn) {
 }
 
 // ephemeralLocked picks a free local port for a connection to raddr.
-func (t *Table) ephemeralLocked(laddr, raddr [4]byte, rport uint16) (uint16, error) {
+func (t *Table) ephemeralLocked(laddr, raddr [16]byte, rport uint16, dev *netcore.Device) (uint16, error) {
 	const lo, hi = 32768, 60999
 	start := lo + rand.IntN(hi-lo+1)
 	for i := 0; i <= hi-lo; i++ {
@@ -508,26 +537,43 @@ func (t *Table) ephemeralLocked(laddr, raddr [4]byte, rport uint16) (uint16, err
 		if _, busy := t.listeners[p]; busy {
 			continue
 		}
-		if _, busy := t.conns[fourTuple{laddr, raddr, p, rport}]; !busy {
+		if _, busy := t.conns[fourTuple{laddr, raddr, p, rport, dev}]; !busy {
 			return p, nil
 		}
 	}
 	return 0, fmt.Errorf("tcp: no free ephemeral port: %w", ErrAddrInUse)
 }
 
-// Listen opens a listener on laddr (nil IP: any address).
+// Listen opens a listener on laddr: a nil or :: IP takes both IP
+// versions (as Go's net.Listen("tcp", ":80") does, and Linux's
+// bindv6only=0), 0.0.0.0 IPv4 only, an address that address.
 func (t *Table) Listen(laddr *net.TCPAddr) (*Listener, error) {
-	l := &Listener{t: t, wake: make(chan struct{}, 1), backlog: t.cfg.Backlog}
+	only := 0
+	if laddr != nil && laddr.IP != nil && laddr.IP.To4() != nil && laddr.IP.IsUnspecified() {
+		only = 4
+	}
+	return t.ListenFamily(laddr, only)
+}
+
+// ListenFamily is Listen restricted to one IP version (4 or 6; 0: both),
+// for "tcp4" and "tcp6".
+func (t *Table) ListenFamily(laddr *net.TCPAddr, only int) (*Listener, error) {
+	l := &Listener{t: t, wake: make(chan struct{}, 1), backlog: t.cfg.Backlog, only: only}
 	if laddr != nil {
-		if ip4 := laddr.IP.To4(); ip4 != nil && !ip4.IsUnspecified() {
-			l.laddr = [4]byte(ip4)
+		if a, ok := netip.AddrFromSlice(laddr.IP); ok && !a.IsUnspecified() {
+			l.laddr = a.As16()
+			if a.Is4() || a.Is4In6() {
+				l.only = 4
+			} else {
+				l.only = 6
+			}
 		}
 		l.port = uint16(laddr.Port)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if l.port == 0 {
-		p, err := t.ephemeralLocked(l.laddr, [4]byte{}, 0)
+		p, err := t.ephemeralLocked(l.laddr, [16]byte{}, 0, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -318,6 +318,6 @@ func (c *Conn) blackHoleLocked() {
 		return
 	}
 	c.mss = full - opt
-	c.t.ip.UpdatePMTU(c.id.raddr, full+header.IPv4MinLen+header.TCPMinLen)
+	c.t.updatePMTU(c.id, full+c.id.netHeaderLen()+header.TCPMinLen)
 	c.t.Ext.TCPMTUPBlackHole.Add(1)
 }
