@@ -159,14 +159,14 @@ func (s *Stack) echoReply(dev *netcore.Device, ip header.IPv6, m header.ICMPv6) 
 	s.Output(b, src, dst, header.ProtoICMPv6, OutputOpts{Dev: dev, TrafficClass: ip.TrafficClass()})
 }
 
-// SendError sends an ICMPv6 error about orig (data at its IPv6 header),
-// which arrived on orig.Dev (icmp6_send, RFC 4443 2.4): never about an
+// SendError sends an ICMPv6 error about orig (its network header set to
+// the IPv6 header), which arrived on orig.Dev (icmp6_send, RFC 4443 2.4): never about an
 // ICMPv6 error, never to a multicast destination or from an unspecified
 // or multicast source (except Packet Too Big and an unknown option whose
 // type asks for it), quoting as much of orig as keeps the error within
 // the minimum MTU, rate limited. orig is not consumed.
 func (s *Stack) SendError(orig *skb.Buff, typ, code uint8, info uint32) {
-	ip := header.IPv6(orig.Data())
+	ip := header.IPv6(orig.NetworkHeader())
 	if len(ip) < header.IPv6Len {
 		return
 	}

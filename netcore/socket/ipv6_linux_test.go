@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,4 +201,88 @@ func TestLinuxTCP6(t *testing.T) {
 	out, err := p.Exec("curl", "-6", "-s", "-m", "10", "http://[2001:db8:7::2]:8086/")
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "hello [2001:db8:7::1]:")
+}
+
+// UDP over IPv6 against Linux: one ringo socket on ":7" echoes a Linux
+// client over IPv6 (datagrams up to 3000 bytes: fragmented both ways)
+// and over IPv4; a datagram to a closed port draws ICMPv6 port
+// unreachable, which Linux's connected socket reads as ECONNREFUSED;
+// ringo's udp6 socket talks to Linux's at its link-local address.
+func TestLinuxUDP6(t *testing.T) {
+	s := stacktest.Stack(t, tcp.Config{})
+	p, kll := dualPeer(t, s)
+	pc, err := s.ListenPacket("udp", ":7")
+	require.NoError(t, err)
+	defer pc.Close()
+	assert.Equal(t, "[::]:7", pc.LocalAddr().String())
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+	for _, dst := range []string{"[2001:db8:7::2]:7", "10.7.0.2:7"} {
+		require.NoError(t, p.Do(func() error {
+			c, err := net.Dial("udp", dst)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			buf := make([]byte, 4096)
+			for _, size := range []int{1, 100, 1400, 3000} {
+				msg := bytes.Repeat([]byte{byte(size)}, size)
+				c.Write(msg)
+				c.SetReadDeadline(time.Now().Add(3 * time.Second))
+				n, err := c.Read(buf)
+				if err != nil {
+					return fmt.Errorf("%s, %d bytes: %w", dst, size, err)
+				}
+				if !bytes.Equal(buf[:n], msg) {
+					return fmt.Errorf("%s, %d bytes: echo differs", dst, size)
+				}
+			}
+			return nil
+		}))
+	}
+	assert.Greater(t, s.IP6.MIB.Ip6ReasmOKs.Load(), uint64(0), "Linux's 3000-byte datagram reassembled")
+	assert.Greater(t, s.IP6.MIB.Ip6FragCreates.Load(), uint64(0), "ringo's echo of it fragmented")
+
+	require.NoError(t, p.Do(func() error {
+		c, err := net.Dial("udp6", "[2001:db8:7::2]:9999")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.Write([]byte("anyone?"))
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err = c.Read(make([]byte, 16))
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("want ECONNREFUSED, got %v", err)
+		}
+		return nil
+	}))
+	assert.Greater(t, s.IP6.ICMP.Icmp6OutDestUnreachs.Load(), uint64(0))
+
+	var kc net.PacketConn
+	require.NoError(t, p.Do(func() (err error) { kc, err = net.ListenPacket("udp6", "[::]:7007"); return }))
+	defer kc.Close()
+	c, err := s.Dial("udp6", fmt.Sprintf("[%s%%%s]:7007", kll, p.TAP.Dev.Name))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("link-local"))
+	require.NoError(t, err)
+	kc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 64)
+	n, from, err := kc.ReadFrom(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "link-local", string(buf[:n]))
+	kc.WriteTo([]byte("back"), from)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err = c.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "back", string(buf[:n]))
 }

@@ -46,6 +46,7 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 	}
 	s := &Stack{Core: c, IP: ip, IP6: ipv6.New(c, cfg.IP6), UDP: udp.New(ip), TCP: tcp.New(ip, cfg.TCP)}
 	s.TCP.AttachIPv6(s.IP6)
+	s.UDP.AttachIPv6(s.IP6)
 	return s, nil
 }
 
@@ -106,17 +107,22 @@ func (s *Stack) Close() {
 	s.IP6.Close()
 }
 
-// ListenPacket is net.ListenPacket on ringo: network "udp" or "udp4",
-// address "host:port" (host may be empty for any).
+// ListenPacket is net.ListenPacket on ringo: network "udp" (both IP
+// versions on an empty or :: host), "udp4" or "udp6", address
+// "host:port".
 func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
-	if network != "udp" && network != "udp4" {
-		return nil, fmt.Errorf("socket: listen %s: unsupported network", network)
+	only, err := family(network, "udp")
+	if err != nil {
+		return nil, err
 	}
 	la, err := resolveUDP(address)
 	if err != nil {
 		return nil, err
 	}
-	return s.UDP.Listen(la)
+	if la.IP != nil && only == 0 && la.IP.To4() != nil && la.IP.IsUnspecified() {
+		only = 4
+	}
+	return s.UDP.ListenFamily(la, only)
 }
 
 // ListenUDP is net.ListenUDP on ringo.
@@ -127,17 +133,22 @@ func (s *Stack) DialUDP(laddr, raddr *net.UDPAddr) (*udp.Conn, error) {
 	return s.UDP.Dial(laddr, raddr)
 }
 
-// Dial is net.Dial on ringo for "udp"/"udp4" and "tcp"/"tcp4".
+// Dial is net.Dial on ringo for "udp", "udp4", "udp6", "tcp", "tcp4" and
+// "tcp6".
 func (s *Stack) Dial(network, address string) (net.Conn, error) {
 	if network == "tcp" || network == "tcp4" || network == "tcp6" {
 		return s.DialContext(context.Background(), network, address)
 	}
-	if network != "udp" && network != "udp4" {
-		return nil, fmt.Errorf("socket: dial %s: unsupported network", network)
+	only, err := family(network, "udp")
+	if err != nil {
+		return nil, err
 	}
 	ra, err := resolveUDP(address)
 	if err != nil {
 		return nil, err
+	}
+	if v4 := ra.IP.To4() != nil; only == 4 && !v4 || only == 6 && v4 {
+		return nil, fmt.Errorf("socket: dial %s %q: wrong IP version", network, address)
 	}
 	return s.UDP.Dial(nil, ra)
 }

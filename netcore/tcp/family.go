@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/ip46"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/skb"
@@ -17,34 +18,16 @@ import (
 // form (::ffff:a.b.c.d, RFC 4291 2.5.5.2), and what differs by version —
 // the pseudo-header, the route, the path MTU, ICMP — goes through here.
 
-// mapped is a's 16-byte form.
-func mapped(a [4]byte) [16]byte { return netip.AddrFrom4(a).As16() }
-
-// is4 reports whether a is an IPv4 address in mapped form.
-func is4(a [16]byte) bool {
-	return a[10] == 0xff && a[11] == 0xff && [10]byte(a[:10]) == [10]byte{}
-}
-
-func as4(a [16]byte) [4]byte { return [4]byte(a[12:]) }
+func mapped(a [4]byte) [16]byte { return ip46.Mapped(a) }
+func is4(a [16]byte) bool       { return ip46.Is4(a) }
+func as4(a [16]byte) [4]byte    { return ip46.As4(a) }
 
 func (id fourTuple) is4() bool { return is4(id.raddr) }
-
-// netAddr is a as a net.IP (4 bytes for IPv4, as Go's net shows them).
-func netAddr(a [16]byte) net.IP {
-	if is4(a) {
-		return net.IP{a[12], a[13], a[14], a[15]}
-	}
-	return net.IP(append([]byte(nil), a[:]...))
-}
 
 // tcpAddr is the net.TCPAddr of a and port, with the zone of a
 // link-local IPv6 address.
 func tcpAddr(a [16]byte, port uint16, dev *netcore.Device) *net.TCPAddr {
-	t := &net.TCPAddr{IP: netAddr(a), Port: int(port)}
-	if dev != nil && !is4(a) && netip.AddrFrom16(a).IsLinkLocalUnicast() {
-		t.Zone = dev.Name
-	}
-	return t
+	return &net.TCPAddr{IP: ip46.IP(a), Port: int(port), Zone: ip46.Zone(a, dev)}
 }
 
 // netHeaderLen is the IP header TCP's segments go behind.

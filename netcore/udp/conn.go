@@ -3,6 +3,7 @@ package udp
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -10,14 +11,20 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/ip46"
 	"github.com/ringonet/ringo/netcore/internal/memcopy"
 	"github.com/ringonet/ringo/netcore/internal/wait"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
-// maxPayload is the largest UDP payload in one IPv4 datagram.
-const maxPayload = header.IPv4MaxTotal - header.IPv4MinLen - header.UDPLen
+// The largest UDP payload in one IPv4 datagram, and in one IPv6 one (whose
+// payload length does not count the fixed header).
+const (
+	maxPayload  = header.IPv4MaxTotal - header.IPv4MinLen - header.UDPLen
+	maxPayload6 = 0xffff - header.UDPLen
+)
 
 // Conn is a UDP socket. It implements net.PacketConn and, when made by
 // Dial, net.Conn. Any number of goroutines may read and write it at once.
@@ -28,10 +35,13 @@ const maxPayload = header.IPv4MaxTotal - header.IPv4MinLen - header.UDPLen
 type Conn struct {
 	t *Table
 
-	// Set before the socket is bound, read-only after.
-	laddr, raddr [4]byte
+	// Set before the socket is bound, read-only after. Addresses are 16
+	// bytes, IPv4 ones mapped (package ip46).
+	laddr, raddr [16]byte
 	lport, rport uint16
 	connected    bool
+	only         int             // 4 or 6: that IP version only; 0: both
+	dev          *netcore.Device // a link-local peer's device (zone)
 
 	mu       sync.Mutex // guards the fields below
 	queue    rxQueue    // received datagrams, bounded by rcvbuf bytes
@@ -46,8 +56,9 @@ type Conn struct {
 
 type rxEntry struct {
 	b     *skb.Buff
-	src   [4]byte
+	src   [16]byte
 	sport uint16
+	dev   *netcore.Device // a link-local sender's device (zone)
 }
 
 // rxQueue is a socket's FIFO of received datagrams: a ring that doubles
@@ -97,7 +108,7 @@ func (c *Conn) signal() {
 }
 
 // enqueue runs in softirq context; it owns b only if it returns true.
-func (c *Conn) enqueue(b *skb.Buff, src [4]byte, sport uint16) bool {
+func (c *Conn) enqueue(b *skb.Buff, src [16]byte, sport uint16, dev *netcore.Device) bool {
 	size := b.Len() + b.Headroom() + b.Tailroom()
 	c.mu.Lock()
 	if c.closed || c.qbytes+size > c.rcvbuf {
@@ -105,7 +116,7 @@ func (c *Conn) enqueue(b *skb.Buff, src [4]byte, sport uint16) bool {
 		c.drops.Add(1)
 		return false
 	}
-	c.queue.push(rxEntry{b, src, sport})
+	c.queue.push(rxEntry{b, src, sport, dev})
 	c.qbytes += size
 	// Counted before the reader can take it: whoever has read a datagram
 	// (or its reply) finds it in InDatagrams.
@@ -134,46 +145,54 @@ func (c *Conn) SetReadBuffer(n int) error {
 
 // ReadFrom implements net.PacketConn. A datagram longer than p is cut.
 func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, src, sport, err := c.read(p)
+	n, e, err := c.read(p)
 	if err != nil {
 		return 0, nil, err
 	}
-	return n, newUDPAddr(src, sport), nil
+	return n, newUDPAddr(e.src, e.sport, ip46.Zone(e.src, e.dev)), nil
 }
 
 // newUDPAddr makes the address ReadFrom returns in one allocation, the
 // IP's bytes in the same object (net.IPv4 would be a second).
-func newUDPAddr(ip [4]byte, port uint16) *net.UDPAddr {
+func newUDPAddr(ip [16]byte, port uint16, zone string) *net.UDPAddr {
 	a := &struct {
 		net.UDPAddr
 		ip [net.IPv6len]byte
 	}{}
-	a.ip = [net.IPv6len]byte{10: 0xff, 11: 0xff, 12: ip[0], 13: ip[1], 14: ip[2], 15: ip[3]}
-	a.IP, a.Port = a.ip[:], int(port)
+	a.ip = ip
+	a.IP, a.Port, a.Zone = a.ip[:], int(port), zone
 	return &a.UDPAddr
 }
 
-// ReadFromAddrPort is ReadFrom without allocating an address.
-func (c *Conn) ReadFromAddrPort(p []byte) (int, [4]byte, uint16, error) { return c.read(p) }
+// ReadFromUDPAddrPort is ReadFrom without allocating an address, as
+// net.UDPConn has it (an IPv4 sender unmapped).
+func (c *Conn) ReadFromUDPAddrPort(p []byte) (int, netip.AddrPort, error) {
+	n, e, err := c.read(p)
+	a := ip46.Addr(e.src)
+	if z := ip46.Zone(e.src, e.dev); z != "" {
+		a = a.WithZone(z)
+	}
+	return n, netip.AddrPortFrom(a, e.sport), err
+}
 
 // Read implements net.Conn.
 func (c *Conn) Read(p []byte) (int, error) {
-	n, _, _, err := c.read(p)
+	n, _, err := c.read(p)
 	return n, err
 }
 
-func (c *Conn) read(p []byte) (int, [4]byte, uint16, error) {
+func (c *Conn) read(p []byte) (int, rxEntry, error) {
 	for {
 		c.mu.Lock()
 		switch {
 		case c.closed:
 			c.mu.Unlock()
-			return 0, [4]byte{}, 0, c.opErr("read", net.ErrClosed)
+			return 0, rxEntry{}, c.opErr("read", net.ErrClosed)
 		case c.err != nil:
 			err := c.err
 			c.err = nil
 			c.mu.Unlock()
-			return 0, [4]byte{}, 0, c.opErr("read", err)
+			return 0, rxEntry{}, c.opErr("read", err)
 		case c.queue.len() > 0:
 			e := c.queue.pop()
 			c.qbytes -= e.b.Len() + e.b.Headroom() + e.b.Tailroom()
@@ -183,12 +202,13 @@ func (c *Conn) read(p []byte) (int, [4]byte, uint16, error) {
 			c.mu.Unlock()
 			n := memcopy.Copy(p, e.b.Data())
 			e.b.Free()
-			return n, e.src, e.sport, nil
+			e.b = nil
+			return n, e, nil
 		}
 		dl, w := c.rdl, c.wake
 		c.mu.Unlock()
 		if err := wait.Until(w, dl); err != nil {
-			return 0, [4]byte{}, 0, c.opErr("read", err)
+			return 0, rxEntry{}, c.opErr("read", err)
 		}
 	}
 }
@@ -196,18 +216,33 @@ func (c *Conn) read(p []byte) (int, [4]byte, uint16, error) {
 // WriteTo implements net.PacketConn.
 func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	ua, ok := addr.(*net.UDPAddr)
-	if !ok || ua.IP.To4() == nil {
-		return 0, c.opErr("write", fmt.Errorf("udp: %v is not an IPv4 UDP address", addr))
+	var a netip.Addr
+	if ok {
+		a, ok = netip.AddrFromSlice(ua.IP)
 	}
+	if !ok {
+		return 0, c.opErr("write", fmt.Errorf("udp: %v is not a UDP address", addr))
+	}
+	return c.WriteToUDPAddrPort(p, netip.AddrPortFrom(a.WithZone(ua.Zone), uint16(ua.Port)))
+}
+
+// WriteToUDPAddrPort sends without an address allocation, as
+// net.UDPConn has it.
+func (c *Conn) WriteToUDPAddrPort(p []byte, to netip.AddrPort) (int, error) {
 	if c.connected {
 		return 0, c.opErr("write", fmt.Errorf("udp: WriteTo on a connected socket"))
 	}
-	return c.write(p, [4]byte(ua.IP.To4()), uint16(ua.Port))
-}
-
-// WriteToAddrPort sends without an address allocation.
-func (c *Conn) WriteToAddrPort(p []byte, dst [4]byte, port uint16) (int, error) {
-	return c.write(p, dst, port)
+	a := to.Addr().Unmap()
+	if a.Is4() && c.only == 6 || !a.Is4() && c.only == 4 {
+		return 0, c.opErr("write", fmt.Errorf("udp: %v: wrong IP version for the socket", to))
+	}
+	var dev *netcore.Device
+	if z := to.Addr().Zone(); z != "" {
+		if dev = c.t.ip.Core().DeviceByName(z); dev == nil {
+			return 0, c.opErr("write", fmt.Errorf("udp: no device %q", z))
+		}
+	}
+	return c.write(p, a.As16(), to.Port(), dev)
 }
 
 // Write implements net.Conn.
@@ -215,10 +250,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if !c.connected {
 		return 0, c.opErr("write", fmt.Errorf("udp: Write on an unconnected socket"))
 	}
-	return c.write(p, c.raddr, c.rport)
+	return c.write(p, c.raddr, c.rport, c.dev)
 }
 
-func (c *Conn) write(p []byte, dst [4]byte, dport uint16) (int, error) {
+func (c *Conn) write(p []byte, dst [16]byte, dport uint16, dev *netcore.Device) (int, error) {
 	c.mu.Lock()
 	closed, wdl, pending := c.closed, c.wdl, c.err
 	if pending != nil && c.connected {
@@ -232,23 +267,32 @@ func (c *Conn) write(p []byte, dst [4]byte, dport uint16) (int, error) {
 		return 0, c.opErr("write", os.ErrDeadlineExceeded)
 	case pending != nil && c.connected:
 		return 0, c.opErr("write", pending)
-	case len(p) > maxPayload:
+	case ip46.Is4(dst) && len(p) > maxPayload, len(p) > maxPayload6:
 		return 0, c.opErr("write", ipv4.ErrMsgSize)
 	case dport == 0:
 		return 0, c.opErr("write", fmt.Errorf("udp: destination port 0"))
 	}
 	src := c.laddr
-	if src == [4]byte{} {
-		if s, ok := c.t.ip.SourceFor(dst); ok {
-			src = s
+	if src == [16]byte{} {
+		s, d, err := c.t.source(ip46.Addr(dst), zoneOf(dev))
+		if err != nil {
+			return 0, c.opErr("write", err)
 		}
+		src, dev = s, d
 	}
 	b := skb.Alloc(header.UDPLen + len(p))
 	u := b.Put(header.UDPLen + len(p))
 	memcopy.Copy(u[header.UDPLen:], p)
-	header.EncodeUDP(u, c.lport, dport, src, dst)
-	b.SetTransportHeader()
-	err := c.t.ip.Output(b, src, dst, header.ProtoUDP, ipv4.OutputOpts{})
+	var err error
+	if ip46.Is4(dst) {
+		header.EncodeUDP(u, c.lport, dport, ip46.As4(src), ip46.As4(dst))
+		b.SetTransportHeader()
+		err = c.t.ip.Output(b, ip46.As4(src), ip46.As4(dst), header.ProtoUDP, ipv4.OutputOpts{})
+	} else {
+		header.EncodeUDP6(u, c.lport, dport, src, dst)
+		b.SetTransportHeader()
+		err = c.t.ip6.Output(b, netip.AddrFrom16(src), netip.AddrFrom16(dst), header.ProtoUDP, ipv6.OutputOpts{Dev: dev})
+	}
 	switch {
 	case err == nil:
 		c.t.Stats.OutDatagrams.Add(1)
@@ -280,15 +324,45 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// LocalAddr implements net.Conn.
-func (c *Conn) LocalAddr() net.Addr { return &net.UDPAddr{IP: ipv4.IP(c.laddr), Port: int(c.lport)} }
+// LocalAddr implements net.Conn: [::] for a socket on any address of
+// both versions, 0.0.0.0 for an IPv4-only one, as Go's net shows them.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.laddr == [16]byte{} {
+		if c.only == 4 {
+			return &net.UDPAddr{IP: net.IPv4zero.To4(), Port: int(c.lport)}
+		}
+		return &net.UDPAddr{IP: net.IPv6unspecified, Port: int(c.lport)}
+	}
+	return &net.UDPAddr{IP: ip46.IP(c.laddr), Port: int(c.lport), Zone: ip46.Zone(c.laddr, c.dev)}
+}
 
 // RemoteAddr implements net.Conn (nil when not connected).
 func (c *Conn) RemoteAddr() net.Addr {
 	if !c.connected {
 		return nil
 	}
-	return &net.UDPAddr{IP: ipv4.IP(c.raddr), Port: int(c.rport)}
+	return &net.UDPAddr{IP: ip46.IP(c.raddr), Port: int(c.rport), Zone: ip46.Zone(c.raddr, c.dev)}
+}
+
+// takes reports whether the socket is bound to dst, or to any address of
+// dst's IP version.
+func (c *Conn) takes(dst [16]byte) bool {
+	switch {
+	case c.laddr != [16]byte{}:
+		return c.laddr == dst
+	case c.only == 4:
+		return ip46.Is4(dst)
+	case c.only == 6:
+		return !ip46.Is4(dst)
+	}
+	return true
+}
+
+func zoneOf(dev *netcore.Device) string {
+	if dev == nil {
+		return ""
+	}
+	return dev.Name
 }
 
 // SetDeadline implements net.Conn.

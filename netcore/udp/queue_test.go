@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/internal/ip46"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -61,13 +62,13 @@ func TestReceiveNoAlloc(t *testing.T) {
 		for range burst {
 			b := skb.Alloc(18)
 			b.Put(18)
-			if !sock.enqueue(b, [4]byte{10, 0, 0, 1}, 9) {
+			if !sock.enqueue(b, ip46.Mapped([4]byte{10, 0, 0, 1}), 9, nil) {
 				b.Free()
 				t.Fatal("enqueue refused")
 			}
 		}
 		for range burst {
-			if _, _, _, err := sock.ReadFromAddrPort(buf); err != nil {
+			if _, _, err := sock.ReadFromUDPAddrPort(buf); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -81,10 +82,10 @@ func TestReceiveNoAlloc(t *testing.T) {
 // TestReadFromOneAlloc: ReadFrom's address is one allocation, and the
 // same address net.IPv4 gives.
 func TestReadFromOneAlloc(t *testing.T) {
-	a := newUDPAddr([4]byte{10, 1, 2, 3}, 4000)
+	a := newUDPAddr(ip46.Mapped([4]byte{10, 1, 2, 3}), 4000, "")
 	assert.Equal(t, &net.UDPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 4000}, a)
 	assert.Equal(t, "10.1.2.3:4000", a.String())
 	var sink *net.UDPAddr
-	assert.EqualValues(t, 1, testing.AllocsPerRun(100, func() { sink = newUDPAddr([4]byte{10, 1, 2, 3}, 4000) }))
+	assert.EqualValues(t, 1, testing.AllocsPerRun(100, func() { sink = newUDPAddr(ip46.Mapped([4]byte{10, 1, 2, 3}), 4000, "") }))
 	_ = sink
 }

@@ -1,5 +1,6 @@
-// Package udp is UDP over ringo's IPv4 (RFC 768; Linux's net/ipv4/udp.c)
-// and its sockets: Conn implements net.PacketConn and net.Conn, so code
+// Package udp is UDP over ringo's IPv4 and IPv6 (RFC 768, RFC 8200 8.1;
+// Linux's net/ipv4/udp.c and net/ipv6/udp.c, one table for both as its
+// dual stack has it) and its sockets: Conn implements net.PacketConn and net.Conn, so code
 // written for the standard library's UDP runs on ringo unchanged.
 package udp
 
@@ -12,8 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/ip46"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -40,7 +44,8 @@ type Stats struct {
 // Table is the UDP layer of one IPv4 stack: the socket lookup table and
 // the protocol handler.
 type Table struct {
-	ip *ipv4.Stack
+	ip  *ipv4.Stack
+	ip6 *ipv6.Stack // nil until AttachIPv6
 
 	mu    sync.RWMutex // guards ports
 	ports map[uint16][]*Conn
@@ -88,9 +93,12 @@ func (t *Table) bind(c *Conn) error {
 }
 
 func conflicts(a, b *Conn) bool {
-	wild := a.laddr == [4]byte{} || b.laddr == [4]byte{}
+	wild := a.laddr == [16]byte{} || b.laddr == [16]byte{}
 	if !wild && a.laddr != b.laddr {
 		return false
+	}
+	if a.only != 0 && b.only != 0 && a.only != b.only {
+		return false // 0.0.0.0:53 beside [::]:53 with IPV6_V6ONLY
 	}
 	if a.connected != b.connected {
 		return false
@@ -118,17 +126,18 @@ func (t *Table) unbind(c *Conn) {
 	}
 }
 
-// lookup finds the socket for a datagram (__udp4_lib_lookup): the best
-// scored match, connected sockets before bound before wildcard.
-func (t *Table) lookupLocked(src, dst [4]byte, sport, dport uint16) *Conn {
+// lookup finds the socket for a datagram (__udp4_lib_lookup,
+// __udp6_lib_lookup): the best scored match, connected sockets before
+// bound before wildcard.
+func (t *Table) lookupLocked(src, dst [16]byte, sport, dport uint16) *Conn {
 	var best *Conn
 	bestScore := -1
 	for _, c := range t.ports[dport] {
+		if !c.takes(dst) {
+			continue
+		}
 		score := 0
-		if c.laddr != [4]byte{} {
-			if c.laddr != dst {
-				continue
-			}
+		if c.laddr != [16]byte{} {
 			score += 2
 		}
 		if c.connected {
@@ -155,18 +164,31 @@ func (t *Table) Receive(b *skb.Buff) {
 	} else {
 		u, err = header.ParseUDP(b.Data(), src, dst)
 	}
+	if !t.parsed(b, err) {
+		return
+	}
+	broadcast := b.PktType == skb.PacketBroadcast || dst == [4]byte{255, 255, 255, 255}
+	t.rcv(b, u, ip46.Mapped(src), ip46.Mapped(dst), nil, broadcast)
+}
+
+// parsed counts (and frees) a datagram that did not parse.
+func (t *Table) parsed(b *skb.Buff, err error) bool {
 	if err != nil {
 		if errors.Is(err, header.ErrChecksum) {
 			t.Stats.InCsumErrors.Add(1)
 		}
 		t.Stats.InErrors.Add(1)
 		b.Free()
-		return
 	}
+	return err == nil
+}
+
+// rcv delivers a parsed datagram of either IP version; dev is the device
+// of a link-local sender (its zone).
+func (t *Table) rcv(b *skb.Buff, u header.UDP, src, dst [16]byte, dev *netcore.Device, broadcast bool) {
 	sport, dport := u.SrcPort(), u.DstPort()
 	b.Trim(u.Length())
 	b.Pull(header.UDPLen)
-	broadcast := b.PktType == skb.PacketBroadcast || dst == [4]byte{255, 255, 255, 255}
 	t.mu.RLock()
 	if broadcast {
 		// Every socket bound to the port hears a broadcast, but one
@@ -175,7 +197,7 @@ func (t *Table) Receive(b *skb.Buff) {
 		// wildcard hears the broadcast.
 		var targets []*Conn
 		for _, c := range t.ports[dport] {
-			if c.laddr != [4]byte{} && c.laddr != dst {
+			if !c.takes(dst) {
 				continue
 			}
 			if !c.connected || (c.raddr == src && c.rport == sport) {
@@ -189,9 +211,9 @@ func (t *Table) Receive(b *skb.Buff) {
 			return
 		}
 		for _, c := range targets[1:] {
-			t.deliver(c, b.Clone(), src, sport)
+			t.deliver(c, b.Clone(), src, sport, dev)
 		}
-		t.deliver(targets[0], b, src, sport)
+		t.deliver(targets[0], b, src, sport, dev)
 		return
 	}
 	c := t.lookupLocked(src, dst, sport, dport)
@@ -199,15 +221,19 @@ func (t *Table) Receive(b *skb.Buff) {
 	if c == nil {
 		t.Stats.NoPorts.Add(1)
 		b.Push(header.UDPLen)
-		t.ip.SendError(b, header.ICMPDestUnreach, header.ICMPPortUnreach, 0)
+		if ip46.Is4(dst) {
+			t.ip.SendError(b, header.ICMPDestUnreach, header.ICMPPortUnreach, 0)
+		} else {
+			t.ip6.SendError(b, header.ICMPv6DstUnreach, header.ICMPv6PortUnreach, 0)
+		}
 		b.Free()
 		return
 	}
-	t.deliver(c, b, src, sport)
+	t.deliver(c, b, src, sport, dev)
 }
 
-func (t *Table) deliver(c *Conn, b *skb.Buff, src [4]byte, sport uint16) {
-	if !c.enqueue(b, src, sport) {
+func (t *Table) deliver(c *Conn, b *skb.Buff, src [16]byte, sport uint16, dev *netcore.Device) {
+	if !c.enqueue(b, src, sport, dev) {
 		t.Stats.RcvbufErrors.Add(1)
 		t.Stats.InErrors.Add(1)
 		b.Free()
@@ -229,16 +255,22 @@ func (t *Table) Error(orig header.IPv4, typ, code uint8, info uint32) {
 		t.ip.UpdatePMTU(orig.Dst(), int(info&0xffff))
 		return
 	}
-	u := header.UDP(p[:8])
-	t.mu.RLock()
-	c := t.lookupLocked(orig.Dst(), orig.Src(), u.DstPort(), u.SrcPort())
-	t.mu.RUnlock()
-	if c == nil || !c.connected {
-		return // Linux reports errors only to connected sockets by default
-	}
 	var err error = &ipv4.UnreachableError{Type: typ, Code: code, From: orig.Dst()}
 	if typ == header.ICMPDestUnreach && code == header.ICMPPortUnreach {
 		err = ErrConnRefused
+	}
+	t.icmpError(p, ip46.Mapped(orig.Src()), ip46.Mapped(orig.Dst()), err)
+}
+
+// icmpError reports an error about the datagram p quotes, sent from src
+// to dst, to the connected socket that sent it.
+func (t *Table) icmpError(p []byte, src, dst [16]byte, err error) {
+	u := header.UDP(p[:8])
+	t.mu.RLock()
+	c := t.lookupLocked(dst, src, u.DstPort(), u.SrcPort())
+	t.mu.RUnlock()
+	if c == nil || !c.connected {
+		return // Linux reports errors only to connected sockets by default
 	}
 	c.setError(err)
 }
@@ -247,17 +279,31 @@ func (t *Table) Error(orig header.IPv4, typ, code uint8, info uint32) {
 // unreachable (ECONNREFUSED).
 var ErrConnRefused = errors.New("udp: connection refused")
 
-// Listen binds a socket to laddr (nil or zero fields: any address, an
-// ephemeral port).
+// Listen binds a socket to laddr (nil or zero fields: any address of
+// either IP version, an ephemeral port; 0.0.0.0: any IPv4 address).
 func (t *Table) Listen(laddr *net.UDPAddr) (*Conn, error) {
+	only := 0
+	if laddr != nil && laddr.IP != nil && laddr.IP.To4() != nil && laddr.IP.IsUnspecified() {
+		only = 4
+	}
+	return t.ListenFamily(laddr, only)
+}
+
+// ListenFamily is Listen restricted to one IP version (4 or 6; 0: both),
+// for "udp4" and "udp6".
+func (t *Table) ListenFamily(laddr *net.UDPAddr, only int) (*Conn, error) {
 	c := newConn(t)
+	c.only = only
 	if laddr != nil {
 		if laddr.IP != nil && !laddr.IP.IsUnspecified() {
-			a, ok := netip.AddrFromSlice(laddr.IP.To4())
+			a, ok := netip.AddrFromSlice(laddr.IP)
 			if !ok {
-				return nil, fmt.Errorf("udp: listen %v: not an IPv4 address", laddr)
+				return nil, fmt.Errorf("udp: listen %v: bad address", laddr)
 			}
-			c.laddr = a.As4()
+			c.laddr, c.only = a.As16(), 6
+			if a.Unmap().Is4() {
+				c.only = 4
+			}
 		}
 		if laddr.Port < 0 || laddr.Port > 65535 {
 			return nil, fmt.Errorf("udp: listen %v: bad port", laddr)
@@ -270,32 +316,114 @@ func (t *Table) Listen(laddr *net.UDPAddr) (*Conn, error) {
 	return c, nil
 }
 
-// Dial makes a connected socket to raddr, bound to laddr (may be nil).
+// Dial makes a connected socket to raddr (IPv4 or IPv6, a link-local one
+// with its zone), bound to laddr (may be nil).
 func (t *Table) Dial(laddr, raddr *net.UDPAddr) (*Conn, error) {
-	if raddr == nil || raddr.IP.To4() == nil || raddr.Port <= 0 || raddr.Port > 65535 {
-		return nil, fmt.Errorf("udp: dial %v: need an IPv4 address and port", raddr)
+	var dst netip.Addr
+	if raddr != nil {
+		dst, _ = netip.AddrFromSlice(raddr.IP)
 	}
+	if !dst.IsValid() || raddr.Port <= 0 || raddr.Port > 65535 {
+		return nil, fmt.Errorf("udp: dial %v: need an IP address and port", raddr)
+	}
+	dst = dst.Unmap()
 	c := newConn(t)
 	c.connected = true
-	c.raddr = [4]byte(raddr.IP.To4())
+	c.raddr = dst.As16()
 	c.rport = uint16(raddr.Port)
+	c.only = 6
+	if dst.Is4() {
+		c.only = 4
+	}
 	if laddr != nil {
-		if laddr.IP != nil && !laddr.IP.IsUnspecified() {
-			c.laddr = [4]byte(laddr.IP.To4())
+		if a, ok := netip.AddrFromSlice(laddr.IP); ok && !a.IsUnspecified() {
+			c.laddr = a.As16()
 		}
 		c.lport = uint16(laddr.Port)
 	}
-	if c.laddr == [4]byte{} {
-		src, ok := t.ip.SourceFor(c.raddr)
-		if !ok {
-			return nil, fmt.Errorf("udp: dial %v: %w", raddr, ipv4.ErrNoRoute)
-		}
+	src, dev, err := t.source(dst, raddr.Zone)
+	if err != nil {
+		return nil, fmt.Errorf("udp: dial %v: %w", raddr, err)
+	}
+	c.dev = dev
+	if c.laddr == [16]byte{} {
 		c.laddr = src
 	}
 	if err := t.bind(c); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// source picks the local address (and for a link-local peer the device,
+// named by zone) for datagrams to dst.
+func (t *Table) source(dst netip.Addr, zone string) ([16]byte, *netcore.Device, error) {
+	if dst.Is4() {
+		src, ok := t.ip.SourceFor(dst.As4())
+		if !ok {
+			return [16]byte{}, nil, ipv4.ErrNoRoute
+		}
+		return ip46.Mapped(src), nil, nil
+	}
+	if t.ip6 == nil {
+		return [16]byte{}, nil, ipv6.ErrNoRoute
+	}
+	var dev *netcore.Device
+	if zone != "" {
+		if dev = t.ip.Core().DeviceByName(zone); dev == nil {
+			return [16]byte{}, nil, fmt.Errorf("no device %q", zone)
+		}
+	}
+	rt, src, err := t.ip6.Route(dst, dev)
+	if err != nil {
+		return [16]byte{}, nil, err
+	}
+	if !dst.IsLinkLocalUnicast() && !dst.IsLinkLocalMulticast() {
+		rt.Dev = nil
+	}
+	return src.As16(), rt.Dev, nil
+}
+
+// AttachIPv6 makes the table serve IPv6 too: it registers with ip6.
+func (t *Table) AttachIPv6(ip6 *ipv6.Stack) {
+	t.ip6 = ip6
+	ip6.AddProtocol(header.ProtoUDP, v6Handler{t})
+}
+
+// v6Handler is UDP's ipv6.Handler (udpv6_rcv, udpv6_err).
+type v6Handler struct{ t *Table }
+
+func (h v6Handler) Receive(b *skb.Buff) {
+	ip := header.IPv6(b.NetworkHeader())
+	src, dst := ip.Src(), ip.Dst()
+	u, err := header.ParseUDP6(b.Data(), src, dst)
+	if !h.t.parsed(b, err) {
+		return
+	}
+	var dev *netcore.Device
+	if ip46.LinkLocal(src) {
+		dev, _ = b.Dev.(*netcore.Device)
+	}
+	h.t.rcv(b, u, src, dst, dev, dst[0] == 0xff)
+}
+
+// Error takes an ICMPv6 error about a datagram of ours: Packet Too Big
+// lowers the path MTU (udpv6_err's ip6_sk_update_pmtu), the others go to
+// the connected socket that sent it.
+func (h v6Handler) Error(orig header.IPv6, typ, code uint8, info uint32) {
+	p := orig.Payload()
+	if len(p) < 8 || orig.NextHeader() != header.ProtoUDP {
+		return
+	}
+	if typ == header.ICMPv6PacketTooBig {
+		h.t.ip6.UpdatePMTU(orig.DstAddr(), int(info))
+		return
+	}
+	var err error = &ipv6.UnreachableError{Type: typ, Code: code, From: orig.DstAddr()}
+	if typ == header.ICMPv6DstUnreach && code == header.ICMPv6PortUnreach {
+		err = ErrConnRefused
+	}
+	h.t.icmpError(p, orig.Src(), orig.Dst(), err)
 }
 
 // Sockets lists the open sockets (for ss -u).
