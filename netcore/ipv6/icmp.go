@@ -53,6 +53,7 @@ func (h icmpHandler) Receive(b *skb.Buff) {
 		s.ICMP.Icmp6InRedirects.Add(1) // counted, not followed
 	case header.ICMPv6MLDQuery:
 		s.ICMP.Icmp6InGroupMembQueries.Add(1)
+		s.mldQuery(dev, ip, m)
 	case header.ICMPv6MLDv2Report:
 		s.ICMP.Icmp6InMLDv2Reports.Add(1)
 	case header.ICMPv6DstUnreach, header.ICMPv6PacketTooBig, header.ICMPv6TimeExceeded, header.ICMPv6ParamProblem:

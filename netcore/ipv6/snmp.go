@@ -68,6 +68,7 @@ type ICMPStats struct {
 	Icmp6OutRouterSolicits         atomic.Uint64
 	Icmp6OutNeighborSolicits       atomic.Uint64
 	Icmp6OutNeighborAdvertisements atomic.Uint64
+	Icmp6OutMLDv2Reports           atomic.Uint64
 	// ringo's detail.
 	RateLimited  atomic.Uint64 // errors not sent: the rate limit
 	NDInvalid    atomic.Uint64 // neighbour discovery messages dropped by RFC 4861's validity checks

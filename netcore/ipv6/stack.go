@@ -125,7 +125,8 @@ type Stack struct {
 
 // devState is what IPv6 keeps per device (struct inet6_dev).
 type devState struct {
-	groups map[[16]byte]int // joined multicast groups and their users
+	groups     map[[16]byte]int // joined multicast groups and their users
+	mldPending bool             // an answer to an MLD query is scheduled
 }
 
 type addrEntry struct {
@@ -438,6 +439,9 @@ func (s *Stack) join(dev *netcore.Device, g [16]byte) {
 		var mac [6]byte
 		header.IPv6MulticastMAC(g, &mac)
 		dev.McAdd(mac)
+		if g != header.IPv6AllNodes {
+			s.mldReport(dev, mldChangeToExclude, [][16]byte{g})
+		}
 	}
 }
 
@@ -458,6 +462,9 @@ func (s *Stack) leave(dev *netcore.Device, g [16]byte) {
 		var mac [6]byte
 		header.IPv6MulticastMAC(g, &mac)
 		dev.McDel(mac)
+		if g != header.IPv6AllNodes {
+			s.mldReport(dev, mldChangeToInclude, [][16]byte{g})
+		}
 	}
 }
 
