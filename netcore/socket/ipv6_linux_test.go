@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,46 +20,16 @@ import (
 
 	"github.com/ringonet/ringo/netcore/internal/nettest"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
-	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
 
 // dualPeer joins s to Linux over a plain TAP with IPv4 (10.7.0.0/24) and
-// IPv6 (2001:db8:7::/64) addresses on both ends, and waits for ringo's
-// IPv6 addresses to pass DAD. It returns the peer and Linux's link-local
-// address.
+// IPv6 (2001:db8:7::/64) addresses on both ends; it returns the peer and
+// Linux's link-local address.
 func dualPeer(t *testing.T, s *socket.Stack) (*nettest.Peer, string) {
 	p := stacktest.LinuxPeer(t, s, "10.7.0.1/24", "10.7.0.2/24", true)
-	nettest.Run(t, "ip", "-n", p.NS, "addr", "add", "2001:db8:7::1/64", "dev", p.IfName, "nodad")
-	dev := p.TAP.Dev
-	require.NoError(t, s.IP6.AddAddress(dev, netip.MustParsePrefix("2001:db8:7::2/64")))
-	deadline := time.After(10 * time.Second)
-	for {
-		ch := s.IP6.Changed()
-		ready := 0
-		for _, a := range s.IP6.Addrs() {
-			if a.State == ipv6.Preferred {
-				ready++
-			}
-		}
-		if ready == 2 {
-			break
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("addresses not ready: %v", s.IP6.Addrs())
-		}
-	}
-	kll := ""
-	for _, f := range strings.Fields(nettest.Run(t, "ip", "-n", p.NS, "-6", "addr", "show", "dev", p.IfName, "scope", "link")) {
-		if strings.HasPrefix(f, "fe80::") {
-			kll = strings.Split(f, "/")[0]
-		}
-	}
-	require.NotEmpty(t, kll)
-	return p, kll
+	return p, stacktest.AddIPv6(t, s, p, "2001:db8:7::1/64", "2001:db8:7::2/64").String()
 }
 
 // TCP over IPv6 against the Linux kernel: a dual-stack ringo listener

@@ -117,7 +117,13 @@ func (h v6Handler) Receive(b *skb.Buff) {
 	t := h.t
 	ip := header.IPv6(b.NetworkHeader())
 	src, dst := ip.Src(), ip.Dst()
-	seg, err := header.ParseTCP6(b.Data(), src, dst)
+	var seg header.TCP
+	var err error
+	if b.CsumValid {
+		seg, err = header.ParseTCPVerified(b.Data())
+	} else {
+		seg, err = header.ParseTCP6(b.Data(), src, dst)
+	}
 	if !t.parsed(err) {
 		return
 	}

@@ -21,26 +21,33 @@ import (
 // (at the receiver, first to last) is what to compare; ns/op is the
 // sender's cost per datagram.
 func BenchmarkUDPTAP(b *testing.B) {
-	for _, name := range []string{"ringo-to-linux", "linux-to-ringo", "plain-ringo-to-linux", "plain-linux-to-ringo"} {
+	for _, name := range []string{"ringo-to-linux", "linux-to-ringo", "plain-ringo-to-linux", "plain-linux-to-ringo",
+		"v6-ringo-to-linux", "v6-linux-to-ringo"} {
 		b.Run(name, func(b *testing.B) {
 			s := newStack(b)
-			dir, plain := strings.CutPrefix(name, "plain-")
+			dir, v6 := strings.CutPrefix(name, "v6-")
+			dir, plain := strings.CutPrefix(dir, "plain-")
 			p := stacktest.LinuxPeer(b, s, "10.9.0.1/24", "10.9.0.2/24", plain)
+			network, kernel, ringo := "udp4", net.IPv4(10, 9, 0, 1), net.IPv4(10, 9, 0, 2)
+			if v6 {
+				stacktest.AddIPv6(b, s, p, "2001:db8:9::1/64", "2001:db8:9::2/64")
+				network, kernel, ringo = "udp6", net.ParseIP("2001:db8:9::1"), net.ParseIP("2001:db8:9::2")
+			}
 			var src, dst net.PacketConn
 			var to net.Addr
 			var err error
 			if dir == "ringo-to-linux" {
-				err = p.Do(func() (err error) { dst, err = net.ListenPacket("udp4", "10.9.0.1:5001"); return })
+				err = p.Do(func() (err error) { dst, err = net.ListenPacket(network, (&net.UDPAddr{IP: kernel, Port: 5001}).String()); return })
 				if err == nil {
-					src, err = s.ListenPacket("udp4", ":0")
+					src, err = s.ListenPacket(network, ":0")
 				}
-				to = &net.UDPAddr{IP: net.IPv4(10, 9, 0, 1), Port: 5001}
+				to = &net.UDPAddr{IP: kernel, Port: 5001}
 			} else {
-				dst, err = s.ListenPacket("udp4", ":5001")
+				dst, err = s.ListenPacket(network, ":5001")
 				if err == nil {
-					err = p.Do(func() (err error) { src, err = net.ListenPacket("udp4", "10.9.0.1:0"); return })
+					err = p.Do(func() (err error) { src, err = net.ListenPacket(network, (&net.UDPAddr{IP: kernel}).String()); return })
 				}
-				to = &net.UDPAddr{IP: net.IPv4(10, 9, 0, 2), Port: 5001}
+				to = &net.UDPAddr{IP: ringo, Port: 5001}
 			}
 			if err != nil {
 				b.Fatal(err)
