@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ringonet/ringo/appliance"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/pcap"
 	"github.com/ringonet/ringo/pci"
 	"github.com/ringonet/ringo/vfio"
@@ -41,8 +42,8 @@ type upFlags struct {
 
 func (u *upFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&u.nic, "nic", "", "PCI address of the NIC (bound with ringo bind)")
-	fs.StringVar(&u.ip, "ip", "", "static address ADDR/LEN")
-	fs.StringVar(&u.gw, "gw", "", "default gateway")
+	fs.StringVar(&u.ip, "ip", "", "static addresses ADDR/LEN[,ADDR/LEN]: IPv4, IPv6 or one of each")
+	fs.StringVar(&u.gw, "gw", "", "default gateway (IPv4 or IPv6)")
 	fs.StringVar(&u.mode, "mode", "irq", "irq (interrupts) or poll (busy polling)")
 	fs.BoolVar(&u.dhcp, "dhcp", false, "take the address by DHCP")
 	fs.IntVar(&u.itr, "itr", 0, "e1000 interrupts/s at most: 0 adapts to the traffic, -1 unthrottled")
@@ -66,11 +67,17 @@ func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
 	case u.dhcp:
 		cfg.DHCP["eth0"] = true
 	case u.ip != "":
-		p, err := netip.ParsePrefix(u.ip)
-		if err != nil {
-			return nil, fmt.Errorf("-ip %q: want ADDR/LEN: %w", u.ip, err)
+		for _, spec := range strings.Split(u.ip, ",") {
+			p, err := netip.ParsePrefix(spec)
+			if err != nil {
+				return nil, fmt.Errorf("-ip %q: want ADDR/LEN: %w", spec, err)
+			}
+			if p.Addr().Is4() {
+				cfg.Addrs["eth0"] = p
+			} else {
+				cfg.Addrs6["eth0"] = p
+			}
 		}
-		cfg.Addrs["eth0"] = p
 	default:
 		return nil, errors.New("give -ip ADDR/LEN or -dhcp")
 	}
@@ -79,7 +86,11 @@ func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-gw %q: %w", u.gw, err)
 		}
-		cfg.Gateway = a
+		if a.Is4() {
+			cfg.Gateway = a
+		} else {
+			cfg.Gateway6 = a
+		}
 	}
 	bus := e.bus()
 	d, err := bus.Device(u.nic)
@@ -239,6 +250,27 @@ func cmdCapture(e *env, fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// waitIPv6 waits, at most d, until no IPv6 address of sys is still
+// running duplicate address detection.
+func waitIPv6(sys *appliance.System, d time.Duration) {
+	deadline := time.After(d)
+	for {
+		ch := sys.Stack.IP6.Changed()
+		tentative := false
+		for _, a := range sys.Stack.IP6.Addrs() {
+			tentative = tentative || a.State == ipv6.Tentative
+		}
+		if !tentative {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
+}
+
 func cmdPing(e *env, fs *flag.FlagSet, args []string) error {
 	var u upFlags
 	u.register(fs)
@@ -252,18 +284,28 @@ func cmdPing(e *env, fs *flag.FlagSet, args []string) error {
 		return errors.New("ping: want one target address")
 	}
 	target, err := netip.ParseAddr(fs.Arg(0))
-	if err != nil || !target.Is4() {
-		return fmt.Errorf("ping: %q is not an IPv4 address", fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("ping: %q is not an IP address (fe80::1%%eth0 for a link-local one)", fs.Arg(0))
 	}
 	sys, err := u.start(e, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
+	ping := func(ctx context.Context, seq uint16) (time.Duration, error) {
+		return sys.Stack.IP.Ping(ctx, target.As4(), *size, seq)
+	}
+	if !target.Is4() {
+		dev := sys.NICs[0].Dev
+		waitIPv6(sys, 3*time.Second)
+		ping = func(ctx context.Context, seq uint16) (time.Duration, error) {
+			return sys.Stack.IP6.Ping(ctx, target.WithZone(""), dev, *size, seq)
+		}
+	}
 	got := 0
 	for i := 0; i < *count; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		rtt, err := sys.Stack.IP.Ping(ctx, target.As4(), *size, uint16(i+1))
+		rtt, err := ping(ctx, uint16(i+1))
 		cancel()
 		if err != nil {
 			fmt.Fprintf(e.stdout, "seq=%d %v\n", i+1, err)
