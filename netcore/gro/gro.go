@@ -1,5 +1,6 @@
-// Package gro is generic receive offload for TCP over IPv4 (Linux's
-// net/core/gro.c with inet_gro_receive and tcp_gro_receive): within one
+// Package gro is generic receive offload for TCP over IPv4 and IPv6
+// (Linux's net/core/gro.c with inet_gro_receive, ipv6_gro_receive and
+// tcp_gro_receive): within one
 // NAPI poll, in-order segments of a TCP flow are merged into one packet
 // before they go up, so IP and TCP run once per train of segments instead
 // of once per segment, and TCP acknowledges the train at once.
@@ -14,12 +15,14 @@
 //
 // The rules follow Linux's. A segment is a candidate when it is IPv4
 // without options or fragmentation, its total length is the frame's (no
-// padding), its header checksum is right, it is TCP with only ACK (and
+// padding), its header checksum is right — or IPv6 with TCP right after
+// the fixed header and its payload length the frame's — it is TCP with only ACK (and
 // PSH) set, it carries data and its TCP checksum is right (or the device
 // vouched for it: CsumValid), and it is not already several segments
 // (GSOSize, as a TAP with offloads hands them over). It merges into
 // the held packet of its flow when it continues the sequence exactly, has
-// the same TTL, TOS, DF, acknowledgment number and TCP options (byte for
+// the same TTL, TOS, DF (over IPv6: hop limit, traffic class and flow
+// label), acknowledgment number and TCP options (byte for
 // byte, so a changed timestamp starts a new packet), and is no longer than
 // the first segment; the merged packet stays within 65,535 bytes. A PSH or
 // a short segment ends the train. Anything else flushes the flow's held
@@ -47,7 +50,9 @@ const maxIPLen = 0xffff
 
 const (
 	etherTypeIPv4 = 0x0800
+	etherTypeIPv6 = 0x86dd
 	ipv4HdrLen    = 20 // no options: a packet with options is not merged
+	ipv6HdrLen    = 40 // no extension headers: a packet with them is not merged
 	ipFlagDF      = 0x4000
 	ipFragMask    = 0x3fff // MF and the fragment offset
 	tcpFlagsOK    = header.TCPFlagACK | header.TCPFlagPSH
@@ -62,16 +67,18 @@ type Stats struct {
 }
 
 type flow struct {
-	src, dst     [4]byte
+	src, dst     [16]byte // an IPv4 flow's addresses in the first four bytes
 	sport, dport uint16
+	v6           bool
 }
 
 type held struct {
-	b    *skb.Buff
-	flow flow
-	segs int
-	mss  int // payload of the first segment: the segment size
-	next uint32
+	b     *skb.Buff
+	flow  flow
+	segs  int
+	mss   int // payload of the first segment: the segment size
+	next  uint32
+	ipLen int // the network header's length
 }
 
 // Table holds the packets of one NAPI poll.
@@ -84,7 +91,8 @@ type Table struct {
 // segment is a parsed candidate.
 type segment struct {
 	flow    flow
-	ip      []byte // IPv4 header and everything after
+	ipLen   int
+	ip      []byte // IP header and everything after
 	tcp     []byte // TCP header and payload
 	hdrLen  int    // TCP header length
 	payload int
@@ -97,7 +105,7 @@ type segment struct {
 // it into a held packet, or hands it, after any held packet of its flow,
 // to deliver. deliver owns what it is given.
 func (t *Table) Receive(b *skb.Buff, deliver func(*skb.Buff)) {
-	if b.Protocol != etherTypeIPv4 || b.Cloned() {
+	if b.Protocol != etherTypeIPv4 && b.Protocol != etherTypeIPv6 || b.Cloned() {
 		deliver(b)
 		return
 	}
@@ -138,7 +146,7 @@ func (t *Table) Receive(b *skb.Buff, deliver func(*skb.Buff)) {
 	if t.n == MaxHeld {
 		t.flushAt(0, deliver)
 	}
-	t.held[t.n] = held{b: b, flow: s.flow, segs: 1, mss: s.payload, next: s.seq + uint32(s.payload)}
+	t.held[t.n] = held{b: b, flow: s.flow, segs: 1, mss: s.payload, next: s.seq + uint32(s.payload), ipLen: s.ipLen}
 	t.n++
 	t.Stats.Held.Add(1)
 }
@@ -184,15 +192,19 @@ func (t *Table) flushAt(i int, deliver func(*skb.Buff)) {
 
 // parse checks that pkt is a GRO candidate; csumValid says the device
 // verified its TCP checksum (or vouched for it), so it is not summed here.
-// When it is TCP over IPv4 at all, s.flow is set even if ok is false.
+// When it is TCP over IP at all, s.flow is set even if ok is false.
 func parse(pkt []byte, csumValid bool) (s segment, ok bool) {
+	if len(pkt) > 0 && pkt[0]>>4 == 6 {
+		return parse6(pkt, csumValid)
+	}
 	if len(pkt) < ipv4HdrLen+header.TCPMinLen || pkt[0] != 0x45 || pkt[9] != header.ProtoTCP {
 		return s, false
 	}
+	s.ipLen = ipv4HdrLen
 	tot := int(binary.BigEndian.Uint16(pkt[2:]))
 	tcp := pkt[ipv4HdrLen:]
-	copy(s.flow.src[:], pkt[12:16])
-	copy(s.flow.dst[:], pkt[16:20])
+	copy(s.flow.src[:4], pkt[12:16])
+	copy(s.flow.dst[:4], pkt[16:20])
 	s.flow.sport = binary.BigEndian.Uint16(tcp[0:])
 	s.flow.dport = binary.BigEndian.Uint16(tcp[2:])
 	s.hdrLen = int(tcp[12]>>4) * 4
@@ -206,7 +218,37 @@ func parse(pkt []byte, csumValid bool) (s segment, ok bool) {
 		return s, false
 	}
 	if header.Fold(header.Checksum(pkt[:ipv4HdrLen], 0)) != 0 || !csumValid &&
-		header.Fold(header.Checksum(tcp, header.PseudoHeaderSum(s.flow.src, s.flow.dst, header.ProtoTCP, len(tcp)))) != 0 {
+		header.Fold(header.Checksum(tcp, header.PseudoHeaderSum([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), header.ProtoTCP, len(tcp)))) != 0 {
+		return s, false
+	}
+	s.ip, s.tcp = pkt, tcp
+	s.seq = binary.BigEndian.Uint32(tcp[4:])
+	return s, true
+}
+
+// parse6 is parse for IPv6 (ipv6_gro_receive): TCP right after the fixed
+// header, the payload length the frame's.
+func parse6(pkt []byte, csumValid bool) (s segment, ok bool) {
+	if len(pkt) < ipv6HdrLen+header.TCPMinLen || pkt[6] != header.ProtoTCP {
+		return s, false
+	}
+	s.ipLen = ipv6HdrLen
+	tcp := pkt[ipv6HdrLen:]
+	copy(s.flow.src[:], pkt[8:24])
+	copy(s.flow.dst[:], pkt[24:40])
+	s.flow.v6 = true
+	s.flow.sport = binary.BigEndian.Uint16(tcp[0:])
+	s.flow.dport = binary.BigEndian.Uint16(tcp[2:])
+	s.hdrLen = int(tcp[12]>>4) * 4
+	s.flags = tcp[13]
+	if ipv6HdrLen+int(binary.BigEndian.Uint16(pkt[4:])) != len(pkt) || s.hdrLen < header.TCPMinLen || s.hdrLen > len(tcp) {
+		return s, false
+	}
+	s.payload = len(tcp) - s.hdrLen
+	if s.flags&^tcpFlagsOK != 0 || s.flags&header.TCPFlagACK == 0 || s.payload == 0 {
+		return s, false
+	}
+	if !csumValid && header.Fold(header.Checksum(tcp, header.PseudoHeaderSum6(s.flow.src, s.flow.dst, header.ProtoTCP, len(tcp)))) != 0 {
 		return s, false
 	}
 	s.ip, s.tcp = pkt, tcp
@@ -218,13 +260,15 @@ func parse(pkt []byte, csumValid bool) (s segment, ok bool) {
 // flush conditions).
 func (t *Table) mergeable(h *held, s *segment) bool {
 	p := h.b.Data()
-	ptcp := p[ipv4HdrLen:]
+	ptcp := p[h.ipLen:]
 	switch {
 	case s.seq != h.next, s.payload > h.mss:
 		return false
-	case p[8] != s.ip[8], p[1] != s.ip[1]: // TTL, TOS
+	case s.flow.v6 && (binary.BigEndian.Uint32(p) != binary.BigEndian.Uint32(s.ip) || p[7] != s.ip[7]): // class, flow label; hop limit
 		return false
-	case (binary.BigEndian.Uint16(p[6:])^binary.BigEndian.Uint16(s.ip[6:]))&ipFlagDF != 0:
+	case !s.flow.v6 && (p[8] != s.ip[8] || p[1] != s.ip[1]): // TTL, TOS
+		return false
+	case !s.flow.v6 && (binary.BigEndian.Uint16(p[6:])^binary.BigEndian.Uint16(s.ip[6:]))&ipFlagDF != 0:
 		return false
 	case int(ptcp[12]>>4)*4 != s.hdrLen:
 		return false
@@ -254,8 +298,12 @@ func (t *Table) merge(h *held, b *skb.Buff, s *segment) bool {
 	}
 	copy(h.b.Put(s.payload), s.tcp[s.hdrLen:])
 	p := h.b.Data()
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	ptcp := p[ipv4HdrLen:]
+	if h.flow.v6 {
+		binary.BigEndian.PutUint16(p[4:], uint16(len(p)-ipv6HdrLen))
+	} else {
+		binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	}
+	ptcp := p[h.ipLen:]
 	copy(ptcp[14:16], s.tcp[14:16]) // the latest window
 	ptcp[13] |= s.flags & header.TCPFlagPSH
 	h.segs++
@@ -296,9 +344,11 @@ func (t *Table) finish(h *held) *skb.Buff {
 		return b
 	}
 	p := b.Data()
-	p[10], p[11] = 0, 0
-	binary.BigEndian.PutUint16(p[10:], header.Fold(header.Checksum(p[:ipv4HdrLen], 0)))
-	p[ipv4HdrLen+16], p[ipv4HdrLen+17] = 0, 0
+	if !h.flow.v6 {
+		p[10], p[11] = 0, 0
+		binary.BigEndian.PutUint16(p[10:], header.Fold(header.Checksum(p[:ipv4HdrLen], 0)))
+	}
+	p[h.ipLen+16], p[h.ipLen+17] = 0, 0
 	b.CsumPartial, b.CsumValid = true, true
 	b.GSOSize = uint16(h.mss)
 	t.Stats.Packets.Add(1)

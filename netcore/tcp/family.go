@@ -127,7 +127,11 @@ func (h v6Handler) Receive(b *skb.Buff) {
 	if !t.parsed(err) {
 		return
 	}
-	t.Stats.InSegs.Add(1)
+	segs := 1 // a GRO packet is several segments, counted as such
+	if b.GSOSize > 0 {
+		segs = max(1, (len(seg.Payload())+int(b.GSOSize)-1)/int(b.GSOSize))
+	}
+	t.Stats.InSegs.Add(uint64(segs))
 	if b.PktType != 0 || dst[0] == 0xff || src == dst && seg.SrcPort() == seg.DstPort() {
 		return // never to multicast; LAND dropped
 	}
@@ -135,7 +139,7 @@ func (h v6Handler) Receive(b *skb.Buff) {
 	if netip.AddrFrom16(src).IsLinkLocalUnicast() || netip.AddrFrom16(dst).IsLinkLocalUnicast() {
 		id.dev, _ = b.Dev.(*netcore.Device)
 	}
-	t.demux(id, seg, 1, b)
+	t.demux(id, seg, segs, b)
 }
 
 // Error takes an ICMPv6 error about a segment of ours: Packet Too Big
