@@ -109,7 +109,7 @@ func (t *Table) Receive(b *skb.Buff, deliver func(*skb.Buff)) {
 		deliver(b)
 		return
 	}
-	s, ok := parse(b.Data(), b.CsumValid)
+	s, ok := parse(b.Data(), b.Protocol == etherTypeIPv6, b.CsumValid)
 	if !ok || b.GSOSize > 0 { // a packet of several segments already (a TAP's GSO) goes up whole
 		if ok {
 			ok, s.payload = false, 0 // not a skip: it is as merged as it gets
@@ -193,8 +193,8 @@ func (t *Table) flushAt(i int, deliver func(*skb.Buff)) {
 // parse checks that pkt is a GRO candidate; csumValid says the device
 // verified its TCP checksum (or vouched for it), so it is not summed here.
 // When it is TCP over IP at all, s.flow is set even if ok is false.
-func parse(pkt []byte, csumValid bool) (s segment, ok bool) {
-	if len(pkt) > 0 && pkt[0]>>4 == 6 {
+func parse(pkt []byte, v6, csumValid bool) (s segment, ok bool) {
+	if v6 {
 		return parse6(pkt, csumValid)
 	}
 	if len(pkt) < ipv4HdrLen+header.TCPMinLen || pkt[0] != 0x45 || pkt[9] != header.ProtoTCP {
@@ -229,7 +229,7 @@ func parse(pkt []byte, csumValid bool) (s segment, ok bool) {
 // parse6 is parse for IPv6 (ipv6_gro_receive): TCP right after the fixed
 // header, the payload length the frame's.
 func parse6(pkt []byte, csumValid bool) (s segment, ok bool) {
-	if len(pkt) < ipv6HdrLen+header.TCPMinLen || pkt[6] != header.ProtoTCP {
+	if len(pkt) < ipv6HdrLen+header.TCPMinLen || pkt[0]>>4 != 6 || pkt[6] != header.ProtoTCP {
 		return s, false
 	}
 	s.ipLen = ipv6HdrLen

@@ -366,9 +366,14 @@ func FuzzReceive(f *testing.F) {
 		// Three packets: data cut at cut, and the second half again with
 		// its sequence number moved on, so merges are tried.
 		parts := [][]byte{data[:min(int(cut), len(data))], data[min(int(cut), len(data)):]}
-		if p := parts[1]; len(p) >= 40 {
+		v6 := len(data) > 0 && data[0]>>4 == 6
+		ipLen := 20
+		if v6 {
+			ipLen = 40
+		}
+		if p := parts[1]; len(p) >= ipLen+20 {
 			q := append([]byte(nil), p...)
-			binary.BigEndian.PutUint32(q[24:], binary.BigEndian.Uint32(q[24:])+uint32(len(q)-40))
+			binary.BigEndian.PutUint32(q[ipLen+4:], binary.BigEndian.Uint32(q[ipLen+4:])+uint32(len(q)-ipLen-20))
 			parts = append(parts, q)
 		}
 		in := 0
@@ -379,12 +384,19 @@ func FuzzReceive(f *testing.F) {
 			}
 			copy(sk.Put(len(p)), p)
 			sk.Protocol = etherTypeIPv4
+			if v6 {
+				sk.Protocol = etherTypeIPv6
+			}
 			tb.Receive(sk, c.deliver)
 			in++
 		}
 		tb.Flush(c.deliver)
 		for _, sk := range c.got {
-			if sk.GSOSize > 0 {
+			if sk.GSOSize > 0 && v6 {
+				ip, err := header.ParseIPv6(sk.Data())
+				require.NoError(t, err, "a merged packet is valid IPv6")
+				require.Equal(t, len(ip), sk.Len())
+			} else if sk.GSOSize > 0 {
 				_, err := header.ParseIPv4(sk.Data())
 				require.NoError(t, err, "a merged packet is valid IPv4")
 			}
