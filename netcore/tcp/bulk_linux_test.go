@@ -18,6 +18,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore/impair"
 	"github.com/ringonet/ringo/netcore/internal/nettest"
+	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/pcap"
 	"github.com/ringonet/ringo/netcore/socket"
 )
@@ -62,16 +63,18 @@ func bulkMB() int64 {
 // over a TAP, SHA-256 compared at both ends: once on a clean link, once
 // with the link impaired both ways (delay with jitter, 2% loss,
 // reordering, duplication) by netcore's seeded impairment, and once with
-// the TAP's offloads (TSO and checksums left to the other side both ways).
+// the TAP's offloads (TSO and checksums left to the other side both ways);
+// clean6 and impaired6 are the first two over IPv6.
 func TestLinuxBulk(t *testing.T) {
 	nettest.NeedRoot(t)
 	n := bulkMB() << 20
 	bad := impair.Config{Loss: 0.02, Delay: time.Millisecond, Jitter: 200 * time.Microsecond,
 		Reorder: 0.02, Duplicate: 0.01, Limit: 4000}
 	for _, tc := range []struct {
-		name         string
-		bad, offload bool
-	}{{"clean", false, false}, {"impaired", true, false}, {"offload", false, true}} {
+		name             string
+		bad, offload, v6 bool
+	}{{"clean", false, false, false}, {"impaired", true, false, false}, {"offload", false, true, false},
+		{"clean6", false, false, true}, {"impaired6", true, false, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStack(t)
 			newPeer := nettest.NewPeer
@@ -81,6 +84,11 @@ func TestLinuxBulk(t *testing.T) {
 			p := newPeer(t, s.Core, "10.7.0.1/24")
 			require.NoError(t, p.TAP.Dev.Up())
 			require.NoError(t, s.IP.AddAddress(p.TAP.Dev, netip.MustParsePrefix("10.7.0.2/24")))
+			at := bulkAddrs{"tcp4", "10.7.0.1", "10.7.0.2"}
+			if tc.v6 {
+				stacktest.AddIPv6(t, s, p, "2001:db8:7::1/64", "2001:db8:7::2/64")
+				at = bulkAddrs{"tcp6", "2001:db8:7::1", "2001:db8:7::2"}
+			}
 			if f := os.Getenv("RINGO_TCP_PCAP"); f != "" {
 				out, err := os.Create(f)
 				require.NoError(t, err)
@@ -109,9 +117,9 @@ func TestLinuxBulk(t *testing.T) {
 				t.Logf("kernel:\n%s", o)
 			}
 			rate := func(d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
-			dOut := ringoToLinux(t, s, p, n, report)
+			dOut := ringoToLinux(t, s, p, at, n, report)
 			t.Logf("%s: %d MB ringo -> Linux in %v (%.1f MB/s)", tc.name, n>>20, dOut.Round(time.Millisecond), rate(dOut))
-			dIn := linuxToRingo(t, s, p, n, report)
+			dIn := linuxToRingo(t, s, p, at, n, report)
 			t.Logf("%s: %d MB Linux -> ringo in %v (%.1f MB/s)", tc.name, n>>20, dIn.Round(time.Millisecond), rate(dIn))
 			if tc.offload {
 				// Both ways in packets of several segments, and no
@@ -123,8 +131,8 @@ func TestLinuxBulk(t *testing.T) {
 				t.Logf("offload: %d TSO packets out, %d GSO packets in", p.TAP.TxGSO.Load(), p.TAP.RxGSO.Load())
 			}
 			if tc.bad && !t.Failed() {
-				t.Logf("FAULT | TCP vs Linux over TAP, %d MB each way through 2%% loss, 1 ms +-0.2 ms delay, 2%% reordering, 1%% duplication both ways | SHA-256 equal both ways; ringo->Linux %.1f MB/s, Linux->ringo %.1f MB/s; ringo retransmitted %d segments, %d SACK recoveries, %d timeouts",
-					n>>20, rate(dOut), rate(dIn), s.TCP.Stats.RetransSegs.Load(), s.TCP.Ext.TCPSackRecovery.Load(), s.TCP.Ext.TCPTimeouts.Load())
+				t.Logf("FAULT | TCP%s vs Linux over TAP, %d MB each way through 2%% loss, 1 ms +-0.2 ms delay, 2%% reordering, 1%% duplication both ways | SHA-256 equal both ways; ringo->Linux %.1f MB/s, Linux->ringo %.1f MB/s; ringo retransmitted %d segments, %d SACK recoveries, %d timeouts",
+					map[bool]string{true: " over IPv6"}[tc.v6], n>>20, rate(dOut), rate(dIn), s.TCP.Stats.RetransSegs.Load(), s.TCP.Ext.TCPSackRecovery.Load(), s.TCP.Ext.TCPTimeouts.Load())
 			}
 			if t.Failed() || testing.Verbose() {
 				report()
@@ -160,13 +168,16 @@ func acceptSum(l net.Listener) <-chan [32]byte {
 	return sums
 }
 
-func ringoToLinux(t *testing.T, s *socket.Stack, p *nettest.Peer, n int64, report func()) time.Duration {
+// bulkAddrs are the network and the two ends' addresses a bulk test uses.
+type bulkAddrs struct{ network, kernel, ringo string }
+
+func ringoToLinux(t *testing.T, s *socket.Stack, p *nettest.Peer, at bulkAddrs, n int64, report func()) time.Duration {
 	var l net.Listener
-	require.NoError(t, p.Do(func() (err error) { l, err = net.Listen("tcp4", "10.7.0.1:5001"); return }))
+	require.NoError(t, p.Do(func() (err error) { l, err = net.Listen(at.network, net.JoinHostPort(at.kernel, "5001")); return }))
 	defer l.Close()
 	sums := acceptSum(l)
 	start := time.Now()
-	c, err := s.Dial("tcp", "10.7.0.1:5001")
+	c, err := s.Dial("tcp", net.JoinHostPort(at.kernel, "5001"))
 	require.NoError(t, err)
 	c.SetDeadline(time.Now().Add(bulkTimeout(n)))
 	_, err = io.Copy(c, &seededReader{rng: rand.NewChaCha8([32]byte{1}), n: n})
@@ -182,14 +193,14 @@ func ringoToLinux(t *testing.T, s *socket.Stack, p *nettest.Peer, n int64, repor
 	return time.Since(start)
 }
 
-func linuxToRingo(t *testing.T, s *socket.Stack, p *nettest.Peer, n int64, report func()) time.Duration {
+func linuxToRingo(t *testing.T, s *socket.Stack, p *nettest.Peer, at bulkAddrs, n int64, report func()) time.Duration {
 	l, err := s.Listen("tcp", ":5002")
 	require.NoError(t, err)
 	defer l.Close()
 	sums := acceptSum(l)
 	start := time.Now()
 	var c net.Conn
-	require.NoError(t, p.Do(func() (err error) { c, err = net.Dial("tcp4", "10.7.0.2:5002"); return }))
+	require.NoError(t, p.Do(func() (err error) { c, err = net.Dial(at.network, net.JoinHostPort(at.ringo, "5002")); return }))
 	c.SetDeadline(time.Now().Add(bulkTimeout(n)))
 	_, err = io.Copy(c, &seededReader{rng: rand.NewChaCha8([32]byte{2}), n: n})
 	if err != nil {
