@@ -26,20 +26,27 @@ type ipServeReport struct {
 	OutEchoReps    uint64
 	ReasmOKs       uint64
 	FragCreates    uint64
+	In6Echos       uint64
+	Reasm6OKs      uint64
+	Frag6Creates   uint64
 	Neighbours     []string
 	TCPEchoed      int64
 	TCPRetransSegs uint64
 }
 
+type tcpEchoResult struct {
+	Bytes, Back int64
+	Match       bool
+	Seconds     float64
+	Err         string
+}
+
 type linuxPeerReport struct {
 	Driver string
 	Pings  map[int]pingResult
-	TCP    *struct {
-		Bytes, Back int64
-		Match       bool
-		Seconds     float64
-		Err         string
-	}
+	TCP    *tcpEchoResult
+	Pings6 map[int]pingResult
+	TCP6   *tcpEchoResult
 }
 
 // freePort asks the kernel for an unused TCP port on loopback.
@@ -55,7 +62,10 @@ func freePort(t testing.TB) int {
 // Linux kernel's own e1000 driver and stack, the VMs joined by a
 // -netdev socket link; ringo pings the Linux VM back and pings slirp's
 // 10.0.2.2 on a second NIC. Then the Linux VM pushes 1 MiB through a TCP
-// echo server on ringo's TCP and checks every byte coming back.
+// echo server on ringo's TCP and checks every byte coming back. All of it
+// again over IPv6 (2001:db8:3::/64): neighbour discovery through each
+// driver's multicast filter, ICMPv6 echo small and fragmented, and the
+// TCP echo on the same dual-stack listener.
 func TestPingLinuxPeer(t *testing.T) {
 	for _, model := range []string{"e1000", "ne2k_pci"} {
 		t.Run(model, func(t *testing.T) {
@@ -69,16 +79,17 @@ func TestPingLinuxPeer(t *testing.T) {
 					{Model: model, MAC: "52:54:00:00:03:02", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)},
 					{Model: model, MAC: "52:54:00:00:02:0f", Netdev: "user"},
 				},
-			}, "ipserve", "ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24", "ringo.ping=10.0.2.2,10.0.3.1",
-				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 2*count),
-				"ringo.tcpecho=7", "ringo.tcpconns=1")
+			}, "ipserve", "ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24,eth0:2001:db8:3::2/64", "ringo.ping=10.0.2.2,10.0.3.1",
+				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 4*count),
+				"ringo.tcpecho=7", "ringo.tcpconns=2")
 			require.NoError(t, vm.WaitListening(port, time.Minute)) // the listening side first
 			peer := boot(t, vm.Config{
 				Name:    "linux-peer-" + model,
 				Timeout: 4 * time.Minute,
 				NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:03:01", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
 			}, "linuxpeer", "ringo.peerip=10.0.3.1/24", "ringo.target=10.0.3.2", "ringo.sizes=56,8000", fmt.Sprintf("ringo.count=%d", count),
-				fmt.Sprintf("ringo.tcp=10.0.3.2:7/%d", tcpBytes))
+				fmt.Sprintf("ringo.tcp=10.0.3.2:7/%d", tcpBytes),
+				"ringo.peerip6=2001:db8:3::1/64", "ringo.target6=2001:db8:3::2", fmt.Sprintf("ringo.tcp6=[2001:db8:3::2]:7/%d", tcpBytes))
 
 			var wg sync.WaitGroup
 			var rraw, praw [][]byte
@@ -109,7 +120,18 @@ func TestPingLinuxPeer(t *testing.T) {
 				t.Logf("Linux -> ringo (%s) TCP echo of %d bytes in %.1f s (%.0f KB/s each way), ringo retransmitted %d segments",
 					model, pr.TCP.Bytes, pr.TCP.Seconds, float64(pr.TCP.Bytes)/1e3/pr.TCP.Seconds, rr.TCPRetransSegs)
 			}
-			assert.EqualValues(t, tcpBytes, rr.TCPEchoed, "ringo echoed every byte")
+			for _, size := range []int{56, 8000} {
+				p := pr.Pings6[size]
+				assert.Equal(t, count, p.Received, "linux -> ringo ping -6 -s %d: %+v", size, p)
+				t.Logf("linux -> ringo (%s) IPv6 -s %d: rtt ms %v", model, size, p.RTTs)
+			}
+			if assert.NotNil(t, pr.TCP6, "the peer ran the TCP transfer over IPv6") {
+				assert.True(t, pr.TCP6.Match, "1 MiB through ringo's TCP echo over IPv6, byte-exact: %+v", *pr.TCP6)
+				t.Logf("Linux -> ringo (%s) TCP echo over IPv6 of %d bytes in %.1f s", model, pr.TCP6.Bytes, pr.TCP6.Seconds)
+			}
+			assert.Greater(t, rr.Reasm6OKs, uint64(0), "ringo reassembled the 8000-byte IPv6 echoes")
+			assert.Greater(t, rr.Frag6Creates, uint64(0), "and fragmented its IPv6 replies")
+			assert.EqualValues(t, 2*tcpBytes, rr.TCPEchoed, "ringo echoed every byte, both versions")
 			assert.Greater(t, rr.ReasmOKs, uint64(0), "ringo reassembled the 8000-byte echoes")
 			assert.Greater(t, rr.FragCreates, uint64(0), "and fragmented its replies")
 		})

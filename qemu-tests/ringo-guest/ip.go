@@ -13,6 +13,7 @@ import (
 
 	"github.com/ringonet/ringo/appliance"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
 
@@ -23,7 +24,9 @@ type IPServeReport struct {
 	OutEchoReps uint64
 	ReasmOKs    uint64
 	FragCreates uint64
-	Neighbours  []string
+	// The same for IPv6.
+	In6Echos, Reasm6OKs, Frag6Creates uint64
+	Neighbours                        []string
 	// With ringo.tcpecho: bytes echoed and the Tcp: counters.
 	TCPEchoed      int64  `json:",omitempty"`
 	TCPRetransSegs uint64 `json:",omitempty"`
@@ -36,8 +39,9 @@ type PingResult struct {
 	Err            string    `json:",omitempty"`
 }
 
-// ipServe brings the NICs up with ringo's IPv4 stack: ringo.ip=eth0:ADDR/LEN,eth1:ADDR/LEN,
-// ringo.gw=ADDR. It reports "ready", answers pings for ringo.seconds,
+// ipServe brings the NICs up with ringo's IPv4 and IPv6 stacks (every
+// device gets its link-local address): ringo.ip=eth0:ADDR/LEN,eth1:ADDR/LEN
+// (IPv4 or IPv6 prefixes), ringo.gw=ADDR. It reports "ready", answers pings for ringo.seconds,
 // pings each of ringo.ping=IP,IP (ringo.count times, ringo.size bytes),
 // then reports.
 func ipServe(args map[string]string, nics []appliance.Opened) error {
@@ -51,6 +55,13 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 		return err
 	}
 	defer ip.Close()
+	ip6 := ipv6.New(s.core, ipv6.Config{})
+	defer ip6.Close()
+	for _, d := range s.core.Devices() {
+		if err := ip6.Enable(d); err != nil {
+			return err
+		}
+	}
 	for _, spec := range strings.Split(args["ringo.ip"], ",") {
 		dev, pfx, ok := strings.Cut(spec, ":")
 		if !ok {
@@ -61,7 +72,12 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 		if d == nil || err != nil {
 			return fmt.Errorf("ringo.ip entry %q: device %v, %v", spec, d != nil, err)
 		}
-		if err := ip.AddAddress(d, p); err != nil {
+		if p.Addr().Is6() {
+			err = ip6.AddAddress(d, p)
+		} else {
+			err = ip.AddAddress(d, p)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -77,6 +93,7 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 		// A TCP echo server on ringo's TCP, for a peer to push bytes
 		// through and check them coming back.
 		tcpTable = tcp.New(ip, tcp.Config{NoTLP: args["ringo.notlp"] == "1"})
+		tcpTable.AttachIPv6(ip6)
 		l, err := tcpTable.Listen(&net.TCPAddr{Port: port})
 		if err != nil {
 			return err
@@ -144,7 +161,7 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 	end := time.Now().Add(time.Duration(atoiDefault(args["ringo.seconds"], 0)) * time.Second)
 	expect := uint64(atoiDefault(args["ringo.expect"], 0))
 	expectConns := int32(atoiDefault(args["ringo.tcpconns"], 0))
-	for time.Now().Before(end) && (ip.ICMP.InEchos.Load() < expect || echoConns.Load() < expectConns) {
+	for time.Now().Before(end) && (ip.ICMP.InEchos.Load()+ip6.ICMP.Icmp6InEchos.Load() < expect || echoConns.Load() < expectConns) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if tcpTable != nil {
@@ -156,6 +173,12 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 	rep.OutEchoReps = ip.ICMP.OutEchoReps.Load()
 	rep.ReasmOKs = ip.MIB.ReasmOKs.Load()
 	rep.FragCreates = ip.MIB.FragCreates.Load()
+	rep.In6Echos = ip6.ICMP.Icmp6InEchos.Load()
+	rep.Reasm6OKs = ip6.MIB.Ip6ReasmOKs.Load()
+	rep.Frag6Creates = ip6.MIB.Ip6FragCreates.Load()
+	for _, e := range ip6.Neigh.Entries() {
+		rep.Neighbours = append(rep.Neighbours, fmt.Sprintf("%s %s %s %s", e.Dev, e.IP, e.MAC, e.State))
+	}
 	for _, e := range ip.Neigh.Entries() {
 		rep.Neighbours = append(rep.Neighbours, fmt.Sprintf("%s %s %s %s", e.Dev, e.IP, e.MAC, e.State))
 	}

@@ -7,12 +7,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +23,9 @@ type LinuxPeerReport struct {
 	Driver string
 	Pings  map[int]PingResult // size -> result
 	TCP    *TCPEchoResult     `json:",omitempty"`
+	// Over IPv6, with ringo.peerip6 and ringo.target6 (ringo.tcp6).
+	Pings6 map[int]PingResult `json:",omitempty"`
+	TCP6   *TCPEchoResult     `json:",omitempty"`
 }
 
 // TCPEchoResult is a transfer through a TCP echo server: what went out,
@@ -34,11 +39,18 @@ type TCPEchoResult struct {
 
 // linuxPeer runs the kernel's own NIC drivers and stack: load e1000 (or
 // ne2k-pci), give eth0 ringo.peerip, then ping ringo.target with each size
-// in ringo.sizes (ringo.count each) from the kernel's ICMP socket.
+// in ringo.sizes (ringo.count each) from the kernel's ICMP socket; the
+// same over IPv6 with ringo.peerip6 and ringo.target6.
 func linuxPeer(args map[string]string) error {
-	_, drv, err := kernelNIC(args["ringo.peerip"], 0)
+	ifname, drv, err := kernelNIC(args["ringo.peerip"], 0)
 	if err != nil {
 		return err
+	}
+	if p6 := args["ringo.peerip6"]; p6 != "" {
+		sysctl("net.ipv6.conf."+ifname+".accept_dad", "0")
+		if out, err := exec.Command("ip", "addr", "add", p6, "dev", ifname).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip addr add %s: %v: %s", p6, err, out)
+		}
 	}
 	report(map[string]string{"phase": "ready"})
 	target := net.ParseIP(args["ringo.target"])
@@ -73,8 +85,42 @@ func linuxPeer(args map[string]string) error {
 	}
 	if spec := args["ringo.tcp"]; spec != "" {
 		addr, n, _ := strings.Cut(spec, "/")
-		r := tcpEcho(addr, int64(atoiDefault(n, 1<<20)))
+		r := tcpEcho("tcp4", addr, int64(atoiDefault(n, 1<<20)))
 		rep.TCP = &r
+	}
+	if t6 := args["ringo.target6"]; t6 != "" {
+		rep.Pings6 = map[int]PingResult{}
+		c6, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+		if err != nil {
+			return err
+		}
+		defer c6.Close()
+		target := net.ParseIP(t6)
+		for start := time.Now(); time.Since(start) < 60*time.Second; {
+			if _, err := echo6(c6, target, 1, 56, 998); err == nil {
+				break
+			}
+		}
+		for _, sz := range strings.Split(args["ringo.sizes"], ",") {
+			size := atoiDefault(sz, 56)
+			var r PingResult
+			for i := 0; i < count; i++ {
+				r.Sent++
+				rtt, err := echo6(c6, target, i+1, size, 2000+size)
+				if err != nil {
+					r.Err = err.Error()
+					continue
+				}
+				r.Received++
+				r.RTTs = append(r.RTTs, float64(rtt.Microseconds())/1000)
+			}
+			rep.Pings6[size] = r
+		}
+		if spec := args["ringo.tcp6"]; spec != "" {
+			addr, n, _ := strings.Cut(spec, "/")
+			r := tcpEcho("tcp6", addr, int64(atoiDefault(n, 1<<20)))
+			rep.TCP6 = &r
+		}
 	}
 	report(rep)
 	return nil
@@ -82,10 +128,10 @@ func linuxPeer(args map[string]string) error {
 
 // tcpEcho sends n seeded bytes through the kernel's TCP to an echo server
 // at addr while reading the echo back, and compares SHA-256.
-func tcpEcho(addr string, n int64) TCPEchoResult {
+func tcpEcho(network, addr string, n int64) TCPEchoResult {
 	r := TCPEchoResult{Bytes: n}
 	start := time.Now()
-	c, err := net.DialTimeout("tcp4", addr, 30*time.Second)
+	c, err := net.DialTimeout(network, addr, 30*time.Second)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -140,7 +186,16 @@ func loadModule(name, params string) error {
 
 // echo sends one echo request through the kernel and waits for its reply.
 func echo(c *icmp.PacketConn, dst net.IP, seq, size, id int) (time.Duration, error) {
-	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: make([]byte, size)}}
+	return echoVia(c, dst, seq, size, id, ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply, 1)
+}
+
+// echo6 is echo over ICMPv6 (the kernel computes the checksum).
+func echo6(c *icmp.PacketConn, dst net.IP, seq, size, id int) (time.Duration, error) {
+	return echoVia(c, dst, seq, size, id, ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58)
+}
+
+func echoVia(c *icmp.PacketConn, dst net.IP, seq, size, id int, req, rep icmp.Type, proto int) (time.Duration, error) {
+	msg := icmp.Message{Type: req, Body: &icmp.Echo{ID: id, Seq: seq, Data: make([]byte, size)}}
 	b, err := msg.Marshal(nil)
 	if err != nil {
 		return 0, err
@@ -156,11 +211,11 @@ func echo(c *icmp.PacketConn, dst net.IP, seq, size, id int) (time.Duration, err
 		if err != nil {
 			return 0, err
 		}
-		m, err := icmp.ParseMessage(1, buf[:n])
+		m, err := icmp.ParseMessage(proto, buf[:n])
 		if err != nil {
 			continue
 		}
-		if e, ok := m.Body.(*icmp.Echo); ok && m.Type == ipv4.ICMPTypeEchoReply && e.Seq == seq && len(e.Data) == size {
+		if e, ok := m.Body.(*icmp.Echo); ok && m.Type == rep && e.Seq == seq && len(e.Data) == size {
 			return time.Since(start), nil
 		}
 	}
