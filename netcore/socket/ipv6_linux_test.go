@@ -10,6 +10,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,6 +173,25 @@ func TestLinuxTCP6(t *testing.T) {
 	out, err := p.Exec("curl", "-6", "-s", "-m", "10", "http://[2001:db8:7::2]:8086/")
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "hello [2001:db8:7::1]:")
+
+	// ringo's http.Client fetching from Python's server bound to ::.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.txt"), []byte("from python over IPv6\n"), 0o644))
+	py := exec.Command("ip", "netns", "exec", p.NS, "python3", "-m", "http.server", "--bind", "::", "--directory", dir, "8087")
+	require.NoError(t, py.Start())
+	t.Cleanup(func() { py.Process.Kill(); py.Wait() })
+	client := &http.Client{Transport: &http.Transport{DialContext: s.DialContext}, Timeout: 10 * time.Second}
+	var body []byte
+	require.Eventually(t, func() bool { // until Python listens
+		resp, err := client.Get("http://[2001:db8:7::1]:8087/index.txt")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ = io.ReadAll(resp.Body)
+		return resp.StatusCode == 200
+	}, 10*time.Second, 50*time.Millisecond)
+	assert.Equal(t, "from python over IPv6\n", string(body))
 }
 
 // UDP over IPv6 against Linux: one ringo socket on ":7" echoes a Linux
