@@ -21,6 +21,7 @@ import (
 	"github.com/ringonet/ringo/netcore/internal/pingwait"
 	"github.com/ringonet/ringo/netcore/internal/ratelimit"
 	"github.com/ringonet/ringo/netcore/neigh"
+	"github.com/ringonet/ringo/netcore/nf"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -79,27 +80,21 @@ func (r Route) MTU() int {
 	return r.Dev.MTU()
 }
 
-// Hook points for filters (the netfilter hooks IPv4 has on these paths).
-type HookPoint int
-
-const (
-	PreRouting  HookPoint = iota // after ip_rcv's checks, before the routing decision
-	LocalOut                     // locally generated, before routing output
-	PostRouting                  // leaving, after routing (forwarded and local)
-	numHooks
+// Hook points for filters (the netfilter hooks IPv4 has on these paths),
+// shared with IPv6 (package nf).
+type (
+	HookPoint = nf.HookPoint
+	Verdict   = nf.Verdict
+	Hook      = nf.Hook
 )
 
-// Verdict is what a hook decides.
-type Verdict int
-
 const (
-	Accept Verdict = iota
-	Drop
+	PreRouting  = nf.PreRouting
+	LocalOut    = nf.LocalOut
+	PostRouting = nf.PostRouting
+	Accept      = nf.Accept
+	Drop        = nf.Drop
 )
-
-// Hook sees a packet (data at the IP header) and may drop it. It must not
-// keep b.
-type Hook func(b *skb.Buff, dev *netcore.Device) Verdict
 
 // Stack is the IPv4 layer of one netcore.Core.
 type Stack struct {
@@ -114,7 +109,7 @@ type Stack struct {
 	routes []Route // sorted: longest prefix first, then metric
 
 	protos [256]atomic.Pointer[Handler]
-	hooks  [numHooks]atomic.Pointer[[]Hook]
+	hooks  nf.Chains
 	ipID   atomic.Uint32
 
 	frags   *reassembler
@@ -165,9 +160,6 @@ func New(c *netcore.Core, cfg Config) (*Stack, error) {
 		Unreachable: s.neighUnreachable,
 	})
 	s.frags = newReassembler(s, cfg.FragTimeout, cfg.FragHighBytes)
-	for i := range s.hooks {
-		s.hooks[i].Store(&[]Hook{})
-	}
 	var err error
 	if s.lo, err = newLoopback(c); err != nil {
 		return nil, err
@@ -199,21 +191,10 @@ func (s *Stack) Config() Config { return s.cfg }
 func (s *Stack) AddProtocol(proto uint8, h Handler) { s.protos[proto].Store(&h) }
 
 // AddHook adds a filter at a hook point.
-func (s *Stack) AddHook(p HookPoint, h Hook) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := *s.hooks[p].Load()
-	hs := append(append([]Hook(nil), old...), h)
-	s.hooks[p].Store(&hs)
-}
+func (s *Stack) AddHook(p HookPoint, h Hook) { s.hooks.Add(p, h) }
 
 func (s *Stack) runHooks(p HookPoint, b *skb.Buff, dev *netcore.Device) Verdict {
-	for _, h := range *s.hooks[p].Load() {
-		if h(b, dev) == Drop {
-			return Drop
-		}
-	}
-	return Accept
+	return s.hooks.Run(p, b, dev)
 }
 
 // AddAddress assigns an address to a device, adds the connected route and

@@ -16,6 +16,7 @@ import (
 	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/link"
 	"github.com/ringonet/ringo/netcore/neigh"
+	"github.com/ringonet/ringo/netcore/nf"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -278,4 +279,32 @@ func TestHostile(t *testing.T) {
 	defer cancel()
 	_, err := p.a.Ping(ctx, vicAddr, nil, 56, 9)
 	require.NoError(t, err)
+}
+
+// Filters at IPv6's hook points see what the IPv4 ones see: one at
+// PreRouting drops the echo requests it is given, one at LocalOut the
+// replies; both are counted.
+func TestHooks(t *testing.T) {
+	p := newPair(t, ipv6.Config{})
+	dropEchoes := func(typ uint8) nf.Hook {
+		return func(b *skb.Buff, _ *netcore.Device) nf.Verdict {
+			ip := header.IPv6(b.Data())
+			if ip.NextHeader() == header.ProtoICMPv6 && len(ip.Payload()) > 0 && ip.Payload()[0] == typ {
+				return nf.Drop
+			}
+			return nf.Accept
+		}
+	}
+	p.b.AddHook(nf.PreRouting, dropEchoes(header.ICMPv6EchoRequest))
+	p.send(t, atkAddr, vicAddr, 64, header.ProtoICMPv6, echo(8))
+	p.settle(t)
+	assert.EqualValues(t, 1, p.b.MIB.HookDrops.Load())
+	assert.Zero(t, p.b.ICMP.Icmp6InEchos.Load())
+
+	p.a.AddHook(nf.LocalOut, dropEchoes(header.ICMPv6EchoRequest))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := p.a.Ping(ctx, vicAddr, nil, 8, 1)
+	assert.ErrorIs(t, err, ipv6.ErrHookDrop)
+	assert.EqualValues(t, 1, p.a.MIB.HookDrops.Load())
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/nf"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -48,6 +49,12 @@ func (s *Stack) ipv6Rcv(b *skb.Buff) {
 	if src.IsMulticast() || src.IsLoopback() || src.Is4In6() || dst.IsLoopback() || dst.IsUnspecified() ||
 		dst.IsMulticast() && scope(dst) <= 1 {
 		s.MIB.Ip6InAddrErrors.Add(1)
+		b.Free()
+		return
+	}
+	if s.hooks.Run(nf.PreRouting, b, dev) == nf.Drop {
+		s.MIB.HookDrops.Add(1)
+		s.MIB.Ip6InDiscards.Add(1)
 		b.Free()
 		return
 	}

@@ -8,11 +8,15 @@ import (
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/neigh"
+	"github.com/ringonet/ringo/netcore/nf"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
-// ErrNoHeadroom: the buffer has no room for the headers.
-var ErrNoHeadroom = errors.New("ipv6: no headroom for headers")
+// Output errors.
+var (
+	ErrNoHeadroom = errors.New("ipv6: no headroom for headers")
+	ErrHookDrop   = errors.New("ipv6: dropped by a filter")
+)
 
 // OutputOpts are per-packet settings.
 type OutputOpts struct {
@@ -77,6 +81,12 @@ func (s *Stack) Output(b *skb.Buff, src, dst netip.Addr, proto uint8, o OutputOp
 	if dst.IsMulticast() {
 		s.MIB.Ip6OutMcastPkts.Add(1)
 	}
+	if s.hooks.Run(nf.LocalOut, b, rt.Dev) == nf.Drop {
+		s.MIB.HookDrops.Add(1)
+		s.MIB.Ip6OutDiscards.Add(1)
+		b.Free()
+		return ErrHookDrop
+	}
 	if m := s.pathMTU(dst, rt.Dev); header.IPv6Len+plen > m {
 		if o.DontFrag {
 			s.MIB.Ip6FragFails.Add(1)
@@ -92,6 +102,12 @@ func (s *Stack) Output(b *skb.Buff, src, dst netip.Addr, proto uint8, o OutputOp
 // goes to its MAC (RFC 2464 7), anything else through the neighbour
 // table to the next hop.
 func (s *Stack) finishOutput(b *skb.Buff, rt Route) error {
+	if s.hooks.Run(nf.PostRouting, b, rt.Dev) == nf.Drop {
+		s.MIB.HookDrops.Add(1)
+		s.MIB.Ip6OutDiscards.Add(1)
+		b.Free()
+		return ErrHookDrop
+	}
 	dst := header.IPv6(b.Data()).Dst()
 	if dst[0] == 0xff {
 		var mac [6]byte

@@ -36,6 +36,7 @@ type IPStats struct {
 	ReasmOverlaps  atomic.Uint64 // datagrams dropped for overlapping fragments (RFC 5722)
 	ReasmMemDrops  atomic.Uint64
 	AddrLimitDrops atomic.Uint64 // addresses refused: the device has MaxAddrs
+	HookDrops      atomic.Uint64 // dropped by a filter (AddHook)
 	RADrops        atomic.Uint64 // router advertisement content refused: bogus prefixes, or past the bounds on routers and prefixes
 }
 

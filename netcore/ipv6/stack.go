@@ -23,6 +23,7 @@ import (
 	"github.com/ringonet/ringo/netcore/internal/pingwait"
 	"github.com/ringonet/ringo/netcore/internal/ratelimit"
 	"github.com/ringonet/ringo/netcore/neigh"
+	"github.com/ringonet/ringo/netcore/nf"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -106,6 +107,7 @@ type Stack struct {
 	devs   map[*netcore.Device]*devState
 
 	protos  [256]atomic.Pointer[Handler]
+	hooks   nf.Chains
 	fragID  atomic.Uint32
 	icmpLim *ratelimit.Bucket
 	pings   pingwait.Table
@@ -204,6 +206,12 @@ func (s *Stack) Close() {
 	s.mu.Unlock()
 	s.Neigh.Close()
 }
+
+// AddHook adds a filter at p (package nf; the IPv4 side has the same
+// points): PreRouting after ipv6_rcv's checks, LocalOut on a locally
+// generated packet, PostRouting as it leaves. Neighbour discovery's own
+// messages are not hooked.
+func (s *Stack) AddHook(p nf.HookPoint, h nf.Hook) { s.hooks.Add(p, h) }
 
 // AddProtocol registers the handler for a next-header value.
 func (s *Stack) AddProtocol(proto uint8, h Handler) { s.protos[proto].Store(&h) }
