@@ -26,6 +26,10 @@ type LinuxPeerReport struct {
 	// Over IPv6, with ringo.peerip6 and ringo.target6 (ringo.tcp6).
 	Pings6 map[int]PingResult `json:",omitempty"`
 	TCP6   *TCPEchoResult     `json:",omitempty"`
+	// With ringo.mcast6=GROUP: pings to ff02::1, which ringo joined,
+	// after as many to GROUP, which it did not.
+	Mcast6         *PingResult `json:",omitempty"`
+	Mcast6Unjoined int         `json:",omitempty"`
 }
 
 // TCPEchoResult is a transfer through a TCP echo server: what went out,
@@ -116,6 +120,31 @@ func linuxPeer(args map[string]string) error {
 			}
 			rep.Pings6[size] = r
 		}
+		if g := args["ringo.mcast6"]; g != "" {
+			// First the group ringo's NIC must filter out, then the one it
+			// must let through: when ringo has its answers, the others
+			// have crossed the link before them.
+			unjoined := &net.IPAddr{IP: net.ParseIP(g), Zone: ifname}
+			msg := icmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &icmp.Echo{ID: 7, Seq: 1, Data: make([]byte, 56)}}
+			b, _ := msg.Marshal(nil)
+			for i := 0; i < count; i++ {
+				if _, err := c6.WriteTo(b, unjoined); err == nil {
+					rep.Mcast6Unjoined++
+				}
+			}
+			var r PingResult
+			for i := 0; i < count; i++ {
+				r.Sent++
+				rtt, err := echoVia(c6, net.ParseIP("ff02::1"), i+1, 56, 3000, ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58, ifname)
+				if err != nil {
+					r.Err = err.Error()
+					continue
+				}
+				r.Received++
+				r.RTTs = append(r.RTTs, float64(rtt.Microseconds())/1000)
+			}
+			rep.Mcast6 = &r
+		}
 		if spec := args["ringo.tcp6"]; spec != "" {
 			addr, n, _ := strings.Cut(spec, "/")
 			r := tcpEcho("tcp6", addr, int64(atoiDefault(n, 1<<20)))
@@ -186,22 +215,22 @@ func loadModule(name, params string) error {
 
 // echo sends one echo request through the kernel and waits for its reply.
 func echo(c *icmp.PacketConn, dst net.IP, seq, size, id int) (time.Duration, error) {
-	return echoVia(c, dst, seq, size, id, ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply, 1)
+	return echoVia(c, dst, seq, size, id, ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply, 1, "")
 }
 
 // echo6 is echo over ICMPv6 (the kernel computes the checksum).
 func echo6(c *icmp.PacketConn, dst net.IP, seq, size, id int) (time.Duration, error) {
-	return echoVia(c, dst, seq, size, id, ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58)
+	return echoVia(c, dst, seq, size, id, ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58, "")
 }
 
-func echoVia(c *icmp.PacketConn, dst net.IP, seq, size, id int, req, rep icmp.Type, proto int) (time.Duration, error) {
+func echoVia(c *icmp.PacketConn, dst net.IP, seq, size, id int, req, rep icmp.Type, proto int, zone string) (time.Duration, error) {
 	msg := icmp.Message{Type: req, Body: &icmp.Echo{ID: id, Seq: seq, Data: make([]byte, size)}}
 	b, err := msg.Marshal(nil)
 	if err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	if _, err := c.WriteTo(b, &net.IPAddr{IP: dst}); err != nil {
+	if _, err := c.WriteTo(b, &net.IPAddr{IP: dst, Zone: zone}); err != nil {
 		return 0, err
 	}
 	buf := make([]byte, 70000)
