@@ -10,10 +10,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
 	"github.com/ringonet/ringo/netcore/ipv4"
+	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/neigh"
+	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/netcore/tcp"
 )
 
@@ -219,4 +222,68 @@ func TestForwardProgressConfirmsNeighbour(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, requests, a.IP.Neigh.Stats.RequestsOut.Load(), "no ARP probe while TCP made progress")
+}
+
+// The SYN flood over IPv6: cookies answer what the SYN queue cannot hold,
+// and a legitimate client connects through one (a cookie's hash covers
+// the 16-byte addresses).
+func TestSYNFloodCookies6(t *testing.T) {
+	cfg := tcp.Config{MSL: 100 * time.Millisecond, Backlog: 4}
+	a, b := stacktest.Stack(t, cfg), stacktest.Stack(t, cfg)
+	ea, eb := stacktest.Wire(t, a, b, 0)
+	for _, x := range []struct {
+		s    *socket.Stack
+		dev  *netcore.Device
+		addr string
+	}{{a, ea.Dev, "2001:db8:1::1/64"}, {b, eb.Dev, "2001:db8:1::2/64"}} {
+		require.NoError(t, x.s.IP6.AddAddress(x.dev, netip.MustParsePrefix(x.addr)))
+	}
+	for _, s := range []*socket.Stack{a, b} {
+		for deadline := time.After(5 * time.Second); ; {
+			ch := s.IP6.Changed()
+			ready := 0
+			for _, ad := range s.IP6.Addrs() {
+				if ad.State == ipv6.Preferred {
+					ready++
+				}
+			}
+			if ready == 2 {
+				break
+			}
+			select {
+			case <-ch:
+			case <-deadline:
+				t.Fatal("addresses not ready")
+			}
+		}
+	}
+	stacktest.EchoTCP(t, b, ":80")
+	rng := rand.New(rand.NewPCG(3, 4))
+	dst := netip.MustParseAddr("2001:db8:1::2").As16()
+	for i := 0; i < 200; i++ {
+		src := netip.MustParseAddr("2001:db8:1::1").As16()
+		src[14], src[15] = byte(i>>8)|0x80, byte(i)
+		seg := make([]byte, header.TCPHeaderLen(header.TCPFields{MSS: 1440, WScale: -1}))
+		header.EncodeTCP6(seg, header.TCPFields{SrcPort: uint16(1024 + rng.IntN(60000)), DstPort: 80,
+			Seq: rng.Uint32(), Flags: header.TCPFlagSYN, Window: 65535, MSS: 1440, WScale: -1}, src, dst)
+		f := make([]byte, header.EthernetLen+header.IPv6Len+len(seg))
+		header.EncodeEthernet(f, eb.Dev.HardwareAddr, ea.Dev.HardwareAddr, netcore.EthPIPv6)
+		header.EncodeIPv6(f[header.EthernetLen:], header.IPv6Fields{PayloadLen: len(seg), NextHeader: header.ProtoTCP, HopLimit: 64, Src: src, Dst: dst})
+		copy(f[header.EthernetLen+header.IPv6Len:], seg)
+		require.NoError(t, stacktest.Send(ea.Dev, f))
+	}
+	stacktest.Settle(t, a, b)
+	require.Greater(t, b.TCP.Ext.SyncookiesSent.Load(), uint64(100), "past the 4-entry SYN queue, cookies")
+	c, err := a.Dial("tcp", "[2001:db8:1::2]:80")
+	require.NoError(t, err, "a legitimate client connects with the queue still full")
+	msg := []byte("through a SYN flood over IPv6")
+	_, err = c.Write(msg)
+	require.NoError(t, err)
+	got := make([]byte, len(msg))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	assert.Equal(t, msg, got)
+	c.Close()
+	assert.GreaterOrEqual(t, b.TCP.Ext.SyncookiesRecv.Load(), uint64(1), "it came in on a cookie")
 }
