@@ -5,9 +5,10 @@
 // transport checksum left to the device. A test device that plays an
 // offloading NIC uses it as the hardware would.
 //
-// The packets are IPv4, built by this stack: the functions still check
-// every length and offset they use and return an error rather than read
-// past the packet.
+// The packets are IPv4, or IPv6 with the transport header right after
+// the fixed one, built by this stack: the functions still check every
+// length and offset they use and return an error rather than read past
+// the packet.
 package gso
 
 import (
@@ -16,23 +17,28 @@ import (
 	"fmt"
 
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/skb"
 )
 
 // ErrMalformed is a packet the offload cannot apply to.
 var ErrMalformed = errors.New("gso: malformed packet")
 
-// Transport returns the IPv4 packet's header length (the transport
+// Transport returns the IP packet's header length (the transport
 // header's offset), its protocol, and the offset of the TCP or UDP
 // checksum, or an error for a packet with no offloadable checksum.
 func Transport(pkt []byte) (ihl int, proto uint8, csumOff int, err error) {
-	if len(pkt) < header.IPv4MinLen || pkt[0]>>4 != 4 {
-		return 0, 0, 0, fmt.Errorf("%w: not IPv4", ErrMalformed)
+	switch {
+	case len(pkt) >= header.IPv6Len && pkt[0]>>4 == 6:
+		ihl, proto = header.IPv6Len, pkt[6]
+	case len(pkt) >= header.IPv4MinLen && pkt[0]>>4 == 4:
+		ihl = int(pkt[0]&0x0f) * 4
+		if ihl < header.IPv4MinLen || ihl > len(pkt) {
+			return 0, 0, 0, fmt.Errorf("%w: header length %d of %d", ErrMalformed, ihl, len(pkt))
+		}
+		proto = pkt[9]
+	default:
+		return 0, 0, 0, fmt.Errorf("%w: not IPv4 or IPv6", ErrMalformed)
 	}
-	ihl = int(pkt[0]&0x0f) * 4
-	if ihl < header.IPv4MinLen || ihl > len(pkt) {
-		return 0, 0, 0, fmt.Errorf("%w: header length %d of %d", ErrMalformed, ihl, len(pkt))
-	}
-	proto = pkt[9]
 	switch proto {
 	case header.ProtoTCP:
 		csumOff = ihl + 16
@@ -47,19 +53,22 @@ func Transport(pkt []byte) (ihl int, proto uint8, csumOff int, err error) {
 	return ihl, proto, csumOff, nil
 }
 
-// Checksum fills in the TCP or UDP checksum of the IPv4 packet pkt, whose
+// Checksum fills in the TCP or UDP checksum of the IP packet pkt, whose
 // checksum field holds 0 (a CsumPartial packet).
 func Checksum(pkt []byte) error {
 	ihl, proto, off, err := Transport(pkt)
 	if err != nil {
 		return err
 	}
-	var src, dst [4]byte
-	copy(src[:], pkt[12:16])
-	copy(dst[:], pkt[16:20])
 	seg := pkt[ihl:]
+	var pseudo uint32
+	if pkt[0]>>4 == 6 {
+		pseudo = header.PseudoHeaderSum6([16]byte(pkt[8:24]), [16]byte(pkt[24:40]), proto, len(seg))
+	} else {
+		pseudo = header.PseudoHeaderSum([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), proto, len(seg))
+	}
 	binary.BigEndian.PutUint16(pkt[off:], 0)
-	c := header.Fold(header.Checksum(seg, header.PseudoHeaderSum(src, dst, proto, len(seg))))
+	c := header.Fold(header.Checksum(seg, pseudo))
 	if c == 0 && proto == header.ProtoUDP {
 		c = 0xffff // 0 means "no checksum" in UDP (RFC 768)
 	}
@@ -67,9 +76,9 @@ func Checksum(pkt []byte) error {
 	return nil
 }
 
-// Segment cuts the IPv4 TCP packet pkt into segments of at most mss
-// payload bytes, each a complete packet with its own IP length, ID
-// (incremented per segment), IP checksum, sequence number and TCP
+// Segment cuts the TCP packet pkt into segments of at most mss payload
+// bytes, each a complete packet with its own IP length (and for IPv4 ID,
+// incremented per segment, and header checksum), sequence number and TCP
 // checksum; FIN and PSH stay on the last segment only, as TSO hardware
 // does. Each segment is built in scratch (which must hold the headers
 // plus mss bytes) and passed to out, which must copy what it keeps.
@@ -105,6 +114,7 @@ type Segments struct {
 	seq      uint32
 	flags    uint8
 	done     bool
+	v6       bool
 }
 
 // Init checks pkt (IPv4, TCP, lengths that agree) and starts the walk.
@@ -117,8 +127,12 @@ func (sg *Segments) Init(pkt []byte, mss int) error {
 	if proto != header.ProtoTCP {
 		return fmt.Errorf("%w: segmentation of protocol %d", ErrMalformed, proto)
 	}
-	if total := int(binary.BigEndian.Uint16(pkt[2:])); total != 0 && total != len(pkt) {
+	v6 := pkt[0]>>4 == 6
+	if total := int(binary.BigEndian.Uint16(pkt[2:])); !v6 && total != 0 && total != len(pkt) {
 		return fmt.Errorf("%w: IP total length %d, packet %d", ErrMalformed, total, len(pkt))
+	}
+	if plen := int(binary.BigEndian.Uint16(pkt[4:])); v6 && plen != 0 && header.IPv6Len+plen != len(pkt) {
+		return fmt.Errorf("%w: IPv6 payload length %d, packet %d", ErrMalformed, plen, len(pkt))
 	}
 	thl := int(pkt[ihl+12]>>4) * 4
 	hdr := ihl + thl
@@ -126,7 +140,7 @@ func (sg *Segments) Init(pkt []byte, mss int) error {
 		return fmt.Errorf("%w: TCP header %d, mss %d", ErrMalformed, thl, mss)
 	}
 	*sg = Segments{
-		pkt: pkt, mss: mss, ihl: ihl, hdr: hdr,
+		pkt: pkt, mss: mss, ihl: ihl, hdr: hdr, v6: v6,
 		id:    binary.BigEndian.Uint16(pkt[4:]),
 		seq:   binary.BigEndian.Uint32(pkt[ihl+4:]),
 		flags: pkt[ihl+13],
@@ -154,10 +168,14 @@ func (sg *Segments) Next(seg []byte) error {
 	ihl := sg.ihl
 	copy(seg, sg.pkt[:sg.hdr])
 	copy(seg[sg.hdr:], payload[sg.off:sg.off+plen])
-	binary.BigEndian.PutUint16(seg[2:], uint16(n))
-	binary.BigEndian.PutUint16(seg[4:], sg.id+uint16(sg.i))
-	binary.BigEndian.PutUint16(seg[10:], 0)
-	binary.BigEndian.PutUint16(seg[10:], header.Fold(header.Checksum(seg[:ihl], 0)))
+	if sg.v6 {
+		binary.BigEndian.PutUint16(seg[4:], uint16(n-header.IPv6Len))
+	} else {
+		binary.BigEndian.PutUint16(seg[2:], uint16(n))
+		binary.BigEndian.PutUint16(seg[4:], sg.id+uint16(sg.i))
+		binary.BigEndian.PutUint16(seg[10:], 0)
+		binary.BigEndian.PutUint16(seg[10:], header.Fold(header.Checksum(seg[:ihl], 0)))
+	}
 	binary.BigEndian.PutUint32(seg[ihl+4:], sg.seq+uint32(sg.off))
 	last := sg.off+plen >= len(payload)
 	if !last {
@@ -170,4 +188,42 @@ func (sg *Segments) Next(seg []byte) error {
 	sg.off += plen
 	sg.done = last
 	return nil
+}
+
+// Apply does for b what a device without the offload would need done
+// (validate_xmit_skb): a CsumPartial packet gets its transport checksum,
+// in place, and goes to send; a GSO packet is cut into segments, each
+// built in its own buffer straight from the packet and given to send,
+// and b freed. b is consumed either way. It returns the offload's own
+// error (nothing more was sent after it) and the first error send gave
+// (the others were still sent, as Linux goes on past a segment the
+// neighbour layer queued or dropped).
+func Apply(b *skb.Buff, send func(*skb.Buff) error) (offloadErr, sendErr error) {
+	if b.GSOSize == 0 {
+		if err := Checksum(b.Data()); err != nil {
+			b.Free()
+			return err, nil
+		}
+		b.CsumPartial = false
+		return nil, send(b)
+	}
+	defer b.Free()
+	var sg Segments
+	err := sg.Init(b.Data(), int(b.GSOSize))
+	for n := sg.Len(); err == nil && n > 0; n = sg.Len() {
+		f := skb.Alloc(n)
+		if f == nil {
+			return fmt.Errorf("gso: no buffer for a %d-byte segment", n), sendErr
+		}
+		if err = sg.Next(f.Put(n)); err != nil {
+			f.Free()
+			break
+		}
+		f.SetNetworkHeader()
+		f.Priority = b.Priority
+		if e := send(f); e != nil && sendErr == nil {
+			sendErr = e
+		}
+	}
+	return err, sendErr
 }

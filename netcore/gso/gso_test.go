@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore/gso"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/skb"
 )
 
 var src, dst = [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
@@ -121,4 +122,48 @@ func FuzzSegments(f *testing.F) {
 		}
 		assert.Equal(t, len(pkt)-hdr, total, "every payload byte in one segment")
 	})
+}
+
+// An IPv6 TCP packet built for GSO (payload length, checksum left) cut
+// by Apply: segments of mss bytes that IPv6 and TCP accept, sequence
+// numbers in order, FIN and PSH on the last only.
+func TestApplyIPv6(t *testing.T) {
+	src := [16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 1}
+	dst := [16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 2}
+	const mss, n = 1000, 3500
+	f := header.TCPFields{SrcPort: 1, DstPort: 2, Seq: 100, Ack: 5, Flags: header.TCPFlagACK | header.TCPFlagPSH | header.TCPFlagFIN, Window: 9, WScale: -1}
+	thl := header.TCPHeaderLen(f)
+	b := skb.Alloc(header.IPv6Len + thl + n)
+	p := b.Put(header.IPv6Len + thl + n)
+	header.EncodeIPv6(p, header.IPv6Fields{PayloadLen: thl + n, NextHeader: header.ProtoTCP, HopLimit: 64, Src: src, Dst: dst})
+	header.EncodeTCPPartial(p[header.IPv6Len:], f)
+	for i := range p[header.IPv6Len+thl:] {
+		p[header.IPv6Len+thl+i] = byte(i)
+	}
+	b.CsumPartial, b.GSOSize = true, mss
+	var segs [][]byte
+	err, sendErr := gso.Apply(b, func(s *skb.Buff) error {
+		segs = append(segs, append([]byte(nil), s.Data()...))
+		s.Free()
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, sendErr)
+	require.Len(t, segs, 4)
+	off := 0
+	for i, s := range segs {
+		ip, err := header.ParseIPv6(s)
+		require.NoError(t, err)
+		require.Len(t, ip, len(s), "payload length rewritten")
+		tcp, err := header.ParseTCP6(ip.Payload(), src, dst)
+		require.NoError(t, err, "segment %d's checksum", i)
+		assert.Equal(t, uint32(100+off), tcp.Seq())
+		last := i == len(segs)-1
+		assert.Equal(t, last, tcp.Flags()&header.TCPFlagFIN != 0)
+		for j, c := range tcp.Payload() {
+			require.Equal(t, byte(off+j), c)
+		}
+		off += len(tcp.Payload())
+	}
+	assert.Equal(t, n, off)
 }

@@ -146,36 +146,7 @@ func (s *Stack) xmitRouted(b *skb.Buff, rt Route) error {
 // go on as ordinary packets.
 func (s *Stack) softOffload(b *skb.Buff, rt Route) error {
 	s.MIB.SoftOffloads.Add(1)
-	if b.GSOSize == 0 {
-		if err := gso.Checksum(b.Data()); err != nil {
-			s.MIB.OutDiscards.Add(1)
-			b.Free()
-			return err
-		}
-		b.CsumPartial = false
-		return s.xmitRouted(b, rt)
-	}
-	defer b.Free()
-	// Each segment is built in its own skb, straight from the packet.
-	var sg gso.Segments
-	err := sg.Init(b.Data(), int(b.GSOSize))
-	var sendErr error
-	for n := sg.Len(); err == nil && n > 0; n = sg.Len() {
-		f := skb.Alloc(n)
-		if f == nil {
-			err = ErrMsgSize
-			break
-		}
-		if err = sg.Next(f.Put(n)); err != nil {
-			f.Free()
-			break
-		}
-		f.SetNetworkHeader()
-		f.Priority = b.Priority
-		if e := s.xmitRouted(f, rt); e != nil && sendErr == nil {
-			sendErr = e // a segment the neighbour layer queued or dropped: go on, as Linux does
-		}
-	}
+	err, sendErr := gso.Apply(b, func(f *skb.Buff) error { return s.xmitRouted(f, rt) })
 	if err != nil {
 		s.MIB.OutDiscards.Add(1)
 		return err

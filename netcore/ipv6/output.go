@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/gso"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/neigh"
 	"github.com/ringonet/ringo/netcore/nf"
@@ -28,6 +29,17 @@ type OutputOpts struct {
 	// DontFrag refuses to fragment: too big fails with ErrMsgSize
 	// (IPV6_DONTFRAG).
 	DontFrag bool
+}
+
+// RouteFeatures are what TCP may build packets for toward dst (leaving
+// by dev, or its route's device): GSO where the device has it on, done
+// in software on output; no hardware offload over IPv6.
+func (s *Stack) RouteFeatures(dst netip.Addr, dev *netcore.Device) netcore.Features {
+	rt, ok := s.Lookup(dst, dev)
+	if !ok {
+		return 0
+	}
+	return rt.Dev.TxFeatures() & netcore.FeatureGSO
 }
 
 // Route finds how dst is reached: the route, and the source address to
@@ -86,6 +98,18 @@ func (s *Stack) Output(b *skb.Buff, src, dst netip.Addr, proto uint8, o OutputOp
 		s.MIB.Ip6OutDiscards.Add(1)
 		b.Free()
 		return ErrHookDrop
+	}
+	if b.GSOSize > 0 || b.CsumPartial {
+		// Built for offloads no device here has over IPv6 (the
+		// 82540EM's TSO and checksum offload are IPv4 only): done in
+		// software, each segment on as an ordinary packet.
+		s.MIB.SoftOffloads.Add(1)
+		err, sendErr := gso.Apply(b, func(f *skb.Buff) error { return s.finishOutput(f, rt) })
+		if err != nil {
+			s.MIB.Ip6OutDiscards.Add(1)
+			return err
+		}
+		return sendErr
 	}
 	if m := s.pathMTU(dst, rt.Dev); header.IPv6Len+plen > m {
 		if o.DontFrag {

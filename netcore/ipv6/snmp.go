@@ -37,6 +37,7 @@ type IPStats struct {
 	ReasmMemDrops  atomic.Uint64
 	AddrLimitDrops atomic.Uint64 // addresses refused: the device has MaxAddrs
 	HookDrops      atomic.Uint64 // dropped by a filter (AddHook)
+	SoftOffloads   atomic.Uint64 // packets segmented or checksummed in software (GSO)
 	RADrops        atomic.Uint64 // router advertisement content refused: bogus prefixes, or past the bounds on routers and prefixes
 }
 

@@ -102,6 +102,7 @@ func TestLinuxTCP6(t *testing.T) {
 	require.NoError(t, err)
 	c.Close()
 	assert.Equal(t, want, <-sums, "ringo -> Linux over IPv6")
+	assert.Greater(t, s.IP6.MIB.SoftOffloads.Load(), uint64(0), "TCP built packets for GSO, cut in software on output")
 	t.Logf("ringo -> Linux, 10 MB over IPv6: %v", time.Since(start))
 
 	l2, err := s.Listen("tcp6", "[::]:5008")

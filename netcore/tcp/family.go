@@ -93,14 +93,17 @@ func (t *Table) confirmNeighbour(id fourTuple) {
 	}
 }
 
-// routeFeatures are the offloads of the device toward the peer: none
-// over IPv6 yet (the 82540EM's TSO and checksum offload are IPv4 only;
-// ringo's software GSO is too).
+// routeFeatures are the offloads of the device toward the peer; over
+// IPv6 only GSO, done in software (the 82540EM's TSO and checksum offload
+// are IPv4 only).
 func (t *Table) routeFeatures(id fourTuple) netcore.Features {
 	if id.is4() {
 		return t.ip.RouteFeatures(as4(id.raddr))
 	}
-	return 0
+	if t.ip6 == nil {
+		return 0
+	}
+	return t.ip6.RouteFeatures(netip.AddrFrom16(id.raddr), id.dev)
 }
 
 // AttachIPv6 makes the table serve IPv6 too: it registers with ip6.
