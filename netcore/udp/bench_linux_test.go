@@ -37,7 +37,10 @@ func BenchmarkUDPTAP(b *testing.B) {
 			var to net.Addr
 			var err error
 			if dir == "ringo-to-linux" {
-				err = p.Do(func() (err error) { dst, err = net.ListenPacket(network, (&net.UDPAddr{IP: kernel, Port: 5001}).String()); return })
+				err = p.Do(func() (err error) {
+					dst, err = net.ListenPacket(network, (&net.UDPAddr{IP: kernel, Port: 5001}).String())
+					return
+				})
 				if err == nil {
 					src, err = s.ListenPacket(network, ":0")
 				}
