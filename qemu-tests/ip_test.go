@@ -52,6 +52,7 @@ type linuxPeerReport struct {
 	TCP6           *tcpEchoResult
 	Mcast6         *pingResult
 	Mcast6Unjoined int
+	LinkLocal6     *pingResult
 }
 
 // freePort asks the kernel for an unused TCP port on loopback.
@@ -89,7 +90,7 @@ func TestPingLinuxPeer(t *testing.T) {
 					{Model: model, MAC: "52:54:00:00:02:0f", Netdev: "user"},
 				},
 			}, "ipserve", "ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24,eth0:2001:db8:3::2/64", "ringo.ping=10.0.2.2,10.0.3.1",
-				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 5*count),
+				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 6*count),
 				"ringo.tcpecho=7", "ringo.tcpconns=2", "ringo.watchmac=33:33:ff:00:12:34")
 			require.NoError(t, vm.WaitListening(port, time.Minute)) // the listening side first
 			peer := boot(t, vm.Config{
@@ -99,7 +100,7 @@ func TestPingLinuxPeer(t *testing.T) {
 			}, "linuxpeer", "ringo.peerip=10.0.3.1/24", "ringo.target=10.0.3.2", "ringo.sizes=56,8000", fmt.Sprintf("ringo.count=%d", count),
 				fmt.Sprintf("ringo.tcp=10.0.3.2:7/%d", tcpBytes),
 				"ringo.peerip6=2001:db8:3::1/64", "ringo.target6=2001:db8:3::2", fmt.Sprintf("ringo.tcp6=[2001:db8:3::2]:7/%d", tcpBytes),
-				"ringo.mcast6=ff02::1:ff00:1234")
+				"ringo.mcast6=ff02::1:ff00:1234", "ringo.linklocal6=fe80::5054:ff:fe00:302")
 
 			var wg sync.WaitGroup
 			var rraw, praw [][]byte
@@ -138,6 +139,9 @@ func TestPingLinuxPeer(t *testing.T) {
 			if assert.NotNil(t, pr.TCP6, "the peer ran the TCP transfer over IPv6") {
 				assert.True(t, pr.TCP6.Match, "1 MiB through ringo's TCP echo over IPv6, byte-exact: %+v", *pr.TCP6)
 				t.Logf("Linux -> ringo (%s) TCP echo over IPv6 of %d bytes in %.1f s", model, pr.TCP6.Bytes, pr.TCP6.Seconds)
+			}
+			if assert.NotNil(t, pr.LinkLocal6, "pings to ringo's link-local address") {
+				assert.Equal(t, count, pr.LinkLocal6.Received, "linux -> ringo's fe80::5054:ff:fe00:302 (EUI-64 of its MAC): %+v", *pr.LinkLocal6)
 			}
 			if assert.NotNil(t, pr.Mcast6) {
 				assert.Equal(t, count, pr.Mcast6.Received, "pings to ff02::1, a group ringo joined: %+v", *pr.Mcast6)

@@ -30,6 +30,8 @@ type LinuxPeerReport struct {
 	// after as many to GROUP, which it did not.
 	Mcast6         *PingResult `json:",omitempty"`
 	Mcast6Unjoined int         `json:",omitempty"`
+	// With ringo.linklocal6=ADDR: pings to ringo's link-local address.
+	LinkLocal6 *PingResult `json:",omitempty"`
 }
 
 // TCPEchoResult is a transfer through a TCP echo server: what went out,
@@ -119,6 +121,20 @@ func linuxPeer(args map[string]string) error {
 				r.RTTs = append(r.RTTs, float64(rtt.Microseconds())/1000)
 			}
 			rep.Pings6[size] = r
+		}
+		if ll := args["ringo.linklocal6"]; ll != "" {
+			var r PingResult
+			for i := 0; i < count; i++ {
+				r.Sent++
+				rtt, err := echoVia(c6, net.ParseIP(ll), i+1, 56, 4000, ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58, ifname)
+				if err != nil {
+					r.Err = err.Error()
+					continue
+				}
+				r.Received++
+				r.RTTs = append(r.RTTs, float64(rtt.Microseconds())/1000)
+			}
+			rep.LinkLocal6 = &r
 		}
 		if g := args["ringo.mcast6"]; g != "" {
 			// First the group ringo's NIC must filter out, then the one it
