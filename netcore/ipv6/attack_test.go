@@ -132,6 +132,16 @@ func TestHostile(t *testing.T) {
 	t.Run("echo", func(t *testing.T) {
 		assert.EqualValues(t, 1, echoed(func() { p.send(t, atkAddr, vicAddr, 64, header.ProtoICMPv6, echo(8)) }))
 	})
+	t.Run("not-forwarded", func(t *testing.T) {
+		// For an address not ours, on a host that does not forward
+		// (Linux's default): an address error, nothing sent.
+		other := netip.MustParseAddr("2001:db8:1::99")
+		m := echo(8)
+		header.SetICMPv6Checksum(m, atkAddr.As16(), other.As16())
+		assert.EqualValues(t, 1, delta(&mib.Ip6InAddrErrors, func() {
+			assert.Zero(t, delta(&icmp.Icmp6OutMsgs, func() { p.send(t, atkAddr, other, 64, header.ProtoICMPv6, m) }))
+		}))
+	})
 	t.Run("routing-header-type-0", func(t *testing.T) {
 		rh0 := ext(header.ProtoICMPv6, cat([]byte{0, 1, 0, 0, 0, 0}, atkAddr.AsSlice()))
 		assert.EqualValues(t, 1, delta(&icmp.Icmp6OutParmProblems, func() {

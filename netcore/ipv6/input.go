@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/gso"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/nf"
 	"github.com/ringonet/ringo/netcore/skb"
@@ -69,13 +70,72 @@ func (s *Stack) ipv6Rcv(b *skb.Buff) {
 		return
 	}
 	if !s.acceptsUnicast(dev, dst) {
-		// Not ours, and IPv6 forwarding is off (ip6_forward counts
-		// these as address errors).
-		s.MIB.Ip6InAddrErrors.Add(1)
-		b.Free()
+		if !s.cfg.Forwarding || b.PktType != skb.PacketHost {
+			// Not ours, and IPv6 forwarding is off (ip6_forward counts
+			// these as address errors).
+			s.MIB.Ip6InAddrErrors.Add(1)
+			b.Free()
+			return
+		}
+		s.forward(b, dev)
 		return
 	}
 	s.localDeliver(b, dev)
+}
+
+// forward is ip6_forward: never a link-local source or destination off
+// its link, the hop limit (Time Exceeded at 1), a route, Packet Too Big
+// for what the next link cannot take (routers never fragment IPv6, RFC
+// 8200 5), then out with the hop limit one less. No Redirects are sent.
+func (s *Stack) forward(b *skb.Buff, in *netcore.Device) {
+	ip := header.IPv6(b.NetworkHeader())
+	src, dst := ip.SrcAddr(), ip.DstAddr()
+	if src.IsLinkLocalUnicast() || dst.IsLinkLocalUnicast() || src.IsUnspecified() {
+		s.MIB.Ip6InAddrErrors.Add(1) // link scope: never beyond the link (RFC 4291 2.5.6)
+		b.Free()
+		return
+	}
+	if ip.HopLimit() <= 1 {
+		s.MIB.Ip6InHdrErrors.Add(1)
+		s.SendError(b, header.ICMPv6TimeExceeded, header.ICMPv6HopLimitExceeded, 0)
+		b.Free()
+		return
+	}
+	rt, ok := s.Lookup(dst, nil)
+	if !ok {
+		s.MIB.Ip6InNoRoutes.Add(1)
+		s.SendError(b, header.ICMPv6DstUnreach, header.ICMPv6NoRoute, 0)
+		b.Free()
+		return
+	}
+	if m := s.pathMTU(dst, rt.Dev); len(ip) > m && b.GSOSize == 0 {
+		s.MIB.Ip6InTooBigErrors.Add(1)
+		s.SendError(b, header.ICMPv6PacketTooBig, 0, uint32(m))
+		b.Free()
+		return
+	}
+	if b.Cloned() {
+		c := b.Copy()
+		b.Free()
+		if b = c; b == nil {
+			s.MIB.Ip6OutDiscards.Add(1)
+			return
+		}
+		ip = header.IPv6(b.Data())
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
+	s.MIB.Ip6OutForwDatagrams.Add(1)
+	if b.GSOSize > 0 || b.CsumPartial {
+		// A GRO packet: cut again before it leaves (no device here takes
+		// IPv6 offloads).
+		s.MIB.SoftOffloads.Add(1)
+		err, _ := gso.Apply(b, func(f *skb.Buff) error { return s.finishOutput(f, rt) })
+		if err != nil {
+			s.MIB.Ip6OutDiscards.Add(1)
+		}
+		return
+	}
+	s.finishOutput(b, rt)
 }
 
 // acceptsUnicast reports whether dst, arriving on dev, is one of our

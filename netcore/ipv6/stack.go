@@ -4,8 +4,8 @@
 // and a link-local address on every device, routes by longest prefix,
 // source address selection, ipv6_rcv with the extension-header chain
 // walked under bounds, local delivery by next header, output through the
-// neighbour table shared with ARP's code, ICMPv6 echo and errors with
-// Linux's rate limit.
+// neighbour table shared with ARP's code, forwarding (off by default),
+// ICMPv6 echo and errors with Linux's rate limit, MLDv2 reports.
 package ipv6
 
 import (
@@ -30,6 +30,9 @@ import (
 // Config sets up the IPv6 layer. Zero values take Linux's defaults.
 type Config struct {
 	HopLimit uint8 // net.ipv6.conf.all.hop_limit: 64
+	// Forwarding routes packets not for this host (net.ipv6.conf.all.
+	// forwarding; off, as Linux has it).
+	Forwarding bool
 	// DADTransmits is how many Neighbor Solicitations duplicate address
 	// detection sends (dad_transmits: 1); negative turns DAD off.
 	DADTransmits int
