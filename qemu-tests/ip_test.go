@@ -53,6 +53,10 @@ type linuxPeerReport struct {
 	Mcast6         *pingResult
 	Mcast6Unjoined int
 	LinkLocal6     *pingResult
+	HTTP6          *struct {
+		Status    int
+		Body, Err string
+	}
 }
 
 // freePort asks the kernel for an unused TCP port on loopback.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,15 @@ type LinuxPeerReport struct {
 	Mcast6Unjoined int         `json:",omitempty"`
 	// With ringo.linklocal6=ADDR: pings to ringo's link-local address.
 	LinkLocal6 *PingResult `json:",omitempty"`
+	// With ringo.http6=URL: what a GET of it gave.
+	HTTP6 *HTTPResult `json:",omitempty"`
+}
+
+// HTTPResult is one HTTP GET.
+type HTTPResult struct {
+	Status int
+	Body   string
+	Err    string `json:",omitempty"`
 }
 
 // TCPEchoResult is a transfer through a TCP echo server: what went out,
@@ -59,9 +69,29 @@ func linuxPeer(args map[string]string) error {
 		}
 	}
 	report(map[string]string{"phase": "ready"})
-	target := net.ParseIP(args["ringo.target"])
 	count := atoiDefault(args["ringo.count"], 5)
 	rep := LinuxPeerReport{Driver: drv, Pings: map[int]PingResult{}}
+	if err := pingAll(args, count, &rep); err != nil {
+		return err
+	}
+	if spec := args["ringo.tcp"]; spec != "" {
+		addr, n, _ := strings.Cut(spec, "/")
+		r := tcpEcho("tcp4", addr, int64(atoiDefault(n, 1<<20)))
+		rep.TCP = &r
+	}
+	if err := ipv6Peer(args, ifname, count, &rep); err != nil {
+		return err
+	}
+	report(rep)
+	return nil
+}
+
+// pingAll pings ringo.target with each of ringo.sizes, count times.
+func pingAll(args map[string]string, count int, rep *LinuxPeerReport) error {
+	if args["ringo.target"] == "" {
+		return nil
+	}
+	target := net.ParseIP(args["ringo.target"])
 	c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 	if err != nil {
 		return err
@@ -89,11 +119,12 @@ func linuxPeer(args map[string]string) error {
 		}
 		rep.Pings[size] = r
 	}
-	if spec := args["ringo.tcp"]; spec != "" {
-		addr, n, _ := strings.Cut(spec, "/")
-		r := tcpEcho("tcp4", addr, int64(atoiDefault(n, 1<<20)))
-		rep.TCP = &r
-	}
+	return nil
+}
+
+// ipv6Peer is the IPv6 part: pings (ringo.target6, ringo.linklocal6,
+// ringo.mcast6), the TCP echo (ringo.tcp6), an HTTP GET (ringo.http6).
+func ipv6Peer(args map[string]string, ifname string, count int, rep *LinuxPeerReport) error {
 	if t6 := args["ringo.target6"]; t6 != "" {
 		rep.Pings6 = map[int]PingResult{}
 		c6, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
@@ -167,7 +198,18 @@ func linuxPeer(args map[string]string) error {
 			rep.TCP6 = &r
 		}
 	}
-	report(rep)
+	if u := args["ringo.http6"]; u != "" {
+		var r HTTPResult
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(u)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			r.Status, r.Body = resp.StatusCode, string(b)
+		} else {
+			r.Err = err.Error()
+		}
+		rep.HTTP6 = &r
+	}
 	return nil
 }
 
