@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringonet/ringo/netcore/udp"
@@ -12,6 +13,27 @@ import (
 
 // maxStatus bounds the status report sent in one datagram.
 const maxStatus = 60000
+
+// Defaults against abuse. The UDP status reply is up to 60 KB for any
+// datagram: a reflection amplifier for anyone who can spoof a source, so
+// it answers at most one request per statusEvery, whoever asks (the
+// refused ones are counted). The TCP echo and discard services hold at
+// most maxServiceConns connections each (one more is closed at once), and
+// the HTTP server times out slow clients; a service connection lives at
+// most maxConnTime.
+const (
+	statusEvery     = 250 * time.Millisecond
+	maxServiceConns = 64
+	maxConnTime     = 10 * time.Minute // a TCP service connection's whole life
+	httpTimeout     = 30 * time.Second
+	httpIdle        = 60 * time.Second
+)
+
+// ServiceStats count what the services refused.
+type ServiceStats struct {
+	StatusRateLimited atomic.Uint64 // status requests not answered: statusEvery
+	ConnsRefused      atomic.Uint64 // TCP connections closed at once: maxServiceConns
+}
 
 // StartServices runs the UDP echo, discard and status services on the
 // configured ports. Stop them with Close.
@@ -44,7 +66,14 @@ func (s *System) StartServices() error {
 	if err := serve(s.Cfg.Discard, func(*udp.Conn, []byte, net.Addr) {}); err != nil {
 		return err
 	}
+	var lastStatus time.Time // the serving goroutine's own
 	if err := serve(s.Cfg.Status, func(c *udp.Conn, _ []byte, from net.Addr) {
+		now := time.Now()
+		if now.Sub(lastStatus) < statusEvery {
+			s.ServiceStats.StatusRateLimited.Add(1)
+			return
+		}
+		lastStatus = now
 		var b bytes.Buffer
 		s.WriteStatus(&b)
 		out := b.Bytes()
@@ -70,13 +99,25 @@ func (s *System) startTCPServices() error {
 			return err
 		}
 		s.services = append(s.services, func() { l.Close() })
+		slots := make(chan struct{}, maxServiceConns)
 		go func() {
 			for {
 				c, err := l.Accept()
 				if err != nil {
 					return
 				}
-				go func() { defer c.Close(); handle(c) }()
+				select {
+				case slots <- struct{}{}:
+				default:
+					s.ServiceStats.ConnsRefused.Add(1)
+					c.Close()
+					continue
+				}
+				go func() {
+					defer func() { c.Close(); <-slots }()
+					c.SetDeadline(time.Now().Add(maxConnTime))
+					handle(c)
+				}()
 			}
 		}()
 		s.Log.Info("service", "proto", "tcp", "port", port)
@@ -95,7 +136,8 @@ func (s *System) startTCPServices() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: httpTimeout, WriteTimeout: httpTimeout, IdleTimeout: httpIdle, MaxHeaderBytes: 16 << 10}
 	s.services = append(s.services, func() { srv.Close() })
 	go srv.Serve(l)
 	s.Log.Info("service", "proto", "http", "port", s.Cfg.HTTP)

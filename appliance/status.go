@@ -93,6 +93,9 @@ func (s *System) WriteStatus(w io.Writer) error {
 	fmt.Fprintln(w, "\n# /proc/net/snmp6")
 	s.Stack.WriteSNMP6(w)
 
+	fmt.Fprintf(w, "\n# services\nstatus_rate_limited %d conns_refused %d\n",
+		s.ServiceStats.StatusRateLimited.Load(), s.ServiceStats.ConnsRefused.Load())
+
 	fmt.Fprintln(w, "\n# ss -tu")
 	socks := s.Stack.UDP.Sockets()
 	sort.Slice(socks, func(i, j int) bool { return socks[i].Local < socks[j].Local })

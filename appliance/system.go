@@ -108,7 +108,8 @@ type System struct {
 	Start  time.Time
 	Leases map[string]string // device -> DHCP lease summary
 
-	services []func()
+	services     []func()
+	ServiceStats ServiceStats
 }
 
 // Up loads the VFIO modules, takes the NICs, brings them up under ringo's
