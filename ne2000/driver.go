@@ -648,7 +648,6 @@ func (d *Driver) readCurrLocked() (uint8, error) {
 // resetRingLocked discards everything in the receive ring: stop, reprogram
 // BNRY and CURR, start again. Frames in the ring are lost and counted.
 func (d *Driver) resetRingLocked() {
-	d.Counters.RingResets.Add(1)
 	d.Dev.Stats.RxDropped.Add(1)
 	p := d.p
 	d.bnry = uint8(d.rxStop - 1)
@@ -661,6 +660,7 @@ func (d *Driver) resetRingLocked() {
 		regISR, isr_PRX|isr_RXE|isr_OVW,
 	)
 	d.crDirty = err != nil
+	d.Counters.RingResets.Add(1) // counted once done: the card takes frames again
 }
 
 // overrunLocked is the DP8390 datasheet's buffer-overflow recovery (Linux's
