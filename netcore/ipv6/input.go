@@ -5,7 +5,6 @@ import (
 	"net/netip"
 
 	"github.com/ringonet/ringo/netcore"
-	"github.com/ringonet/ringo/netcore/gso"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/nf"
 	"github.com/ringonet/ringo/netcore/skb"
@@ -126,13 +125,7 @@ func (s *Stack) forward(b *skb.Buff, in *netcore.Device) {
 	ip.SetHopLimit(ip.HopLimit() - 1)
 	s.MIB.Ip6OutForwDatagrams.Add(1)
 	if b.GSOSize > 0 || b.CsumPartial {
-		// A GRO packet: cut again before it leaves (no device here takes
-		// IPv6 offloads).
-		s.MIB.SoftOffloads.Add(1)
-		err, _ := gso.Apply(b, func(f *skb.Buff) error { return s.finishOutput(f, rt) })
-		if err != nil {
-			s.MIB.Ip6OutDiscards.Add(1)
-		}
+		s.softOffload(b, rt) // a GRO packet: cut again before it leaves
 		return
 	}
 	s.finishOutput(b, rt)

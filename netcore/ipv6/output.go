@@ -100,16 +100,7 @@ func (s *Stack) Output(b *skb.Buff, src, dst netip.Addr, proto uint8, o OutputOp
 		return ErrHookDrop
 	}
 	if b.GSOSize > 0 || b.CsumPartial {
-		// Built for offloads no device here has over IPv6 (the
-		// 82540EM's TSO and checksum offload are IPv4 only): done in
-		// software, each segment on as an ordinary packet.
-		s.MIB.SoftOffloads.Add(1)
-		err, sendErr := gso.Apply(b, func(f *skb.Buff) error { return s.finishOutput(f, rt) })
-		if err != nil {
-			s.MIB.Ip6OutDiscards.Add(1)
-			return err
-		}
-		return sendErr
+		return s.softOffload(b, rt)
 	}
 	if m := s.pathMTU(dst, rt.Dev); header.IPv6Len+plen > m {
 		if o.DontFrag {
@@ -120,6 +111,21 @@ func (s *Stack) Output(b *skb.Buff, src, dst netip.Addr, proto uint8, o OutputOp
 		return s.fragment(b, rt, m)
 	}
 	return s.finishOutput(b, rt)
+}
+
+// softOffload does in software what a packet built for offloads needs
+// (no device here has any over IPv6: the 82540EM's TSO and checksum
+// offload are IPv4 only): the checksum, or segments that each go on as an
+// ordinary packet. A locally built GSO packet and a forwarded GRO one
+// both come here.
+func (s *Stack) softOffload(b *skb.Buff, rt Route) error {
+	s.MIB.SoftOffloads.Add(1)
+	err, sendErr := gso.Apply(b, func(f *skb.Buff) error { return s.finishOutput(f, rt) })
+	if err != nil {
+		s.MIB.Ip6OutDiscards.Add(1)
+		return err
+	}
+	return sendErr
 }
 
 // finishOutput is ip6_finish_output2: a multicast destination's frame

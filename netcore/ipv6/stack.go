@@ -418,12 +418,7 @@ func (s *Stack) isLocalOn(dev *netcore.Device, a netip.Addr) bool {
 func (s *Stack) addrOn(dev *netcore.Device, a netip.Addr) *addrEntry {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, e := range s.addrs {
-		if e.Dev == dev && e.Prefix.Addr() == a {
-			return e
-		}
-	}
-	return nil
+	return s.findLocked(dev, a)
 }
 
 // joined reports whether dev listens to group g.

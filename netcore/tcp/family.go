@@ -130,10 +130,7 @@ func (h v6Handler) Receive(b *skb.Buff) {
 	if !t.parsed(err) {
 		return
 	}
-	segs := 1 // a GRO packet is several segments, counted as such
-	if b.GSOSize > 0 {
-		segs = max(1, (len(seg.Payload())+int(b.GSOSize)-1)/int(b.GSOSize))
-	}
+	segs := gsoSegs(b, seg)
 	t.Stats.InSegs.Add(uint64(segs))
 	if b.PktType != 0 || dst[0] == 0xff || src == dst && seg.SrcPort() == seg.DstPort() {
 		return // never to multicast; LAND dropped

@@ -345,17 +345,22 @@ func (t *Table) Receive(b *skb.Buff) {
 	if !t.parsed(err) {
 		return
 	}
-	// A GRO packet is several segments: InSegs counts them, as Linux
-	// counts gso_segs, and so does the ACK policy.
-	segs := 1
-	if b.GSOSize > 0 {
-		segs = max(1, (len(seg.Payload())+int(b.GSOSize)-1)/int(b.GSOSize))
-	}
+	segs := gsoSegs(b, seg)
 	t.Stats.InSegs.Add(uint64(segs))
 	if b.PktType != 0 || dst[0] >= 224 || src == dst && seg.SrcPort() == seg.DstPort() {
 		return // never to broadcast or multicast; LAND (src = dst) dropped
 	}
 	t.demux(fourTuple{laddr: mapped(dst), raddr: mapped(src), lport: seg.DstPort(), rport: seg.SrcPort()}, seg, segs, b)
+}
+
+// gsoSegs is how many segments b carries: a GRO packet is several, and
+// InSegs counts them, as Linux counts gso_segs, and so does the ACK
+// policy.
+func gsoSegs(b *skb.Buff, seg header.TCP) int {
+	if b.GSOSize == 0 {
+		return 1
+	}
+	return max(1, (len(seg.Payload())+int(b.GSOSize)-1)/int(b.GSOSize))
 }
 
 // parsed counts a segment that did not parse.
