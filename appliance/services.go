@@ -156,5 +156,6 @@ func (s *System) httpHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		s.WriteStatus(w)
 	})
+	mux.Handle("/metrics", s.MetricsHandler())
 	return mux
 }

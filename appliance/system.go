@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringonet/ringo/e1000"
 	"github.com/ringonet/ringo/irq"
@@ -110,6 +113,9 @@ type System struct {
 
 	services     []func()
 	ServiceStats ServiceStats
+
+	metricsOnce sync.Once
+	registry    *prometheus.Registry
 }
 
 // Up loads the VFIO modules, takes the NICs, brings them up under ringo's

@@ -46,7 +46,7 @@ func (d *Driver) Netdev() *netcore.Device { return d.Dev }
 // counters and the interrupt rate in force.
 func (d *Driver) Stats() []counter.Stat {
 	out := append(d.HWStats(), counter.Snake(counter.Fields(&d.Counters))...)
-	return append(out, counter.Stat{Name: "interrupt_rate", Value: uint64(d.InterruptRate())})
+	return append(out, counter.Stat{Name: "interrupt_rate", Value: uint64(d.InterruptRate()), Gauge: true})
 }
 
 // IRQCount implements nic.Card.

@@ -21,6 +21,7 @@ command -v curl >/dev/null || need+=(curl)
 command -v radvd >/dev/null || need+=(radvd) # IPv6 SLAAC test: a real router advertisement daemon
 command -v python3 >/dev/null || need+=(python3)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox) # scripts/bench.sh draws its chart with it
+command -v chromium >/dev/null || need+=(chromium)  # the appliance's web page, tested in a headless browser
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -47,6 +48,18 @@ if [ ! -f "$kdir/vmlinuz" ]; then
 	mv "$kdir.new" "$kdir"
 fi
 echo "setup: kernel $(cat "$kdir/version") in $kdir"
+
+# promtool checks the appliance's /metrics: from Debian's prometheus
+# package, unpacked like the kernel (installing it would start a server).
+if [ ! -x "$cache/bin/promtool" ]; then
+	echo "setup: fetching promtool into $cache/bin"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq prometheus 2>/dev/null)
+	dpkg -x "$tmp"/prometheus_*.deb "$tmp/root"
+	mkdir -p "$cache/bin"
+	cp "$tmp/root/usr/bin/promtool" "$cache/bin/promtool"
+	rm -rf "$tmp"
+fi
 
 (cd "$top" && go mod download)
 echo "setup: done"

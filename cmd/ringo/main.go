@@ -7,7 +7,7 @@
 //	ringo unbind ADDR                   give ADDR back to the driver it had
 //	ringo up -nic ADDR (-ip A/LEN | -dhcp) [-gw A] [-mode irq|poll]
 //	ringo ping -nic ADDR -ip A/LEN [-c N] [-s SIZE] TARGET
-//	ringo stats                         status of a running "ringo up"
+//	ringo stats [-prometheus]           status (or metrics) of a running "ringo up"
 //	ringo capture -w FILE [-c N]        capture from a running "ringo up"
 //
 // Every command takes -h.

@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/appliance"
+	"github.com/ringonet/ringo/irq"
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/socket"
 	"github.com/ringonet/ringo/pci/pcitest"
 )
 
@@ -106,4 +113,28 @@ func TestBindRefusesNetworkMount(t *testing.T) {
 	assert.Contains(t, err.Error(), "-force")
 	require.NoError(t, run(e, []string{"bind", "-force", "0000:00:03.0"}))
 	assert.Contains(t, out.String(), "bound to vfio-pci (was ne2k-pci)")
+}
+
+// ringo stats and ringo stats -prometheus read a running ringo up through
+// its control socket.
+func TestStatsControl(t *testing.T) {
+	e, _, out := fixtureEnv(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	core := netcore.New(netcore.Config{Logger: log})
+	stack, err := socket.New(core, socket.Config{})
+	require.NoError(t, err)
+	bridge, err := irq.New(log)
+	require.NoError(t, err)
+	t.Cleanup(func() { stack.Close(); core.Close(); bridge.Close() })
+	sys := &appliance.System{Cfg: appliance.Defaults(), Log: log, Core: core, Bridge: bridge, Stack: stack, Start: time.Now()}
+	ctl, err := serveControl(e, sys, log)
+	require.NoError(t, err)
+	defer ctl.Close()
+
+	require.NoError(t, run(e, []string{"stats"}))
+	assert.Contains(t, out.String(), "# /proc/net/snmp")
+	out.Reset()
+	require.NoError(t, run(e, []string{"stats", "-prometheus"}))
+	assert.Contains(t, out.String(), "# TYPE ringo_tcp_active_opens_total counter")
+	assert.Contains(t, out.String(), "ringo_device_up{dev=\"lo\",driver=")
 }

@@ -29,7 +29,7 @@ func init() {
 	commands = append(commands,
 		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-mode irq|poll] [-itr N]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
 		command{"ping", "-nic ADDR -ip ADDR/LEN [-gw ADDR] [-c N] [-s SIZE] TARGET", "bring a NIC up under ringo and ping TARGET through it", cmdPing},
-		command{"stats", "", "print the status of a running ringo up", cmdStats},
+		command{"stats", "[-prometheus]", "print the status of a running ringo up (or its metrics in Prometheus's text format)", cmdStats},
 		command{"capture", "-w FILE [-c N]", "write a pcap of the frames a running ringo up sees", cmdCapture},
 	)
 }
@@ -144,7 +144,7 @@ func cmdUp(e *env, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// serveControl answers "status" and "capture N" on a unix socket.
+// serveControl answers "status", "metrics" and "capture N" on a unix socket.
 func serveControl(e *env, sys *appliance.System, log *slog.Logger) (net.Listener, error) {
 	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
 		return nil, err
@@ -177,6 +177,10 @@ func handleControl(c net.Conn, sys *appliance.System, log *slog.Logger) {
 	switch {
 	case len(f) == 1 && f[0] == "status":
 		sys.WriteStatus(c)
+	case len(f) == 1 && f[0] == "metrics":
+		if err := sys.WriteMetrics(c); err != nil {
+			fmt.Fprintln(c, err)
+		}
 	case len(f) == 2 && f[0] == "capture":
 		n, _ := strconv.Atoi(f[1])
 		w, err := pcap.NewWriter(c, 0, "")
@@ -211,10 +215,15 @@ func dialControl(e *env, req string) (net.Conn, error) {
 }
 
 func cmdStats(e *env, fs *flag.FlagSet, args []string) error {
+	prom := fs.Bool("prometheus", false, "every counter in the Prometheus text format, as /metrics serves it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := dialControl(e, "status")
+	req := "status"
+	if *prom {
+		req = "metrics"
+	}
+	c, err := dialControl(e, req)
 	if err != nil {
 		return err
 	}

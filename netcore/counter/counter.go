@@ -10,16 +10,19 @@ import (
 	"sync/atomic"
 )
 
-// Stat is one named counter.
+// Stat is one named counter. A Gauge goes down as well as up (an
+// atomic.Int64 field: connections established, a rate).
 type Stat struct {
 	Name  string
 	Value uint64
+	Gauge bool
 }
 
 // Fields returns the atomic.Uint64 and atomic.Int64 fields of the struct v
 // points to, in declaration order, named as declared (RxBadLength). Other
-// fields and unexported ones are skipped. It panics if v is not a pointer to a struct: that is
-// a programming error, never input.
+// fields and unexported ones are skipped; an atomic.Int64 is a Gauge. It
+// panics if v is not a pointer to a struct: that is a programming error,
+// never input.
 func Fields(v any) []Stat {
 	rv := reflect.ValueOf(v).Elem()
 	out := make([]Stat, 0, rv.NumField())
@@ -27,16 +30,16 @@ func Fields(v any) []Stat {
 		if !rv.Type().Field(i).IsExported() {
 			continue
 		}
-		var val uint64
+		st := Stat{Name: rv.Type().Field(i).Name}
 		switch c := rv.Field(i).Addr().Interface().(type) {
 		case *atomic.Uint64:
-			val = c.Load()
+			st.Value = c.Load()
 		case *atomic.Int64:
-			val = uint64(c.Load())
+			st.Value, st.Gauge = uint64(c.Load()), true
 		default:
 			continue
 		}
-		out = append(out, Stat{rv.Type().Field(i).Name, val})
+		out = append(out, st)
 	}
 	return out
 }
@@ -56,7 +59,13 @@ func snake(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if upper(i) {
-			if i > 0 && (!upper(i-1) || (i+1 < len(s) && !upper(i+1))) {
+			// A split before an upper-case letter that follows a lower-case
+			// one, or that starts a word after an acronym (DMATimeouts) —
+			// but an acronym's plural or version stays whole (DelayedACKs,
+			// MLDv2Reports).
+			plural := i+1 < len(s) && s[i+1] == 's' && (i+2 == len(s) || upper(i+2))
+			version := i+2 < len(s) && s[i+1] == 'v' && s[i+2] >= '0' && s[i+2] <= '9' // MLDv2
+			if i > 0 && (!upper(i-1) || (i+1 < len(s) && !upper(i+1) && !plural && !version)) {
 				b.WriteByte('_')
 			}
 			c += 'a' - 'A'
