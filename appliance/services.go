@@ -2,9 +2,11 @@ package appliance
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -148,13 +150,33 @@ func (s *System) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	// Plain patterns: u-root builds the initramfs with an older net/http
 	// mux default, which does not read method and wildcard patterns.
+	text := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		s.WriteStatus(w)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		s.WriteStatus(w)
+		// A browser asks for HTML; curl and scripts (*/* or nothing)
+		// get the text page they always had.
+		w.Header().Set("Vary", "Accept")
+		if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+			text(w)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
+		h.Set("X-Content-Type-Options", "nosniff")
+		io.WriteString(w, webPage)
+	})
+	mux.HandleFunc("/status.txt", func(w http.ResponseWriter, r *http.Request) { text(w) })
+	mux.HandleFunc("/status.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		json.NewEncoder(w).Encode(s.Status())
 	})
 	mux.Handle("/metrics", s.MetricsHandler())
 	return mux
