@@ -2,10 +2,16 @@ package appliance
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,25 +22,94 @@ import (
 // maxStatus bounds the status report sent in one datagram.
 const maxStatus = 60000
 
-// Defaults against abuse. The UDP status reply is up to 60 KB for any
-// datagram: a reflection amplifier for anyone who can spoof a source, so
-// it answers at most one request per statusEvery, whoever asks (the
-// refused ones are counted). The TCP echo and discard services hold at
-// most maxServiceConns connections each (one more is closed at once), and
-// the HTTP server times out slow clients; a service connection lives at
-// most maxConnTime.
+// Defaults against abuse. The UDP status report is up to 60 KB: answered
+// to any datagram, a reflection amplifier for anyone who can spoof a
+// source. So a datagram gets at most as many bytes of it as it carried
+// (a client pads its request to read more, as QUIC's anti-amplification
+// limit has it), unless it carries the cookie that GET /cookie handed to
+// its source address over TCP, whose handshake proved the address (DNS
+// cookies' idea, RFC 7873). Building the report costs CPU, so requests
+// without a cookie get one reply per statusEvery, whoever asks, and each
+// cookie's address one per statusEvery of its own. The TCP echo and
+// discard services hold at most maxServiceConns connections each (one
+// more is closed at once), and the HTTP server times out slow clients; a
+// service connection lives at most maxConnTime.
 const (
 	statusEvery     = 250 * time.Millisecond
 	maxServiceConns = 64
 	maxConnTime     = 10 * time.Minute // a TCP service connection's whole life
 	httpTimeout     = 30 * time.Second
 	httpIdle        = 60 * time.Second
+	maxCookieHosts  = 1024 // addresses whose last cookie request is remembered
 )
 
 // ServiceStats count what the services refused.
 type ServiceStats struct {
 	StatusRateLimited atomic.Uint64 // status requests not answered: statusEvery
+	StatusTruncated   atomic.Uint64 // status replies cut to the request's size: no cookie
+	StatusCookies     atomic.Uint64 // whole reports sent to a cookie's address
 	ConnsRefused      atomic.Uint64 // TCP connections closed at once: maxServiceConns
+}
+
+// statusCookie is the cookie of a source address: a MAC of the address
+// under the appliance's secret, in hex.
+func (s *System) statusCookie(a netip.Addr) string {
+	s.cookieOnce.Do(func() { rand.Read(s.cookieKey[:]) })
+	m := hmac.New(sha256.New, s.cookieKey[:])
+	b := a.Unmap().As16()
+	m.Write(b[:])
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// statusLimiter is the status service's rate limit: the serving
+// goroutine's own.
+type statusLimiter struct {
+	anon  time.Time
+	hosts map[netip.Addr]time.Time
+}
+
+func (l *statusLimiter) allow(now time.Time, host netip.Addr, cookie bool) bool {
+	if !cookie {
+		if now.Sub(l.anon) < statusEvery {
+			return false
+		}
+		l.anon = now
+		return true
+	}
+	if now.Sub(l.hosts[host]) < statusEvery {
+		return false
+	}
+	if l.hosts == nil || len(l.hosts) >= maxCookieHosts {
+		l.hosts = make(map[netip.Addr]time.Time)
+	}
+	l.hosts[host] = now
+	return true
+}
+
+// statusReply answers a datagram to the status port, or returns nil.
+func (s *System) statusReply(lim *statusLimiter, req []byte, from netip.Addr) []byte {
+	from = from.Unmap()
+	cookie := false
+	if c, ok := bytes.CutPrefix(bytes.TrimSpace(req), []byte("cookie ")); ok {
+		cookie = hmac.Equal(c, []byte(s.statusCookie(from)))
+	}
+	if !lim.allow(time.Now(), from, cookie) {
+		s.ServiceStats.StatusRateLimited.Add(1)
+		return nil
+	}
+	var b bytes.Buffer
+	s.WriteStatus(&b)
+	out := b.Bytes()
+	if len(out) > maxStatus {
+		out = append(out[:maxStatus], "\n[truncated]\n"...)
+	}
+	if cookie {
+		s.ServiceStats.StatusCookies.Add(1)
+	} else if len(out) > len(req) {
+		s.ServiceStats.StatusTruncated.Add(1)
+		out = out[:len(req)]
+	}
+	return out
 }
 
 // StartServices runs the UDP echo, discard and status services on the
@@ -68,21 +143,15 @@ func (s *System) StartServices() error {
 	if err := serve(s.Cfg.Discard, func(*udp.Conn, []byte, net.Addr) {}); err != nil {
 		return err
 	}
-	var lastStatus time.Time // the serving goroutine's own
-	if err := serve(s.Cfg.Status, func(c *udp.Conn, _ []byte, from net.Addr) {
-		now := time.Now()
-		if now.Sub(lastStatus) < statusEvery {
-			s.ServiceStats.StatusRateLimited.Add(1)
+	var lim statusLimiter
+	if err := serve(s.Cfg.Status, func(c *udp.Conn, req []byte, from net.Addr) {
+		ua, ok := from.(*net.UDPAddr)
+		if !ok {
 			return
 		}
-		lastStatus = now
-		var b bytes.Buffer
-		s.WriteStatus(&b)
-		out := b.Bytes()
-		if len(out) > maxStatus {
-			out = append(out[:maxStatus], "\n[truncated]\n"...)
+		if out := s.statusReply(&lim, req, ua.AddrPort().Addr()); len(out) > 0 {
+			c.WriteTo(out, from)
 		}
-		c.WriteTo(out, from)
 	}); err != nil {
 		return err
 	}
@@ -179,5 +248,15 @@ func (s *System) httpHandler() http.Handler {
 		json.NewEncoder(w).Encode(s.Status())
 	})
 	mux.Handle("/metrics", s.MetricsHandler())
+	mux.HandleFunc("/cookie", func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil {
+			http.Error(w, "no address", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintf(w, "cookie %s\n", s.statusCookie(ap.Addr()))
+	})
 	return mux
 }

@@ -1,10 +1,13 @@
 package appliance
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,8 +52,59 @@ func servicesHost(t *testing.T) (*System, *socket.Stack) {
 	return sys, cli
 }
 
-// The status service is no amplifier: a burst of requests, from any
-// source, gets one 60 KB answer per statusEvery, the rest counted.
+// The status service is no amplifier: a datagram without a cookie gets
+// at most as many bytes as it carried (1 for 1: what a spoofed request
+// reflects), one padded to 64 KB gets the whole report, and the cookie
+// /cookie hands out over TCP opens the whole report to its address only.
+func TestStatusNoAmplifier(t *testing.T) {
+	sys, cli := servicesHost(t)
+	c, err := cli.Dial("udp", "10.4.0.2:7070")
+	require.NoError(t, err)
+	defer c.Close()
+	buf := make([]byte, 65536)
+	ask := func(req []byte) []byte {
+		t.Helper()
+		for try := 0; try < 20; try++ { // a reply per statusEvery
+			_, err := c.Write(req)
+			require.NoError(t, err)
+			c.SetReadDeadline(time.Now().Add(statusEvery + 100*time.Millisecond))
+			if n, err := c.Read(buf); err == nil {
+				return append([]byte(nil), buf[:n]...)
+			}
+		}
+		t.Fatal("no reply")
+		return nil
+	}
+	for _, size := range []int{1, 100, 1400} {
+		got := ask(bytes.Repeat([]byte("x"), size))
+		assert.Len(t, got, size, "a %d-byte request", size)
+		assert.Equal(t, "ringo appliance"[:min(size, 15)], string(got[:min(size, 15)]))
+	}
+	assert.GreaterOrEqual(t, sys.ServiceStats.StatusTruncated.Load(), uint64(3))
+	whole := ask(make([]byte, 60000+len("\n[truncated]\n")))
+	assert.Contains(t, string(whole), "# ss -tu", "a padded request reads the whole report")
+
+	client := &http.Client{Transport: &http.Transport{DialContext: cli.DialContext}, Timeout: 10 * time.Second}
+	resp, err := client.Get("http://10.4.0.2/cookie")
+	require.NoError(t, err)
+	cookie, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Regexp(t, `^cookie [0-9a-f]{32}\n$`, string(cookie))
+	got := ask(cookie)
+	assert.Greater(t, len(got), 2000, "the cookie's address reads the whole report")
+	assert.Contains(t, string(got), "# ss -tu")
+	assert.Positive(t, sys.ServiceStats.StatusCookies.Load())
+
+	other := sys.statusCookie(netip.MustParseAddr("10.4.0.9"))
+	assert.NotEqual(t, strings.TrimSpace(strings.TrimPrefix(string(cookie), "cookie ")), other, "a cookie is its address's")
+	forged := []byte("cookie " + other)
+	assert.Len(t, ask(forged), len(forged), "another address's cookie opens nothing")
+}
+
+// Building the report costs CPU: a burst without cookies gets one reply
+// per statusEvery, the rest counted, while a cookie's address is served
+// on its own budget through the flood.
 func TestStatusRateLimited(t *testing.T) {
 	sys, cli := servicesHost(t)
 	c, err := cli.Dial("udp", "10.4.0.2:7070")
@@ -58,7 +112,7 @@ func TestStatusRateLimited(t *testing.T) {
 	defer c.Close()
 	const burst = 20
 	for i := 0; i < burst; i++ {
-		_, err := c.Write([]byte("x"))
+		_, err := c.Write([]byte("xxxxxxxxxxxxxxxxxxxx"))
 		require.NoError(t, err)
 	}
 	buf := make([]byte, 65536)
@@ -68,6 +122,22 @@ func TestStatusRateLimited(t *testing.T) {
 	assert.Contains(t, string(buf[:n]), "ringo appliance")
 	require.Eventually(t, func() bool { return sys.ServiceStats.StatusRateLimited.Load() >= burst-2 }, 5*time.Second, time.Millisecond)
 	assert.LessOrEqual(t, burst-int(sys.ServiceStats.StatusRateLimited.Load()), 2, "at most a reply or two for the burst")
+
+	// The flood goes on; the cookie's address still gets its report.
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+	cookie := "cookie " + sys.statusCookie(netip.MustParseAddr("10.4.0.1"))
+	_, err = c.Write([]byte(cookie))
+	require.NoError(t, err)
+	for {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		require.NoError(t, err, "the cookie's reply")
+		if n > 2000 { // not a burst request's 20 bytes
+			assert.Contains(t, string(buf[:n]), "# ss -tu")
+			break
+		}
+	}
 }
 
 // The TCP echo service holds maxServiceConns connections; one more is

@@ -116,6 +116,8 @@ type System struct {
 
 	metricsOnce sync.Once
 	registry    *prometheus.Registry
+	cookieOnce  sync.Once
+	cookieKey   [32]byte // the status service's cookie secret, random per boot
 }
 
 // Up loads the VFIO modules, takes the NICs, brings them up under ringo's

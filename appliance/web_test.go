@@ -1,10 +1,7 @@
 package appliance
 
 import (
-	"bytes"
 	"encoding/json"
-	"image"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -100,45 +97,5 @@ func TestWebPageInBrowser(t *testing.T) {
 			}
 		}
 	}()
-	page, err := browsertest.Load(t, srv.URL+"/", "Number(document.body.dataset.updates) >= 2", 30*time.Second,
-		"document.querySelectorAll('#charts canvas').length",
-		"Math.min.apply(null, Array.from(document.querySelectorAll('#charts canvas')).map(function (c) { return Number(c.dataset.points); }))")
-	require.NoError(t, err)
-	CheckWebPage(t, page)
-}
-
-// CheckWebPage checks what a browser showed of the status page: charts
-// that drew, tables with the devices, a screenshot with the charts' ink,
-// no console errors.
-func CheckWebPage(t *testing.T, page *browsertest.Page) {
-	t.Helper()
-	assert.Empty(t, page.Console, "console errors")
-	assert.GreaterOrEqual(t, page.Values["document.querySelectorAll('#charts canvas').length"], 5.0, "packets, bits, drops per device; interrupts; softnet")
-	for k, v := range page.Values {
-		if strings.HasPrefix(k, "Math.min") {
-			assert.GreaterOrEqual(t, v, 2.0, "every chart drew at least two updates")
-		}
-	}
-	assert.Contains(t, page.Text, "ip -s link")
-	assert.Contains(t, page.Text, "UP,LOWER_UP")
-	assert.Contains(t, page.Text, "packets/s")
-	img, err := png.Decode(bytes.NewReader(page.Screenshot))
-	require.NoError(t, err)
-	assert.Greater(t, inkOf(img, 0x1f, 0x77, 0xb4), 20, "the screenshot shows the charts' first line colour")
-}
-
-// inkOf counts the pixels close to one colour.
-func inkOf(img image.Image, r, g, b uint8) int {
-	n := 0
-	near := func(a uint32, want uint8) bool { d := int(a>>8) - int(want); return d > -24 && d < 24 }
-	bd := img.Bounds()
-	for y := bd.Min.Y; y < bd.Max.Y; y++ {
-		for x := bd.Min.X; x < bd.Max.X; x++ {
-			cr, cg, cb, _ := img.At(x, y).RGBA()
-			if near(cr, r) && near(cg, g) && near(cb, b) {
-				n++
-			}
-		}
-	}
-	return n
+	browsertest.CheckStatusPage(t, srv.URL+"/", 30*time.Second)
 }

@@ -7,6 +7,9 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/internal/browsertest"
 	"github.com/ringonet/ringo/qemu-tests/vm"
 )
 
@@ -30,6 +34,40 @@ type applianceReport struct {
 	Devices []applianceDev
 	Status  string
 	SkbLive int64
+}
+
+// get fetches url and returns the body of a 200 answer.
+func get(t *testing.T, client *http.Client, url string) string {
+	t.Helper()
+	resp, err := client.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode, url)
+	return string(body)
+}
+
+// promtoolCheck runs promtool check metrics (Debian's, from
+// scripts/setup.sh) on an exposition: no error, no warning.
+func promtoolCheck(t *testing.T, metrics string) {
+	t.Helper()
+	p, err := filepath.Abs("../.cache/bin/promtool")
+	require.NoError(t, err)
+	if _, err := os.Stat(p); err != nil {
+		if p, err = exec.LookPath("promtool"); err != nil {
+			if required() {
+				t.Fatal("no promtool: run scripts/setup.sh")
+			}
+			t.Log("no promtool: run scripts/setup.sh; /metrics not checked")
+			return
+		}
+	}
+	cmd := exec.Command(p, "check", "metrics")
+	cmd.Stdin = strings.NewReader(metrics)
+	out, err := cmd.CombinedOutput()
+	assert.NoError(t, err, "promtool check metrics: %s", out)
+	assert.Empty(t, strings.TrimSpace(string(out)), "promtool check metrics warns")
 }
 
 func freeUDPPort(t *testing.T) int {
@@ -88,13 +126,28 @@ func TestAppliance(t *testing.T) {
 			got := udpExchange(t, fmt.Sprintf("127.0.0.1:%d", echo), n)
 			assert.Equal(t, n, got, "echoes through slirp hostfwd")
 
+			// The UDP status report in whole takes the cookie the
+			// appliance hands to this address over HTTP (slirp's host
+			// address either way); without it the reply is no larger
+			// than the request.
+			client := &http.Client{Timeout: 30 * time.Second}
+			var cookie []byte
+			require.Eventually(t, func() bool {
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/cookie", web))
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				cookie, err = io.ReadAll(resp.Body)
+				return err == nil && resp.StatusCode == 200
+			}, 30*time.Second, 500*time.Millisecond, "GET /cookie")
 			statusPage := func() string {
 				c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", status))
 				if err != nil {
 					return ""
 				}
 				defer c.Close()
-				c.Write([]byte("status"))
+				c.Write(cookie)
 				c.SetReadDeadline(time.Now().Add(5 * time.Second))
 				buf := make([]byte, 65536)
 				k, _ := c.Read(buf)
@@ -124,7 +177,6 @@ func TestAppliance(t *testing.T) {
 			assert.Contains(t, page, "Icmp6InRouterAdvertisements")
 
 			// The same page over HTTP, served by net/http on ringo's TCP.
-			client := &http.Client{Timeout: 30 * time.Second}
 			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", web))
 			require.NoError(t, err)
 			html, err := io.ReadAll(resp.Body)
@@ -134,6 +186,17 @@ func TestAppliance(t *testing.T) {
 			assert.Contains(t, string(html), "UP,LOWER_UP")
 			assert.Contains(t, string(html), "tcp  ESTABLISHED")
 			assert.Regexp(t, `tcp  ESTABLISHED .* cubic cwnd \d+`, string(html), "the congestion control on the status page")
+
+			// /metrics passes promtool; the web page draws its charts in
+			// headless Chromium, from the appliance.
+			metrics := get(t, client, fmt.Sprintf("http://127.0.0.1:%d/metrics", web))
+			assert.Regexp(t, `ringo_device_rx_packets_total\{dev="eth0",driver="[a-z0-9]+"\} [1-9]`, metrics)
+			assert.Regexp(t, `ringo_interrupts_total\{cpu="0",line="[^"]+"\} [1-9]`, metrics)
+			assert.Contains(t, metrics, `ringo_driver_`)
+			promtoolCheck(t, metrics)
+			if model == "e1000" {
+				browsertest.CheckStatusPage(t, fmt.Sprintf("http://127.0.0.1:%d/", web), 90*time.Second)
+			}
 
 			// TCP echo: 1 MiB through slirp, byte-exact.
 			c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tcpEcho))

@@ -7,8 +7,11 @@
 package browsertest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"sync"
@@ -16,6 +19,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Chromium is the browser's path; the test is skipped (failed under CI)
@@ -99,4 +104,44 @@ func Load(t testing.TB, url, ready string, timeout time.Duration, exprs ...strin
 	mu.Lock()
 	defer mu.Unlock()
 	return p, nil
+}
+
+// CheckStatusPage loads the appliance's web page at url and checks what
+// a browser showed: charts (packets, bits and drops per device,
+// interrupts, softnet) that drew at least two updates from /status.json,
+// tables with the devices, a screenshot with the charts' ink, and
+// nothing on the console.
+func CheckStatusPage(t *testing.T, url string, timeout time.Duration) {
+	t.Helper()
+	const (
+		charts = "document.querySelectorAll('#charts canvas').length"
+		drawn  = "Math.min.apply(null, Array.from(document.querySelectorAll('#charts canvas')).map(function (c) { return Number(c.dataset.points); }))"
+	)
+	page, err := Load(t, url, "Number(document.body.dataset.updates) >= 2", timeout, charts, drawn)
+	require.NoError(t, err)
+	assert.Empty(t, page.Console, "console errors")
+	assert.GreaterOrEqual(t, page.Values[charts], 5.0, "packets, bits, drops per device; interrupts; softnet")
+	assert.GreaterOrEqual(t, page.Values[drawn], 2.0, "every chart drew at least two updates")
+	assert.Contains(t, page.Text, "ip -s link")
+	assert.Contains(t, page.Text, "UP,LOWER_UP")
+	assert.Contains(t, page.Text, "packets/s")
+	img, err := png.Decode(bytes.NewReader(page.Screenshot))
+	require.NoError(t, err)
+	assert.Greater(t, Ink(img, 0x1f, 0x77, 0xb4), 20, "the screenshot shows the charts' first line colour")
+}
+
+// Ink counts the pixels of img close to one colour.
+func Ink(img image.Image, r, g, b uint8) int {
+	n := 0
+	near := func(a uint32, want uint8) bool { d := int(a>>8) - int(want); return d > -24 && d < 24 }
+	bd := img.Bounds()
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if near(cr, r) && near(cg, g) && near(cb, b) {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/ipv4"
@@ -26,6 +27,10 @@ type Stack struct {
 	IP6  *ipv6.Stack // devices take part once IP6.Enable gives them a link-local address
 	UDP  *udp.Table
 	TCP  *tcp.Table
+
+	dnsMu   sync.Mutex
+	dns     []netip.Addr
+	dnsNext int
 }
 
 // Config sets up the protocols; the zero value is Linux's defaults.
@@ -82,8 +87,16 @@ func family(network, proto string) (int, error) {
 }
 
 // DialContext is net.Dialer.DialContext on ringo for "tcp" and "udp"
-// (what an http.Transport wants).
+// (what an http.Transport wants). A host name is resolved through the
+// stack's name servers (SetNameservers) and each address tried in turn.
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if host, port, ok := hostName(address); ok {
+		switch network {
+		case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+			return s.dialName(ctx, network, host, port)
+		}
+		return nil, fmt.Errorf("socket: %s: unsupported network", network)
+	}
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 		a, err := resolveUDP(address)
@@ -98,7 +111,34 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 		}
 		return s.TCP.Dial(ctx, &net.TCPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone})
 	}
-	return s.Dial(network, address)
+	only, err := family(network, "udp")
+	if err != nil {
+		return nil, err
+	}
+	ra, err := resolveUDP(address)
+	if err != nil {
+		return nil, err
+	}
+	if v4 := ra.IP.To4() != nil; only == 4 && !v4 || only == 6 && v4 {
+		return nil, fmt.Errorf("socket: dial %s %q: wrong IP version", network, address)
+	}
+	return s.UDP.Dial(nil, ra)
+}
+
+// hostName splits "name:port" whose host is a name, not an address.
+func hostName(address string) (string, int, bool) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil || host == "" {
+		return "", 0, false
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return "", 0, false
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, false
+	}
+	return host, p, true
 }
 
 // Close stops the protocol timers (the core is the caller's).
@@ -134,27 +174,13 @@ func (s *Stack) DialUDP(laddr, raddr *net.UDPAddr) (*udp.Conn, error) {
 }
 
 // Dial is net.Dial on ringo for "udp", "udp4", "udp6", "tcp", "tcp4" and
-// "tcp6".
+// "tcp6"; the host is an address or a name.
 func (s *Stack) Dial(network, address string) (net.Conn, error) {
-	if network == "tcp" || network == "tcp4" || network == "tcp6" {
-		return s.DialContext(context.Background(), network, address)
-	}
-	only, err := family(network, "udp")
-	if err != nil {
-		return nil, err
-	}
-	ra, err := resolveUDP(address)
-	if err != nil {
-		return nil, err
-	}
-	if v4 := ra.IP.To4() != nil; only == 4 && !v4 || only == 6 && v4 {
-		return nil, fmt.Errorf("socket: dial %s %q: wrong IP version", network, address)
-	}
-	return s.UDP.Dial(nil, ra)
+	return s.DialContext(context.Background(), network, address)
 }
 
-// resolveUDP parses a numeric "host:port" (ringo has no resolver); an
-// IPv6 host is in brackets, a link-local one with its zone
+// resolveUDP parses a numeric "host:port" (DialContext resolves names);
+// an IPv6 host is in brackets, a link-local one with its zone
 // ("[fe80::1%eth0]:80").
 func resolveUDP(address string) (*net.UDPAddr, error) {
 	host, port, err := net.SplitHostPort(address)
