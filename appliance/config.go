@@ -24,6 +24,8 @@ type Config struct {
 	Addrs6   map[string]netip.Prefix
 	Gateway6 netip.Addr
 	DHCP     map[string]bool // device name -> configure by DHCP
+	// DNS servers host names are resolved with; empty: the DHCP lease's.
+	DNS      []netip.Addr
 	BusyPoll bool
 	CPUs     int
 	Ring     int
@@ -60,6 +62,7 @@ func Defaults() Config {
 //	ringo.gw=ADDR               default gateway (IPv4 or IPv6)
 //	ringo.ipv6=0|1              link-local addresses and SLAAC on every device (default 1)
 //	ringo.dhcp=1|DEV[,DEV]      DHCP on eth0 (1) or on the devices named
+//	ringo.dns=ADDR[,ADDR]       DNS servers (default: the DHCP lease's)
 //	ringo.mode=irq|poll         interrupts (default) or busy polling
 //	ringo.cpus=N                softnet CPUs (default 1)
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
@@ -118,6 +121,15 @@ func Parse(cmdline string) (Config, []string) {
 				for _, d := range strings.Split(v, ",") {
 					c.DHCP[d] = true
 				}
+			}
+		case "ringo.dns":
+			for _, spec := range strings.Split(v, ",") {
+				a, err := netip.ParseAddr(spec)
+				if err != nil {
+					bad(k, spec, "want an IPv4 or IPv6 address")
+					continue
+				}
+				c.DNS = append(c.DNS, a)
 			}
 		case "ringo.mode":
 			switch v {

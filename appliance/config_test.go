@@ -36,6 +36,11 @@ func TestParse(t *testing.T) {
 	assert.Len(t, warn, 1)
 	assert.Zero(t, c.InterruptRate, "adaptive unless set")
 
+	c, warn = Parse("ringo.dns=10.0.2.3,2001:db8::53")
+	assert.Empty(t, warn)
+	assert.Equal(t, []netip.Addr{netip.MustParseAddr("10.0.2.3"), netip.MustParseAddr("2001:db8::53")}, c.DNS)
+	_, warn = Parse("ringo.dns=resolver.example")
+	assert.Len(t, warn, 1)
 	c, warn = Parse("ringo.portio=vfio")
 	assert.Empty(t, warn)
 	assert.True(t, c.VFIOPortIO)

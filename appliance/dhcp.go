@@ -20,6 +20,9 @@ func (s *System) dhcp(d *netcore.Device) error {
 		return err
 	}
 	s.Leases[d.Name] = l.String()
+	if len(s.Cfg.DNS) == 0 && len(l.DNS) > 0 && len(s.Stack.Nameservers()) == 0 {
+		s.Stack.SetNameservers(l.DNS...) // the first lease's, as resolvconf would
+	}
 	run, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(run) }()

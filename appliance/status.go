@@ -22,6 +22,7 @@ type Status struct {
 	Addrs      []AddrStatus                 `json:"addrs"`
 	Routes     []RouteStatus                `json:"routes"`
 	Neigh      []NeighStatus                `json:"neigh"`
+	DNS        []string                     `json:"nameservers"`
 	Softnet    []SoftnetStatus              `json:"softnet"`
 	Interrupts []IRQStatus                  `json:"interrupts"`
 	SNMP       map[string]map[string]uint64 `json:"snmp"` // Ip, Icmp, Udp, Tcp, TcpExt, Ip6, Icmp6
@@ -173,6 +174,9 @@ func (s *System) Status() Status {
 		}
 		st.Routes = append(st.Routes, rs)
 	}
+	for _, a := range s.Stack.Nameservers() {
+		st.DNS = append(st.DNS, a.String())
+	}
 	for _, t := range []*neigh.Table{s.Stack.IP.Neigh, s.Stack.IP6.Neigh} {
 		for _, e := range t.Entries() {
 			mac := "-"
@@ -259,6 +263,11 @@ func (s *System) WriteStatus(w io.Writer) error {
 	routes("ip route", false)
 	section("ip -6 addr", "inet6")
 	routes("ip -6 route", true)
+
+	fmt.Fprintln(tw, "\n# /etc/resolv.conf")
+	for _, a := range st.DNS {
+		fmt.Fprintf(tw, "nameserver %s\n", a)
+	}
 
 	fmt.Fprintln(tw, "\n# ip neigh")
 	for _, n := range st.Neigh {

@@ -201,6 +201,9 @@ func (s *System) upOn(opened []Opened) error {
 	if cfg.Gateway6.IsValid() {
 		s.setGateway6(cfg.Gateway6)
 	}
+	if len(cfg.DNS) > 0 {
+		s.Stack.SetNameservers(cfg.DNS...)
+	}
 	for name := range cfg.DHCP {
 		d := s.Core.DeviceByName(name)
 		if d == nil {

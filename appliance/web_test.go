@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func TestStatusEndpoints(t *testing.T) {
 	_, body = get("/status.txt", "text/html")
 	assert.Contains(t, body, "# /proc/net/snmp")
 
+	sys.Stack.SetNameservers(netip.MustParseAddr("10.4.0.53"))
 	resp, body = get("/status.json", "")
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	var st Status
@@ -61,6 +63,7 @@ func TestStatusEndpoints(t *testing.T) {
 	assert.Contains(t, eth.Qdisc, "drops")
 	assert.Positive(t, st.SNMP["Tcp"]["PassiveOpens"])
 	assert.Contains(t, st.Services, "status_rate_limited")
+	assert.Equal(t, []string{"10.4.0.53"}, st.DNS)
 	assert.NotEmpty(t, st.Softnet)
 	found := false
 	for _, so := range st.Sockets {

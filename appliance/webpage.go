@@ -41,6 +41,7 @@ footer { margin-top: 2em; color: #666; font-size: 12px; }
 <h2>ip -s link</h2><table id="links"></table>
 <h2>ip addr</h2><table id="addrs"></table>
 <h2>ip route</h2><table id="routes"></table>
+<h2>nameservers</h2><table id="dns"></table>
 <h2>ip neigh</h2><table id="neigh"></table>
 <h2>softnet_stat</h2><table id="softnet"></table>
 <h2>interrupts</h2><table id="irqs"></table>
@@ -187,6 +188,7 @@ function tables(st) {
 		}));
 	table("addrs", ["dev", "family", "address", "state", "how"], (st.addrs || []).map(function (a) { return [a.dev, a.family, a.prefix, a.state, a.how]; }));
 	table("routes", ["destination", "gateway", "dev", "metric"], (st.routes || []).map(function (r) { return [r.dst, r.gateway, r.dev, r.metric]; }));
+	table("dns", ["nameserver"], (st.nameservers || []).map(function (a) { return [a]; }));
 	table("neigh", ["address", "dev", "lladdr", "state", "queued"], (st.neigh || []).map(function (n) { return [n.ip, n.dev, n.mac, n.state, n.queued]; }));
 	table("softnet", ["cpu", "processed", "dropped", "time squeeze", "received rps", "backlog"], st.softnet.map(function (s) { return [s.cpu, s.processed, s.dropped, s.time_squeeze, s.received_rps, s.backlog]; }));
 	table("irqs", ["line", "cpu", "count", "spurious"], (st.interrupts || []).map(function (l) { return [l.line, l.cpu, l.count, l.spurious]; }));

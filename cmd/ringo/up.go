@@ -27,17 +27,17 @@ import (
 
 func init() {
 	commands = append(commands,
-		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-mode irq|poll] [-itr N]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
-		command{"ping", "-nic ADDR -ip ADDR/LEN [-gw ADDR] [-c N] [-s SIZE] TARGET", "bring a NIC up under ringo and ping TARGET through it", cmdPing},
+		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-dns ADDR] [-mode irq|poll] [-itr N]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
+		command{"ping", "-nic ADDR -ip ADDR/LEN [-gw ADDR] [-dns ADDR] [-c N] [-s SIZE] TARGET", "bring a NIC up under ringo and ping TARGET (an address or a name) through it", cmdPing},
 		command{"stats", "[-prometheus]", "print the status of a running ringo up (or its metrics in Prometheus's text format)", cmdStats},
 		command{"capture", "-w FILE [-c N]", "write a pcap of the frames a running ringo up sees", cmdCapture},
 	)
 }
 
 type upFlags struct {
-	nic, ip, gw, mode string
-	dhcp              bool
-	itr               int
+	nic, ip, gw, mode, dns string
+	dhcp                   bool
+	itr                    int
 }
 
 func (u *upFlags) register(fs *flag.FlagSet) {
@@ -46,6 +46,7 @@ func (u *upFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&u.gw, "gw", "", "default gateway (IPv4 or IPv6)")
 	fs.StringVar(&u.mode, "mode", "irq", "irq (interrupts) or poll (busy polling)")
 	fs.BoolVar(&u.dhcp, "dhcp", false, "take the address by DHCP")
+	fs.StringVar(&u.dns, "dns", "", "DNS servers ADDR[,ADDR] (default: the DHCP lease's)")
 	fs.IntVar(&u.itr, "itr", 0, "e1000 interrupts/s at most: 0 adapts to the traffic, -1 unthrottled")
 }
 
@@ -90,6 +91,15 @@ func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
 			cfg.Gateway = a
 		} else {
 			cfg.Gateway6 = a
+		}
+	}
+	if u.dns != "" {
+		for _, spec := range strings.Split(u.dns, ",") {
+			a, err := netip.ParseAddr(spec)
+			if err != nil {
+				return nil, fmt.Errorf("-dns %q: want IP addresses: %w", u.dns, err)
+			}
+			cfg.DNS = append(cfg.DNS, a)
 		}
 	}
 	bus := e.bus()
@@ -292,15 +302,22 @@ func cmdPing(e *env, fs *flag.FlagSet, args []string) error {
 		fs.Usage()
 		return errors.New("ping: want one target address")
 	}
-	target, err := netip.ParseAddr(fs.Arg(0))
-	if err != nil {
-		return fmt.Errorf("ping: %q is not an IP address (fe80::1%%eth0 for a link-local one)", fs.Arg(0))
-	}
 	sys, err := u.start(e, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
+	target, err := netip.ParseAddr(fs.Arg(0))
+	if err != nil { // a host name, resolved through ringo
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		addrs, lerr := sys.Stack.LookupNetIP(ctx, "ip", fs.Arg(0))
+		cancel()
+		if lerr != nil {
+			return fmt.Errorf("ping: %q is not an IP address (fe80::1%%eth0 for a link-local one) and does not resolve: %w", fs.Arg(0), lerr)
+		}
+		target = addrs[0]
+		fmt.Fprintf(e.stdout, "PING %s (%s)\n", fs.Arg(0), target)
+	}
 	ping := func(ctx context.Context, seq uint16) (time.Duration, error) {
 		return sys.Stack.IP.Ping(ctx, target.As4(), *size, seq)
 	}

@@ -55,9 +55,11 @@ func (s *Stack) dialNameserver(ctx context.Context, network, _ string) (net.Conn
 	return s.DialContext(ctx, network, netip.AddrPortFrom(server, 53).String())
 }
 
-// lookup resolves host to the addresses of the family network asks for
-// (tcp4/udp4: IPv4 only), those the stack has a route for first.
-func (s *Stack) lookup(ctx context.Context, network, host string) ([]netip.Addr, error) {
+// LookupNetIP resolves host through the stack's name servers to the
+// addresses of the family network names ("ip", "ip4", "ip6", or a
+// dial network: tcp4 is IPv4 only), those the stack has a route for
+// first.
+func (s *Stack) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	servers := s.Nameservers()
 	if len(servers) == 0 {
 		return nil, fmt.Errorf("socket: resolve %q: %w", host, ErrNoNameservers)
@@ -99,7 +101,7 @@ func (s *Stack) routable(a netip.Addr) bool {
 // dialName dials host:port at each of host's addresses in turn until
 // one answers (RFC 8305's fallback without the racing).
 func (s *Stack) dialName(ctx context.Context, network, host string, port int) (net.Conn, error) {
-	addrs, err := s.lookup(ctx, network, host)
+	addrs, err := s.LookupNetIP(ctx, network, host)
 	if err != nil {
 		return nil, err
 	}
