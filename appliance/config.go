@@ -36,8 +36,11 @@ type Config struct {
 	Discard       int // TCP and UDP discard
 	Status        int // UDP status port: any datagram gets the status report
 	HTTP          int // HTTP status page
-	LogLevel      slog.Level
-	ModuleDir     string
+	// ConnRate is the new TCP connections a second each source address
+	// may open to the services (bursts as large); 0: no limit.
+	ConnRate  int
+	LogLevel  slog.Level
+	ModuleDir string
 	// VFIOPortIO: NE2000 port access through VFIO pread/pwrite rather
 	// than IN/OUT after ioperm (ringo.portio=vfio).
 	VFIOPortIO bool
@@ -68,6 +71,7 @@ func Defaults() Config {
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
 //	ringo.itr=N                 e1000 interrupts/s at most; 0 adaptive (default), -1 unthrottled
 //	ringo.echo=PORT ringo.discard=PORT ringo.status=PORT ringo.http=PORT  (0 disables)
+//	ringo.connrate=N            new TCP connections/s per source to the services (default 0: no limit)
 //	ringo.portio=direct|vfio    NE2000 port access: IN/OUT (default) or VFIO pread/pwrite
 //	ringo.log=debug|info|warn
 func Parse(cmdline string) (Config, []string) {
@@ -158,6 +162,8 @@ func Parse(cmdline string) (Config, []string) {
 			c.Status = intParam(k, v, 0, 65535, c.Status, bad)
 		case "ringo.http":
 			c.HTTP = intParam(k, v, 0, 65535, c.HTTP, bad)
+		case "ringo.connrate":
+			c.ConnRate = intParam(k, v, 0, 100000, c.ConnRate, bad)
 		case "ringo.portio":
 			switch v {
 			case "direct":

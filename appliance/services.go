@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -31,16 +32,17 @@ const maxStatus = 60000
 // cookies' idea, RFC 7873). Building the report costs CPU, so requests
 // without a cookie get one reply per statusEvery, whoever asks, and each
 // cookie's address one per statusEvery of its own. The TCP echo and
-// discard services hold at most maxServiceConns connections each (one
-// more is closed at once), and the HTTP server times out slow clients; a
-// service connection lives at most maxConnTime.
+// discard services hold at most maxServiceConns connections each and
+// the HTTP server maxHTTPConns (one more is closed at once), and the
+// HTTP server times out slow clients; an echo or discard connection
+// lives at most maxConnTime. Config.ConnRate limits new connections per
+// source address.
 const (
 	statusEvery     = 250 * time.Millisecond
 	maxServiceConns = 64
+	maxHTTPConns    = 128
 	maxConnTime     = 10 * time.Minute // a TCP service connection's whole life
-	httpTimeout     = 30 * time.Second
-	httpIdle        = 60 * time.Second
-	maxCookieHosts  = 1024 // addresses whose last cookie request is remembered
+	maxCookieHosts  = 1024             // addresses whose last cookie request is remembered
 )
 
 // ServiceStats count what the services refused.
@@ -48,7 +50,8 @@ type ServiceStats struct {
 	StatusRateLimited atomic.Uint64 // status requests not answered: statusEvery
 	StatusTruncated   atomic.Uint64 // status replies cut to the request's size: no cookie
 	StatusCookies     atomic.Uint64 // whole reports sent to a cookie's address
-	ConnsRefused      atomic.Uint64 // TCP connections closed at once: maxServiceConns
+	ConnsRefused      atomic.Uint64 // TCP connections closed at once: maxServiceConns, maxHTTPConns
+	ConnsRateLimited  atomic.Uint64 // TCP connections closed at once: Config.ConnRate
 }
 
 // statusCookie is the cookie of a source address: a MAC of the address
@@ -161,31 +164,31 @@ func (s *System) StartServices() error {
 // startTCPServices runs TCP echo and discard, and the status page over
 // HTTP, on ringo's own TCP.
 func (s *System) startTCPServices() error {
+	rate := newSourceRate(s.Cfg.ConnRate)
+	listen := func(port, max int) (net.Listener, error) {
+		l, err := s.Stack.TCP.Listen(&net.TCPAddr{Port: port})
+		if err != nil {
+			return nil, err
+		}
+		return newLimitListener(l, max, rate, &s.ServiceStats), nil
+	}
 	serve := func(port int, handle func(net.Conn)) error {
 		if port == 0 {
 			return nil
 		}
-		l, err := s.Stack.TCP.Listen(&net.TCPAddr{Port: port})
+		l, err := listen(port, maxServiceConns)
 		if err != nil {
 			return err
 		}
 		s.services = append(s.services, func() { l.Close() })
-		slots := make(chan struct{}, maxServiceConns)
 		go func() {
 			for {
 				c, err := l.Accept()
 				if err != nil {
 					return
 				}
-				select {
-				case slots <- struct{}{}:
-				default:
-					s.ServiceStats.ConnsRefused.Add(1)
-					c.Close()
-					continue
-				}
 				go func() {
-					defer func() { c.Close(); <-slots }()
+					defer c.Close()
 					c.SetDeadline(time.Now().Add(maxConnTime))
 					handle(c)
 				}()
@@ -203,17 +206,28 @@ func (s *System) startTCPServices() error {
 	if s.Cfg.HTTP == 0 {
 		return nil
 	}
-	l, err := s.Stack.TCP.Listen(&net.TCPAddr{Port: s.Cfg.HTTP})
+	l, err := listen(s.Cfg.HTTP, maxHTTPConns)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: httpTimeout, WriteTimeout: httpTimeout, IdleTimeout: httpIdle, MaxHeaderBytes: 16 << 10}
+	t := s.httpTimeouts
+	if t == (httpTimeouts{}) {
+		t = defaultHTTPTimeouts
+	}
+	srv := &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: t.header, ReadTimeout: t.read, WriteTimeout: t.write,
+		IdleTimeout: t.idle, MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
 	s.services = append(s.services, func() { srv.Close() })
 	go srv.Serve(l)
 	s.Log.Info("service", "proto", "http", "port", s.Cfg.HTTP)
 	return nil
 }
+
+// httpTimeouts bound how long a slow client holds an HTTP connection:
+// the request header (slowloris), the whole request, the response, and
+// an idle keep-alive connection.
+type httpTimeouts struct{ header, read, write, idle time.Duration }
+
+var defaultHTTPTimeouts = httpTimeouts{header: 10 * time.Second, read: 30 * time.Second, write: 30 * time.Second, idle: 60 * time.Second}
 
 func (s *System) httpHandler() http.Handler {
 	mux := http.NewServeMux()

@@ -2,11 +2,14 @@ package appliance
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +26,7 @@ import (
 
 // servicesHost runs the appliance's services on a stack joined by a pipe
 // to a client stack; it returns the system and the client.
-func servicesHost(t *testing.T) (*System, *socket.Stack) {
+func servicesHost(t *testing.T, opts ...func(*System)) (*System, *socket.Stack) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	stack := func() *socket.Stack {
 		c := netcore.New(netcore.Config{Logger: log})
@@ -43,6 +46,9 @@ func servicesHost(t *testing.T) (*System, *socket.Stack) {
 	require.NoError(t, err)
 	t.Cleanup(func() { bridge.Close() })
 	sys := &System{Cfg: Defaults(), Log: log, Core: srv.Core, Bridge: bridge, Stack: srv, Start: time.Now(), Leases: map[string]string{}}
+	for _, o := range opts {
+		o(sys)
+	}
 	require.NoError(t, sys.StartServices())
 	t.Cleanup(func() {
 		for _, stop := range sys.services {
@@ -180,4 +186,144 @@ func TestServiceConnsBounded(t *testing.T) {
 	for _, c := range conns[1:] {
 		c.Close()
 	}
+}
+
+// Slowloris against the status page: clients that trickle a request
+// header a line at a time are cut off by the header timeout, others are
+// served meanwhile, and the server's goroutines come back to where they
+// were.
+func TestSlowloris(t *testing.T) {
+	const header = 500 * time.Millisecond
+	sys, cli := servicesHost(t, func(s *System) {
+		s.httpTimeouts = httpTimeouts{header: header, read: 2 * time.Second, write: 2 * time.Second, idle: 2 * time.Second}
+	})
+	base := runtime.NumGoroutine()
+	const slow = 100
+	cut := make(chan time.Duration, slow)
+	var conns []net.Conn
+	for i := 0; i < slow; i++ {
+		c, err := cli.Dial("tcp", "10.4.0.2:80")
+		require.NoError(t, err)
+		conns = append(conns, c)
+		_, err = c.Write([]byte("GET / HTTP/1.1\r\nHost: ringo\r\n"))
+		require.NoError(t, err)
+		go func() { // a header line every 100 ms, until the server hangs up
+			start := time.Now()
+			done := make(chan struct{})
+			go func() {
+				io.Copy(io.Discard, c)
+				close(done)
+			}()
+			for {
+				select {
+				case <-done:
+					cut <- time.Since(start)
+					return
+				case <-time.After(100 * time.Millisecond):
+					c.Write([]byte("X-Slow: 1\r\n"))
+				}
+			}
+		}()
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	client := &http.Client{Transport: &http.Transport{DialContext: cli.DialContext}, Timeout: 5 * time.Second}
+	resp, err := client.Get("http://10.4.0.2/status.txt")
+	require.NoError(t, err, "served during the attack")
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	for i := 0; i < slow; i++ {
+		select {
+		case d := <-cut:
+			assert.Less(t, d, header+2*time.Second, "cut off by the header timeout")
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d slow clients still connected", slow-i, slow)
+		}
+	}
+	client.CloseIdleConnections()
+	for _, c := range conns {
+		c.Close()
+	}
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= base+5 }, 10*time.Second, 10*time.Millisecond,
+		"goroutines back near %d: %d", base, runtime.NumGoroutine())
+	assert.Zero(t, sys.ServiceStats.ConnsRefused.Load(), "100 is under the HTTP bound")
+}
+
+// 2,000 idle connections to the HTTP port: maxHTTPConns are held, the
+// rest closed at once and counted, memory bounded; a slot freed serves
+// the next client.
+func TestIdleConnFlood(t *testing.T) {
+	sys, cli := servicesHost(t)
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const n = 2000
+	held := 0
+	var conns []net.Conn
+	buf := make([]byte, 1)
+	for i := 0; i < n; i++ {
+		c, err := cli.Dial("tcp", "10.4.0.2:80")
+		require.NoError(t, err, "connection %d", i)
+		conns = append(conns, c)
+	}
+	for _, c := range conns { // a refused one reads EOF at once; a held one times out
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := c.Read(buf); errors.Is(err, os.ErrDeadlineExceeded) {
+			held++
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&during)
+	grew := int64(during.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("held %d, refused %d, heap in use grew %d KB with both stacks' %d connections", held, sys.ServiceStats.ConnsRefused.Load(), grew>>10, n)
+	assert.Equal(t, maxHTTPConns, held)
+	assert.EqualValues(t, n-maxHTTPConns, sys.ServiceStats.ConnsRefused.Load())
+	assert.Less(t, grew, int64(64<<20), "bounded memory")
+	for _, c := range conns {
+		c.Close()
+	}
+	client := &http.Client{Transport: &http.Transport{DialContext: cli.DialContext}, Timeout: 5 * time.Second}
+	require.Eventually(t, func() bool {
+		resp, err := client.Get("http://10.4.0.2/status.txt")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 10*time.Second, 50*time.Millisecond, "served once the flood closed")
+}
+
+// ringo.connrate: a source opening connections faster than the rate has
+// the excess closed at once and counted; the bucket refills with time.
+func TestConnRatePerSource(t *testing.T) {
+	sys, cli := servicesHost(t, func(s *System) { s.Cfg.ConnRate = 5 })
+	buf := make([]byte, 4)
+	echoes := 0
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		c, err := cli.Dial("tcp", "10.4.0.2:7")
+		require.NoError(t, err)
+		c.Write([]byte("ping"))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := io.ReadFull(c, buf); err == nil {
+			echoes++
+		}
+		c.Close()
+	}
+	elapsed := time.Since(start)
+	assert.GreaterOrEqual(t, echoes, 5, "the burst")
+	assert.LessOrEqual(t, echoes, 5+int(5*elapsed.Seconds())+1, "the burst and the refill over %v", elapsed)
+	assert.EqualValues(t, 20-echoes, sys.ServiceStats.ConnsRateLimited.Load())
+	r := newSourceRate(5)
+	a := netip.MustParseAddr("10.4.0.1")
+	now := time.Now()
+	for i := 0; i < 5; i++ {
+		require.True(t, r.allow(a, now))
+	}
+	assert.False(t, r.allow(a, now))
+	assert.True(t, r.allow(a, now.Add(200*time.Millisecond)), "a token a fifth of a second later")
+	assert.True(t, r.allow(netip.MustParseAddr("10.4.0.9"), now), "another source has its own")
 }

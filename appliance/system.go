@@ -114,10 +114,11 @@ type System struct {
 	services     []func()
 	ServiceStats ServiceStats
 
-	metricsOnce sync.Once
-	registry    *prometheus.Registry
-	cookieOnce  sync.Once
-	cookieKey   [32]byte // the status service's cookie secret, random per boot
+	metricsOnce  sync.Once
+	registry     *prometheus.Registry
+	cookieOnce   sync.Once
+	httpTimeouts httpTimeouts // zero: defaultHTTPTimeouts (tests shorten them)
+	cookieKey    [32]byte     // the status service's cookie secret, random per boot
 }
 
 // Up loads the VFIO modules, takes the NICs, brings them up under ringo's
