@@ -60,7 +60,10 @@ type fakeE1000 struct {
 	sent   [][]byte
 	faults int  // DMA to unmapped memory
 	holdTx bool // TDT writes do not transmit until releaseTx
-	efd    int
+	// keepStats: MPC and RNBC keep their totals when read, as QEMU's
+	// model has them (the part clears them).
+	keepStats bool
+	efd       int
 	// Extended descriptors: the last context, the packet being gathered.
 	ctx     []byte
 	pending []byte
@@ -107,7 +110,9 @@ func (f *fakeE1000) Read32(off uint32) uint32 {
 	if off >= regCRCERRS && off < regCRCERRS+0x100 {
 		// The statistics registers all clear on read.
 		v := f.regs[off]
-		f.regs[off] = 0
+		if !(f.keepStats && (off == regMPC || off == regRNBC)) {
+			f.regs[off] = 0
+		}
 		return v
 	}
 	return f.regs[off]
@@ -265,6 +270,7 @@ func (f *fakeE1000) receive(frame []byte, status, errs uint8, length int) bool {
 	defer f.mu.Unlock()
 	if f.regs[regRCTL]&rctl_EN == 0 || f.regs[regRDH] == f.regs[regRDT] {
 		f.regs[regMPC]++
+		f.regs[regRNBC]++
 		return false
 	}
 	d := f.desc(regRDBAL, regRDBAH, f.regs[regRDH])

@@ -55,10 +55,58 @@ var hwStatRegs = [...]hwStat{
 }
 
 // hwStats accumulates the clear-on-read statistics registers into 64-bit
-// counters (e1000_update_stats).
+// counters (e1000_update_stats). The 82540EM clears each register when it
+// is read; QEMU's model clears most, but not MPC, RNBC and the
+// collision and length-error counters, which keep their running total.
+// Added again on every read, such a total grows while the link is idle
+// (DPDK's e1000 PMD reports tens of millions of missed packets on QEMU
+// this way). So the first time a 32-bit register reads non-zero it is
+// read twice: a second value at least as large means it keeps its
+// total, and from then on the driver adds differences.
 type hwStats struct {
-	mu  sync.Mutex
-	acc [len(hwStatRegs)]uint64
+	mu   sync.Mutex
+	acc  [len(hwStatRegs)]uint64
+	mode [len(hwStatRegs)]statMode
+	last [len(hwStatRegs)]uint32 // a total-keeping register's last value
+}
+
+type statMode uint8
+
+const (
+	statUnknown statMode = iota // not yet seen non-zero
+	statClears                  // clears on read, as the datasheet says
+	statKeeps                   // keeps its running total (QEMU)
+)
+
+// sample is the count register i gained since it was last taken.
+func (s *hwStats) sample(r regs, i int) uint64 {
+	st := hwStatRegs[i]
+	if st.high != 0 { // low then high: reading the high half clears both
+		v := uint64(r.read(st.reg))
+		return v | uint64(r.read(st.high))<<32
+	}
+	v := r.read(st.reg)
+	switch s.mode[i] {
+	case statClears:
+		return uint64(v)
+	case statKeeps:
+		d := v - s.last[i]
+		if v < s.last[i] {
+			d = v // a device reset zeroed it (a wrap past 2^32 is years away)
+		}
+		s.last[i] = v
+		return uint64(d)
+	}
+	if v == 0 {
+		return 0
+	}
+	again := r.read(st.reg)
+	if again >= v {
+		s.mode[i], s.last[i] = statKeeps, again
+		return uint64(again)
+	}
+	s.mode[i] = statClears
+	return uint64(v) + uint64(again)
 }
 
 // HWStats reads the statistics registers, adds them to the running totals
@@ -69,10 +117,7 @@ func (d *Driver) HWStats() []counter.Stat {
 	defer s.mu.Unlock()
 	if d.running.Load() {
 		for i, st := range hwStatRegs {
-			v := uint64(d.r.read(st.reg))
-			if st.high != 0 {
-				v |= uint64(d.r.read(st.high)) << 32
-			}
+			v := s.sample(d.r, i)
 			s.acc[i] += v
 			if v != 0 && st.netdev != nil {
 				st.netdev(&d.Dev.Stats).Add(v)
