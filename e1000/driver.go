@@ -81,6 +81,9 @@ type Driver struct {
 	// txMu serializes StartXmit with a reset (the watchdog's TxTimeout).
 	// The qdisc already lets one goroutine at a time transmit.
 	txMu sync.Mutex
+	// txPending counts descriptors filled since TDT was last written
+	// (the doorbell batch); txMu guards it.
+	txPending int
 	// resetMu serializes Open, Stop and the watchdog's reset.
 	resetMu sync.Mutex
 	running atomic.Bool
@@ -113,6 +116,7 @@ type Counters struct {
 	RxBadLength    atomic.Uint64 // descriptor length 0, short, or past the buffer
 	RxNoEOP        atomic.Uint64 // frame spanning descriptors (not configured; dropped)
 	TxRestarts     atomic.Uint64 // queue woken after being full
+	TxDoorbells    atomic.Uint64 // TDT writes: each is a VM exit under QEMU (frames/doorbell shows the batching)
 	TxTooBig       atomic.Uint64 // frame larger than a TX buffer, dropped
 	TxTSO          atomic.Uint64 // packets the device segmented (TSO)
 	TxCsumOffload  atomic.Uint64 // packets the device checksummed
@@ -265,6 +269,7 @@ func (d *Driver) up() error {
 	r.write(regTDLEN, uint32(d.tx.Bytes()))
 	r.write(regTDH, 0)
 	r.write(regTDT, 0)
+	d.txPending = 0
 	r.write(regTIDV, 0)
 	r.write(regTADV, 0)
 	r.write(regTIPG, tipg_IPGT_COPPER|tipg_IPGR1<<tipg_IPGR1_SHIFT|tipg_IPGR2<<tipg_IPGR2_SHIFT)
@@ -495,7 +500,8 @@ func (d *Driver) receive(frame []byte) {
 }
 
 // StartXmit implements netcore.DeviceOps (e1000_xmit_frame): copy the frame
-// into the slot's buffer, fill one legacy descriptor, bump TDT.
+// into the slot's buffer, fill one legacy descriptor, bump TDT (or leave
+// it for the batch's last frame).
 func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	d.txMu.Lock()
 	defer d.txMu.Unlock()
@@ -527,17 +533,50 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	desc[txdCSO] = 0
 	desc[txdCmd] = txd_CMD_EOP | txd_CMD_IFCS | txd_CMD_RS
 	storeStatus(desc, 0)
-	next := tx.Next(i)
-	tx.SetNextToUse(next)
-	if !d.faultTxStall.Load() {
-		// The store is a full barrier (vfio.MMIO): the descriptor and
-		// buffer are visible before the device reads TDT.
-		d.r.write(regTDT, uint32(next))
-	}
+	tx.SetNextToUse(tx.Next(i))
+	d.doorbellLocked()
 	if tx.Unused() < 1 {
 		d.stopQueueLocked()
 	}
 	return netcore.TxOK
+}
+
+// txBatch bounds the frames filled behind the doorbell: the device starts
+// on a batch no later than its 32nd frame (DPDK's tx_burst size).
+const txBatch = 32
+
+// doorbellLocked ends a frame: when the core says more follow
+// (XmitMore), TDT waits for the last of the batch, one register write —
+// under QEMU one VM exit, in which the device sends — for the whole
+// batch instead of one per frame (e1000_xmit_frame's netdev_xmit_more).
+func (d *Driver) doorbellLocked() {
+	d.txPending++
+	if d.Dev.XmitMore() && d.txPending < txBatch {
+		return
+	}
+	d.flushTxLocked()
+}
+
+// flushTxLocked writes TDT if descriptors wait behind it. The store is a
+// full barrier (vfio.MMIO): the descriptors and buffers are visible
+// before the device reads TDT.
+func (d *Driver) flushTxLocked() {
+	if d.txPending == 0 {
+		return
+	}
+	d.txPending = 0
+	if !d.faultTxStall.Load() {
+		d.r.write(regTDT, uint32(d.tx.NextToUse()))
+		d.Counters.TxDoorbells.Add(1)
+	}
+}
+
+// FlushXmit implements netcore.TxFlusher: the core promised more frames
+// and has none after all.
+func (d *Driver) FlushXmit() {
+	d.txMu.Lock()
+	d.flushTxLocked()
+	d.txMu.Unlock()
 }
 
 // stopQueueLocked stops the queue on a full ring (__e1000_maybe_stop_tx)
@@ -545,6 +584,7 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 // again: descriptors sent meanwhile (QEMU sends them as TDT is written)
 // would otherwise leave it stopped with their TXDW already raised.
 func (d *Driver) stopQueueLocked() {
+	d.flushTxLocked() // the device must drain what it has not been told of
 	d.Dev.NetifStopQueue()
 	if d.running.Load() && !d.cfg.BusyPoll && d.hw.IRQ != nil {
 		d.r.write(regIMS, icr_TXDW)
@@ -702,9 +742,7 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 	}
 	b.Free()
 	tx.SetNextToUse(i)
-	if !d.faultTxStall.Load() {
-		d.r.write(regTDT, uint32(i))
-	}
+	d.doorbellLocked()
 	if tx.Unused() < need {
 		d.stopQueueLocked()
 	}

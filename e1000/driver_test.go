@@ -387,3 +387,50 @@ func TestSmallRingNoTSO(t *testing.T) {
 	assert.True(t, r.drv.Dev.Features.Has(netcore.FeatureIPCsum))
 	assert.False(t, r.drv.Dev.Features.Has(netcore.FeatureTSO))
 }
+
+// The doorbell once per batch: frames sent one at a time write TDT each,
+// a burst of 100 (DevQueueXmitBurst: the qdisc run says more follow)
+// writes it once per 32 frames and for the last; every frame is sent, in
+// order.
+func TestTxDoorbellBatching(t *testing.T) {
+	r := newRig(t, Config{})
+	rng := rand.New(rand.NewSource(7))
+	frame := func(seq uint32) ([]byte, *skb.Buff) {
+		fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, seq, 60+rng.Intn(1400), rng)
+		b := skb.Alloc(len(fr))
+		copy(b.Put(len(fr)), fr)
+		b.Dev = r.drv.Dev
+		return fr, b
+	}
+	doorbells := func() int { r.f.mu.Lock(); defer r.f.mu.Unlock(); return r.f.doorbells }
+	var want [][]byte
+	base := doorbells()
+	for i := 0; i < 20; i++ {
+		fr, b := frame(uint32(i))
+		want = append(want, fr)
+		require.NoError(t, netcore.DevQueueXmit(b))
+	}
+	assert.Equal(t, 20, doorbells()-base, "one frame, one doorbell: no frame waits")
+
+	base = doorbells()
+	var bs []*skb.Buff
+	for i := 20; i < 120; i++ {
+		fr, b := frame(uint32(i))
+		want = append(want, fr)
+		bs = append(bs, b)
+	}
+	n, err := netcore.DevQueueXmitBurst(bs)
+	require.NoError(t, err)
+	require.Equal(t, 100, n)
+	require.Eventually(t, func() bool { r.f.mu.Lock(); defer r.f.mu.Unlock(); return len(r.f.sent) == len(want) }, 5*time.Second, time.Millisecond)
+	rung := doorbells() - base
+	t.Logf("100 frames, %d doorbells (a %d-descriptor ring)", rung, r.drv.tx.Count())
+	assert.LessOrEqual(t, rung, 8, "100 frames in batches of 32, flushed where the ring filled and the queue stopped")
+	assert.GreaterOrEqual(t, rung, 4)
+	assert.EqualValues(t, 20+rung, r.drv.Counters.TxDoorbells.Load())
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	for i := range want {
+		require.True(t, bytes.Equal(want[i], r.f.sent[i]), "frame %d", i)
+	}
+}

@@ -52,14 +52,15 @@ type fakeE1000 struct {
 	dma *fakeDMA
 	mac [6]byte
 
-	mu     sync.Mutex
-	regs   map[uint32]uint32
-	icr    uint32
-	ims    uint32
-	link   bool
-	sent   [][]byte
-	faults int  // DMA to unmapped memory
-	holdTx bool // TDT writes do not transmit until releaseTx
+	mu        sync.Mutex
+	regs      map[uint32]uint32
+	icr       uint32
+	ims       uint32
+	link      bool
+	sent      [][]byte
+	faults    int  // DMA to unmapped memory
+	holdTx    bool // TDT writes do not transmit until releaseTx
+	doorbells int  // TDT writes
 	// keepStats: MPC and RNBC keep their totals when read, as QEMU's
 	// model has them (the part clears them).
 	keepStats bool
@@ -140,6 +141,7 @@ func (f *fakeE1000) Write32(off uint32, v uint32) {
 		f.interruptLocked()
 	case regTDT:
 		f.regs[regTDT] = v
+		f.doorbells++
 		if !f.holdTx {
 			f.transmitLocked()
 		}

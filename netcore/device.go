@@ -42,6 +42,15 @@ type RxModer interface {
 	SetRxMode()
 }
 
+// TxFlusher is implemented by drivers that batch their doorbell: a
+// frame given with Device.XmitMore true may wait in the ring, unseen by
+// the device, until a frame without it, or until FlushXmit, which the
+// core calls when a qdisc run ends early (the qdisc emptied under it, or
+// the queue stopped) after promising more.
+type TxFlusher interface {
+	FlushXmit()
+}
+
 // TxTimeouter is implemented by drivers that can recover a stalled
 // transmitter (ndo_tx_timeout); the watchdog calls it.
 type TxTimeouter interface {
@@ -154,6 +163,7 @@ type Device struct {
 	txNext      *Device       // output queue link, guarded by that softnet's mu
 	qdiscBusy   atomic.Bool   // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
 	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the sender's yield
+	xmitMore    atomic.Bool   // more frames follow the one StartXmit has (netdev_xmit_more)
 	lastYield   atomic.Int64  // when a sender last yielded (maybeYield)
 	noGRO       atomic.Bool   // generic receive offload off (ethtool -K gro off)
 	noGSO       atomic.Bool   // generic segmentation offload off (ethtool -K gso off)
@@ -586,6 +596,62 @@ func DevQueueXmit(b *skb.Buff) error {
 	return nil
 }
 
+// DevQueueXmitBurst sends frames of one device as DevQueueXmit does each,
+// but queues them all before one qdisc run, so the driver sees them back
+// to back and rings its doorbell once for the batch (a pktgen burst, a
+// DPDK tx_burst). It returns how many the qdisc took; the core owns every
+// frame after the call, the others dropped and freed.
+func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
+	if len(bs) == 0 {
+		return 0, nil
+	}
+	d, _ := bs[0].Dev.(*Device)
+	if d == nil {
+		for _, b := range bs {
+			b.Free()
+		}
+		return 0, errors.New("netcore: xmit burst: skb has no device")
+	}
+	var err error
+	queued := 0
+	for _, b := range bs {
+		switch {
+		case b.Dev != bs[0].Dev:
+			err = errors.New("netcore: xmit burst: frames for two devices")
+			b.Free()
+		case d.egress.Load() != nil && !b.Hooked:
+			// A hook (netem's place) sees each frame: the single path.
+			if e := DevQueueXmit(b); e == nil {
+				queued++
+			} else {
+				err = e
+			}
+		case !d.IsUp():
+			err = ErrDeviceDown
+			d.Stats.TxDropped.Add(1)
+			b.Free()
+		default:
+			b.Hooked = false
+			if d.qdisc.Enqueue(b) {
+				queued++
+				continue
+			}
+			err = ErrQueueFull
+			d.Stats.TxDropped.Add(1)
+			b.Free()
+		}
+	}
+	if !d.IsUp() {
+		d.qdisc.Reset() // as DevQueueXmit: Down may have purged before the enqueue
+		return 0, ErrDeviceDown
+	}
+	d.qdiscRun()
+	if d.xmitCalls.Add(1)%xmitYieldCheck == 0 {
+		d.maybeYield()
+	}
+	return queued, err
+}
+
 // The sender yields the processor at most every Config.XmitYield, looked
 // at every xmitYieldCheck frames. Linux's dev_queue_xmit ends in
 // local_bh_enable, which runs any softirq raised meanwhile, and a hardirq
@@ -617,19 +683,30 @@ func (d *Device) maybeYield() {
 // frames to the driver, DefaultTxWeight at most before it defers the rest
 // to NET_TX. A stopped queue leaves frames in the qdisc; the wake restarts
 // it. The running flag is re-checked after it is dropped so a frame queued
-// in between is not stranded.
+// in between is not stranded. Each frame goes with XmitMore saying
+// whether another follows in this run, so a driver can ring its doorbell
+// once per batch.
 func (d *Device) qdiscRun() {
 	for d.qdisc.Len() > 0 && d.qdiscBusy.CompareAndSwap(false, true) {
 		quota := DefaultTxWeight
+		promised := false
 		for quota > 0 && !d.txStopped.Load() {
 			b := d.qdisc.Dequeue()
 			if b == nil {
 				break
 			}
+			promised = quota > 1 && d.qdisc.Len() > 0
+			d.xmitMore.Store(promised)
 			if !d.xmitOne(b) {
 				break
 			}
 			quota--
+		}
+		if promised {
+			d.xmitMore.Store(false)
+			if f, ok := d.ops.(TxFlusher); ok {
+				f.FlushXmit()
+			}
 		}
 		d.qdiscBusy.Store(false)
 		if quota == 0 {
@@ -643,6 +720,11 @@ func (d *Device) qdiscRun() {
 		}
 	}
 }
+
+// XmitMore reports, to a driver inside StartXmit, whether the core has
+// another frame for it right after this one (netdev_xmit_more): the
+// driver may leave the doorbell (the e1000's TDT) for the last of them.
+func (d *Device) XmitMore() bool { return d.xmitMore.Load() }
 
 // xmitOne is dev_hard_start_xmit for one frame: taps, then the driver. It
 // reports false if the driver was busy (the frame is requeued).

@@ -20,6 +20,8 @@ type blastReport struct {
 	ReceiverMissed           uint64
 	FullWaits                int
 	FullWaitSeconds          float64
+	Burst                    int
+	Doorbells                uint64
 }
 
 // BenchmarkFrames measures raw frame rates through ringo's drivers between
@@ -29,6 +31,10 @@ func BenchmarkFrames(b *testing.B) {
 	cases := []struct{ from, to, mode string }{
 		{"e1000", "e1000", "irq"},
 		{"e1000", "e1000", "poll"},
+		// Bursts of 32 (DevQueueXmitBurst, as DPDK's tx_burst): one
+		// TDT write per batch.
+		{"e1000", "e1000", "irq-burst"},
+		{"e1000", "e1000", "poll-burst"},
 		{"e1000", "ne2k_pci", "irq"},
 		{"e1000", "ne2k_pci", "poll"},
 		{"ne2k_pci", "e1000", "irq"},
@@ -59,7 +65,7 @@ func BenchmarkFrames(b *testing.B) {
 						cfg.Cmdline = []string{"iommu=pt"}
 					}
 				}
-				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.frames=%d", frames), fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+c.mode, "ringo.pprof="+profPhase(), "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.portio="+map[bool]string{true: "vfio", false: "direct"}[c.mode == "irq-vfiopio"])
+				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.frames=%d", frames), fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+strings.TrimSuffix(c.mode, "-burst"), "ringo.burst="+map[bool]string{true: "32", false: "1"}[strings.HasSuffix(c.mode, "-burst")], "ringo.pprof="+profPhase(), "ringo.gomaxprocs="+os.Getenv("RINGO_GOMAXPROCS"), "ringo.itr="+os.Getenv("RINGO_ITR"), "ringo.portio="+map[bool]string{true: "vfio", false: "direct"}[c.mode == "irq-vfiopio"])
 				raw, err := v.Wait()
 				if err != nil {
 					b.Fatal(err)
@@ -68,7 +74,7 @@ func BenchmarkFrames(b *testing.B) {
 					saveProfile(b, raw[0])
 				}
 				r := decode[blastReport](b, raw[len(raw)-1:])[0]
-				b.Logf("sent %d received %d in %.2f s; interrupts: sender %d receiver %d; receiver rx_dropped %d missed %d; sender found the qdisc full %d times, slept %.3f s", r.Sent, r.Received, r.RxSeconds, r.SenderIRQs, r.ReceiverIRQs, r.ReceiverRxDropped, r.ReceiverMissed, r.FullWaits, r.FullWaitSeconds)
+				b.Logf("sent %d received %d in %.2f s; interrupts: sender %d receiver %d; receiver rx_dropped %d missed %d; sender found the qdisc full %d times, slept %.3f s; bursts of %d, %d doorbells", r.Sent, r.Received, r.RxSeconds, r.SenderIRQs, r.ReceiverIRQs, r.ReceiverRxDropped, r.ReceiverMissed, r.FullWaits, r.FullWaitSeconds, r.Burst, r.Doorbells)
 				b.ReportMetric(r.TxFPS, "tx-frames/s")
 				b.ReportMetric(r.RxFPS, "rx-frames/s")
 				b.ReportMetric(float64(r.Sent-r.Received)/float64(r.Sent)*100, "%lost")

@@ -71,6 +71,16 @@ func (s *stack) close() {
 // irqCount is the interrupt count of device i (0 in busy-poll mode).
 func (s *stack) irqCount(i int) uint64 { return s.nics[i].Card.IRQCount() }
 
+// stat is device i's driver statistic name (ethtool -S), 0 if it has none.
+func (s *stack) stat(i int, name string) uint64 {
+	for _, st := range s.nics[i].Card.Stats() {
+		if st.Name == name {
+			return st.Value
+		}
+	}
+	return 0
+}
+
 // missed is what device i lost for want of room: the e1000's missed-packet
 // count (Stats reads the registers and folds it in) or the NE2000's ring overflows and
 // missed frames, as ip -s link reports them.
