@@ -566,8 +566,8 @@ func (d *Driver) flushTxLocked() {
 	}
 	d.txPending = 0
 	if !d.faultTxStall.Load() {
+		d.Counters.TxDoorbells.Add(1) // before: the device may send, and a reader look, at once
 		d.r.write(regTDT, uint32(d.tx.NextToUse()))
-		d.Counters.TxDoorbells.Add(1)
 	}
 }
 
