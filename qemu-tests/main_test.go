@@ -99,7 +99,9 @@ func boot(t testing.TB, cfg vm.Config, scenario string, args ...string) *vm.VM {
 	t.Helper()
 	needQEMU(t)
 	cfg.Kernel = env.kernel.Vmlinuz
-	cfg.Initramfs = env.initramfs
+	if cfg.Initramfs == "" {
+		cfg.Initramfs = env.initramfs
+	}
 	cfg.Cmdline = append([]string{"ringo.test=" + scenario}, append(args, cfg.Cmdline...)...)
 	if d := os.Getenv("RINGO_VM_LOGS"); d != "" && cfg.Dir == "" {
 		// RINGO_VM_LOGS=DIR keeps each VM's serial log (and pcaps) under

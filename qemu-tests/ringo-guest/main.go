@@ -31,6 +31,7 @@ var scenarios = map[string]func(args map[string]string, nics []appliance.Opened)
 	"flood":      flood,
 	"ipserve":    ipServe,
 	"blast":      blast,
+	"txonly":     txOnly,
 	"appliance":  applianceScenario,
 	"stackbench": stackBench,
 }
@@ -69,6 +70,7 @@ var kernelScenarios = map[string]func(args map[string]string) error{
 	"linuxblast":      linuxBlast,
 	"linuxstackbench": linuxStackBench,
 	"benchpeer":       benchPeer,
+	"dpdktxonly":      dpdkTxOnly,
 }
 
 func run(args map[string]string) error {
