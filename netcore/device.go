@@ -597,10 +597,13 @@ func DevQueueXmit(b *skb.Buff) error {
 }
 
 // DevQueueXmitBurst sends frames of one device as DevQueueXmit does each,
-// but queues them all before one qdisc run, so the driver sees them back
-// to back and rings its doorbell once for the batch (a pktgen burst, a
-// DPDK tx_burst). It returns how many the qdisc took; the core owns every
-// frame after the call, the others dropped and freed.
+// but hands them to the driver back to back, so it rings its doorbell
+// once for the batch (a pktgen burst, a DPDK tx_burst). When the qdisc is
+// empty and the queue running, the frames go straight to the driver
+// (Linux's TCQ_F_CAN_BYPASS, sch_direct_xmit); what the driver cannot
+// take waits in the qdisc. It returns how many were taken; the core owns
+// every frame after the call, the others dropped and freed, and the
+// slice's contents are the core's to reorder.
 func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 	if len(bs) == 0 {
 		return 0, nil
@@ -612,8 +615,9 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 		}
 		return 0, errors.New("netcore: xmit burst: skb has no device")
 	}
+	// Keep the frames that may go, in order, at the front of bs.
 	var err error
-	queued := 0
+	k, taken := 0, 0
 	for _, b := range bs {
 		switch {
 		case b.Dev != bs[0].Dev:
@@ -622,7 +626,7 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 		case d.egress.Load() != nil && !b.Hooked:
 			// A hook (netem's place) sees each frame: the single path.
 			if e := DevQueueXmit(b); e == nil {
-				queued++
+				taken++
 			} else {
 				err = e
 			}
@@ -632,24 +636,49 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 			b.Free()
 		default:
 			b.Hooked = false
-			if d.qdisc.Enqueue(b) {
-				queued++
-				continue
-			}
-			err = ErrQueueFull
-			d.Stats.TxDropped.Add(1)
-			b.Free()
+			bs[k] = b
+			k++
 		}
+	}
+	sent := 0
+	if k > 0 && d.qdisc.Len() == 0 && !d.txStopped.Load() && d.qdiscBusy.CompareAndSwap(false, true) {
+		if d.qdisc.Len() == 0 { // nothing queued before these: order holds
+			for sent < k && !d.txStopped.Load() {
+				d.xmitMore.Store(sent+1 < k)
+				ok := d.xmitOne(bs[sent])
+				sent++ // taken, or requeued by xmitOne at the qdisc's head
+				if !ok {
+					break
+				}
+			}
+			if d.xmitMore.Load() {
+				d.xmitMore.Store(false)
+				if f, ok := d.ops.(TxFlusher); ok {
+					f.FlushXmit()
+				}
+			}
+		}
+		d.qdiscBusy.Store(false)
+	}
+	taken += sent
+	for _, b := range bs[sent:k] {
+		if d.qdisc.Enqueue(b) {
+			taken++
+			continue
+		}
+		err = ErrQueueFull
+		d.Stats.TxDropped.Add(1)
+		b.Free()
 	}
 	if !d.IsUp() {
 		d.qdisc.Reset() // as DevQueueXmit: Down may have purged before the enqueue
-		return 0, ErrDeviceDown
+		return taken, ErrDeviceDown
 	}
 	d.qdiscRun()
 	if d.xmitCalls.Add(1)%xmitYieldCheck == 0 {
 		d.maybeYield()
 	}
-	return queued, err
+	return taken, err
 }
 
 // The sender yields the processor at most every Config.XmitYield, looked

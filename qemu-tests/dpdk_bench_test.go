@@ -69,13 +69,16 @@ func BenchmarkDriverVsDPDK(b *testing.B) {
 				case "dpdk":
 					scenario = "dpdktxonly"
 				}
-				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.size=%d", size), fmt.Sprintf("ringo.seconds=%d", secs), "ringo.mode="+mode)
+				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.size=%d", size), fmt.Sprintf("ringo.seconds=%d", secs), "ringo.mode="+mode, "ringo.pprof="+profPhase())
 				raw, err := v.Wait()
 				if err != nil {
 					if len(raw) > 0 {
 						b.Logf("%s", decode[txOnlyReport](b, raw[len(raw)-1:])[0].Output)
 					}
 					b.Fatal(err)
+				}
+				if len(raw) > 1 {
+					saveProfile(b, raw[0])
 				}
 				r := decode[txOnlyReport](b, raw[len(raw)-1:])[0]
 				if who == "dpdk" {

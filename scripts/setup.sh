@@ -22,6 +22,7 @@ command -v radvd >/dev/null || need+=(radvd) # IPv6 SLAAC test: a real router ad
 command -v python3 >/dev/null || need+=(python3)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox) # scripts/bench.sh draws its chart with it
 command -v chromium >/dev/null || need+=(chromium)  # the appliance's web page, tested in a headless browser
+command -v dpdk-testpmd >/dev/null || need+=(dpdk-dev) # DPDK's e1000 PMD, the anchor of the driver benchmark (in the guest)
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

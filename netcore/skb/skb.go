@@ -58,6 +58,11 @@ type shared struct {
 	buf  []byte
 	refs atomic.Int32
 	big  bool
+	// first is the Buff Alloc hands out with the data, as Linux
+	// allocates an skb's head with its data: one pool operation per
+	// packet instead of two. It is reused only with the data, when the
+	// last reference goes; clones come from buffPool.
+	first Buff
 }
 
 // Buff is one packet. The zero value is not usable: get one from Alloc.
@@ -117,7 +122,7 @@ func Alloc(size int) *Buff {
 		sh = bigPool.Get().(*shared)
 	}
 	sh.refs.Store(1)
-	b := buffPool.Get().(*Buff)
+	b := &sh.first
 	*b = Buff{sh: sh, head: Headroom, tail: Headroom, mac: -1, network: -1, transport: -1}
 	live.Add(1)
 	return b
@@ -139,7 +144,9 @@ func (b *Buff) Free() {
 	sh := b.sh
 	b.sh = nil
 	b.Dev = nil
-	buffPool.Put(b)
+	if b != &sh.first {
+		buffPool.Put(b)
+	}
 	live.Add(-1)
 	if sh.refs.Add(-1) == 0 {
 		if sh.big {

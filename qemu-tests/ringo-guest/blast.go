@@ -163,6 +163,7 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 	bs := make([]*skb.Buff, burst)
 	rep := TxOnlyReport{Mode: mode, Size: size, Burst: burst}
 	hwBefore, bellsBefore := s.stat(0, "good_packets_tx"), s.stat(0, "tx_doorbells")
+	profiling := args["ringo.pprof"] != "" && pprof.StartCPUProfile(&profBuf) == nil
 	start := time.Now()
 	end := start.Add(time.Duration(secs) * time.Second)
 	for i := 0; ; i++ {
@@ -188,6 +189,10 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 	// What the device sent, not what the qdisc holds (at most its 1,000
 	// frames more, a millisecond's worth).
 	rep.TxFPS = float64(min(rep.Sent, rep.HWTx)) / rep.Seconds
+	if profiling {
+		pprof.StopCPUProfile()
+		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
+	}
 	report(rep)
 	return nil
 }
