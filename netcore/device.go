@@ -620,7 +620,7 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 	k, taken := 0, 0
 	for _, b := range bs {
 		switch {
-		case b.Dev != bs[0].Dev:
+		case devOf(b) != d: // a type assertion, not an interface comparison: per frame
 			err = errors.New("netcore: xmit burst: frames for two devices")
 			b.Free()
 		case d.egress.Load() != nil && !b.Hooked:
@@ -679,6 +679,11 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 		d.maybeYield()
 	}
 	return taken, err
+}
+
+func devOf(b *skb.Buff) *Device {
+	d, _ := b.Dev.(*Device)
+	return d
 }
 
 // The sender yields the processor at most every Config.XmitYield, looked
