@@ -9,7 +9,8 @@
 # topology in the same run, through the Linux kernel's drivers driven by
 # pktgen (BenchmarkFrames, one VM boot per case and size); the whole
 # stack — UDP each way, TCP bulk each way, ping — ringo and the kernel on
-# the same NIC model against a Linux VM (BenchmarkStack).
+# the same NIC model against a Linux VM (BenchmarkStack); the e1000 driver
+# beside DPDK's e1000 PMD (testpmd) in the same guest (BenchmarkDriverVsDPDK).
 #
 # Writes bench/results.txt (raw go test output), bench/table.md (medians,
 # ratios ringo / Linux), bench/bench.gp and, with gnuplot installed,
@@ -30,7 +31,7 @@ mkdir -p bench
 	# RINGO_REQUIRE_QEMU: fail, not skip, without QEMU or the cached
 	# kernel (scripts/setup.sh), so a table never comes out without them.
 	for _ in $(seq "$count"); do
-		RINGO_REQUIRE_QEMU=1 go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack' -benchtime 1x -count 1 -timeout 120m ./qemu-tests/
+		RINGO_REQUIRE_QEMU=1 go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack|BenchmarkDriverVsDPDK' -benchtime 1x -count 1 -timeout 120m ./qemu-tests/
 	done
 } | tee bench/results.txt
 go run ./scripts/benchtable -procs "$(nproc)" -md bench/table.md -plot bench/bench.gp -png bench/bench.png <bench/results.txt

@@ -131,6 +131,28 @@ func main() {
 			bars = append(bars, bar{strings.ReplaceAll(label, "_pci", ""), irq.med, poll.med, lx.med, lpt.med})
 		}
 	}
+	// The driver fast path against DPDK's e1000 PMD, same guest, same run.
+	var dpdkRows []string
+	for _, mode := range []string{"txonly"} {
+		for _, size := range []int{60, 1514} {
+			get := func(who string) stat {
+				return summarize(s[fmt.Sprintf("BenchmarkDriverVsDPDK/%s-%s-%d", mode, who, size)]["frames/s"])
+			}
+			irq, poll, dp := get("ringo-irq"), get("ringo-poll"), get("dpdk")
+			if irq.n == 0 && dp.n == 0 {
+				continue
+			}
+			ratio := "–"
+			if dp.n > 0 && dp.med > 0 {
+				ratio = fmt.Sprintf("%.2f (irq %.2f)", poll.med/dp.med, irq.med/dp.med)
+			}
+			dpdkRows = append(dpdkRows, fmt.Sprintf("| %s, %d B | %s | %s | %s | %s |", mode, size, poll, irq, dp, ratio))
+		}
+	}
+	if len(dpdkRows) > 0 {
+		fmt.Fprintln(&b, "\n| e1000 driver, frames/s (-cpu max) | ringo, busy poll | ringo, interrupts | DPDK testpmd | ringo / DPDK |\n| --- | --- | --- | --- | --- |")
+		fmt.Fprintln(&b, strings.Join(dpdkRows, "\n"))
+	}
 	// The whole stack against a Linux VM: ringo beside the kernel on the
 	// same NIC model.
 	stackRows := []struct{ unit, label string }{
@@ -178,7 +200,7 @@ func main() {
 	}
 	var host []string
 	for name, units := range s {
-		if strings.HasPrefix(name, "BenchmarkFrames") || strings.HasPrefix(name, "BenchmarkStack") {
+		if strings.HasPrefix(name, "BenchmarkFrames") || strings.HasPrefix(name, "BenchmarkStack") || strings.HasPrefix(name, "BenchmarkDriverVsDPDK") {
 			continue
 		}
 		ns := summarize(units["ns/op"])
