@@ -40,9 +40,11 @@ func dpdkGuest(b *testing.B) string {
 
 type txOnlyReport struct {
 	Size, Burst, QueueFulls int
-	Seconds, TxFPS          float64
+	Seconds, TxFPS, RxFPS   float64
 	Sent, HWTx, Doorbells   uint64
-	TxPackets               uint64 // DPDK
+	TxPackets, RxPackets    uint64 // DPDK
+	Missed, NoBuffer        uint64 // ringo rxonly
+	RxDropped               uint64
 	Output                  string
 }
 
@@ -51,6 +53,9 @@ type txOnlyReport struct {
 // Debian builds DPDK for SSE4.2, which qemu64 lacks) and the same
 // topology (two e1000 on a hub): txonly, the frames/s one NIC puts on the
 // link, ringo busy-polled and with interrupts, bursts of 32 as testpmd's.
+// rxonly: a second VM floods (testpmd txonly on its e1000, over a
+// -netdev socket link, each QEMU pinned to a host CPU of its own) and the
+// device under test takes what it can: frames/s received.
 // Each case is a VM run of ringo.seconds: run with -benchtime=1x.
 func BenchmarkDriverVsDPDK(b *testing.B) {
 	secs := 5
@@ -88,6 +93,54 @@ func BenchmarkDriverVsDPDK(b *testing.B) {
 						mode, r.Sent, r.HWTx, r.Seconds, r.Doorbells, float64(r.HWTx)/float64(max(r.Doorbells, 1)), r.QueueFulls)
 				}
 				b.ReportMetric(r.TxFPS, "frames/s")
+			})
+		}
+	}
+	for _, size := range []int{60, 1514} {
+		for _, who := range []string{"ringo-poll", "ringo-irq", "dpdk"} {
+			b.Run(fmt.Sprintf("rxonly-%s-%d", who, size), func(b *testing.B) {
+				initramfs := dpdkGuest(b)
+				port := freePort(b)
+				const dutMAC = "52:54:00:00:06:02"
+				flooder := boot(b, vm.Config{Name: "flooder", Timeout: 8 * time.Minute, NoPcap: true, MemoryMB: 1024, Extra: []string{"-cpu", "max"},
+					Initramfs: initramfs, CPUs: peerCPUs,
+					NICs: []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:06:01", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)}}},
+					"dpdktxonly", "ringo.flood=1", fmt.Sprintf("ringo.size=%d", size), "ringo.ethpeer="+dutMAC)
+				if err := vm.WaitListening(port, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := flooder.WaitReport(1, 4*time.Minute); err != nil {
+					b.Fatal("flooder: ", err)
+				}
+				scenario, mode := "rxonly", "poll"
+				switch who {
+				case "ringo-irq":
+					mode = "irq"
+				case "dpdk":
+					scenario = "dpdkrxonly"
+				}
+				v := boot(b, vm.Config{Name: "rxonly", Timeout: 6 * time.Minute, NoPcap: true, MemoryMB: 1024, Extra: []string{"-cpu", "max"},
+					Initramfs: initramfs, CPUs: dutCPUs,
+					NICs: []vm.NIC{{Model: "e1000", MAC: dutMAC, Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}}},
+					scenario, fmt.Sprintf("ringo.size=%d", size), fmt.Sprintf("ringo.seconds=%d", secs), "ringo.mode="+mode, "ringo.pprof="+profPhase())
+				raw, err := v.Wait()
+				flooder.Kill()
+				if err != nil {
+					if len(raw) > 0 {
+						b.Logf("%s", decode[txOnlyReport](b, raw[len(raw)-1:])[0].Output)
+					}
+					b.Fatal(err)
+				}
+				if len(raw) > 1 {
+					saveProfile(b, raw[0])
+				}
+				r := decode[txOnlyReport](b, raw[len(raw)-1:])[0]
+				if who == "dpdk" {
+					b.Logf("testpmd rxonly: %d frames in %.2f s", r.RxPackets, r.Seconds)
+				} else {
+					b.Logf("ringo %s: %d frames in %.2f s; the device missed %d (no buffer %d), the backlog dropped %d", mode, r.RxPackets, r.Seconds, r.Missed, r.NoBuffer, r.RxDropped)
+				}
+				b.ReportMetric(r.RxFPS, "frames/s")
 			})
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"fmt"
 	"runtime/pprof"
 	"sync/atomic"
 	"time"
@@ -193,6 +194,49 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 		pprof.StopCPUProfile()
 		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
 	}
+	report(rep)
+	return nil
+}
+
+// RxOnlyReport is ringo's side of the rxonly row.
+type RxOnlyReport struct {
+	Mode             string
+	Seconds          float64
+	RxPackets        uint64 // frames the stack took, over Seconds
+	RxFPS            float64
+	Missed, NoBuffer uint64 // the device's missed_packets and rx_no_buffer over Seconds
+	RxDropped        uint64 // the backlog's drops
+}
+
+// rxOnly is testpmd's rxonly on ringo: NIC 0 takes a peer VM's flood
+// and frees each frame where the IP layer would get it (no stack: the
+// flood is testpmd's IPv4/UDP). The first frame starts the count; it
+// runs ringo.seconds.
+func rxOnly(args map[string]string, nics []appliance.Opened) error {
+	secs := atoiDefault(args["ringo.seconds"], 5)
+	mode := args["ringo.mode"]
+	s, err := newStack(nics[:1], stackOpts{busyPoll: mode == "poll", ring: 256, ioWidth: 4})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	var got atomic.Uint64
+	s.core.AddPacketType(0x0800, func(b *skb.Buff) { got.Add(1); b.Free() })
+	deadline := time.Now().Add(3 * time.Minute) // the peer boots and starts testpmd
+	for got.Load() == 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("rxonly: no traffic from the peer")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // past the first burst QEMU queued
+	dev := s.devs[0]
+	n0, miss0, nobuf0, drop0 := got.Load(), s.stat(0, "missed_packets"), s.stat(0, "rx_no_buffer"), dev.Stats.RxDropped.Load()
+	start := time.Now()
+	time.Sleep(time.Duration(secs) * time.Second)
+	rep := RxOnlyReport{Mode: mode, Seconds: time.Since(start).Seconds(), RxPackets: got.Load() - n0,
+		Missed: s.stat(0, "missed_packets") - miss0, NoBuffer: s.stat(0, "rx_no_buffer") - nobuf0, RxDropped: dev.Stats.RxDropped.Load() - drop0}
+	rep.RxFPS = float64(rep.RxPackets) / rep.Seconds
 	report(rep)
 	return nil
 }

@@ -21,11 +21,13 @@ import (
 
 // DPDKReport is one testpmd run: the anchor beside ringo's frame rows.
 type DPDKReport struct {
-	Mode      string // txonly
+	Mode      string // txonly or rxonly
 	Size      int
 	Seconds   float64 // forwarding time
-	TxPackets uint64  // port 0's TX-packets
+	TxPackets uint64  // port 0's TX-packets (txonly)
 	TxFPS     float64
+	RxPackets uint64 // port 0's RX-packets over Seconds (rxonly)
+	RxFPS     float64
 	Output    string `json:",omitempty"` // testpmd's last lines, when it failed
 }
 
@@ -37,9 +39,21 @@ var testpmdStats = regexp.MustCompile(`(?s)Forward statistics for port 0\s*-+\s*
 // ringo.seconds (the second is bound to vfio-pci too, as ringo's blast
 // has two NICs, but testpmd forwards only on port 0): the frames/s
 // DPDK's e1000 PMD puts on the link, in the same VM and QEMU as ringo.
-func dpdkTxOnly(args map[string]string) error {
+func dpdkTxOnly(args map[string]string) error { return dpdkRun(args, "txonly") }
+
+// dpdkRxOnly runs testpmd --forward-mode=rxonly on port 0 under a flood
+// from a peer VM and reports the frames/s port 0 received, from
+// testpmd's statistics every second: the first sample with traffic
+// starts the measurement, the first ringo.seconds later ends it.
+func dpdkRxOnly(args map[string]string) error { return dpdkRun(args, "rxonly") }
+
+// dpdkRun runs testpmd in a forwarding mode on the guest's e1000s.
+// ringo.flood=1 makes a txonly run the peer of a receive benchmark: it
+// reports when it sends and runs until the host stops the VM.
+func dpdkRun(args map[string]string, mode string) error {
 	size := atoiDefault(args["ringo.size"], 60)
 	secs := atoiDefault(args["ringo.seconds"], 5)
+	flood := args["ringo.flood"] == "1"
 	if err := vfio.LoadModules("/lib/modules/ringo"); err != nil {
 		return err
 	}
@@ -88,8 +102,14 @@ func dpdkTxOnly(args map[string]string) error {
 	for _, a := range addrs {
 		argv = append(argv, "-a", a)
 	}
-	argv = append(argv, "--", "--forward-mode=txonly", fmt.Sprintf("--txpkts=%d", size), "--total-num-mbufs=8192",
+	argv = append(argv, "--", "--forward-mode="+mode, fmt.Sprintf("--txpkts=%d", size), "--total-num-mbufs=8192",
 		"--portmask=0x1", "--nb-cores=1", "--burst=32", "--txd=256", "--rxd=256", "--disable-link-check")
+	if peer := args["ringo.ethpeer"]; peer != "" {
+		argv = append(argv, "--eth-peer=0,"+peer) // the receiver's MAC: no promiscuous mode needed there
+	}
+	if mode == "rxonly" {
+		argv = append(argv, "--stats-period=1")
+	}
 	cmd := exec.Command("/usr/bin/dpdk-testpmd", argv...)
 	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu")
 	// On a terminal, as a person runs it: testpmd's stdout to a pipe is
@@ -108,53 +128,127 @@ func dpdkTxOnly(args map[string]string) error {
 	var out strings.Builder
 	started := make(chan time.Time, 1)
 	readDone := make(chan struct{})
+	samples := make(chan rxSample, 1024) // port 0's RX-packets, each second (rxonly)
 	go func() {
 		defer close(readDone)
 		sc := bufio.NewScanner(ptm) // ends with EIO when testpmd exits
+		port0 := false
 		for sc.Scan() {
 			line := sc.Text()
-			out.WriteString(line + "\n")
+			if out.Len() < 1<<20 {
+				out.WriteString(line + "\n")
+			}
 			if strings.Contains(line, "Press enter to exit") {
 				started <- time.Now()
+			}
+			if strings.Contains(line, "NIC statistics for port") {
+				port0 = strings.Contains(line, "port 0 ")
+			}
+			if m := rxPackets.FindStringSubmatch(line); m != nil && port0 {
+				n, _ := strconv.ParseUint(m[1], 10, 64)
+				select {
+				case samples <- rxSample{time.Now(), n}:
+				default:
+				}
 			}
 		}
 	}()
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()
-	rep := DPDKReport{Mode: "txonly", Size: size}
-	select {
-	case t0 := <-started:
-		time.Sleep(time.Duration(secs) * time.Second)
-		io.WriteString(stdin, "\n")
-		rep.Seconds = time.Since(t0).Seconds()
-	case err := <-waitErr:
+	rep := DPDKReport{Mode: mode, Size: size}
+	fail := func(err error) error {
 		<-readDone
 		rep.Output = tail(out.String(), 3000)
 		report(rep)
-		return fmt.Errorf("dpdk: testpmd exited before forwarding: %v", err)
+		return err
+	}
+	var t0 time.Time
+	if mode == "rxonly" {
+		// With --stats-period testpmd prints statistics until a signal
+		// instead of waiting for enter; the samples say it runs.
+		first, last, err := measureRx(samples, time.Duration(secs)*time.Second)
+		cmd.Process.Signal(os.Interrupt)
+		if err != nil {
+			return fail(err)
+		}
+		rep.Seconds = last.at.Sub(first.at).Seconds()
+		rep.RxPackets = last.n - first.n
+		rep.RxFPS = float64(rep.RxPackets) / rep.Seconds
+		select {
+		case <-waitErr:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+		}
+		<-readDone
+		report(rep)
+		return nil
+	}
+	select {
+	case t0 = <-started:
+	case err := <-waitErr:
+		return fail(fmt.Errorf("dpdk: testpmd exited before forwarding: %v", err))
 	case <-time.After(150 * time.Second):
 		cmd.Process.Kill()
-		<-readDone
-		rep.Output = tail(out.String(), 3000)
-		report(rep)
-		return fmt.Errorf("dpdk: testpmd did not start forwarding")
+		return fail(fmt.Errorf("dpdk: testpmd did not start forwarding"))
 	}
+	switch {
+	case flood:
+		report(map[string]bool{"Flooding": true})
+		select {} // until the host stops the VM
+	default:
+		time.Sleep(time.Duration(secs) * time.Second)
+		rep.Seconds = time.Since(t0).Seconds()
+	}
+	io.WriteString(stdin, "\n")
 	select {
 	case <-waitErr:
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 	}
 	<-readDone
-	m := testpmdStats.FindStringSubmatch(out.String())
-	if m == nil {
-		rep.Output = tail(out.String(), 3000)
-		report(rep)
-		return fmt.Errorf("dpdk: no port 0 statistics in testpmd's output")
+	if mode == "txonly" {
+		m := testpmdStats.FindStringSubmatch(out.String())
+		if m == nil {
+			rep.Output = tail(out.String(), 3000)
+			report(rep)
+			return fmt.Errorf("dpdk: no port 0 statistics in testpmd's output")
+		}
+		rep.TxPackets, _ = strconv.ParseUint(m[1], 10, 64)
+		rep.TxFPS = float64(rep.TxPackets) / rep.Seconds
 	}
-	rep.TxPackets, _ = strconv.ParseUint(m[1], 10, 64)
-	rep.TxFPS = float64(rep.TxPackets) / rep.Seconds
 	report(rep)
 	return nil
+}
+
+// rxPackets is a line of testpmd's NIC statistics.
+var rxPackets = regexp.MustCompile(`RX-packets:\s*(\d+)`)
+
+type rxSample struct {
+	at time.Time
+	n  uint64
+}
+
+// measureRx takes the first sample with traffic (waiting up to two
+// minutes for the peer) and the first one d later.
+func measureRx(samples <-chan rxSample, d time.Duration) (first, last rxSample, err error) {
+	timeout := time.After(2 * time.Minute)
+	for first.n == 0 {
+		select {
+		case first = <-samples:
+		case <-timeout:
+			return first, last, fmt.Errorf("dpdk: no traffic from the peer")
+		}
+	}
+	for {
+		select {
+		case last = <-samples:
+			if last.at.Sub(first.at) >= d {
+				return first, last, nil
+			}
+		case <-time.After(10 * time.Second):
+			return first, last, fmt.Errorf("dpdk: testpmd's statistics stopped")
+		}
+	}
 }
 
 func tail(s string, n int) string {

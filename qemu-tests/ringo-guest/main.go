@@ -32,6 +32,7 @@ var scenarios = map[string]func(args map[string]string, nics []appliance.Opened)
 	"ipserve":    ipServe,
 	"blast":      blast,
 	"txonly":     txOnly,
+	"rxonly":     rxOnly,
 	"appliance":  applianceScenario,
 	"stackbench": stackBench,
 }
@@ -71,6 +72,7 @@ var kernelScenarios = map[string]func(args map[string]string) error{
 	"linuxstackbench": linuxStackBench,
 	"benchpeer":       benchPeer,
 	"dpdktxonly":      dpdkTxOnly,
+	"dpdkrxonly":      dpdkRxOnly,
 }
 
 func run(args map[string]string) error {
