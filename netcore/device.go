@@ -173,7 +173,12 @@ type Device struct {
 	// netem. See SetHooks.
 	ingress, egress atomic.Pointer[Hook]
 
-	mu            sync.Mutex // guards carrierNotify, mcList, mcRefs
+	// VLAN devices over this one by id: written under mu, read by the
+	// receive path through vlanMap.
+	vlans   map[uint16]*Device
+	vlanMap atomic.Pointer[map[uint16]*Device]
+
+	mu            sync.Mutex // guards carrierNotify, mcList, mcRefs, vlans
 	carrierNotify []func(d *Device, up bool)
 	mcList        []net.HardwareAddr
 	mcRefs        map[[6]byte]int // McAdd's groups and their users

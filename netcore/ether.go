@@ -28,6 +28,7 @@ const (
 // false for a frame shorter than an Ethernet header; the caller drops it.
 func (d *Device) EthTypeTrans(b *skb.Buff) bool {
 	b.Dev = d
+	b.VlanTCI, b.VlanPresent = 0, false // a reused skb (an echo reply) carried its request's
 	b.SetMACHeader()
 	h := b.Pull(ethHeaderLen)
 	if h == nil {

@@ -350,6 +350,7 @@ func (sd *Softnet) netifReceiveSkb(b *skb.Buff) {
 		b.Free()
 		return
 	}
+another:
 	if !b.Hooked {
 		if taps := *sd.core.ptypeAll.Load(); len(taps) > 0 {
 			frame := b.MACHeader()
@@ -362,6 +363,15 @@ func (sd *Softnet) netifReceiveSkb(b *skb.Buff) {
 		}
 	}
 	b.Hooked = false
+	if b.Protocol == EthP8021Q && !b.VlanPresent {
+		// Another round on the VLAN device, taps included (Linux's
+		// another_round after vlan_do_receive). One tag is taken off;
+		// a second (QinQ) goes to its handler, if any.
+		if dev = vlanReceive(dev, b); dev == nil {
+			return
+		}
+		goto another
+	}
 	h := (*sd.core.ptypeBase.Load())[b.Protocol]
 	if h == nil {
 		dev.Stats.RxNoHandler.Add(1)

@@ -95,6 +95,11 @@ type Buff struct {
 	// already: it is being reinjected (after an impairment's delay) and
 	// goes on without the hook.
 	Hooked bool
+	// VlanTCI is the 802.1Q tag a received frame carried (priority, DEI,
+	// VLAN id), taken off by the core; VlanPresent says there was one
+	// (Linux's vlan_tci and vlan_present).
+	VlanTCI     uint16
+	VlanPresent bool
 	// Cb is scratch space for the layer that owns the skb (Linux's cb[]).
 	Cb [48]byte
 

@@ -1,0 +1,83 @@
+package netcore
+
+import (
+	"encoding/binary"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// The receive side of 802.1Q: a tag for a VLAN device moves the frame to
+// it, a priority tag (id 0) keeps it on the real device; either way the
+// tag is off the data, the MAC header whole before the packet, and the
+// TCI in the skb. A tag for no device, or a frame too short for its
+// tag, is dropped and counted.
+func TestVLANReceive(t *testing.T) {
+	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { c.Close() })
+	m := &moreNIC{}
+	var err error
+	m.dev, err = c.Register(DeviceConfig{Name: "eth0", HardwareAddr: []byte{2, 0, 0, 0, 0, 1}}, m)
+	require.NoError(t, err)
+	require.NoError(t, m.dev.Up())
+	v, err := c.AddVLAN(m.dev, 100)
+	require.NoError(t, err)
+	require.NoError(t, v.Up())
+
+	type seen struct {
+		dev      string
+		tci      uint16
+		present  bool
+		mac, net []byte
+	}
+	got := make(chan seen, 4)
+	c.AddPacketType(0x88b5, func(b *skb.Buff) {
+		got <- seen{b.Dev.(*Device).Name, b.VlanTCI, b.VlanPresent, append([]byte(nil), b.MACHeader()[:14]...), append([]byte(nil), b.Data()[:4]...)}
+		b.Free()
+	})
+	tagged := func(tci uint16, n int) *skb.Buff {
+		b := skb.Alloc(n)
+		p := b.Put(n)
+		copy(p[0:6], m.dev.HardwareAddr)
+		copy(p[6:12], []byte{2, 9, 9, 9, 9, 9})
+		binary.BigEndian.PutUint16(p[12:], EthP8021Q)
+		if n >= 18 {
+			binary.BigEndian.PutUint16(p[14:], tci)
+			binary.BigEndian.PutUint16(p[16:], 0x88b5)
+			copy(p[18:], []byte{0xde, 0xad, 0xbe, 0xef})
+		}
+		m.dev.EthTypeTrans(b)
+		return b
+	}
+	recv := func(b *skb.Buff) seen {
+		c.cpus[0].netifReceiveSkb(b)
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(5 * time.Second):
+			t.Fatal("not delivered")
+			return seen{}
+		}
+	}
+	wantMAC := append(append(append([]byte(nil), m.dev.HardwareAddr...), 2, 9, 9, 9, 9, 9), 0x88, 0xb5)
+
+	live := skb.Live()
+	s := recv(tagged(3<<13|100, 60)) // priority 3, VLAN 100
+	assert.Equal(t, seen{"eth0.100", 3<<13 | 100, true, wantMAC, []byte{0xde, 0xad, 0xbe, 0xef}}, s)
+	assert.EqualValues(t, 1, v.Stats.RxPackets.Load())
+
+	s = recv(tagged(5<<13, 60)) // priority-tagged: stays on eth0
+	assert.Equal(t, seen{"eth0", 5 << 13, true, wantMAC, []byte{0xde, 0xad, 0xbe, 0xef}}, s)
+
+	c.cpus[0].netifReceiveSkb(tagged(200, 60)) // no eth0.200
+	assert.EqualValues(t, 1, m.dev.Stats.RxNoHandler.Load())
+	c.cpus[0].netifReceiveSkb(tagged(100, 16)) // the tag cut short
+	assert.EqualValues(t, 1, m.dev.Stats.RxLengthErrors.Load())
+	assert.Empty(t, got)
+	assert.Equal(t, live, skb.Live(), "every frame freed")
+}
