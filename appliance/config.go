@@ -24,6 +24,8 @@ type Config struct {
 	Addrs6   map[string]netip.Prefix
 	Gateway6 netip.Addr
 	DHCP     map[string]bool // device name -> configure by DHCP
+	// VLANs are 802.1Q devices to make: "eth0.100" is VLAN 100 over eth0.
+	VLANs []string
 	// DNS servers host names are resolved with; empty: the DHCP lease's.
 	DNS      []netip.Addr
 	BusyPoll bool
@@ -66,6 +68,7 @@ func Defaults() Config {
 //	ringo.ipv6=0|1              link-local addresses and SLAAC on every device (default 1)
 //	ringo.dhcp=1|DEV[,DEV]      DHCP on eth0 (1) or on the devices named
 //	ringo.dns=ADDR[,ADDR]       DNS servers (default: the DHCP lease's)
+//	ringo.vlan=DEV.ID[,DEV.ID]  802.1Q VLAN devices (eth0.100); address them with ringo.ip=eth0.100:ADDR/LEN
 //	ringo.mode=irq|poll         interrupts (default) or busy polling
 //	ringo.cpus=N                softnet CPUs (default 1)
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
@@ -134,6 +137,16 @@ func Parse(cmdline string) (Config, []string) {
 					continue
 				}
 				c.DNS = append(c.DNS, a)
+			}
+		case "ringo.vlan":
+			for _, spec := range strings.Split(v, ",") {
+				dev, id, ok := strings.Cut(spec, ".")
+				n, err := strconv.Atoi(id)
+				if !ok || dev == "" || err != nil || n < 1 || n > 4094 {
+					bad(k, spec, "want DEV.ID with an id in 1..4094")
+					continue
+				}
+				c.VLANs = append(c.VLANs, spec)
 			}
 		case "ringo.mode":
 			switch v {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,6 +174,14 @@ func (s *System) upOn(opened []Opened) error {
 	if err := WaitCarrier(devs, 5*time.Second); err != nil {
 		s.Log.Warn("carrier", "err", err)
 	}
+	for _, spec := range cfg.VLANs {
+		v, err := s.addVLAN(spec)
+		if err != nil {
+			s.Log.Error("vlan", "spec", spec, "err", err)
+			continue
+		}
+		devs = append(devs, v)
+	}
 	for name, p := range cfg.Addrs {
 		d := s.Core.DeviceByName(name)
 		if d == nil {
@@ -268,4 +278,23 @@ func (s *System) AddrOf(d *netcore.Device) (netip.Prefix, bool) {
 		}
 	}
 	return netip.Prefix{}, false
+}
+
+// addVLAN makes and brings up the VLAN device spec names ("eth0.100").
+func (s *System) addVLAN(spec string) (*netcore.Device, error) {
+	name, id, _ := strings.Cut(spec, ".")
+	real := s.Core.DeviceByName(name)
+	if real == nil {
+		return nil, fmt.Errorf("appliance: vlan %s: no device %s", spec, name)
+	}
+	vid, err := strconv.Atoi(id)
+	if err != nil {
+		return nil, fmt.Errorf("appliance: vlan %s: %w", spec, err)
+	}
+	v, err := s.Core.AddVLAN(real, uint16(vid))
+	if err != nil {
+		return nil, err
+	}
+	s.Log.Info("vlan", "dev", v.Name)
+	return v, v.Up()
 }
