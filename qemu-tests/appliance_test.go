@@ -304,21 +304,25 @@ func TestApplianceDemoConfig(t *testing.T) {
 // beside its IPv4 one) and a Linux VM on a -netdev socket link: the Linux
 // kernel pings it over IPv6, pushes bytes through its TCP echo service and
 // fetches its status page over HTTP, all over IPv6, as a user's tools
-// would.
+// would; and over 802.1Q VLAN 100 (ringo.vlan=eth0.100 against Linux's
+// eth0.100 from 8021q.ko) it pings it and uses the echo service.
 func TestApplianceIPv6(t *testing.T) {
 	port := freePort(t)
 	app := boot(t, vm.Config{
 		Name:    "appliance-ipv6",
 		Timeout: 3 * time.Minute,
 		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)}},
-	}, "appliance", "ringo.ip=eth0:10.0.5.2/24,eth0:2001:db8:5::2/64", "ringo.seconds=40")
+	}, "appliance", "ringo.ip=eth0:10.0.5.2/24,eth0:2001:db8:5::2/64,eth0.100:10.0.100.2/24", "ringo.vlan=eth0.100", "ringo.seconds=40")
 	require.NoError(t, vm.WaitListening(port, time.Minute))
 	peer := boot(t, vm.Config{
 		Name:    "linux-peer-appliance-ipv6",
 		Timeout: 3 * time.Minute,
 		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:05:01", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
 	}, "linuxpeer", "ringo.peerip=10.0.5.1/24", "ringo.peerip6=2001:db8:5::1/64", "ringo.target6=2001:db8:5::2",
-		"ringo.sizes=56,3000", "ringo.count=3", "ringo.tcp6=[2001:db8:5::2]:7/65536", "ringo.http6=http://[2001:db8:5::2]/")
+		"ringo.sizes=56,3000", "ringo.count=3", "ringo.tcp6=[2001:db8:5::2]:7/65536", "ringo.http6=http://[2001:db8:5::2]/",
+		// 802.1Q: Linux's eth0.100 (8021q.ko) against ringo's: pings and
+		// the TCP echo over VLAN 100, beside the untagged IPv6 above.
+		"ringo.vlan=100:10.0.100.1/24", "ringo.target=10.0.100.2", "ringo.tcp=10.0.100.2:7/65536")
 	raw, err := peer.Wait()
 	require.NoError(t, err)
 	pr := decodeBytes[linuxPeerReport](t, raws(raw)[1])
@@ -328,10 +332,17 @@ func TestApplianceIPv6(t *testing.T) {
 	if assert.NotNil(t, pr.TCP6) {
 		assert.True(t, pr.TCP6.Match, "the echo service over IPv6: %+v", *pr.TCP6)
 	}
+	for _, size := range []int{56, 3000} {
+		assert.Equal(t, 3, pr.Pings[size].Received, "ping -s %d to the appliance over VLAN 100: %+v", size, pr.Pings[size])
+	}
+	if assert.NotNil(t, pr.TCP) {
+		assert.True(t, pr.TCP.Match, "the echo service over VLAN 100: %+v", *pr.TCP)
+	}
 	if assert.NotNil(t, pr.HTTP6) {
 		assert.Equal(t, 200, pr.HTTP6.Status, pr.HTTP6.Err)
 		assert.Contains(t, pr.HTTP6.Body, "inet6 2001:db8:5::2/64", "the status page, fetched over IPv6, shows the address")
 		assert.Contains(t, pr.HTTP6.Body, "Icmp6InEchos")
+		assert.Regexp(t, `eth0\.100\s+vlan`, pr.HTTP6.Body, "the VLAN device on the status page")
 	}
 	_, err = app.Wait()
 	require.NoError(t, err)

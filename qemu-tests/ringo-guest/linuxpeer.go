@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -66,6 +67,11 @@ func linuxPeer(args map[string]string) error {
 		sysctl("net.ipv6.conf."+ifname+".accept_dad", "0")
 		if out, err := exec.Command("ip", "addr", "add", p6, "dev", ifname).CombinedOutput(); err != nil {
 			return fmt.Errorf("ip addr add %s: %v: %s", p6, err, out)
+		}
+	}
+	if spec := args["ringo.vlan"]; spec != "" {
+		if err := linuxVLAN(ifname, spec); err != nil {
+			return err
 		}
 	}
 	report(map[string]string{"phase": "ready"})
@@ -306,4 +312,36 @@ func echoVia(c *icmp.PacketConn, dst net.IP, seq, size, id int, req, rep icmp.Ty
 			return time.Since(start), nil
 		}
 	}
+}
+
+// linuxVLAN is `ip link add link IF name IF.ID type vlan id ID` and an
+// address on it, for ringo.vlan=ID:ADDR/LEN: Linux's own 802.1Q (8021q.ko)
+// as ringo's VLAN devices' peer. Through netlink: u-root's ip makes VLAN
+// links without an id.
+func linuxVLAN(ifname, spec string) error {
+	id, addr, ok := strings.Cut(spec, ":")
+	vid := atoiDefault(id, 0)
+	if !ok || vid < 1 || vid > 4094 {
+		return fmt.Errorf("ringo.vlan=%q: want ID:ADDR/LEN", spec)
+	}
+	if err := loadModules("llc", "stp", "garp", "mrp", "8021q"); err != nil {
+		return err
+	}
+	parent, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s.%d", ifname, vid)
+	v := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: parent.Attrs().Index}, VlanId: vid}
+	if err := netlink.LinkAdd(v); err != nil {
+		return fmt.Errorf("vlan %s: %w", name, err)
+	}
+	a, err := netlink.ParseAddr(addr)
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrAdd(v, a); err != nil {
+		return fmt.Errorf("vlan %s: address %s: %w", name, addr, err)
+	}
+	return netlink.LinkSetUp(v)
 }

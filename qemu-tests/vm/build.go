@@ -70,6 +70,12 @@ var LinuxNICModules = []string{
 	"kernel/drivers/net/ethernet/8390/8390.ko",
 	"kernel/drivers/net/ethernet/8390/ne2k-pci.ko",
 	"kernel/net/core/pktgen.ko", // the kernel's packet generator, for benchmarks
+	// VLANs, the peer of ringo's: 8021q and what it needs, in load order.
+	"kernel/net/llc/llc.ko",
+	"kernel/net/802/stp.ko",
+	"kernel/net/802/garp.ko",
+	"kernel/net/802/mrp.ko",
+	"kernel/net/8021q/8021q.ko",
 }
 
 // BuildInitramfs builds a u-root initramfs at out whose uinit is the command
