@@ -113,12 +113,7 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 					break
 				}
 			}
-			if d.xmitMore.Load() {
-				d.xmitMore.Store(false)
-				if f, ok := d.ops.(TxFlusher); ok {
-					f.FlushXmit()
-				}
-			}
+			d.endBatch()
 		}
 		d.qdiscBusy.Store(false)
 	}
@@ -141,6 +136,18 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 		d.maybeYield()
 	}
 	return taken, err
+}
+
+// endBatch ends a run of frames to the driver: if the last went with
+// more promised (the qdisc emptied under the run, or the queue stopped),
+// the driver rings its doorbell now.
+func (d *Device) endBatch() {
+	if d.xmitMore.Load() {
+		d.xmitMore.Store(false)
+		if f, ok := d.ops.(TxFlusher); ok {
+			f.FlushXmit()
+		}
+	}
 }
 
 func devOf(b *skb.Buff) *Device {
@@ -185,25 +192,18 @@ func (d *Device) maybeYield() {
 func (d *Device) qdiscRun() {
 	for d.qdisc.Len() > 0 && d.qdiscBusy.CompareAndSwap(false, true) {
 		quota := DefaultTxWeight
-		promised := false
 		for quota > 0 && !d.txStopped.Load() {
 			b := d.qdisc.Dequeue()
 			if b == nil {
 				break
 			}
-			promised = quota > 1 && d.qdisc.Len() > 0
-			d.xmitMore.Store(promised)
+			d.xmitMore.Store(quota > 1 && d.qdisc.Len() > 0)
 			if !d.xmitOne(b) {
 				break
 			}
 			quota--
 		}
-		if promised {
-			d.xmitMore.Store(false)
-			if f, ok := d.ops.(TxFlusher); ok {
-				f.FlushXmit()
-			}
-		}
+		d.endBatch()
 		d.qdiscBusy.Store(false)
 		if quota == 0 {
 			if d.qdisc.Len() > 0 && !d.txStopped.Load() {
