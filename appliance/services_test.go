@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/link"
+	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/ringonet/ringo/netcore/socket"
 )
 
@@ -326,4 +329,43 @@ func TestConnRatePerSource(t *testing.T) {
 	assert.False(t, r.allow(a, now))
 	assert.True(t, r.allow(a, now.Add(200*time.Millisecond)), "a token a fifth of a second later")
 	assert.True(t, r.allow(netip.MustParseAddr("10.4.0.9"), now), "another source has its own")
+}
+
+// A datagram to the status port with a forged source (an address nobody
+// on the link has) gets a reply no larger than itself: the reflection a
+// spoofer can aim at a victim is one byte for one byte.
+func TestStatusSpoofedSource(t *testing.T) {
+	sys, cli := servicesHost(t)
+	devOf := func(s *socket.Stack, a string) *netcore.Device {
+		for _, x := range s.IP.Addresses() {
+			if x.Prefix.Addr() == netip.MustParseAddr(a) {
+				return x.Dev
+			}
+		}
+		t.Fatalf("no device with %s", a)
+		return nil
+	}
+	srvDev, cliDev := devOf(sys.Stack, "10.4.0.2"), devOf(cli, "10.4.0.1")
+	victim := netip.MustParseAddr("10.4.0.99")
+	// The victim's frames reach the client's wire, where the tap sees them.
+	sys.Stack.IP.Neigh.AddStatic(srvDev, victim, cliDev.HardwareAddr)
+	replies := make(chan int, 4)
+	cli.Core.AddTap(&netcore.Tap{Func: func(d *netcore.Device, f []byte, dir skb.PktType, _ time.Time) {
+		if d != cliDev || dir == skb.PacketOutgoing || len(f) < 42 || f[23] != header.ProtoUDP || netip.AddrFrom4([4]byte(f[30:34])) != victim {
+			return
+		}
+		replies <- int(binary.BigEndian.Uint16(f[38:40])) - header.UDPLen
+	}})
+	b := skb.Alloc(header.UDPLen + 1)
+	p := b.Put(header.UDPLen + 1)
+	p[header.UDPLen] = 'x'
+	header.EncodeUDP(p, 5555, 7070, victim.As4(), [4]byte{10, 4, 0, 2})
+	require.NoError(t, cli.IP.Output(b, victim.As4(), [4]byte{10, 4, 0, 2}, header.ProtoUDP, ipv4.OutputOpts{}))
+	select {
+	case n := <-replies:
+		assert.LessOrEqual(t, n, 1, "the reply to a 1-byte datagram")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reply reached the victim")
+	}
+	assert.EqualValues(t, 1, sys.ServiceStats.StatusTruncated.Load())
 }
