@@ -53,6 +53,9 @@ type txOnlyReport struct {
 // Debian builds DPDK for SSE4.2, which qemu64 lacks) and the same
 // topology (two e1000 on a hub): txonly, the frames/s one NIC puts on the
 // link, ringo busy-polled and with interrupts, bursts of 32 as testpmd's.
+// l2fwd: a flooder, the device under test forwarding from its first
+// e1000 to its second (testpmd's mac mode, or ringo at the first NIC's
+// ingress hook), and a sink counting, three VMs on socket links.
 // rxonly: a second VM floods (testpmd txonly on its e1000, over a
 // -netdev socket link, each QEMU pinned to a host CPU of its own) and the
 // device under test takes what it can: frames/s received.
@@ -144,4 +147,61 @@ func BenchmarkDriverVsDPDK(b *testing.B) {
 			})
 		}
 	}
+	for _, size := range []int{60, 1514} {
+		for _, who := range []string{"ringo-poll", "ringo-irq", "dpdk"} {
+			b.Run(fmt.Sprintf("l2fwd-%s-%d", who, size), func(b *testing.B) { benchL2Fwd(b, who, size, secs) })
+		}
+	}
+}
+
+// benchL2Fwd: flooder -> device under test (in on its first e1000, out of
+// its second) -> sink, each on a -netdev socket link; the sink (testpmd
+// rxonly) counts what the device under test forwarded.
+func benchL2Fwd(b *testing.B, who string, size, secs int) {
+	initramfs := dpdkGuest(b)
+	in, out := freePort(b), freePort(b)
+	const dutIn, dutOut, sinkMAC = "52:54:00:00:07:02", "52:54:00:00:07:03", "52:54:00:00:07:04"
+	cfg := func(name string, cpus string, nics ...vm.NIC) vm.Config {
+		return vm.Config{Name: name, Timeout: 8 * time.Minute, NoPcap: true, MemoryMB: 1024, Extra: []string{"-cpu", "max"},
+			Initramfs: initramfs, CPUs: cpus, NICs: nics}
+	}
+	flooder := boot(b, cfg("flooder", peerCPUs, vm.NIC{Model: "e1000", MAC: "52:54:00:00:07:01", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", in)}),
+		"dpdktxonly", "ringo.flood=1", fmt.Sprintf("ringo.size=%d", size), "ringo.ethpeer="+dutIn)
+	defer flooder.Kill()
+	if err := vm.WaitListening(in, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := flooder.WaitReport(1, 4*time.Minute); err != nil {
+		b.Fatal("flooder: ", err)
+	}
+	scenario, mode := "l2fwd", "poll"
+	switch who {
+	case "ringo-irq":
+		mode = "irq"
+	case "dpdk":
+		scenario = "dpdkl2fwd"
+	}
+	dut := boot(b, cfg("l2fwd", dutCPUs,
+		vm.NIC{Model: "e1000", MAC: dutIn, Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", in)},
+		vm.NIC{Model: "e1000", MAC: dutOut, Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", out)}),
+		scenario, fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+mode, "ringo.ethpeer="+sinkMAC)
+	defer dut.Kill()
+	if err := vm.WaitListening(out, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := dut.WaitReport(1, 4*time.Minute); err != nil {
+		b.Fatal("device under test: ", err)
+	}
+	sink := boot(b, cfg("sink", peerCPUs, vm.NIC{Model: "e1000", MAC: sinkMAC, Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", out)}),
+		"dpdkrxonly", fmt.Sprintf("ringo.seconds=%d", secs))
+	raw, err := sink.Wait()
+	if err != nil {
+		if len(raw) > 0 {
+			b.Logf("%s", decode[txOnlyReport](b, raw[len(raw)-1:])[0].Output)
+		}
+		b.Fatal(err)
+	}
+	r := decode[txOnlyReport](b, raw[len(raw)-1:])[0]
+	b.Logf("%s forwarding: the sink received %d frames in %.2f s", who, r.RxPackets, r.Seconds)
+	b.ReportMetric(r.RxFPS, "frames/s")
 }

@@ -47,6 +47,13 @@ func dpdkTxOnly(args map[string]string) error { return dpdkRun(args, "txonly") }
 // starts the measurement, the first ringo.seconds later ends it.
 func dpdkRxOnly(args map[string]string) error { return dpdkRun(args, "rxonly") }
 
+// dpdkL2Fwd runs testpmd --forward-mode=mac between the two e1000s until
+// the host stops the VM: the device under test of the l2fwd row.
+func dpdkL2Fwd(args map[string]string) error {
+	args["ringo.flood"] = "1"
+	return dpdkRun(args, "mac")
+}
+
 // dpdkRun runs testpmd in a forwarding mode on the guest's e1000s.
 // ringo.flood=1 makes a txonly run the peer of a receive benchmark: it
 // reports when it sends and runs until the host stops the VM.
@@ -102,10 +109,14 @@ func dpdkRun(args map[string]string, mode string) error {
 	for _, a := range addrs {
 		argv = append(argv, "-a", a)
 	}
+	portmask, peerPort := "0x1", "0"
+	if mode == "mac" { // l2fwd: in on port 0, out of port 1 with the MACs rewritten
+		portmask, peerPort = "0x3", "1"
+	}
 	argv = append(argv, "--", "--forward-mode="+mode, fmt.Sprintf("--txpkts=%d", size), "--total-num-mbufs=8192",
-		"--portmask=0x1", "--nb-cores=1", "--burst=32", "--txd=256", "--rxd=256", "--disable-link-check")
+		"--portmask="+portmask, "--nb-cores=1", "--burst=32", "--txd=256", "--rxd=256", "--disable-link-check")
 	if peer := args["ringo.ethpeer"]; peer != "" {
-		argv = append(argv, "--eth-peer=0,"+peer) // the receiver's MAC: no promiscuous mode needed there
+		argv = append(argv, "--eth-peer="+peerPort+","+peer) // the receiver's MAC: no promiscuous mode needed there
 	}
 	if mode == "rxonly" {
 		argv = append(argv, "--stats-period=1")

@@ -33,6 +33,7 @@ var scenarios = map[string]func(args map[string]string, nics []appliance.Opened)
 	"blast":      blast,
 	"txonly":     txOnly,
 	"rxonly":     rxOnly,
+	"l2fwd":      l2fwd,
 	"appliance":  applianceScenario,
 	"stackbench": stackBench,
 }
@@ -73,6 +74,7 @@ var kernelScenarios = map[string]func(args map[string]string) error{
 	"benchpeer":       benchPeer,
 	"dpdktxonly":      dpdkTxOnly,
 	"dpdkrxonly":      dpdkRxOnly,
+	"dpdkl2fwd":       dpdkL2Fwd,
 }
 
 func run(args map[string]string) error {

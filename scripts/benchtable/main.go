@@ -133,7 +133,7 @@ func main() {
 	}
 	// The driver fast path against DPDK's e1000 PMD, same guest, same run.
 	var dpdkRows []string
-	for _, mode := range []string{"txonly", "rxonly"} {
+	for _, mode := range []string{"txonly", "rxonly", "l2fwd"} {
 		for _, size := range []int{60, 1514} {
 			get := func(who string) stat {
 				return summarize(s[fmt.Sprintf("BenchmarkDriverVsDPDK/%s-%s-%d", mode, who, size)]["frames/s"])
