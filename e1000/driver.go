@@ -169,6 +169,9 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	d.Dev, err = core.Register(netcore.DeviceConfig{
 		Name: cfg.Name, HardwareAddr: id.MAC, CPU: cfg.CPU, Kind: "e1000", Features: features,
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
+		// RCTL.LPE is off and the buffers are 2 KB: the part drops
+		// frames over 1522 bytes (1518 and a VLAN tag).
+		MaxMTU: 1500,
 	}, d)
 	if err != nil {
 		return nil, err

@@ -434,3 +434,12 @@ func TestTxDoorbellBatching(t *testing.T) {
 		require.True(t, bytes.Equal(want[i], r.f.sent[i]), "frame %d", i)
 	}
 }
+
+// The 82540EM with RCTL.LPE off drops frames over 1522 bytes: the device
+// refuses an MTU above 1500 rather than take one whose frames vanish.
+func TestMTULimit(t *testing.T) {
+	r := newRig(t, Config{})
+	assert.Equal(t, 1500, r.drv.Dev.MaxMTU())
+	assert.Error(t, r.drv.Dev.SetMTU(9000))
+	assert.NoError(t, r.drv.Dev.SetMTU(1400))
+}

@@ -165,6 +165,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	}
 	d.Dev, err = core.Register(netcore.DeviceConfig{
 		Name: cfg.Name, HardwareAddr: mac, CPU: cfg.CPU, Kind: "ne2000", Watchdog: cfg.TxTimeout,
+		MaxMTU: 1500, // the DP8390 takes Ethernet frames up to 1518 bytes
 	}, d)
 	if err != nil {
 		return nil, err

@@ -130,11 +130,15 @@ type DeviceConfig struct {
 	Name         string // "" gives ethN
 	HardwareAddr net.HardwareAddr
 	MTU          int // 0 gives 1500
-	Features     Features
-	TxQueueLen   int           // qdisc bound; 0 gives 1000
-	CPU          int           // softnet that polls its NAPI and takes its netif_rx
-	Watchdog     time.Duration // TX stall before TxTimeout; 0 gives 5 s
-	Kind         string        // driver name, for display
+	// MaxMTU is the largest MTU the driver has buffers and a receive
+	// filter for (Linux's max_mtu); 0 gives 65535. SetMTU refuses more
+	// rather than accept an MTU whose frames the device drops.
+	MaxMTU     int
+	Features   Features
+	TxQueueLen int           // qdisc bound; 0 gives 1000
+	CPU        int           // softnet that polls its NAPI and takes its netif_rx
+	Watchdog   time.Duration // TX stall before TxTimeout; 0 gives 5 s
+	Kind       string        // driver name, for display
 }
 
 // Device is a registered net device (struct net_device).
@@ -164,6 +168,7 @@ type Device struct {
 	qdiscBusy   atomic.Bool   // a goroutine is running the qdisc (__QDISC_STATE_RUNNING)
 	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the sender's yield
 	xmitMore    atomic.Bool   // more frames follow the one StartXmit has (netdev_xmit_more)
+	maxMTU      int           // set at Register
 	lastYield   atomic.Int64  // when a sender last yielded (maybeYield)
 	noGRO       atomic.Bool   // generic receive offload off (ethtool -K gro off)
 	noGSO       atomic.Bool   // generic segmentation offload off (ethtool -K gso off)
@@ -192,6 +197,12 @@ func (c *Core) Register(cfg DeviceConfig, ops DeviceOps) (*Device, error) {
 	}
 	if cfg.MTU == 0 {
 		cfg.MTU = 1500
+	}
+	if cfg.MaxMTU <= 0 || cfg.MaxMTU > 65535 {
+		cfg.MaxMTU = 65535
+	}
+	if cfg.MTU > cfg.MaxMTU {
+		return nil, fmt.Errorf("netcore: register %s: mtu %d above its max %d", cfg.Name, cfg.MTU, cfg.MaxMTU)
 	}
 	if cfg.TxQueueLen <= 0 {
 		cfg.TxQueueLen = DefaultTxQueueLen
@@ -223,6 +234,7 @@ func (c *Core) Register(cfg DeviceConfig, ops DeviceOps) (*Device, error) {
 		cpu:          cfg.CPU,
 		watchdog:     cfg.Watchdog,
 		qdisc:        NewPfifoFast(cfg.TxQueueLen),
+		maxMTU:       cfg.MaxMTU,
 	}
 	d.mtu.Store(int32(cfg.MTU))
 	d.flags.Store(FlagBroadcast | FlagMulticast)
@@ -257,10 +269,13 @@ func (d *Device) CPU() int { return d.cpu }
 // MTU is the largest L3 packet the device sends.
 func (d *Device) MTU() int { return int(d.mtu.Load()) }
 
-// SetMTU changes the MTU (68..65535).
+// MaxMTU is the largest MTU the driver takes (its max_mtu).
+func (d *Device) MaxMTU() int { return d.maxMTU }
+
+// SetMTU changes the MTU, within 68 and the driver's MaxMTU (dev_set_mtu).
 func (d *Device) SetMTU(mtu int) error {
-	if mtu < 68 || mtu > 65535 {
-		return fmt.Errorf("netcore: %s: mtu %d out of range 68..65535", d.Name, mtu)
+	if mtu < 68 || mtu > d.maxMTU {
+		return fmt.Errorf("netcore: %s: mtu %d out of the device's range 68..%d", d.Name, mtu, d.maxMTU)
 	}
 	d.mtu.Store(int32(mtu))
 	return nil

@@ -40,7 +40,7 @@ func (c *Core) AddVLAN(real *Device, vid uint16) (*Device, error) {
 	}
 	v := &vlanDev{real: real, vid: vid, synced: map[[6]byte]bool{}}
 	d, err := c.Register(DeviceConfig{Name: fmt.Sprintf("%s.%d", real.Name, vid), HardwareAddr: real.HardwareAddr,
-		MTU: real.MTU(), CPU: real.cpu, Kind: "vlan"}, v)
+		MTU: real.MTU(), MaxMTU: real.MaxMTU(), CPU: real.cpu, Kind: "vlan"}, v)
 	if err != nil {
 		return nil, err
 	}

@@ -81,3 +81,26 @@ func TestVLANReceive(t *testing.T) {
 	assert.Empty(t, got)
 	assert.Equal(t, live, skb.Live(), "every frame freed")
 }
+
+// The MTU stays within what the driver posts buffers for (its MaxMTU),
+// on the device and on a VLAN device over it.
+func TestSetMTURange(t *testing.T) {
+	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { c.Close() })
+	big, err := c.Register(DeviceConfig{Name: "big0"}, &moreNIC{})
+	require.NoError(t, err)
+	assert.NoError(t, big.SetMTU(9000), "no driver limit: up to 65535")
+	assert.Error(t, big.SetMTU(67))
+	m := &moreNIC{}
+	m.dev, err = c.Register(DeviceConfig{Name: "e0", HardwareAddr: []byte{2, 0, 0, 0, 0, 2}, MaxMTU: 1500}, m)
+	require.NoError(t, err)
+	assert.Equal(t, 1500, m.dev.MaxMTU())
+	assert.ErrorContains(t, m.dev.SetMTU(1501), "68..1500")
+	assert.NoError(t, m.dev.SetMTU(1400))
+	v, err := c.AddVLAN(m.dev, 7)
+	require.NoError(t, err)
+	assert.Equal(t, 1400, v.MTU(), "the real device's MTU")
+	assert.Error(t, v.SetMTU(1501), "and its limit")
+	_, err = c.Register(DeviceConfig{Name: "e1", MTU: 9000, MaxMTU: 1500}, &moreNIC{})
+	assert.Error(t, err)
+}
