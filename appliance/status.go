@@ -41,6 +41,8 @@ type DeviceStatus struct {
 	Stats  map[string]uint64 `json:"stats"`            // ip -s link: rx_packets, tx_dropped, ...
 	Qdisc  map[string]uint64 `json:"qdisc"`            // tc -s qdisc
 	Driver map[string]uint64 `json:"driver,omitempty"` // ethtool -S
+
+	driverStats []counter.Stat // the same in the driver's order, for the text page
 }
 
 // AddrStatus is one address (ip addr, ip -6 addr).
@@ -141,7 +143,8 @@ func (s *System) Status() Status {
 				"backlog_packets": uint64(q.Len()), "backlog_bytes": uint64(q.Backlog())}}
 		for _, n := range s.NICs {
 			if n.Dev == d {
-				ds.Driver = statMap(n.Card.Stats())
+				ds.driverStats = n.Card.Stats() // reads the statistics registers: once per status
+				ds.Driver = statMap(ds.driverStats)
 			}
 		}
 		st.Devices = append(st.Devices, ds)
@@ -306,9 +309,12 @@ func (s *System) WriteStatus(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 
-	for _, n := range s.NICs {
-		fmt.Fprintf(w, "\n# ethtool -S %s (%s)\n", n.Dev.Name, n.Driver.Name)
-		for _, c := range n.Card.Stats() {
+	for _, d := range st.Devices {
+		if d.driverStats == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\n# ethtool -S %s (%s)\n", d.Name, d.Kind)
+		for _, c := range d.driverStats {
 			fmt.Fprintf(w, "     %s: %d\n", c.Name, c.Value)
 		}
 	}
