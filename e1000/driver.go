@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringonet/ringo/descring"
+	"github.com/ringonet/ringo/internal/e1000x"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
@@ -99,13 +100,11 @@ type Driver struct {
 
 	// Adaptive interrupt rate (itr.go): the NAPI poll owns these; up
 	// sets them while NAPI is disabled.
-	itrClass             itrClass
-	itrRate              int // interrupts/s ITR is set to
-	itrPackets, itrBytes int // received since the last adaptation
-	itrNow               atomic.Int64
+	itr    e1000x.ITR
+	itrNow atomic.Int64
 
 	Counters Counters
-	hwStats  hwStats
+	hwStats  e1000x.Stats
 }
 
 // Counters are the driver's own event counts (ethtool -S style).
@@ -144,7 +143,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if !cfg.BusyPoll && (hw.IRQ == nil || bridge == nil) {
 		return nil, errors.New("e1000: interrupt mode needs an interrupt source and an irq bridge")
 	}
-	d := &Driver{cfg: cfg, r: regs{hw.Regs}, hw: hw, log: cfg.Logger}
+	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger}
 	id, err := Probe(hw.Regs)
 	if err != nil {
 		return nil, err
@@ -152,7 +151,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if d.rx, err = descring.New(hw.DMA, descring.Config{Count: cfg.RxRing, DescSize: RxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
 		return nil, fmt.Errorf("e1000: rx ring: %w", err)
 	}
-	if d.tx, err = descring.New(hw.DMA, descring.Config{Count: cfg.TxRing, DescSize: TxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
+	if d.tx, err = descring.New(hw.DMA, descring.Config{Count: cfg.TxRing, DescSize: e1000x.TxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
 		return nil, fmt.Errorf("e1000: tx ring: %w", err)
 	}
 	// The 82540EM checksums and segments TCP/UDP over IPv4 on transmit
@@ -234,69 +233,69 @@ func (d *Driver) up() error {
 		return err
 	}
 	// 14.3: link up, auto speed; no loss-of-signal inversion, no VLANs.
-	ctrl := r.read(regCTRL)
+	ctrl := r.Read(regCTRL)
 	ctrl |= ctrl_SLU | ctrl_ASDE
 	ctrl &^= ctrl_LRST | ctrl_PHY_RST | ctrl_ILOS | ctrl_VME
-	r.write(regCTRL, ctrl)
+	r.Write(regCTRL, ctrl)
 	// Flow control off: FCAL/FCAH/FCT/FCTTV zero.
 	for _, reg := range []uint32{regFCAL, regFCAH, regFCT, regFCTTV} {
-		r.write(reg, 0)
+		r.Write(reg, 0)
 	}
 
 	// 14.4 Receive: station address, MTA cleared, ring, then RCTL.EN.
 	mac := d.Dev.HardwareAddr
-	r.write(regRAL0, binary.LittleEndian.Uint32(mac[0:4]))
-	r.write(regRAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|rah_AV)
-	d.writeMTA()
+	r.Write(regRAL0, binary.LittleEndian.Uint32(mac[0:4]))
+	r.Write(regRAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|rah_AV)
+	e1000x.WriteMTA(d.r.Regs, d.Dev.MulticastList())
 	d.rx.Reset()
 	for i := 0; i < d.rx.Count(); i++ {
 		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rx.Buf(i).IOVA)
 	}
-	r.write(regRDBAL, uint32(d.rx.IOVA()))
-	r.write(regRDBAH, uint32(d.rx.IOVA()>>32))
-	r.write(regRDLEN, uint32(d.rx.Bytes()))
-	r.write(regRDH, 0)
-	r.write(regRDT, 0)
-	r.write(regRDTR, 0)
-	r.write(regRADV, 0)
+	r.Write(regRDBAL, uint32(d.rx.IOVA()))
+	r.Write(regRDBAH, uint32(d.rx.IOVA()>>32))
+	r.Write(regRDLEN, uint32(d.rx.Bytes()))
+	r.Write(regRDH, 0)
+	r.Write(regRDT, 0)
+	r.Write(regRDTR, 0)
+	r.Write(regRADV, 0)
 	// Give the hardware every descriptor but one: RDT = count-1, so RDT
 	// never equals RDH while buffers are posted.
 	d.rx.SetNextToUse(d.rx.Count() - 1)
-	r.write(regRDT, uint32(d.rx.Count()-1))
-	r.write(regRCTL, d.rctl())
+	r.Write(regRDT, uint32(d.rx.Count()-1))
+	r.Write(regRCTL, d.rctl())
 
 	// 14.5 Transmit.
 	d.tx.Reset()
-	r.write(regTDBAL, uint32(d.tx.IOVA()))
-	r.write(regTDBAH, uint32(d.tx.IOVA()>>32))
-	r.write(regTDLEN, uint32(d.tx.Bytes()))
-	r.write(regTDH, 0)
-	r.write(regTDT, 0)
+	r.Write(regTDBAL, uint32(d.tx.IOVA()))
+	r.Write(regTDBAH, uint32(d.tx.IOVA()>>32))
+	r.Write(regTDLEN, uint32(d.tx.Bytes()))
+	r.Write(regTDH, 0)
+	r.Write(regTDT, 0)
 	d.txPending = 0
-	r.write(regTIDV, 0)
-	r.write(regTADV, 0)
-	r.write(regTIPG, tipg_IPGT_COPPER|tipg_IPGR1<<tipg_IPGR1_SHIFT|tipg_IPGR2<<tipg_IPGR2_SHIFT)
-	r.write(regTCTL, tctl_EN|tctl_PSP|0x0f<<tctl_CT_SHIFT|0x40<<tctl_COLD_SHIFT|tctl_RTLC)
+	r.Write(regTIDV, 0)
+	r.Write(regTADV, 0)
+	r.Write(regTIPG, tipg_IPGT_COPPER|tipg_IPGR1<<tipg_IPGR1_SHIFT|tipg_IPGR2<<tipg_IPGR2_SHIFT)
+	r.Write(regTCTL, tctl_EN|tctl_PSP|0x0f<<tctl_CT_SHIFT|0x40<<tctl_COLD_SHIFT|tctl_RTLC)
 
 	// 14.6 Interrupts: throttle, clear, unmask (not in busy-poll mode).
 	// ITR counts 256 ns units between interrupts.
 	switch rate := d.cfg.InterruptRate; {
 	case rate > 0:
-		r.write(regITR, itrRegister(rate))
+		r.Write(regITR, e1000x.Register(rate))
 		d.itrNow.Store(int64(rate))
 	case rate == 0 && !d.cfg.BusyPoll:
-		d.itrClass, d.itrRate, d.itrPackets, d.itrBytes = itrLow, itrRateLow, 0, 0
-		r.write(regITR, itrRegister(itrRateLow))
-		d.itrNow.Store(itrRateLow)
+		rate := d.itr.Reset()
+		r.Write(regITR, e1000x.Register(rate))
+		d.itrNow.Store(int64(rate))
 	default:
-		r.write(regITR, 0)
+		r.Write(regITR, 0)
 		d.itrNow.Store(0)
 	}
-	r.read(regICR)
+	r.Read(regICR)
 	d.running.Store(true)
 	d.faultTxStall.Store(false)
 	if !d.cfg.BusyPoll {
-		r.write(regIMS, imsEnable)
+		r.Write(regIMS, imsEnable)
 	}
 	d.updateCarrier()
 	return nil
@@ -317,29 +316,8 @@ func (d *Driver) SetRxMode() {
 	if !d.running.Load() {
 		return
 	}
-	d.writeMTA()
-	d.r.write(regRCTL, d.rctl())
-}
-
-// mtaHash is the Multicast Table Array index of an address with RCTL.MO =
-// 0: bits 47:36 of the address (SDM 13.5.1).
-func mtaHash(mac []byte) (reg int, bit uint) {
-	h := (uint16(mac[4]) >> 4) | uint16(mac[5])<<4
-	h &= 0xfff
-	return int(h >> 5), uint(h & 0x1f)
-}
-
-func (d *Driver) writeMTA() {
-	var mta [128]uint32
-	for _, a := range d.Dev.MulticastList() {
-		if len(a) == 6 {
-			reg, bit := mtaHash(a)
-			mta[reg] |= 1 << bit
-		}
-	}
-	for i, v := range mta {
-		d.r.write(regMTAn(i), v)
-	}
+	e1000x.WriteMTA(d.r.Regs, d.Dev.MulticastList())
+	d.r.Write(regRCTL, d.rctl())
 }
 
 // Stop implements netcore.DeviceOps: mask, stop the DMA engines, reset.
@@ -359,10 +337,10 @@ func (d *Driver) Stop() error {
 
 func (d *Driver) down() {
 	d.running.Store(false)
-	d.r.write(regIMC, 0xffffffff)
-	d.r.write(regRCTL, 0)
-	d.r.write(regTCTL, tctl_PSP)
-	d.r.read(regSTATUS)
+	d.r.Write(regIMC, 0xffffffff)
+	d.r.Write(regRCTL, 0)
+	d.r.Write(regTCTL, tctl_PSP)
+	d.r.Read(regSTATUS)
 	d.txMu.Lock()
 	d.r.reset()
 	d.txMu.Unlock()
@@ -371,7 +349,7 @@ func (d *Driver) down() {
 // hardirq is the interrupt handler (e1000_intr): read ICR (which clears
 // it), mask everything, schedule NAPI. Link changes update the carrier here.
 func (d *Driver) hardirq() bool {
-	icr := d.r.read(regICR)
+	icr := d.r.Read(regICR)
 	if icr == 0 {
 		d.Counters.Spurious.Add(1)
 		return false
@@ -381,8 +359,8 @@ func (d *Driver) hardirq() bool {
 		d.Counters.LinkChanges.Add(1)
 		d.updateCarrier()
 	}
-	d.r.write(regIMC, 0xffffffff)
-	d.r.read(regSTATUS) // flush the mask before NAPI runs
+	d.r.Write(regIMC, 0xffffffff)
+	d.r.Read(regSTATUS) // flush the mask before NAPI runs
 	d.napi.Schedule()
 	return true
 }
@@ -409,7 +387,7 @@ func (d *Driver) poll(budget int) int {
 			if d.Dev.NetifQueueStopped() {
 				ims |= icr_TXDW
 			}
-			d.r.write(regIMS, ims)
+			d.r.Write(regIMS, ims)
 		}
 	}
 	return work
@@ -425,7 +403,7 @@ func (d *Driver) cleanRx(budget int) int {
 	work := 0
 	for work < budget {
 		desc := rx.Desc(i)
-		sw := loadStatus(desc)
+		sw := e1000x.LoadStatus(desc)
 		status, errs := uint8(sw), uint8(sw>>8)
 		if status&rxd_STAT_DD == 0 {
 			break
@@ -451,12 +429,11 @@ func (d *Driver) cleanRx(budget int) int {
 			d.Dev.Stats.RxErrors.Add(1)
 		default:
 			d.receive(rx.Buf(i).Buf[:length])
-			d.itrPackets++
-			d.itrBytes += length
+			d.itr.Received(length)
 		}
 		// Hand the descriptor back: same buffer, status cleared.
 		binary.LittleEndian.PutUint64(desc[rxdAddr:], rx.Buf(i).IOVA)
-		storeStatus(desc, 0)
+		e1000x.StoreStatus(desc, 0)
 		i = rx.Next(i)
 		if work%rxBufferWrite == 0 {
 			d.returnRxLocked(i)
@@ -481,7 +458,7 @@ func (d *Driver) returnRxLocked(next int) {
 	rx.SetNextToClean(next)
 	tail := (next - 1) & (rx.Count() - 1)
 	rx.SetNextToUse(tail)
-	d.r.write(regRDT, uint32(tail))
+	d.r.Write(regRDT, uint32(tail))
 }
 
 // receive copies a frame out of its DMA buffer into an skb and hands it up.
@@ -514,7 +491,7 @@ func (d *Driver) TxTimeout() {
 	}
 	d.Counters.Resets.Add(1)
 	lost := d.tx.InUse()
-	d.log.Warn("e1000: transmit timed out; resetting", "dev", d.Dev.Name, "tdh", d.r.read(regTDH), "tdt", d.r.read(regTDT), "in_flight", lost)
+	d.log.Warn("e1000: transmit timed out; resetting", "dev", d.Dev.Name, "tdh", d.r.Read(regTDH), "tdt", d.r.Read(regTDT), "in_flight", lost)
 	d.napi.Disable()
 	d.down()
 	d.Dev.Stats.TxErrors.Add(uint64(lost))
@@ -537,7 +514,7 @@ func (d *Driver) busyPoll(stop, done chan struct{}) {
 	lastLink := time.Now()
 	netcore.BusyPollLoop(stop, done, busyPollIdle, d.Dev, func() bool {
 		d.Counters.BusyPollRounds.Add(1)
-		rxReady := loadStatus(d.rx.Desc(d.rx.NextToClean()))&rxd_STAT_DD != 0
+		rxReady := e1000x.LoadStatus(d.rx.Desc(d.rx.NextToClean()))&rxd_STAT_DD != 0
 		// Sent descriptors are reclaimed as the transmit path needs
 		// them; NAPI is wanted for them only by a stopped queue.
 		txPending := d.Dev.NetifQueueStopped() && d.tx.InUse() > 0

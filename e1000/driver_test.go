@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringonet/ringo/internal/drivertest"
+	"github.com/ringonet/ringo/internal/e1000x"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
@@ -56,7 +57,7 @@ func TestProbeMAC(t *testing.T) {
 
 	// RAH.AV clear after reset: the address comes from the EEPROM.
 	f.clearRAR()
-	r := regs{f}
+	r := newRegs(f)
 	mac, err := r.macAddr()
 	require.NoError(t, err)
 	assert.Equal(t, "52:54:00:12:34:56", mac.String())
@@ -85,8 +86,8 @@ func testReceiveWraps(t *testing.T, keep bool) {
 	const early = 5 // misses before the run, so the count is never vacuous
 	r.f.mu.Lock()
 	r.f.keepStats = keep
-	r.f.regs[regMPC] += early
-	r.f.regs[regRNBC] += early
+	r.f.regs[e1000x.RegMPC] += early
+	r.f.regs[e1000x.RegRNBC] += early
 	r.f.mu.Unlock()
 	rng := rand.New(rand.NewSource(1))
 	const n = 2000
@@ -230,7 +231,7 @@ func TestLinkStateChanges(t *testing.T) {
 func TestTxStallWatchdogReset(t *testing.T) {
 	r := newRig(t, Config{TxTimeout: 300 * time.Millisecond})
 	rng := rand.New(rand.NewSource(4))
-	mapped := len(r.f.dma.mem)
+	mapped := r.f.dma.Mapped()
 	r.drv.faultTxStall.Store(true)
 	stalled := time.Now()
 	send := func(seq uint32) []byte {
@@ -263,7 +264,7 @@ func TestTxStallWatchdogReset(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, n, "sent once")
-	assert.Equal(t, mapped, len(r.f.dma.mem), "the reset allocated no new DMA memory")
+	assert.Equal(t, mapped, r.f.dma.Mapped(), "the reset allocated no new DMA memory")
 	assert.GreaterOrEqual(t, r.drv.Dev.Stats.TxTimeouts.Load(), uint64(1))
 	t.Logf("FAULT | e1000: TX stall injected (TDT never written; 300 ms watchdog) | reset after %v, rings rebuilt on the same DMA buffers, queued frames sent, traffic resumes",
 		resetAfter.Round(time.Millisecond))
@@ -301,10 +302,10 @@ func TestRxMode(t *testing.T) {
 	mc := []byte{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb} // 224.0.0.251
 	r.drv.Dev.SetMulticastList([]net.HardwareAddr{mc})
 	// bits 47:36 = 0xfb0 >> 4 ... : (0x00 >> 4) | (0xfb << 4) = 0xfb0
-	reg, bit := mtaHash(mc)
+	reg, bit := e1000x.MTAHash(mc)
 	assert.Equal(t, 0xfb0>>5, reg)
 	assert.Equal(t, uint(0xfb0&0x1f), bit)
-	assert.Equal(t, uint32(1)<<bit, r.f.Read32(regMTAn(reg)))
+	assert.Equal(t, uint32(1)<<bit, r.f.Read32(e1000x.RegMTA(reg)))
 	assert.Zero(t, r.f.Read32(regRCTL)&(rctl_UPE|rctl_MPE))
 	r.drv.Dev.SetPromisc(true)
 	assert.Equal(t, uint32(rctl_UPE|rctl_MPE), r.f.Read32(regRCTL)&(rctl_UPE|rctl_MPE))

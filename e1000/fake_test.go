@@ -7,49 +7,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ringonet/ringo/netcore/header"
-	"github.com/ringonet/ringo/vfio"
+	"github.com/ringonet/ringo/internal/e1000x"
+	"github.com/ringonet/ringo/internal/e1000x/e1000xtest"
 )
-
-// fakeDMA hands out Go memory and can translate an IOVA back, as the
-// IOMMU would for the fake device.
-type fakeDMA struct {
-	mu   sync.Mutex
-	next uint64
-	mem  map[uint64][]byte // base IOVA -> buffer
-}
-
-func newFakeDMA() *fakeDMA { return &fakeDMA{next: 0x200000, mem: map[uint64][]byte{}} }
-
-func (f *fakeDMA) AllocDMA(size, align int) (vfio.DMABuf, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.next = (f.next + uint64(align) - 1) &^ (uint64(align) - 1)
-	b := vfio.DMABuf{Buf: make([]byte, size), IOVA: f.next}
-	f.mem[f.next] = b.Buf
-	f.next += uint64(size)
-	return b, nil
-}
-
-// at returns n bytes at iova, or nil if the range is not mapped (the IOMMU
-// would fault).
-func (f *fakeDMA) at(iova uint64, n int) []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for base, b := range f.mem {
-		if iova >= base && iova+uint64(n) <= base+uint64(len(b)) {
-			return b[iova-base : iova-base+uint64(n)]
-		}
-	}
-	return nil
-}
 
 // fakeE1000 models the parts of an 82540EM the driver uses: reset,
 // station address, ICR/IMS/IMC, the RX and TX descriptor rings with DMA,
 // statistics that clear on read, link state, and an INTx eventfd.
 type fakeE1000 struct {
 	t   testing.TB
-	dma *fakeDMA
+	dma *e1000xtest.DMA
 	mac [6]byte
 
 	mu        sync.Mutex
@@ -65,9 +32,7 @@ type fakeE1000 struct {
 	// model has them (the part clears them).
 	keepStats bool
 	efd       int
-	// Extended descriptors: the last context, the packet being gathered.
-	ctx     []byte
-	pending []byte
+	txe       e1000xtest.TxEngine
 }
 
 func newFakeE1000(t testing.TB) *fakeE1000 {
@@ -76,7 +41,7 @@ func newFakeE1000(t testing.TB) *fakeE1000 {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(efd) })
-	f := &fakeE1000{t: t, dma: newFakeDMA(), mac: [6]byte{0x52, 0x54, 0, 0x12, 0x34, 0x56}, regs: map[uint32]uint32{}, link: true, efd: efd}
+	f := &fakeE1000{t: t, dma: e1000xtest.NewDMA(), mac: [6]byte{0x52, 0x54, 0, 0x12, 0x34, 0x56}, regs: map[uint32]uint32{}, link: true, efd: efd}
 	f.loadEEPROM()
 	return f
 }
@@ -108,10 +73,10 @@ func (f *fakeE1000) Read32(off uint32) uint32 {
 		}
 		return status_FD
 	}
-	if off >= regCRCERRS && off < regCRCERRS+0x100 {
+	if off >= e1000x.RegCRCERRS && off < e1000x.RegCRCERRS+0x100 {
 		// The statistics registers all clear on read.
 		v := f.regs[off]
-		if !(f.keepStats && (off == regMPC || off == regRNBC)) {
+		if !(f.keepStats && (off == e1000x.RegMPC || off == e1000x.RegRNBC)) {
 			f.regs[off] = 0
 		}
 		return v
@@ -168,7 +133,7 @@ func (f *fakeE1000) ringLen(lenReg uint32) uint32 { return f.regs[lenReg] / 16 }
 
 func (f *fakeE1000) desc(baseLo, baseHi uint32, i uint32) []byte {
 	base := uint64(f.regs[baseLo]) | uint64(f.regs[baseHi])<<32
-	return f.dma.at(base+uint64(i)*16, 16)
+	return f.dma.At(base+uint64(i)*16, 16)
 }
 
 // transmitLocked sends every descriptor from TDH to TDT.
@@ -183,85 +148,19 @@ func (f *fakeE1000) transmitLocked() {
 			f.faults++
 			return
 		}
-		if d[txdCmd]&txd_CMD_DEXT != 0 {
-			f.extendedLocked(d)
-			storeStatus(d, loadStatus(d)|txd_STAT_DD)
-			f.regs[regTDH] = (f.regs[regTDH] + 1) % n
-			continue
-		}
-		addr := binary.LittleEndian.Uint64(d[txdAddr:])
-		length := int(binary.LittleEndian.Uint16(d[txdLength:]))
-		data := f.dma.at(addr, length)
-		if data == nil {
+		frames, ok := f.txe.Take(d, f.dma)
+		if !ok {
 			f.faults++
-		} else {
-			f.sent = append(f.sent, append([]byte(nil), data...))
-			f.regs[regGPTC]++
-			f.regs[regTPT]++
 		}
-		storeStatus(d, loadStatus(d)|txd_STAT_DD)
+		for _, fr := range frames {
+			f.sent = append(f.sent, fr)
+			f.regs[e1000x.RegGPTC]++
+			f.regs[e1000x.RegTPT]++
+		}
 		f.regs[regTDH] = (f.regs[regTDH] + 1) % n
 	}
 	f.icr |= icr_TXDW
 	f.interruptLocked()
-}
-
-// extendedLocked takes a context or data descriptor as the 82540EM does
-// (SDM 3.3.6-3.3.7, and QEMU's e1000): data gathers until EOP, then goes
-// out whole or, with TSE, cut into segments by the context, the checksums
-// summed from the seeds the driver left in the fields.
-func (f *fakeE1000) extendedLocked(d []byte) {
-	word := binary.LittleEndian.Uint32(d[8:])
-	if (word>>txd_DTYP_SHL)&0xf == txd_DTYP_C {
-		f.ctx = append([]byte(nil), d[:16]...)
-		return
-	}
-	data := f.dma.at(binary.LittleEndian.Uint64(d[txdAddr:]), int(word&0xfffff))
-	if data == nil {
-		f.faults++
-		return
-	}
-	f.pending = append(f.pending, data...)
-	if d[txdCmd]&txd_CMD_EOP == 0 {
-		return
-	}
-	pkt, c := f.pending, f.ctx
-	f.pending = nil
-	popts := d[txdStatus+1]
-	ipcss, ipcso, ipcse := int(c[ctxIPCSS]), int(c[ctxIPCSO]), int(binary.LittleEndian.Uint16(c[ctxIPCSE:]))
-	tucss, tucso := int(c[ctxTUCSS]), int(c[ctxTUCSO])
-	putsum := func(b []byte, start, end, at int) {
-		binary.BigEndian.PutUint16(b[at:], header.Fold(header.Checksum(b[start:end], 0)))
-	}
-	emit := func(b []byte) {
-		if popts&txd_POPTS_TXSM != 0 {
-			putsum(b, tucss, len(b), tucso)
-		}
-		if popts&txd_POPTS_IXSM != 0 {
-			putsum(b, ipcss, ipcse+1, ipcso)
-		}
-		f.sent = append(f.sent, b)
-		f.regs[regGPTC]++
-	}
-	if d[txdCmd]&txd_CMD_TSE == 0 {
-		emit(append([]byte(nil), pkt...))
-		return
-	}
-	hdr, mss := int(c[ctxHDRLEN]), int(binary.LittleEndian.Uint16(c[ctxMSS:]))
-	for k, off := 0, hdr; off < len(pkt); k, off = k+1, off+mss {
-		n := min(mss, len(pkt)-off)
-		s := append(append([]byte(nil), pkt[:hdr]...), pkt[off:off+n]...)
-		binary.BigEndian.PutUint16(s[ipcss+2:], uint16(len(s)-ipcss))
-		binary.BigEndian.PutUint16(s[ipcss+4:], binary.BigEndian.Uint16(s[ipcss+4:])+uint16(k))
-		binary.BigEndian.PutUint32(s[tucss+4:], binary.BigEndian.Uint32(s[tucss+4:])+uint32(off-hdr))
-		if off+n < len(pkt) {
-			s[tucss+13] &^= header.TCPFlagFIN | header.TCPFlagPSH
-		}
-		// The device adds this segment's TCP length to the seed.
-		seed := uint32(binary.BigEndian.Uint16(s[tucso:])) + uint32(len(s)-tucss)
-		binary.BigEndian.PutUint16(s[tucso:], uint16(seed>>16+seed&0xffff))
-		emit(s)
-	}
 }
 
 // receive writes a frame into the next posted RX buffer, with the status,
@@ -271,23 +170,23 @@ func (f *fakeE1000) receive(frame []byte, status, errs uint8, length int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.regs[regRCTL]&rctl_EN == 0 || f.regs[regRDH] == f.regs[regRDT] {
-		f.regs[regMPC]++
-		f.regs[regRNBC]++
+		f.regs[e1000x.RegMPC]++
+		f.regs[e1000x.RegRNBC]++
 		return false
 	}
 	d := f.desc(regRDBAL, regRDBAH, f.regs[regRDH])
 	addr := binary.LittleEndian.Uint64(d[rxdAddr:])
-	buf := f.dma.at(addr, len(frame))
+	buf := f.dma.At(addr, len(frame))
 	if buf == nil {
 		f.faults++
 		return false
 	}
 	copy(buf, frame)
 	binary.LittleEndian.PutUint16(d[rxdLength:], uint16(length))
-	storeStatus(d, uint32(status)|uint32(errs)<<8)
+	e1000x.StoreStatus(d, uint32(status)|uint32(errs)<<8)
 	f.regs[regRDH] = (f.regs[regRDH] + 1) % f.ringLen(regRDLEN)
-	f.regs[regGPRC]++
-	f.regs[regTPR]++
+	f.regs[e1000x.RegGPRC]++
+	f.regs[e1000x.RegTPR]++
 	f.icr |= icr_RXT0
 	f.interruptLocked()
 	return true

@@ -49,6 +49,22 @@ func (d *Driver) Stats() []counter.Stat {
 	return append(out, counter.Stat{Name: "interrupt_rate", Value: uint64(d.InterruptRate()), Gauge: true})
 }
 
+// HWStats reads the statistics registers, adds them to the running totals
+// and returns every total, in the order ethtool -S would print them.
+func (d *Driver) HWStats() []counter.Stat {
+	return d.hwStats.Update(d.r.Regs, d.running.Load(), d.Dev)
+}
+
+// HWStat returns one accumulated counter by name after a fresh read.
+func (d *Driver) HWStat(name string) uint64 {
+	for _, s := range d.HWStats() {
+		if s.Name == name {
+			return s.Value
+		}
+	}
+	return 0
+}
+
 // IRQCount implements nic.Card.
 func (d *Driver) IRQCount() uint64 {
 	if d.line == nil {

@@ -5,8 +5,15 @@ import (
 	"net"
 	"time"
 
+	"github.com/ringonet/ringo/internal/e1000x"
 	"github.com/ringonet/ringo/vfio"
 )
+
+// regs is the register window with the 8254x's own operations (reset,
+// EEPROM, link) beside the shared ones.
+type regs struct{ e1000x.Regs }
+
+func newRegs(w vfio.Registers) regs { return regs{e1000x.Regs{W: w}} }
 
 // resetTimeout bounds the wait for CTRL.RST to self-clear; the SDM asks for
 // 1 µs, QEMU clears it at once, real parts within milliseconds.
@@ -15,26 +22,26 @@ const resetTimeout = 100 * time.Millisecond
 // reset masks every interrupt and issues a global reset (SDM 14.5). QEMU's
 // model rejects VFIO's function reset (EINVAL), so this is the only reset.
 func (r regs) reset() error {
-	r.write(regIMC, 0xffffffff)
-	r.write(regRCTL, 0)
-	r.write(regTCTL, tctl_PSP)
-	r.read(regSTATUS) // flush posted writes
+	r.Write(regIMC, 0xffffffff)
+	r.Write(regRCTL, 0)
+	r.Write(regTCTL, tctl_PSP)
+	r.Read(regSTATUS) // flush posted writes
 	time.Sleep(10 * time.Millisecond)
-	r.set(regCTRL, ctrl_RST)
+	r.Set(regCTRL, ctrl_RST)
 	time.Sleep(time.Millisecond) // SDM: wait before accessing registers again
-	if err := r.waitClear(regCTRL, ctrl_RST, resetTimeout); err != nil {
+	if err := r.WaitClear(regCTRL, ctrl_RST, resetTimeout); err != nil {
 		return fmt.Errorf("e1000: reset: %w", err)
 	}
-	r.write(regIMC, 0xffffffff) // reset re-arms nothing, but be sure
-	r.read(regICR)
+	r.Write(regIMC, 0xffffffff) // reset re-arms nothing, but be sure
+	r.Read(regICR)
 	return nil
 }
 
 // macAddr reads the station address from RAL0/RAH0, where the EEPROM load
 // after reset puts it; if RAH.AV is clear it reads the EEPROM through EERD.
 func (r regs) macAddr() (net.HardwareAddr, error) {
-	if rah := r.read(regRAH0); rah&rah_AV != 0 {
-		ral := r.read(regRAL0)
+	if rah := r.Read(regRAH0); rah&rah_AV != 0 {
+		ral := r.Read(regRAL0)
 		return net.HardwareAddr{byte(ral), byte(ral >> 8), byte(ral >> 16), byte(ral >> 24), byte(rah), byte(rah >> 8)}, nil
 	}
 	mac := make(net.HardwareAddr, 6)
@@ -50,15 +57,15 @@ func (r regs) macAddr() (net.HardwareAddr, error) {
 
 // eepromRead reads one 16-bit EEPROM word through EERD (SDM 5.3.1).
 func (r regs) eepromRead(word int) (uint16, error) {
-	r.write(regEERD, uint32(word)<<eerd_ADDR_SHIFT|eerd_START)
-	if err := r.waitSet(regEERD, eerd_DONE, 10*time.Millisecond); err != nil {
+	r.Write(regEERD, uint32(word)<<eerd_ADDR_SHIFT|eerd_START)
+	if err := r.WaitSet(regEERD, eerd_DONE, 10*time.Millisecond); err != nil {
 		return 0, fmt.Errorf("e1000: EERD word %d: %w", word, err)
 	}
-	return uint16(r.read(regEERD) >> eerd_DATA_SHIFT), nil
+	return uint16(r.Read(regEERD) >> eerd_DATA_SHIFT), nil
 }
 
 // linkUp reports STATUS.LU.
-func (r regs) linkUp() bool { return r.read(regSTATUS)&status_LU != 0 }
+func (r regs) linkUp() bool { return r.Read(regSTATUS)&status_LU != 0 }
 
 // Identity is what probing finds on the card.
 type Identity struct {
@@ -70,16 +77,16 @@ type Identity struct {
 // Probe resets the chip and reads its address and link state. It leaves
 // the receiver and transmitter off and every interrupt masked.
 func Probe(w vfio.Registers) (Identity, error) {
-	r := regs{w}
+	r := newRegs(w)
 	if err := r.reset(); err != nil {
 		return Identity{}, err
 	}
 	// Set Link Up: the MAC/PHY autonegotiate (SDM 14.3 "Link Setup").
-	r.set(regCTRL, ctrl_SLU|ctrl_ASDE)
+	r.Set(regCTRL, ctrl_SLU|ctrl_ASDE)
 	mac, err := r.macAddr()
 	if err != nil {
 		return Identity{}, err
 	}
-	st := r.read(regSTATUS)
+	st := r.Read(regSTATUS)
 	return Identity{MAC: mac, LinkUp: st&status_LU != 0, Status: st}, nil
 }

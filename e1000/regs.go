@@ -43,56 +43,8 @@ const (
 	regTDT      = 0x03818 // TX Descriptor Tail
 	regTIDV     = 0x03820 // TX Interrupt Delay Value
 	regTADV     = 0x0382c // TX Interrupt Absolute Delay Value
-	regMTA      = 0x05200 // Multicast Table Array, 128 registers
 	regRAL0     = 0x05400 // Receive Address Low (entry 0)
 	regRAH0     = 0x05404 // Receive Address High (entry 0)
-)
-
-// regMTAn is the nth Multicast Table Array register.
-func regMTAn(n int) uint32 { return regMTA + uint32(n)*4 }
-
-// Statistics registers (SDM 13.7): all clear on read.
-const (
-	regCRCERRS  = 0x04000 // CRC Error Count
-	regALGNERRC = 0x04004
-	regSYMERRS  = 0x04008
-	regRXERRC   = 0x0400c
-	regMPC      = 0x04010 // Missed Packets Count (RX FIFO full)
-	regSCC      = 0x04014
-	regECOL     = 0x04018
-	regMCC      = 0x0401c
-	regLATECOL  = 0x04020
-	regCOLC     = 0x04028
-	regDC       = 0x04030
-	regSEC      = 0x04038
-	regRLEC     = 0x04040
-	regXONRXC   = 0x04048
-	regXONTXC   = 0x0404c
-	regXOFFRXC  = 0x04050
-	regXOFFTXC  = 0x04054
-	regFCRUC    = 0x04058
-	regPRC64    = 0x0405c
-	regGPRC     = 0x04074 // Good Packets Received Count
-	regBPRC     = 0x04078 // Broadcast Packets Received
-	regMPRC     = 0x0407c // Multicast Packets Received
-	regGPTC     = 0x04080 // Good Packets Transmitted Count
-	regGORCL    = 0x04088 // Good Octets Received Count (low, high)
-	regGORCH    = 0x0408c
-	regGOTCL    = 0x04090 // Good Octets Transmitted Count (low, high)
-	regGOTCH    = 0x04094
-	regRNBC     = 0x040a0 // Receive No Buffers Count
-	regRUC      = 0x040a4 // Receive Undersize
-	regRFC      = 0x040a8 // Receive Fragment
-	regROC      = 0x040ac // Receive Oversize
-	regRJC      = 0x040b0 // Receive Jabber
-	regTORL     = 0x040c0 // Total Octets Received (low, high)
-	regTORH     = 0x040c4
-	regTOTL     = 0x040c8 // Total Octets Transmitted (low, high)
-	regTOTH     = 0x040cc
-	regTPR      = 0x040d0 // Total Packets Received
-	regTPT      = 0x040d4 // Total Packets Transmitted
-	regMPTC     = 0x040f0 // Multicast Packets Transmitted
-	regBPTC     = 0x040f4 // Broadcast Packets Transmitted
 )
 
 // CTRL bits (SDM 13.4.1).
@@ -214,72 +166,6 @@ const (
 	rxd_ERR_RXE  = 1 << 7 // RX data error
 	// RXD_ERR_FRAME are the errors that make a frame unusable.
 	rxd_ERR_FRAME = rxd_ERR_CE | rxd_ERR_SE | rxd_ERR_SEQ | rxd_ERR_CXE | rxd_ERR_RXE
-)
-
-// Transmit descriptor, legacy format (SDM 3.3.3): 16 bytes.
-//
-//	0: buffer address (64)
-//	8: length (16) | CSO (8) | CMD (8) | STA (8) | CSS (8) | special (16)
-const (
-	TxDescSize = 16
-	txdAddr    = 0
-	txdLength  = 8
-	txdCSO     = 10
-	txdCmd     = 11
-	txdStatus  = 12
-	txdCSS     = 13
-	txdSpecial = 14
-)
-
-// TX descriptor command and status bits.
-const (
-	txd_CMD_EOP  = 1 << 0 // End of Packet
-	txd_CMD_IFCS = 1 << 1 // Insert FCS
-	txd_CMD_IC   = 1 << 2 // Insert Checksum
-	txd_CMD_RS   = 1 << 3 // Report Status
-	txd_CMD_DEXT = 1 << 5 // Descriptor Extension (0: legacy)
-	txd_CMD_VLE  = 1 << 6
-	txd_CMD_IDE  = 1 << 7 // Interrupt Delay Enable
-
-	txd_STAT_DD = 1 << 0 // Descriptor Done
-
-	// Extended (DEXT) descriptors, SDM 3.3.6-3.3.7: in the command byte
-	// of a data descriptor bit 2 is TSE, and DTYP (bits 20-23 of the
-	// length word) tells a context descriptor (0) from data (1).
-	txd_CMD_TSE  = 1 << 2 // TCP Segmentation Enable
-	txd_DTYP_C   = 0      // TCP/IP context descriptor
-	txd_DTYP_D   = 1      // TCP/IP data descriptor
-	txd_DTYP_SHL = 20
-
-	// TUCMD of a context descriptor.
-	txd_TUCMD_TCP  = 1 << 0 // TCP (0: UDP)
-	txd_TUCMD_IP   = 1 << 1 // IPv4 (0: IPv6)
-	txd_TUCMD_TSE  = 1 << 2 // the context is for segmentation
-	txd_TUCMD_RS   = 1 << 3
-	txd_TUCMD_DEXT = 1 << 5
-
-	// POPTS of a data descriptor.
-	txd_POPTS_IXSM = 1 << 0 // insert the IP checksum
-	txd_POPTS_TXSM = 1 << 1 // insert the TCP/UDP checksum
-)
-
-// TCP/IP context descriptor fields (SDM 3.3.6).
-const (
-	ctxIPCSS  = 0  // IP checksum start
-	ctxIPCSO  = 1  // IP checksum offset
-	ctxIPCSE  = 2  // IP checksum end (inclusive), 16 bits
-	ctxTUCSS  = 4  // TCP/UDP checksum start
-	ctxTUCSO  = 5  // TCP/UDP checksum offset
-	ctxTUCSE  = 6  // TCP/UDP checksum end, 0: to the end of the packet
-	ctxPAYLEN = 8  // payload length (20 bits) | DTYP << 20 | TUCMD << 24
-	ctxHDRLEN = 13 // headers before the payload (TSO)
-	ctxMSS    = 14 // segment payload size (TSO)
-)
-
-// TCP/IP data descriptor fields (SDM 3.3.7): the address is at txdAddr;
-// the status word at txdStatus carries POPTS in its second byte.
-const (
-	dataLength = 8 // DTALEN (20 bits) | DTYP << 20 | DCMD << 24
 )
 
 // EEPROM word addresses (SDM 5.6).
