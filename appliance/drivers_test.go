@@ -24,5 +24,6 @@ func TestDriverRegistry(t *testing.T) {
 	}
 	assert.Equal(t, "e1000", DriverFor(0x8086, 0x100e).Name)
 	assert.Equal(t, "ne2000", DriverFor(0x10ec, 0x8029).Name)
-	assert.Nil(t, DriverFor(0x8086, 0x10d3), "the 82574L has no driver yet")
+	assert.Equal(t, "e1000e", DriverFor(0x8086, 0x10d3).Name)
+	assert.Nil(t, DriverFor(0x8086, 0x10d4), "an ID no driver claims")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringonet/ringo/e1000"
+	"github.com/ringonet/ringo/e1000e"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/ne2000"
 	"github.com/ringonet/ringo/netcore"
@@ -28,6 +29,7 @@ import (
 // Drivers is the driver registry: a new driver adds its line here.
 var Drivers = []*nic.Driver{
 	&e1000.PCIDriver,
+	&e1000e.PCIDriver,
 	&ne2000.PCIDriver,
 }
 

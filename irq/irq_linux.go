@@ -73,6 +73,15 @@ type Line struct {
 	reads    atomic.Uint64 // eventfd reads by the line's goroutine
 }
 
+// Kind is the source's interrupt type as /proc/interrupts names it
+// ("vfio-intx", "vfio-msix"), if the source says.
+func (l *Line) Kind() string {
+	if k, ok := l.src.(interface{ Kind() string }); ok {
+		return k.Kind()
+	}
+	return "eventfd"
+}
+
 // Count is how many times the source fired.
 func (l *Line) Count() uint64 { return l.count.Load() }
 
@@ -284,7 +293,7 @@ func (b *Bridge) Lines() []*Line {
 // WriteInterrupts prints counts like /proc/interrupts.
 func (b *Bridge) WriteInterrupts(w io.Writer) error {
 	for i, l := range b.Lines() {
-		if _, err := fmt.Fprintf(w, "%3d: %10d %10d  cpu%d  vfio-intx  %s\n", i, l.Count(), l.Spurious(), l.CPU, l.Name); err != nil {
+		if _, err := fmt.Fprintf(w, "%3d: %10d %10d  cpu%d  %-10s %s\n", i, l.Count(), l.Spurious(), l.CPU, l.Kind(), l.Name); err != nil {
 			return err
 		}
 	}

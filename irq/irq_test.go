@@ -68,7 +68,7 @@ func TestBridgeDeliversAndUnmasks(t *testing.T) {
 
 	var out bytes.Buffer
 	require.NoError(t, b.WriteInterrupts(&out))
-	assert.Contains(t, out.String(), "         6          1  cpu0  vfio-intx  eth0")
+	assert.Contains(t, out.String(), "         6          1  cpu0  eventfd    eth0")
 	require.NoError(t, b.Close())
 }
 

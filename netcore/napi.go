@@ -47,10 +47,22 @@ type NAPI struct {
 // NetifNAPIAdd creates the device's NAPI instance (netif_napi_add). poll
 // runs in softirq context on the device's softnet. weight <= 0 means 64.
 func (d *Device) NetifNAPIAdd(poll func(budget int) int, weight int) *NAPI {
+	return d.NetifNAPIAddOn(d.cpu, poll, weight)
+}
+
+// NetifNAPIAddOn creates a NAPI instance polled on softnet cpu (taken
+// modulo the core's CPUs): a multi-queue device gives each queue its own
+// instance on the CPU that queue's interrupt vector is meant for, as
+// Linux drivers add a napi_struct per queue vector and set its IRQ's
+// affinity.
+func (d *Device) NetifNAPIAddOn(cpu int, poll func(budget int) int, weight int) *NAPI {
 	if weight <= 0 {
 		weight = DefaultWeight
 	}
-	n := &NAPI{poll: poll, weight: weight, dev: d, sd: d.core.cpus[d.cpu]}
+	if cpu < 0 {
+		cpu = 0
+	}
+	n := &NAPI{poll: poll, weight: weight, dev: d, sd: d.core.cpus[cpu%len(d.core.cpus)]}
 	n.deliver = n.receive
 	// Created disabled, like Linux; Device.Up enables it.
 	n.state.Store(napiSched | napiDisable)
@@ -60,6 +72,9 @@ func (d *Device) NetifNAPIAdd(poll func(budget int) int, weight int) *NAPI {
 
 // Weight is the instance's budget per poll.
 func (n *NAPI) Weight() int { return n.weight }
+
+// CPU is the softnet the instance is polled on.
+func (n *NAPI) CPU() int { return n.sd.cpu }
 
 // Polls is how many times the instance was polled.
 func (n *NAPI) Polls() uint64 { return n.polls.Load() }

@@ -104,6 +104,18 @@ func (d *Device) setIRQs(index, start int, flags uint32, fds []int32) error {
 	return nil
 }
 
+// Kind names the interrupt type as /proc/interrupts does for VFIO.
+func (q *IRQ) Kind() string {
+	switch q.index {
+	case PCIINTxIRQ:
+		return "vfio-intx"
+	case PCIMSIIRQ:
+		return "vfio-msi"
+	default:
+		return "vfio-msix"
+	}
+}
+
 // Fd implements InterruptSource.
 func (q *IRQ) Fd() int { return q.efd }
 

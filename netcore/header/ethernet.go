@@ -20,6 +20,7 @@ const (
 	EthernetMTU   = 1500
 	EtherTypeIPv4 = 0x0800
 	EtherTypeARP  = 0x0806
+	EtherTypeIPv6 = 0x86dd
 )
 
 // Ethernet is a view of an Ethernet II header.

@@ -1,0 +1,289 @@
+package e1000e
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/internal/drivertest"
+	"github.com/ringonet/ringo/irq"
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+type rig struct {
+	f    *fake82574
+	core *netcore.Core
+	br   *irq.Bridge
+	drv  *Driver
+	ip   *ipSink
+}
+
+// ipSink keeps what the driver said about each IPv4 frame it took up.
+type ipSink struct {
+	mu     sync.Mutex
+	frames [][]byte
+	valid  []bool
+	hash   []uint32
+}
+
+func (s *ipSink) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.frames)
+}
+
+func newRig(t *testing.T, msix bool, cfg Config) *rig {
+	r := &rig{f: newFake(t, msix), ip: &ipSink{}}
+	r.core, r.br = drivertest.Core(t, netcore.Config{CPUs: 2})
+	r.core.AddPacketType(header.EtherTypeIPv4, func(b *skb.Buff) {
+		r.ip.mu.Lock()
+		b.PushToMAC()
+		r.ip.frames = append(r.ip.frames, append([]byte(nil), b.Data()...))
+		r.ip.valid = append(r.ip.valid, b.CsumValid)
+		r.ip.hash = append(r.ip.hash, b.Hash)
+		r.ip.mu.Unlock()
+		b.Free()
+	})
+	cfg.Logger = drivertest.Quiet
+	if cfg.RxRing == 0 {
+		cfg.RxRing = 64
+	}
+	if cfg.TxRing == 0 {
+		cfg.TxRing = 128
+	}
+	var err error
+	r.drv, err = New(r.core, r.br, r.f.hw(), cfg)
+	require.NoError(t, err)
+	require.NoError(t, r.drv.Dev.Up())
+	t.Cleanup(func() { r.drv.Dev.Down() })
+	return r
+}
+
+// udpFrame is an IPv4 UDP frame from src:sport to dst:dport with correct
+// checksums (bad: a wrong UDP checksum).
+func udpFrame(dstMAC []byte, src, dst string, sport, dport uint16, payload int, bad bool) []byte {
+	f := make([]byte, 14+20+8+payload)
+	copy(f[0:6], dstMAC)
+	copy(f[6:12], []byte{2, 0, 0, 0, 0, 9})
+	binary.BigEndian.PutUint16(f[12:], header.EtherTypeIPv4)
+	ip := f[14:]
+	ip[0], ip[8], ip[9] = 0x45, 64, header.ProtoUDP
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+payload))
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(ip[12:16], s[:])
+	copy(ip[16:20], d[:])
+	binary.BigEndian.PutUint16(ip[10:], header.Fold(header.Checksum(ip[:20], 0)))
+	u := ip[20:]
+	binary.BigEndian.PutUint16(u[0:], sport)
+	binary.BigEndian.PutUint16(u[2:], dport)
+	binary.BigEndian.PutUint16(u[4:], uint16(8+payload))
+	for i := range payload {
+		u[8+i] = byte(i)
+	}
+	sum := header.PseudoHeaderSum(s, d, header.ProtoUDP, 8+payload)
+	c := header.Fold(header.Checksum(u, sum))
+	if bad {
+		c ^= 0x5a5a
+	}
+	binary.BigEndian.PutUint16(u[6:], c)
+	return f
+}
+
+func TestPCIDriverIDs(t *testing.T) {
+	assert.True(t, PCIDriver.Supports(0x8086, 0x10d3))
+	assert.False(t, PCIDriver.Supports(0x8086, 0x100e), "the 82540EM is the e1000's")
+}
+
+// With MSI-X each queue pair's NAPI runs on its own softnet, and each
+// cause reaches the driver on the vector IVAR routes it to: frames RSS
+// puts on queue 1 raise vector 1 and nothing else, a link change the
+// other vector; every vector's interrupts are counted on its own line.
+func TestMSIXVectors(t *testing.T) {
+	r := newRig(t, true, Config{RSSKey: rssTestKey})
+	require.Equal(t, 2, r.drv.Queues())
+	assert.Equal(t, 0, r.drv.NAPI(0).CPU())
+	assert.Equal(t, 1, r.drv.NAPI(1).CPU())
+	lines := r.drv.IRQLines()
+	require.Len(t, lines, NumVectors)
+	names := []string{}
+	for _, l := range lines {
+		names = append(names, l.Name+"@cpu"+fmt.Sprint(l.CPU))
+	}
+	assert.Equal(t, []string{"eth0-rx-0@cpu0", "eth0-rx-1@cpu1", "eth0-tx-0@cpu0", "eth0-tx-1@cpu1", "eth0@cpu0"}, names)
+
+	// One flow RSS sends to each queue under the test key (UDP hashes
+	// on the addresses alone; the driver's table alternates queues).
+	mac := r.drv.Dev.HardwareAddr
+	var flows [2][]byte
+	for i := 0; flows[0] == nil || flows[1] == nil; i++ {
+		require.Less(t, i, 250, "no flow for one of the queues")
+		f := udpFrame(mac, fmt.Sprintf("10.0.%d.2", i), "10.0.0.1", 1000, 7, 32, false)
+		flows[toeplitz(rssTestKey, f[26:34])&0x7f%2] = f
+	}
+	before := [NumVectors]int{}
+	for v := range before {
+		before[v] = r.f.firedBy(v)
+	}
+	require.True(t, r.f.receive(flows[1]))
+	require.Eventually(t, func() bool { return r.ip.len() == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 1, r.f.rxOn(1))
+	assert.Equal(t, before[VectorRx1]+1, r.f.firedBy(VectorRx1))
+	for _, v := range []int{VectorRx0, VectorTx0, VectorTx1, VectorOther} {
+		assert.Equal(t, before[v], r.f.firedBy(v), "vector %d", v)
+	}
+	require.Eventually(t, func() bool { return lines[VectorRx1].Count() == 1 }, 5*time.Second, time.Millisecond)
+	assert.EqualValues(t, 1, r.drv.q[1].rxPackets.Load())
+
+	// The RX cause masked itself; the completed poll unmasked it, so the
+	// next frame on queue 1 interrupts again.
+	require.True(t, r.f.receive(flows[1]))
+	require.True(t, r.f.receive(flows[0]))
+	require.Eventually(t, func() bool { return r.ip.len() == 3 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, before[VectorRx1]+2, r.f.firedBy(VectorRx1))
+	assert.Equal(t, before[VectorRx0]+1, r.f.firedBy(VectorRx0))
+
+	r.f.setLink(false)
+	require.Eventually(t, func() bool { return !r.drv.Dev.Carrier() }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, before[VectorOther]+1, r.f.firedBy(VectorOther))
+	r.f.setLink(true)
+	require.Eventually(t, func() bool { return r.drv.Dev.Carrier() }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, before[VectorOther]+2, r.f.firedBy(VectorOther), "the other vector was unmasked again")
+}
+
+// RSS spreads flows over both queues as the redirection table says, the
+// hash reaches the skb, and each queue's frames arrive in order.
+func TestRSSSpreadsFlows(t *testing.T) {
+	r := newRig(t, true, Config{RSSKey: rssTestKey})
+	mac := r.drv.Dev.HardwareAddr
+	rng := rand.New(rand.NewSource(1))
+	var want [2]int
+	const n = 48
+	hashes := map[string]uint32{}
+	for i := range n {
+		src := fmt.Sprintf("192.0.2.%d", 1+rng.Intn(250))
+		f := udpFrame(mac, src, "198.51.100.7", uint16(4000+i), 9, 64, false)
+		h := toeplitz(rssTestKey, f[26:34])
+		want[h&0x7f%2]++
+		hashes[string(f)] = h
+		require.True(t, r.f.receive(f))
+		require.Eventually(t, func() bool { return r.ip.len() == i+1 }, 5*time.Second, time.Millisecond)
+	}
+	assert.Equal(t, want[0], r.f.rxOn(0))
+	assert.Equal(t, want[1], r.f.rxOn(1))
+	assert.NotZero(t, want[0])
+	assert.NotZero(t, want[1])
+	assert.EqualValues(t, want[0], r.drv.q[0].rxPackets.Load())
+	assert.EqualValues(t, want[1], r.drv.q[1].rxPackets.Load())
+	assert.EqualValues(t, n, r.drv.Counters.RxHashed.Load())
+	r.ip.mu.Lock()
+	defer r.ip.mu.Unlock()
+	for i, f := range r.ip.frames {
+		assert.Equal(t, hashes[string(f)], r.ip.hash[i], "skb hash of frame %d", i)
+	}
+}
+
+// Receive checksum offload: a frame the device verified goes up marked
+// (the stack skips its sum); one it found bad goes up unmarked, counted,
+// for the stack to check and drop; with offload off nothing is marked.
+func TestRxChecksumOffload(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoRxCsum=%v", off), func(t *testing.T) {
+			r := newRig(t, true, Config{NoRxCsum: off})
+			mac := r.drv.Dev.HardwareAddr
+			require.True(t, r.f.receive(udpFrame(mac, "10.1.1.1", "10.1.1.2", 5, 6, 100, false)))
+			require.Eventually(t, func() bool { return r.ip.len() == 1 }, 5*time.Second, time.Millisecond)
+			require.True(t, r.f.receive(udpFrame(mac, "10.1.1.1", "10.1.1.2", 5, 6, 100, true)))
+			require.Eventually(t, func() bool { return r.ip.len() == 2 }, 5*time.Second, time.Millisecond)
+			r.ip.mu.Lock()
+			valid := append([]bool(nil), r.ip.valid...)
+			r.ip.mu.Unlock()
+			if off {
+				assert.Equal(t, []bool{false, false}, valid)
+				assert.Zero(t, r.drv.Counters.RxCsumGood.Load())
+				assert.Zero(t, r.drv.Counters.RxCsumBad.Load())
+				assert.False(t, r.drv.Dev.Features.Has(netcore.FeatureRxCsum))
+				return
+			}
+			assert.Equal(t, []bool{true, false}, valid)
+			assert.EqualValues(t, 1, r.drv.Counters.RxCsumGood.Load())
+			assert.EqualValues(t, 1, r.drv.Counters.RxCsumBad.Load())
+			assert.True(t, r.drv.Dev.Features.Has(netcore.FeatureRxCsum))
+		})
+	}
+}
+
+// Whatever a hostile or broken device writes into a descriptor, the
+// driver drops and counts the frame, never reads past its buffer, and
+// gives the descriptor back: a good frame after each still arrives.
+func TestHostileRxDescriptors(t *testing.T) {
+	r := newRig(t, true, Config{Queues: 2})
+	mac := r.drv.Dev.HardwareAddr
+	good := udpFrame(mac, "10.2.0.1", "10.2.0.2", 1, 2, 20, false)
+	cases := []struct {
+		name   string
+		se     uint32
+		length int
+	}{
+		{"length zero", rxdStat_DD | rxdStat_EOP, 0},
+		{"length past the buffer", rxdStat_DD | rxdStat_EOP, 65535},
+		{"shorter than a header", rxdStat_DD | rxdStat_EOP, 13},
+		{"no EOP", rxdStat_DD, len(good)},
+		{"CRC error", rxdStat_DD | rxdStat_EOP | rxdErr_CE, len(good)},
+		{"RX data error", rxdStat_DD | rxdStat_EOP | rxdErr_RXE, len(good)},
+	}
+	for i, c := range cases {
+		for q := 0; q < 2; q++ {
+			require.True(t, r.f.receiveRaw(q, good, c.se, c.length), c.name)
+			require.True(t, r.f.receiveRaw(q, good, rxdStat_DD|rxdStat_EOP, len(good)))
+			require.Eventually(t, func() bool { return r.ip.len() == 2*i+q+1 }, 5*time.Second, time.Millisecond, c.name)
+		}
+	}
+	c := &r.drv.Counters
+	assert.EqualValues(t, 6, c.RxBadLength.Load())
+	assert.EqualValues(t, 2, c.RxNoEOP.Load())
+	assert.EqualValues(t, 4, c.RxDescErrors.Load())
+	assert.EqualValues(t, 12, r.drv.Dev.Stats.RxErrors.Load())
+	assert.EqualValues(t, 2, r.drv.Dev.Stats.RxCRCErrors.Load())
+	// 2 x 64-entry rings wrapped: every descriptor went back.
+	for range 80 {
+		require.True(t, r.f.receiveRaw(1, good, rxdStat_DD|rxdStat_EOP|rxdErr_SE, len(good)))
+		require.Eventually(t, func() bool { return r.f.reg(qreg(regRDT, 1)) != r.f.reg(qreg(regRDH, 1)) }, 5*time.Second, time.Millisecond)
+	}
+}
+
+// Transmit spreads flows over both rings, a flow stays on one, offloaded
+// packets come out segmented and checksummed, and per-queue counters add
+// up.
+func TestTransmitQueues(t *testing.T) {
+	r := newRig(t, true, Config{})
+	mac := r.drv.Dev.HardwareAddr
+	dst := []byte{2, 0, 0, 0, 0, 9}
+	_ = mac
+	for i := range 32 {
+		f := udpFrame(dst, "10.3.0.1", fmt.Sprintf("10.3.1.%d", i), 1000, 2000, 50, false)
+		for range 3 {
+			b := skb.Alloc(len(f))
+			copy(b.Put(len(f)), f)
+			b.Dev = r.drv.Dev
+			require.NoError(t, netcore.DevQueueXmit(b))
+		}
+	}
+	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) == 96 }, 5*time.Second, time.Millisecond)
+	for q := 0; q < 2; q++ {
+		sent := r.f.sentOn(q)
+		assert.NotEmpty(t, sent, "queue %d", q)
+		for _, f := range sent {
+			assert.Equal(t, uint32(q), txHash(f)%2, "a flow stays on its ring")
+		}
+		assert.EqualValues(t, len(sent), r.drv.q[q].txPackets.Load())
+	}
+}

@@ -1,0 +1,272 @@
+package e1000e
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ringonet/ringo/descring"
+	"github.com/ringonet/ringo/internal/e1000x"
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// queue is one queue pair: an RX and a TX ring, the NAPI instance that
+// polls both on the pair's softnet, and the pair's interrupt rate. The
+// NAPI poll owns the RX ring and the rate; the TX ring is shared by the
+// transmit path and the poll's cleaning under txMu.
+type queue struct {
+	d      *Driver
+	idx    int
+	rx, tx *descring.Ring
+	napi   *netcore.NAPI
+
+	itr    e1000x.ITR
+	itrNow atomic.Int64
+
+	txMu      sync.Mutex
+	txPending int  // descriptors filled since TDT was written
+	stopped   bool // this ring stopped the device's queue
+
+	irqs               atomic.Uint64 // interrupts that scheduled the pair's NAPI
+	rxPackets, rxBytes atomic.Uint64
+	txPackets, txBytes atomic.Uint64
+}
+
+// setupRx gives the ring to the device (e1000_configure_rx, per queue):
+// every descriptor in the read format, base, length, head.
+func (q *queue) setupRx() {
+	r, rx := q.d.r, q.rx
+	rx.Reset()
+	for i := 0; i < rx.Count(); i++ {
+		q.armRx(i)
+	}
+	r.Write(qreg(regRDBAL, q.idx), uint32(rx.IOVA()))
+	r.Write(qreg(regRDBAH, q.idx), uint32(rx.IOVA()>>32))
+	r.Write(qreg(regRDLEN, q.idx), uint32(rx.Bytes()))
+	r.Write(qreg(regRDH, q.idx), 0)
+	r.Write(qreg(regRDT, q.idx), 0)
+}
+
+// postRx hands the device every descriptor but one, after RCTL.EN.
+func (q *queue) postRx() {
+	q.rx.SetNextToUse(q.rx.Count() - 1)
+	q.d.r.Write(qreg(regRDT, q.idx), uint32(q.rx.Count()-1))
+}
+
+// armRx puts descriptor i back in the read format: the buffer address,
+// and the write-back half zeroed so a stale DD is never seen.
+func (q *queue) armRx(i int) {
+	desc := q.rx.Desc(i)
+	binary.LittleEndian.PutUint64(desc[rxdAddr:], q.rx.Buf(i).IOVA)
+	e1000x.StoreWord(desc, rxdLenVlan, 0)
+	e1000x.StoreWord(desc, rxdStatusErr, 0)
+}
+
+func (q *queue) rxReady() bool {
+	return e1000x.LoadWord(q.rx.Desc(q.rx.NextToClean()), rxdStatusErr)&rxdStat_DD != 0
+}
+
+// poll is the pair's NAPI poll (e1000e_poll): TX completions, then RX up
+// to the budget. Less than the budget: complete and unmask the pair's
+// causes (with one vector, every cause).
+func (q *queue) poll(budget int) int {
+	q.txMu.Lock()
+	q.cleanTxLocked()
+	q.txMu.Unlock()
+	work := q.cleanRx(budget)
+	if work < budget {
+		q.adaptITR()
+		d := q.d
+		if q.napi.Complete() && !d.cfg.BusyPoll && d.running.Load() {
+			d.r.Write(regIMS, q.imsOnComplete())
+		}
+	}
+	return work
+}
+
+// imsOnComplete is what a completed poll unmasks: its RX cause, and its TX
+// cause while its ring holds the device's queue stopped.
+func (q *queue) imsOnComplete() uint32 {
+	d := q.d
+	if !d.msix {
+		ims := uint32(imsLegacy)
+		if d.Dev.NetifQueueStopped() {
+			ims |= icr_TXDW
+		}
+		return ims
+	}
+	ims := icrRXQ(q.idx)
+	q.txMu.Lock()
+	if q.stopped {
+		ims |= icrTXQ(q.idx)
+	}
+	q.txMu.Unlock()
+	return ims
+}
+
+// intrRx is the MSI-X handler of the pair's RX vector (e1000_intr_msix_rx):
+// the cause cleared and masked itself as the vector fired (EIAC), so only
+// NAPI is left to schedule.
+func (q *queue) intrRx() bool {
+	q.irqs.Add(1)
+	q.napi.Schedule()
+	return true
+}
+
+// intrTx is the handler of the pair's TX vector, unmasked only while its
+// ring is full: the poll reclaims what was sent and wakes the queue.
+func (q *queue) intrTx() bool {
+	q.irqs.Add(1)
+	q.napi.Schedule()
+	return true
+}
+
+// cleanRx takes received frames (e1000_clean_rx_irq_extended... Linux's
+// e1000_clean_rx_irq with extended descriptors). Every value the device
+// wrote is checked: a length past the buffer or below a header, a frame
+// without EOP, an error bit: each is dropped and counted, and the
+// descriptor goes back to the device.
+func (q *queue) cleanRx(budget int) int {
+	d, rx := q.d, q.rx
+	i := rx.NextToClean()
+	work := 0
+	for work < budget {
+		desc := rx.Desc(i)
+		se := e1000x.LoadWord(desc, rxdStatusErr)
+		if se&rxdStat_DD == 0 {
+			break
+		}
+		work++
+		length := int(binary.LittleEndian.Uint16(desc[rxdLenVlan:]))
+		switch {
+		case se&rxdStat_EOP == 0:
+			d.Counters.RxNoEOP.Add(1)
+			d.Dev.Stats.RxLengthErrors.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+		case se&rxdErrFrame != 0:
+			d.Counters.RxDescErrors.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+			if se&rxdErr_CE != 0 {
+				d.Dev.Stats.RxCRCErrors.Add(1)
+			} else {
+				d.Dev.Stats.RxFrameErrors.Add(1)
+			}
+		case length < 14 || length > bufSize:
+			d.Counters.RxBadLength.Add(1)
+			d.Dev.Stats.RxLengthErrors.Add(1)
+			d.Dev.Stats.RxErrors.Add(1)
+		default:
+			q.receive(rx.Buf(i).Buf[:length], se, binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:]))
+			q.itr.Received(length)
+		}
+		q.armRx(i)
+		i = rx.Next(i)
+		if work%rxBufferWrite == 0 {
+			q.returnRx(i)
+		}
+	}
+	if work%rxBufferWrite != 0 {
+		q.returnRx(i)
+	}
+	return work
+}
+
+// rxBufferWrite is how many cleaned descriptors go back to the device per
+// tail write (E1000_RX_BUFFER_WRITE).
+const rxBufferWrite = 16
+
+// returnRx gives the descriptors before next back to the device: RDT one
+// behind it, never equal to RDH.
+func (q *queue) returnRx(next int) {
+	rx := q.rx
+	rx.SetNextToClean(next)
+	tail := (next - 1) & (rx.Count() - 1)
+	rx.SetNextToUse(tail)
+	q.d.r.Write(qreg(regRDT, q.idx), uint32(tail))
+}
+
+// receive copies a frame out of its DMA buffer into an skb with what the
+// device found: the checksum verdict (e1000_rx_checksum) and the RSS hash
+// (e1000_rx_hash), and hands it up through GRO.
+func (q *queue) receive(frame []byte, se, mrq, hash uint32) {
+	d := q.d
+	b := skb.Alloc(len(frame))
+	if b == nil {
+		d.Dev.Stats.RxDropped.Add(1)
+		return
+	}
+	copy(b.Put(len(frame)), frame)
+	if !d.Dev.EthTypeTrans(b) {
+		d.Dev.Stats.RxLengthErrors.Add(1)
+		b.Free()
+		return
+	}
+	q.rxPackets.Add(1)
+	q.rxBytes.Add(uint64(len(frame)))
+	if !d.cfg.NoRxCsum {
+		if se&(rxdStat_TCPCS|rxdStat_UDPCS) != 0 {
+			// A bad sum is left for the stack to find, count and
+			// drop, as Linux leaves CHECKSUM_NONE.
+			if se&rxdErr_TCPE != 0 {
+				d.Counters.RxCsumBad.Add(1)
+			} else {
+				b.CsumValid = true
+				d.Counters.RxCsumGood.Add(1)
+			}
+		}
+		if se&rxdStat_IPCS != 0 && se&rxdErr_IPE != 0 {
+			d.Counters.RxIPCsumBad.Add(1)
+		}
+	}
+	if len(d.q) > 1 && mrq&rxdMRQTypeMask != 0 {
+		b.Hash = hash
+		d.Counters.RxHashed.Add(1)
+	}
+	q.napi.GROReceive(b)
+}
+
+// startITR sets the pair's interrupt rate at bring-up: EITR of its
+// vectors with MSI-X, ITR with one vector.
+func (q *queue) startITR() {
+	d := q.d
+	rate := d.cfg.InterruptRate
+	switch {
+	case rate > 0:
+	case rate == 0 && !d.cfg.BusyPoll:
+		rate = q.itr.Reset()
+	default:
+		rate = 0
+	}
+	q.writeITR(rate)
+	if d.msix && q.idx == 0 {
+		d.r.Write(regEITR0+4*VectorOther, e1000x.Register(e1000x.ITRRateBulk))
+	}
+}
+
+// writeITR sets the pair's rate limit (0: none).
+func (q *queue) writeITR(rate int) {
+	d := q.d
+	var v uint32
+	if rate > 0 {
+		v = e1000x.Register(rate)
+	}
+	q.itrNow.Store(int64(rate))
+	if !d.msix {
+		d.r.Write(regITR, v)
+		return
+	}
+	d.r.Write(regEITR0+4*uint32(VectorRx0+q.idx), v)
+	d.r.Write(regEITR0+4*uint32(VectorTx0+q.idx), v)
+}
+
+// adaptITR is the adaptive rate where a poll completes (e1000e's
+// e1000_set_itr, per vector as its MSI-X mode does it).
+func (q *queue) adaptITR() {
+	rate, changed := q.itr.Adapt()
+	if !changed || q.d.cfg.InterruptRate != 0 || q.d.cfg.BusyPoll {
+		return
+	}
+	q.writeITR(rate)
+	q.d.Counters.ITRUpdates.Add(1)
+}

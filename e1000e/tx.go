@@ -1,0 +1,247 @@
+package e1000e
+
+import (
+	"encoding/binary"
+
+	"github.com/ringonet/ringo/internal/e1000x"
+	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// The transmit path: a ring per queue pair, chosen by flow so a flow's
+// frames stay in order; frames copied into the ring's buffers, legacy
+// descriptors or a context descriptor for the offloads (the descriptor
+// formats are the 8254x's: e1000x), the doorbell batched on the core's
+// xmit_more hint.
+
+// setupTx gives the ring to the device (e1000_configure_tx, per queue).
+func (q *queue) setupTx() {
+	r, tx := q.d.r, q.tx
+	q.txMu.Lock()
+	defer q.txMu.Unlock()
+	tx.Reset()
+	q.txPending, q.stopped = 0, false
+	r.Write(qreg(regTDBAL, q.idx), uint32(tx.IOVA()))
+	r.Write(qreg(regTDBAH, q.idx), uint32(tx.IOVA()>>32))
+	r.Write(qreg(regTDLEN, q.idx), uint32(tx.Bytes()))
+	r.Write(qreg(regTDH, q.idx), 0)
+	r.Write(qreg(regTDT, q.idx), 0)
+	r.Write(qreg(regTXDCTL, q.idx), txdctlBurst)
+	r.Set(qreg(regTARC, q.idx), tarc_ENABLE)
+}
+
+// txQueue picks the ring for a frame: by a hash of its IP addresses and,
+// for TCP and UDP, ports (skb_tx_hash), so one flow uses one ring.
+func (d *Driver) txQueue(frame []byte) *queue {
+	if len(d.q) == 1 {
+		return d.q[0]
+	}
+	return d.q[txHash(frame)%uint32(len(d.q))]
+}
+
+func txHash(f []byte) uint32 {
+	h := uint32(2166136261)
+	mix := func(x []byte) {
+		for _, c := range x {
+			h = (h ^ uint32(c)) * 16777619
+		}
+	}
+	if len(f) < 14 {
+		return 0
+	}
+	var l4 int
+	var proto byte
+	switch binary.BigEndian.Uint16(f[12:]) {
+	case header.EtherTypeIPv4:
+		if len(f) < 34 {
+			return 0
+		}
+		mix(f[26:34])
+		proto, l4 = f[23], 14+int(f[14]&0x0f)*4
+		if binary.BigEndian.Uint16(f[20:])&0x3fff != 0 {
+			return h // a fragment: addresses only, as every fragment has them
+		}
+	case header.EtherTypeIPv6:
+		if len(f) < 54 {
+			return 0
+		}
+		mix(f[22:54])
+		proto, l4 = f[20], 54
+	default:
+		return 0
+	}
+	if (proto == 6 || proto == 17) && len(f) >= l4+4 {
+		mix(f[l4 : l4+4])
+	}
+	return h
+}
+
+// StartXmit implements netcore.DeviceOps (e1000_xmit_frame).
+func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
+	q := d.txQueue(b.Data())
+	q.txMu.Lock()
+	defer q.txMu.Unlock()
+	tx := q.tx
+	n := b.Len()
+	if b.CsumPartial || b.GSOSize > 0 {
+		return q.xmitOffloadLocked(b)
+	}
+	if n > bufSize {
+		d.Counters.TxTooBig.Add(1)
+		d.Dev.Stats.TxDropped.Add(1)
+		b.Free()
+		return netcore.TxOK
+	}
+	if tx.Unused() < txCleanThreshold {
+		q.cleanTxLocked()
+	}
+	if !d.running.Load() || tx.Unused() < 1 {
+		q.stopQueueLocked()
+		return netcore.TxBusy
+	}
+	i := tx.NextToUse()
+	buf := tx.Buf(i)
+	copy(buf.Buf, b.Data())
+	b.Free()
+	e1000x.WriteLegacy(tx.Desc(i), buf.IOVA, n)
+	tx.SetNextToUse(tx.Next(i))
+	q.txPackets.Add(1)
+	q.txBytes.Add(uint64(n))
+	q.doorbellLocked()
+	if tx.Unused() < 1 {
+		q.stopQueueLocked()
+	}
+	return netcore.TxOK
+}
+
+// xmitOffloadLocked sends a packet whose checksum, and for TSO whose
+// segmentation, the device does: a context descriptor, then data
+// descriptors over bufSize-byte pieces.
+func (q *queue) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
+	d, tx := q.d, q.tx
+	frame := b.Data()
+	o, ok := e1000x.ParseOffload(frame, int(b.GSOSize), bufSize)
+	need := 1 + (len(frame)+bufSize-1)/bufSize
+	if !ok || need > tx.Count()/2 || (o.MSS == 0 && len(frame) > bufSize) {
+		d.Counters.TxBadOffload.Add(1)
+		d.Dev.Stats.TxDropped.Add(1)
+		b.Free()
+		return netcore.TxOK
+	}
+	if tx.Unused() < need+txCleanThreshold {
+		q.cleanTxLocked()
+	}
+	if !d.running.Load() || tx.Unused() < need {
+		q.stopQueueLocked()
+		return netcore.TxBusy
+	}
+	i := tx.NextToUse()
+	o.WriteContext(tx.Desc(i), len(frame))
+	if o.MSS > 0 {
+		d.Counters.TxTSO.Add(1)
+	} else {
+		d.Counters.TxCsumOffload.Add(1)
+	}
+	i = tx.Next(i)
+	for off := 0; off < len(frame); off += bufSize {
+		n := min(bufSize, len(frame)-off)
+		buf := tx.Buf(i)
+		copy(buf.Buf, frame[off:off+n])
+		if off == 0 {
+			o.SeedChecksum(buf.Buf[:n])
+		}
+		o.WriteData(tx.Desc(i), buf.IOVA, n, off+n == len(frame))
+		i = tx.Next(i)
+	}
+	q.txPackets.Add(1)
+	q.txBytes.Add(uint64(len(frame)))
+	b.Free()
+	tx.SetNextToUse(i)
+	q.doorbellLocked()
+	if tx.Unused() < need {
+		q.stopQueueLocked()
+	}
+	return netcore.TxOK
+}
+
+// txBatch bounds the frames filled behind the doorbell.
+const txBatch = 32
+
+// doorbellLocked ends a frame: TDT waits for the batch's last frame when
+// the core says more follow (netdev_xmit_more).
+func (q *queue) doorbellLocked() {
+	q.txPending++
+	if q.d.Dev.XmitMore() && q.txPending < txBatch {
+		return
+	}
+	q.flushTxLocked()
+}
+
+// flushTxLocked writes TDT if descriptors wait behind it. The store is a
+// full barrier: descriptors and buffers are visible before the device
+// reads TDT.
+func (q *queue) flushTxLocked() {
+	if q.txPending == 0 {
+		return
+	}
+	q.txPending = 0
+	q.d.Counters.TxDoorbells.Add(1)
+	q.d.r.Write(qreg(regTDT, q.idx), uint32(q.tx.NextToUse()))
+}
+
+// FlushXmit implements netcore.TxFlusher: the core promised more frames
+// and has none after all.
+func (d *Driver) FlushXmit() {
+	for _, q := range d.q {
+		q.txMu.Lock()
+		q.flushTxLocked()
+		q.txMu.Unlock()
+	}
+}
+
+// stopQueueLocked stops the device's queue on a full ring and unmasks the
+// ring's completion cause, which will wake it; then looks again, since
+// the device may have sent meanwhile.
+func (q *queue) stopQueueLocked() {
+	d := q.d
+	q.flushTxLocked()
+	d.Dev.NetifStopQueue()
+	q.stopped = true
+	if d.running.Load() && !d.cfg.BusyPoll {
+		if d.msix {
+			d.r.Write(regIMS, icrTXQ(q.idx))
+		} else {
+			d.r.Write(regIMS, icr_TXDW)
+		}
+	}
+	q.cleanTxLocked()
+}
+
+// cleanTxLocked reclaims sent descriptors (e1000_clean_tx_irq) and wakes
+// the device's queue when this ring stopped it and has room again.
+func (q *queue) cleanTxLocked() int {
+	tx := q.tx
+	i := tx.NextToClean()
+	end := tx.NextToUse()
+	n := 0
+	for i != end {
+		desc := tx.Desc(i)
+		if e1000x.LoadStatus(desc)&e1000x.TxdStatDD == 0 {
+			break
+		}
+		e1000x.StoreStatus(desc, 0)
+		i = tx.Next(i)
+		n++
+	}
+	if n > 0 {
+		tx.SetNextToClean(i)
+	}
+	d := q.d
+	if q.stopped && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/2) {
+		q.stopped = false
+		d.Counters.TxRestarts.Add(1)
+		d.Dev.NetifWakeQueue()
+	}
+	return n
+}
