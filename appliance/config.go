@@ -6,6 +6,7 @@
 package appliance
 
 import (
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -34,10 +35,13 @@ type Config struct {
 	// InterruptRate is the e1000's ITR, interrupts/s: 0 adapts it to
 	// the traffic (4,000-20,000), -1 does not throttle.
 	InterruptRate int
-	EchoPort      int // TCP and UDP echo; 0 disables
-	Discard       int // TCP and UDP discard
-	Status        int // UDP status port: any datagram gets the status report
-	HTTP          int // HTTP status page
+	// RSSKey is the RSS hash key of multi-queue NICs (40 bytes, from
+	// hex); nil: random per NIC, as Linux does.
+	RSSKey   []byte
+	EchoPort int // TCP and UDP echo; 0 disables
+	Discard  int // TCP and UDP discard
+	Status   int // UDP status port: any datagram gets the status report
+	HTTP     int // HTTP status page
 	// ConnRate is the new TCP connections a second each source address
 	// may open to the services (bursts as large); 0: no limit.
 	ConnRate  int
@@ -73,6 +77,7 @@ func Defaults() Config {
 //	ringo.cpus=N                softnet CPUs (default 1)
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
 //	ringo.itr=N                 e1000 interrupts/s at most; 0 adaptive (default), -1 unthrottled
+//	ringo.rsskey=HEX            RSS key of multi-queue NICs, 40 bytes (default random)
 //	ringo.echo=PORT ringo.discard=PORT ringo.status=PORT ringo.http=PORT  (0 disables)
 //	ringo.connrate=N            new TCP connections/s per source to the services (default 0: no limit)
 //	ringo.portio=direct|vfio    NE2000 port access: IN/OUT (default) or VFIO pread/pwrite
@@ -167,6 +172,12 @@ func Parse(cmdline string) (Config, []string) {
 			}
 		case "ringo.itr":
 			c.InterruptRate = intParam(k, v, -1, 100000, c.InterruptRate, bad)
+		case "ringo.rsskey":
+			if key, err := hex.DecodeString(v); err != nil || len(key) != 40 {
+				bad(k, v, "want 40 bytes in hex")
+			} else {
+				c.RSSKey = key
+			}
 		case "ringo.echo":
 			c.EchoPort = intParam(k, v, 0, 65535, c.EchoPort, bad)
 		case "ringo.discard":

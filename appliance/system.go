@@ -160,7 +160,7 @@ func (s *System) upOn(opened []Opened) error {
 	}
 	for i, o := range opened {
 		n, err := Attach(s.Core, s.Bridge, o, fmt.Sprintf("eth%d", i), nic.Config{CPU: i % cfg.CPUs, BusyPoll: cfg.BusyPoll, Ring: cfg.Ring,
-			InterruptRate: cfg.InterruptRate, VFIOPortIO: cfg.VFIOPortIO})
+			InterruptRate: cfg.InterruptRate, VFIOPortIO: cfg.VFIOPortIO, RSSKey: cfg.RSSKey})
 		if err != nil {
 			return err
 		}

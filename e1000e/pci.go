@@ -41,7 +41,7 @@ func attach(env nic.Env) (nic.Card, error) {
 		hw.IRQs, hw.MSIX = irqs, msix
 	}
 	return New(env.Core, env.Bridge, hw, Config{Name: env.Name, CPU: c.CPU, RxRing: c.Ring, TxRing: c.Ring,
-		BusyPoll: c.BusyPoll, InterruptRate: c.InterruptRate})
+		BusyPoll: c.BusyPoll, InterruptRate: c.InterruptRate, RSSKey: c.RSSKey})
 }
 
 func enableInterrupts(v *vfio.Device) ([]vfio.InterruptSource, bool, error) {

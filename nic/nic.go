@@ -71,6 +71,9 @@ type Config struct {
 	// pread/pwrite on the VFIO device, a system call per access, instead
 	// of IN/OUT after ioperm, the default where the CPU allows it.
 	VFIOPortIO bool
+	// RSSKey is the receive-side scaling key of a multi-queue NIC
+	// (ethtool -X hkey); nil: a random one.
+	RSSKey []byte
 }
 
 // Card is an attached NIC.

@@ -37,6 +37,18 @@ type IPServeReport struct {
 	// With ringo.tcpecho: bytes echoed and the Tcp: counters.
 	TCPEchoed      int64  `json:",omitempty"`
 	TCPRetransSegs uint64 `json:",omitempty"`
+	// The first NIC's driver counters (ethtool -S), the interrupt lines
+	// (/proc/interrupts) and the packets each softnet processed.
+	NIC0Stats map[string]uint64
+	IRQs      []IRQLine
+	Softnet   []uint64
+}
+
+// IRQLine is one interrupt line as /proc/interrupts shows it.
+type IRQLine struct {
+	Name, Kind string
+	CPU        int
+	Count      uint64
 }
 
 // PingResult summarizes pings to one target.
@@ -52,7 +64,7 @@ type PingResult struct {
 // pings each of ringo.ping=IP,IP (ringo.count times, ringo.size bytes),
 // then reports.
 func ipServe(args map[string]string, nics []appliance.Opened) error {
-	s, err := newStack(nics, stackOpts{ioWidth: 4})
+	s, err := newStack(nics, stackOpts{ioWidth: 4, cpus: atoiDefault(args["ringo.cpus"], 1)})
 	if err != nil {
 		return err
 	}
@@ -200,6 +212,16 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 	rep.In6Discards = ip6.MIB.Ip6InDiscards.Load()
 	rep.In6McastPkts = ip6.MIB.Ip6InMcastPkts.Load()
 	rep.WatchedFrames = watched.Load()
+	rep.NIC0Stats = map[string]uint64{}
+	for _, st := range s.nics[0].Card.Stats() {
+		rep.NIC0Stats[st.Name] = st.Value
+	}
+	for _, l := range s.bridge.Lines() {
+		rep.IRQs = append(rep.IRQs, IRQLine{Name: l.Name, Kind: l.Kind(), CPU: l.CPU, Count: l.Count()})
+	}
+	for _, st := range s.core.SoftnetStats() {
+		rep.Softnet = append(rep.Softnet, st.Processed)
+	}
 	for _, e := range ip6.Neigh.Entries() {
 		rep.Neighbours = append(rep.Neighbours, fmt.Sprintf("%s %s %s %s", e.Dev, e.IP, e.MAC, e.State))
 	}

@@ -22,7 +22,7 @@ func kernelNIC(cidr string, rxDescs int) (ifname, driver string, err error) {
 	if err := loadModule("e1000", e1000Params); err != nil {
 		return "", "", err
 	}
-	if err := loadModules("8390", "ne2k-pci"); err != nil {
+	if err := loadModules("e1000e", "8390", "ne2k-pci"); err != nil {
 		return "", "", err
 	}
 	ifs, err := nicsByPCIAddress(1)

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,7 @@ func main() {
 		runtime.GOMAXPROCS(atoiDefault(v, 0))
 	}
 	interruptRate, _ = strconv.Atoi(args["ringo.itr"]) // 0 (adaptive) unless set
+	rssKey, _ = hex.DecodeString(args["ringo.rsskey"])
 	if child := os.Getenv(childEnv); child != "" {
 		// A child of killrestart: run the named scenario until killed.
 		args["ringo.test"] = child

@@ -25,6 +25,7 @@ type stack struct {
 }
 
 type stackOpts struct {
+	cpus     int // softnets (ringo.cpus); 0: 1
 	busyPoll bool
 	ring     int
 	ioWidth  int // NE2000 data port width
@@ -34,15 +35,20 @@ type stackOpts struct {
 // interruptRate is ringo.itr: an e1000's ITR, interrupts/s (0: adaptive, -1: none).
 var interruptRate int
 
+// rssKey is ringo.rsskey (hex): a multi-queue NIC's RSS key, so a test
+// knows which queue a flow takes.
+var rssKey []byte
+
 func newStack(nics []appliance.Opened, o stackOpts) (*stack, error) {
-	s := &stack{core: netcore.New(netcore.Config{})}
+	s := &stack{core: netcore.New(netcore.Config{CPUs: o.cpus})}
 	var err error
 	if s.bridge, err = irq.New(slog.Default()); err != nil {
 		return nil, err
 	}
 	for i, n := range nics {
 		an, err := appliance.Attach(s.core, s.bridge, n, fmt.Sprintf("eth%d", i),
-			nic.Config{BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO, InterruptRate: interruptRate})
+			nic.Config{CPU: i % max(o.cpus, 1), BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO,
+				InterruptRate: interruptRate, RSSKey: rssKey})
 		if err != nil {
 			return nil, err
 		}

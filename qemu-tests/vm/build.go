@@ -67,6 +67,7 @@ var VFIOModules = []string{
 // or talk to the Linux stack.
 var LinuxNICModules = []string{
 	"kernel/drivers/net/ethernet/intel/e1000/e1000.ko",
+	"kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko",
 	"kernel/drivers/net/ethernet/8390/8390.ko",
 	"kernel/drivers/net/ethernet/8390/ne2k-pci.ko",
 	"kernel/net/core/pktgen.ko", // the kernel's packet generator, for benchmarks

@@ -52,6 +52,8 @@ type Config struct {
 	// NoPcap leaves out the filter-dump on each netdev: benchmarks, where
 	// QEMU writing every frame to a file would be part of the figure.
 	NoPcap bool
+	// SMP is the guest's vCPUs; 0: 1.
+	SMP int
 	// CPUs, if set, pins every QEMU thread to these host CPUs (a
 	// taskset(1) list such as "0" or "0-1").
 	CPUs string
@@ -97,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	args := []string{
 		"-machine", "q35,kernel-irqchip=split", "-accel", "tcg",
-		"-m", fmt.Sprint(cfg.MemoryMB), "-smp", "1",
+		"-m", fmt.Sprint(cfg.MemoryMB), "-smp", fmt.Sprint(max(cfg.SMP, 1)),
 		"-nodefaults", "-no-reboot", "-display", "none",
 		// The IOMMU first: VFIO type1 in the guest needs it, with interrupt
 		// remapping (intremap=on) or VFIO_SET_IOMMU fails with EPERM.
