@@ -243,9 +243,7 @@ func (d *Driver) up() error {
 	}
 
 	// 14.4 Receive: station address, MTA cleared, ring, then RCTL.EN.
-	mac := d.Dev.HardwareAddr
-	r.Write(regRAL0, binary.LittleEndian.Uint32(mac[0:4]))
-	r.Write(regRAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|rah_AV)
+	r.SetStationAddress(d.Dev.HardwareAddr)
 	e1000x.WriteMTA(d.r.Regs, d.Dev.MulticastList())
 	d.rx.Reset()
 	for i := 0; i < d.rx.Count(); i++ {
@@ -302,13 +300,7 @@ func (d *Driver) up() error {
 }
 
 // rctl is the receive control word for the device's current flags.
-func (d *Driver) rctl() uint32 {
-	v := uint32(rctl_EN | rctl_BAM | rctl_SECRC | rctl_BSIZE_2048 | rctl_RDMTS_HALF)
-	if d.Dev.Promisc() {
-		v |= rctl_UPE | rctl_MPE
-	}
-	return v
-}
+func (d *Driver) rctl() uint32 { return e1000x.RxControl(d.Dev.Promisc()) }
 
 // SetRxMode implements netcore.RxModer (e1000_set_rx_mode): promiscuous
 // mode in RCTL, and the multicast list hashed into the MTA.
@@ -337,10 +329,7 @@ func (d *Driver) Stop() error {
 
 func (d *Driver) down() {
 	d.running.Store(false)
-	d.r.Write(regIMC, 0xffffffff)
-	d.r.Write(regRCTL, 0)
-	d.r.Write(regTCTL, tctl_PSP)
-	d.r.Read(regSTATUS)
+	d.r.Quiesce()
 	d.txMu.Lock()
 	d.r.reset()
 	d.txMu.Unlock()

@@ -1,6 +1,7 @@
 package e1000
 
 import (
+	"github.com/ringonet/ringo/internal/e1000x"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/counter"
 	"github.com/ringonet/ringo/nic"
@@ -56,14 +57,7 @@ func (d *Driver) HWStats() []counter.Stat {
 }
 
 // HWStat returns one accumulated counter by name after a fresh read.
-func (d *Driver) HWStat(name string) uint64 {
-	for _, s := range d.HWStats() {
-		if s.Name == name {
-			return s.Value
-		}
-	}
-	return 0
-}
+func (d *Driver) HWStat(name string) uint64 { return e1000x.Lookup(d.HWStats(), name) }
 
 // IRQCount implements nic.Card.
 func (d *Driver) IRQCount() uint64 {

@@ -12,10 +12,8 @@ const (
 const (
 	regCTRL     = 0x00000 // Device Control
 	regSTATUS   = 0x00008 // Device Status
-	regEECD     = 0x00010 // EEPROM/Flash Control
 	regEERD     = 0x00014 // EEPROM Read
 	regCTRL_EXT = 0x00018 // Extended Device Control
-	regMDIC     = 0x00020 // MDI Control
 	regFCAL     = 0x00028 // Flow Control Address Low
 	regFCAH     = 0x0002c // Flow Control Address High
 	regFCT      = 0x00030 // Flow Control Type
@@ -71,7 +69,6 @@ const (
 
 // EERD bits for the 82540/82545 (SDM 13.4.4).
 const (
-	eerd_START      = 1 << 0
 	eerd_DONE       = 1 << 4
 	eerd_ADDR_SHIFT = 8
 	eerd_DATA_SHIFT = 16
@@ -87,29 +84,15 @@ const (
 	icr_RXO     = 1 << 6  // Receiver Overrun
 	icr_RXT0    = 1 << 7  // Receiver Timer Interrupt
 	icr_MDAC    = 1 << 9  // MDI/O Access Complete
-	icr_RXCFG   = 1 << 10 // Receiving /C/ ordered sets
-	icr_PHYINT  = 1 << 12
 	icr_TXD_LOW = 1 << 15 // Transmit Descriptor Low Threshold
 	icr_SRPD    = 1 << 16 // Small Receive Packet Detected
 )
 
 // RCTL bits (SDM 13.4.22).
 const (
-	rctl_EN         = 1 << 1  // Receiver Enable
-	rctl_SBP        = 1 << 2  // Store Bad Packets
-	rctl_UPE        = 1 << 3  // Unicast Promiscuous Enable
-	rctl_MPE        = 1 << 4  // Multicast Promiscuous Enable
-	rctl_LPE        = 1 << 5  // Long Packet Reception Enable
-	rctl_LBM_MASK   = 3 << 6  // Loopback Mode
-	rctl_RDMTS_HALF = 0 << 8  // RX Descriptor Minimum Threshold: 1/2 RDLEN
-	rctl_MO_SHIFT   = 12      // Multicast Offset (which address bits index the MTA)
-	rctl_BAM        = 1 << 15 // Broadcast Accept Mode
-	rctl_BSIZE_2048 = 0 << 16 // Receive Buffer Size, with BSEX = 0
-	rctl_VFE        = 1 << 18 // VLAN Filter Enable
-	rctl_DPF        = 1 << 22 // Discard Pause Frames
-	rctl_PMCF       = 1 << 23 // Pass MAC Control Frames
-	rctl_BSEX       = 1 << 25 // Buffer Size Extension
-	rctl_SECRC      = 1 << 26 // Strip Ethernet CRC
+	rctl_EN  = 1 << 1 // Receiver Enable
+	rctl_UPE = 1 << 3 // Unicast Promiscuous Enable
+	rctl_MPE = 1 << 4 // Multicast Promiscuous Enable
 )
 
 // TCTL bits (SDM 13.4.33).
@@ -166,9 +149,4 @@ const (
 	rxd_ERR_RXE  = 1 << 7 // RX data error
 	// RXD_ERR_FRAME are the errors that make a frame unusable.
 	rxd_ERR_FRAME = rxd_ERR_CE | rxd_ERR_SE | rxd_ERR_SEQ | rxd_ERR_CXE | rxd_ERR_RXE
-)
-
-// EEPROM word addresses (SDM 5.6).
-const (
-	eepromEthAddr = 0x00 // words 0..2: Ethernet address
 )

@@ -1,7 +1,6 @@
 package e1000e
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -348,9 +347,7 @@ func (d *Driver) up() error {
 	// Receive (e1000_configure_rx): address, multicast, descriptor
 	// format and offloads before RCTL.EN, which is when the part reads
 	// them.
-	mac := d.Dev.HardwareAddr
-	r.Write(regRAL0, binary.LittleEndian.Uint32(mac[0:4]))
-	r.Write(regRAH0, uint32(binary.LittleEndian.Uint16(mac[4:6]))|rah_AV)
+	r.SetStationAddress(d.Dev.HardwareAddr)
 	e1000x.WriteMTA(r.Regs, d.Dev.MulticastList())
 	for _, q := range d.q {
 		q.setupRx()
@@ -430,13 +427,7 @@ func (d *Driver) imsEnable() uint32 {
 }
 
 // rctl is the receive control word for the device's current flags.
-func (d *Driver) rctl() uint32 {
-	v := uint32(rctl_EN | rctl_BAM | rctl_SECRC | rctl_BSIZE_2048 | rctl_RDMTS_HALF)
-	if d.Dev.Promisc() {
-		v |= rctl_UPE | rctl_MPE
-	}
-	return v
-}
+func (d *Driver) rctl() uint32 { return e1000x.RxControl(d.Dev.Promisc()) }
 
 // SetRxMode implements netcore.RxModer: promiscuous mode and the
 // multicast table.
@@ -464,10 +455,7 @@ func (d *Driver) Stop() error {
 
 func (d *Driver) down() {
 	d.running.Store(false)
-	d.r.Write(regIMC, 0xffffffff)
-	d.r.Write(regRCTL, 0)
-	d.r.Write(regTCTL, tctl_PSP)
-	d.r.Read(regSTATUS)
+	d.r.Quiesce()
 	for _, q := range d.q {
 		q.txMu.Lock()
 	}

@@ -3,6 +3,7 @@ package e1000e
 import (
 	"fmt"
 
+	"github.com/ringonet/ringo/internal/e1000x"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/counter"
 	"github.com/ringonet/ringo/nic"
@@ -41,7 +42,7 @@ func attach(env nic.Env) (nic.Card, error) {
 		hw.IRQs, hw.MSIX = irqs, msix
 	}
 	return New(env.Core, env.Bridge, hw, Config{Name: env.Name, CPU: c.CPU, RxRing: c.Ring, TxRing: c.Ring,
-		BusyPoll: c.BusyPoll, InterruptRate: c.InterruptRate, RSSKey: c.RSSKey})
+		BusyPoll: c.BusyPoll, InterruptRate: c.InterruptRate, RSSKey: c.RSSKey, Queues: c.Queues})
 }
 
 func enableInterrupts(v *vfio.Device) ([]vfio.InterruptSource, bool, error) {
@@ -102,14 +103,7 @@ func (d *Driver) HWStats() []counter.Stat {
 }
 
 // HWStat returns one accumulated counter by name after a fresh read.
-func (d *Driver) HWStat(name string) uint64 {
-	for _, s := range d.HWStats() {
-		if s.Name == name {
-			return s.Value
-		}
-	}
-	return 0
-}
+func (d *Driver) HWStat(name string) uint64 { return e1000x.Lookup(d.HWStats(), name) }
 
 // IRQCount implements nic.Card: every vector's interrupts.
 func (d *Driver) IRQCount() uint64 {

@@ -11,8 +11,6 @@ const (
 const (
 	regCTRL     = 0x00000 // Device Control
 	regSTATUS   = 0x00008 // Device Status
-	regEECD     = 0x00010 // EEPROM/Flash Control
-	regEERD     = 0x00014 // EEPROM Read
 	regCTRL_EXT = 0x00018 // Extended Device Control
 	regFCAL     = 0x00028 // Flow Control Address Low
 	regFCAH     = 0x0002c // Flow Control Address High
@@ -89,10 +87,8 @@ const (
 
 // EERD bits (10.2.2.4): the 82574's layout, not the 8254x's.
 const (
-	eerd_START      = 1 << 0
 	eerd_DONE       = 1 << 1
 	eerd_ADDR_SHIFT = 2
-	eerd_DATA_SHIFT = 16
 )
 
 // CTRL_EXT bits (10.2.2.5).
@@ -139,19 +135,7 @@ const (
 
 // RCTL bits (10.2.5.1).
 const (
-	rctl_EN         = 1 << 1  // Receiver Enable
-	rctl_SBP        = 1 << 2  // Store Bad Packets
-	rctl_UPE        = 1 << 3  // Unicast Promiscuous Enable
-	rctl_MPE        = 1 << 4  // Multicast Promiscuous Enable
-	rctl_LPE        = 1 << 5  // Long Packet Reception Enable
-	rctl_RDMTS_HALF = 0 << 8  // Receive Descriptor Minimum Threshold: 1/2 RDLEN
-	rctl_DTYP_PS    = 1 << 10 // Descriptor Type: packet split
-	rctl_BAM        = 1 << 15 // Broadcast Accept Mode
-	rctl_BSIZE_2048 = 0 << 16 // Receive Buffer Size, with BSEX = 0
-	rctl_BSIZE_16K  = 1 << 16 // with BSEX = 1
-	rctl_VFE        = 1 << 18 // VLAN Filter Enable
-	rctl_BSEX       = 1 << 25 // Buffer Size Extension
-	rctl_SECRC      = 1 << 26 // Strip Ethernet CRC
+	rctl_EN = 1 << 1 // Receiver Enable
 )
 
 // RFCTL bits (10.2.5.5).
@@ -243,6 +227,3 @@ const (
 	// rxdMRQTypeMask is the RSS type in MRQ: 0 when the frame was not hashed.
 	rxdMRQTypeMask = 0xf
 )
-
-// EEPROM word addresses (6.1).
-const eepromEthAddr = 0x00 // words 0..2: Ethernet address

@@ -136,24 +136,12 @@ func (q *queue) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 		q.stopQueueLocked()
 		return netcore.TxBusy
 	}
-	i := tx.NextToUse()
-	o.WriteContext(tx.Desc(i), len(frame))
 	if o.MSS > 0 {
 		d.Counters.TxTSO.Add(1)
 	} else {
 		d.Counters.TxCsumOffload.Add(1)
 	}
-	i = tx.Next(i)
-	for off := 0; off < len(frame); off += bufSize {
-		n := min(bufSize, len(frame)-off)
-		buf := tx.Buf(i)
-		copy(buf.Buf, frame[off:off+n])
-		if off == 0 {
-			o.SeedChecksum(buf.Buf[:n])
-		}
-		o.WriteData(tx.Desc(i), buf.IOVA, n, off+n == len(frame))
-		i = tx.Next(i)
-	}
+	i := o.Fill(tx, frame, bufSize)
 	q.txPackets.Add(1)
 	q.txBytes.Add(uint64(len(frame)))
 	b.Free()

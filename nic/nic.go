@@ -71,6 +71,9 @@ type Config struct {
 	// pread/pwrite on the VFIO device, a system call per access, instead
 	// of IN/OUT after ioperm, the default where the CPU allows it.
 	VFIOPortIO bool
+	// Queues is how many queue pairs a multi-queue NIC uses; 0: the
+	// driver's choice (all it has with MSI-X).
+	Queues int
 	// RSSKey is the receive-side scaling key of a multi-queue NIC
 	// (ethtool -X hkey); nil: a random one.
 	RSSKey []byte

@@ -3,6 +3,7 @@ package e1000x
 import (
 	"encoding/binary"
 
+	"github.com/ringonet/ringo/descring"
 	"github.com/ringonet/ringo/netcore/header"
 )
 
@@ -172,4 +173,25 @@ func (o TxOffload) SeedChecksum(h []byte) {
 	}
 	sum := header.PseudoHeaderSum([4]byte(ip[12:16]), [4]byte(ip[16:20]), proto, length)
 	binary.BigEndian.PutUint16(h[o.l4Csum:], ^header.Fold(header.Checksum(nil, sum)))
+}
+
+// Fill writes an offloaded frame into tx from its next free slot (the
+// caller checked there is room): the context descriptor, then data
+// descriptors over bufSize-byte pieces copied into the slots' buffers,
+// the checksum seeds in the first. It returns the slot after the last.
+func (o TxOffload) Fill(tx *descring.Ring, frame []byte, bufSize int) int {
+	i := tx.NextToUse()
+	o.WriteContext(tx.Desc(i), len(frame))
+	i = tx.Next(i)
+	for off := 0; off < len(frame); off += bufSize {
+		n := min(bufSize, len(frame)-off)
+		buf := tx.Buf(i)
+		copy(buf.Buf, frame[off:off+n])
+		if off == 0 {
+			o.SeedChecksum(buf.Buf[:n])
+		}
+		o.WriteData(tx.Desc(i), buf.IOVA, n, off+n == len(frame))
+		i = tx.Next(i)
+	}
+	return i
 }

@@ -26,6 +26,7 @@ type stack struct {
 
 type stackOpts struct {
 	cpus     int // softnets (ringo.cpus); 0: 1
+	queues   int // queue pairs of a multi-queue NIC (ringo.queues); 0: the driver's choice
 	busyPoll bool
 	ring     int
 	ioWidth  int // NE2000 data port width
@@ -47,7 +48,7 @@ func newStack(nics []appliance.Opened, o stackOpts) (*stack, error) {
 	}
 	for i, n := range nics {
 		an, err := appliance.Attach(s.core, s.bridge, n, fmt.Sprintf("eth%d", i),
-			nic.Config{CPU: i % max(o.cpus, 1), BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO,
+			nic.Config{CPU: i % max(o.cpus, 1), Queues: o.queues, BusyPoll: o.busyPoll, Ring: o.ring, IOWidth: o.ioWidth, VFIOPortIO: o.vfioPIO,
 				InterruptRate: interruptRate, RSSKey: rssKey})
 		if err != nil {
 			return nil, err

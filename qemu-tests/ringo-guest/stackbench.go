@@ -144,7 +144,8 @@ func (k kernelBench) Ping(ctx context.Context, dst netip.Addr, size, seq int) (t
 // stackBench is the device under test on ringo: NIC 0 with ringo.ip, the
 // benchmark against ringo.target.
 func stackBench(args map[string]string, nics []appliance.Opened) error {
-	s, err := newStack(nics[:1], stackOpts{busyPoll: args["ringo.mode"] == "poll", ring: atoiDefault(args["ringo.ring"], benchRxRing), ioWidth: 4})
+	s, err := newStack(nics[:1], stackOpts{busyPoll: args["ringo.mode"] == "poll", ring: atoiDefault(args["ringo.ring"], benchRxRing), ioWidth: 4,
+		cpus: atoiDefault(args["ringo.cpus"], 1), queues: atoiDefault(args["ringo.queues"], 0)})
 	if err != nil {
 		return err
 	}
@@ -172,10 +173,9 @@ func stackBench(args map[string]string, nics []appliance.Opened) error {
 		g := n.GROStats()
 		fmt.Fprintf(&diag, "gro merged=%d packets=%d held=%d skipped=%d\n", g.Merged.Load(), g.Packets.Load(), g.Held.Load(), g.Skipped.Load())
 	}
-	if len(s.e1000) > 0 {
-		c := &s.e1000[0].Counters
-		rep.TxTSO, rep.TxCsumOffload, rep.TxBadOffload = c.TxTSO.Load(), c.TxCsumOffload.Load(), c.TxBadOffload.Load()
-		for _, h := range s.e1000[0].HWStats() {
+	rep.TxTSO, rep.TxCsumOffload, rep.TxBadOffload = s.stat(0, "tx_tso"), s.stat(0, "tx_csum_offload"), s.stat(0, "tx_bad_offload")
+	if len(s.ne2000) == 0 {
+		for _, h := range s.nics[0].Card.Stats() {
 			if h.Value != 0 {
 				fmt.Fprintf(&diag, "%s=%d ", h.Name, h.Value)
 			}
@@ -276,7 +276,10 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 		profile("all", func() { rep, err = runStackBench(st, mapWithout(args, "ringo.pprof")) })
 		return rep, err
 	}
-	profile("ping", func() { rep.Ping = benchPing(st, peer, atoiDefault(args["ringo.pings"], 300)) })
+	floodOnly := args["ringo.only"] == "flood" // the multi-queue benchmark: the floods alone
+	if !floodOnly {
+		profile("ping", func() { rep.Ping = benchPing(st, peer, atoiDefault(args["ringo.pings"], 300)) })
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	ctl, err := st.DialContext(ctx, "tcp4", netip.AddrPortFrom(peer, benchCtlPort).String())
 	cancel()
@@ -297,21 +300,28 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 		return strings.TrimSpace(l), nil
 	}
 	n := atoiDefault(args["ringo.udpn"], 20000)
+	flows := atoiDefault(args["ringo.flows"], 1)
 	var errs []error
 	profile("udp", func() {
 		for _, payload := range []int{18, 1472} { // 60- and 1514-byte frames
 			var r UDPRate
 			var err error
+			if floodOnly {
+				r, err = benchUDPRx(st, self.Addr(), "flood", n, payload, flows, call)
+				rep.UDP = append(rep.UDP, r)
+				errs = append(errs, err)
+				continue
+			}
 			profile(fmt.Sprintf("tx-%d", payload+42), func() { r, err = benchUDPTx(st, peer, n, payload, call) })
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
-			profile(fmt.Sprintf("rx-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, call) })
+			profile(fmt.Sprintf("rx-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "rx", n, payload, 1, call) })
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
 			if args["ringo.flood"] == "0" {
 				continue
 			}
-			profile(fmt.Sprintf("flood-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "flood", n, payload, call) })
+			profile(fmt.Sprintf("flood-%d", payload+42), func() { r, err = benchUDPRx(st, self.Addr(), "flood", n, payload, flows, call) })
 			rep.UDP = append(rep.UDP, r)
 			errs = append(errs, err)
 		}
@@ -319,6 +329,9 @@ func runStackBench(st benchStack, args map[string]string) (StackBenchReport, err
 	size := int64(atoiDefault(args["ringo.tcpbytes"], 8<<20))
 	rxSize := int64(atoiDefault(args["ringo.tcprxbytes"], 0))
 	for _, dir := range []string{"tx", "rx"} {
+		if floodOnly {
+			break
+		}
 		size := size
 		if dir == "rx" && rxSize > 0 {
 			size = rxSize
@@ -410,8 +423,9 @@ func benchUDPTx(st benchStack, peer netip.Addr, n, payload int, call func(string
 // takes them: the peer's speed, which is what the device under test
 // leaves it of the host, bounds the rate), "flood" from kernel pktgen,
 // which offers more than either stack takes, so the rate is the device
-// under test's own.
-func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload int, call func(string) (string, error)) (UDPRate, error) {
+// under test's own; with flows > 1 the flood comes from that many source
+// addresses (RSS spreads them over a multi-queue NIC's queues).
+func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload, flows int, call func(string) (string, error)) (UDPRate, error) {
 	r := UDPRate{Dir: dir, Payload: payload}
 	cmd := "udp-send"
 	if dir == "flood" {
@@ -445,7 +459,11 @@ func benchUDPRx(st benchStack, self netip.Addr, dir string, n, payload int, call
 	runtime.ReadMemStats(&ms0)
 	cpu := sampleCPU()
 	defer cpu.end()
-	line, err := call(fmt.Sprintf("%s %s %d %d", cmd, netip.AddrPortFrom(self, benchUDPPort), n, payload))
+	req := fmt.Sprintf("%s %s %d %d", cmd, netip.AddrPortFrom(self, benchUDPPort), n, payload)
+	if flows > 1 {
+		req += fmt.Sprintf(" %d", flows)
+	}
+	line, err := call(req)
 	if err == nil && strings.HasPrefix(line, "error") {
 		err = fmt.Errorf("%s: %s", cmd, line)
 	}
@@ -561,12 +579,23 @@ func (a tcpCounts) minus(b tcpCounts) tcpCounts {
 		a.Probes - b.Probes, a.FastRetrans - b.FastRetrans, a.OFO - b.OFO}
 }
 
-// udpFlood is the peer's "udp-flood ADDR:PORT N PAYLOAD": kernel pktgen
-// sends N datagrams of PAYLOAD bytes (UDP checksum 0, from port 9 to
-// PORT) to ADDR, at the MAC the peer's neighbour table has for it, as
-// fast as its NIC takes them. The reply is "sent nanoseconds", or
-// "error: ...".
+// udpFlood is the peer's "udp-flood ADDR:PORT N PAYLOAD [FLOWS]": kernel
+// pktgen sends N datagrams of PAYLOAD bytes (UDP checksum 0, from port 9
+// to PORT) to ADDR, at the MAC the peer's neighbour table has for it, as
+// fast as its NIC takes them; with FLOWS, from that many source addresses
+// in turn (198.18.0.1 up, RFC 2544's benchmark range). The reply is "sent
+// nanoseconds", or "error: ...".
 func udpFlood(ifname string, src netip.Addr, args []string) string {
+	srcMin, srcMax := src, src
+	if len(args) == 4 {
+		flows, err := strconv.Atoi(args[3])
+		if err != nil || flows < 1 || flows > 250 {
+			return "error: udp-flood: flows: want 1-250"
+		}
+		srcMin = netip.MustParseAddr("198.18.0.1")
+		srcMax = netip.AddrFrom4([4]byte{198, 18, 0, byte(flows)})
+		args = args[:3]
+	}
 	dst, n, size, err := parseUDPCommand(args)
 	if err == nil && size < 18 {
 		err = fmt.Errorf("payload %d: pktgen needs 18 or more", size)
@@ -580,7 +609,7 @@ func udpFlood(ifname string, src netip.Addr, args []string) string {
 	}
 	port := strconv.Itoa(int(dst.Port()))
 	if err := pktgenSetup(ifname, fmt.Sprintf("count %d", n), fmt.Sprintf("pkt_size %d", size+42),
-		"dst_mac "+mac, "dst "+dst.Addr().String(), "src_min "+src.String(), "src_max "+src.String(),
+		"dst_mac "+mac, "dst "+dst.Addr().String(), "src_min "+srcMin.String(), "src_max "+srcMax.String(),
 		"udp_src_min 9", "udp_src_max 9", "udp_dst_min "+port, "udp_dst_max "+port); err != nil {
 		return "error: " + err.Error()
 	}
