@@ -69,7 +69,21 @@ const (
 	// device and cut them in software before it, where it lacks TSO
 	// (NETIF_F_GSO, on by default in Linux; ethtool -K dev gso off).
 	FeatureGSO
+	// FeatureVLANRx: the device takes the 802.1Q tag off received frames
+	// and hands it up in skb.VlanTCI (NETIF_F_HW_VLAN_CTAG_RX).
+	FeatureVLANRx
+	// FeatureVLANTx: the device inserts the tag of a frame that carries
+	// it in skb.VlanTCI (NETIF_F_HW_VLAN_CTAG_TX).
+	FeatureVLANTx
 )
+
+// VLANFilterer is a device with a VLAN filter table: the core tells it
+// each VLAN id a VLAN device over it uses (ndo_vlan_rx_add_vid and
+// ndo_vlan_rx_kill_vid), and it drops tagged frames of other ids.
+type VLANFilterer interface {
+	VLANRxAddVID(vid uint16)
+	VLANRxKillVID(vid uint16)
+}
 
 // Has reports whether every feature in want is in f.
 func (f Features) Has(want Features) bool { return f&want == want }

@@ -363,6 +363,18 @@ another:
 		}
 	}
 	b.Hooked = false
+	if b.VlanPresent && !dev.isVLAN() {
+		// The NIC took the tag off (vlan_hwaccel): on to the VLAN
+		// device, as vlan_do_receive does, or stay for a priority tag.
+		to := vlanHWAccelReceive(dev, b)
+		if to == nil {
+			return
+		}
+		if to != dev {
+			dev = to
+			goto another
+		}
+	}
 	if b.Protocol == EthP8021Q && !b.VlanPresent {
 		// Another round on the VLAN device, taps included (Linux's
 		// another_round after vlan_do_receive). One tag is taken off;

@@ -12,8 +12,10 @@ import (
 // as Linux names it (eth0.100). The core strips the tag from a frame
 // that arrives on the real device and delivers it on the VLAN device
 // (vlan_do_receive); the VLAN device inserts the tag and hands the frame
-// to the real device. Tags are handled in software: no driver offers
-// tag insertion or stripping yet.
+// to the real device. A real device with FeatureVLANRx strips the tag
+// itself and hands it up in skb.VlanTCI; one with FeatureVLANTx inserts
+// the tag the VLAN device leaves in skb.VlanTCI; one that filters
+// (VLANFilterer) is told the ids in use.
 
 const (
 	vlanHdrLen = 4    // TCI and the inner ethertype
@@ -63,7 +65,40 @@ func (c *Core) AddVLAN(real *Device, vid uint16) (*Device, error) {
 	real.vlanMap.Store(&m)
 	real.mu.Unlock()
 	real.OnCarrier(func(_ *Device, up bool) { d.setCarrier(up) })
+	if f, ok := real.ops.(VLANFilterer); ok {
+		f.VLANRxAddVID(vid)
+	}
 	return d, nil
+}
+
+// isVLAN reports whether d is a VLAN device.
+func (d *Device) isVLAN() bool {
+	_, ok := d.ops.(*vlanDev)
+	return ok
+}
+
+// vlanHWAccelReceive is vlan_do_receive for a frame whose tag the NIC
+// took off into b.VlanTCI: the VLAN device to deliver on, dev itself for
+// a priority tag (id 0), or nil when no VLAN device of dev has the id
+// (the frame is dropped and counted).
+func vlanHWAccelReceive(dev *Device, b *skb.Buff) *Device {
+	vid := b.VlanTCI & 0x0fff
+	if vid == 0 {
+		return dev
+	}
+	var to *Device
+	if m := dev.vlanMap.Load(); m != nil {
+		to = (*m)[vid]
+	}
+	if to == nil || !to.IsUp() {
+		dev.Stats.RxNoHandler.Add(1)
+		b.Free()
+		return nil
+	}
+	b.Dev = to
+	to.Stats.RxPackets.Add(1)
+	to.Stats.RxBytes.Add(uint64(b.Len() + ethHeaderLen))
+	return to
 }
 
 // VLANOf reports the real device and id of a VLAN device.
@@ -87,6 +122,16 @@ func (v *vlanDev) Stop() error { return nil }
 // StartXmit inserts the tag after the MAC addresses (vlan_dev_hard_start_xmit
 // with a software tag) and queues the frame on the real device.
 func (v *vlanDev) StartXmit(b *skb.Buff) TxStatus {
+	if v.real.Features.Has(FeatureVLANTx) {
+		// The NIC inserts the tag (vlan_dev_hard_start_xmit with
+		// __vlan_hwaccel_put_tag).
+		b.Dev = v.real
+		b.VlanTCI, b.VlanPresent = v.vid, true
+		if err := DevQueueXmit(b); err != nil {
+			v.dev.Stats.TxDropped.Add(1)
+		}
+		return TxOK
+	}
 	if b.Len() < ethHeaderLen || b.Push(vlanHdrLen) == nil {
 		v.dev.Stats.TxDropped.Add(1)
 		b.Free()

@@ -3,6 +3,7 @@ package netcore
 import (
 	"encoding/binary"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,4 +104,82 @@ func TestSetMTURange(t *testing.T) {
 	assert.Error(t, v.SetMTU(1501), "and its limit")
 	_, err = c.Register(DeviceConfig{Name: "e1", MTU: 9000, MaxMTU: 1500}, &moreNIC{})
 	assert.Error(t, err)
+}
+
+// accelNIC strips and inserts tags in "hardware" and filters VLAN ids:
+// it records what the core hands it.
+type accelNIC struct {
+	dev  *Device
+	mu   sync.Mutex
+	sent []*skb.Buff
+	vids map[uint16]bool
+}
+
+func (a *accelNIC) Open() error { a.dev.NetifCarrierOn(); return nil }
+func (a *accelNIC) Stop() error { return nil }
+func (a *accelNIC) StartXmit(b *skb.Buff) TxStatus {
+	a.mu.Lock()
+	a.sent = append(a.sent, b)
+	a.mu.Unlock()
+	return TxOK
+}
+func (a *accelNIC) VLANRxAddVID(vid uint16)  { a.mu.Lock(); a.vids[vid] = true; a.mu.Unlock() }
+func (a *accelNIC) VLANRxKillVID(vid uint16) { a.mu.Lock(); delete(a.vids, vid); a.mu.Unlock() }
+
+// A NIC with VLAN acceleration: a frame it untagged (TCI in the skb)
+// goes to the VLAN device as a software-untagged one would, a priority
+// tag stays, an id without a device is dropped and counted; on transmit
+// the VLAN device leaves the tag to the NIC (the frame untagged, the TCI
+// in the skb), and the NIC's filter learns the id.
+func TestVLANAccel(t *testing.T) {
+	c := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { c.Close() })
+	a := &accelNIC{vids: map[uint16]bool{}}
+	var err error
+	a.dev, err = c.Register(DeviceConfig{Name: "eth0", HardwareAddr: []byte{2, 0, 0, 0, 0, 1}, Features: FeatureVLANRx | FeatureVLANTx}, a)
+	require.NoError(t, err)
+	require.NoError(t, a.dev.Up())
+	v, err := c.AddVLAN(a.dev, 100)
+	require.NoError(t, err)
+	require.NoError(t, v.Up())
+	assert.Equal(t, map[uint16]bool{100: true}, a.vids, "the filter learnt the id")
+
+	got := make(chan string, 4)
+	c.AddPacketType(0x88b5, func(b *skb.Buff) {
+		got <- b.Dev.(*Device).Name
+		b.Free()
+	})
+	stripped := func(tci uint16) *skb.Buff {
+		b := skb.Alloc(60)
+		p := b.Put(60)
+		copy(p[0:6], a.dev.HardwareAddr)
+		copy(p[6:12], []byte{2, 9, 9, 9, 9, 9})
+		binary.BigEndian.PutUint16(p[12:], 0x88b5)
+		a.dev.EthTypeTrans(b)
+		b.VlanTCI, b.VlanPresent = tci, true // as the driver sets them
+		return b
+	}
+	live := skb.Live()
+	c.cpus[0].netifReceiveSkb(stripped(2<<13 | 100))
+	assert.Equal(t, "eth0.100", <-got)
+	assert.EqualValues(t, 1, v.Stats.RxPackets.Load())
+	c.cpus[0].netifReceiveSkb(stripped(4 << 13))
+	assert.Equal(t, "eth0", <-got, "priority tag")
+	c.cpus[0].netifReceiveSkb(stripped(200))
+	assert.EqualValues(t, 1, a.dev.Stats.RxNoHandler.Load())
+	assert.Empty(t, got)
+	assert.Equal(t, live, skb.Live())
+
+	b := skb.Alloc(60)
+	p := b.Put(60)
+	binary.BigEndian.PutUint16(p[12:], 0x88b5)
+	b.Dev = v
+	require.NoError(t, DevQueueXmit(b))
+	require.Eventually(t, func() bool { a.mu.Lock(); defer a.mu.Unlock(); return len(a.sent) == 1 }, 5*time.Second, time.Millisecond)
+	s := a.sent[0]
+	assert.True(t, s.VlanPresent)
+	assert.EqualValues(t, 100, s.VlanTCI)
+	assert.Equal(t, 60, s.Len(), "no tag in the frame")
+	assert.EqualValues(t, 0x88b5, binary.BigEndian.Uint16(s.Data()[12:]))
+	s.Free()
 }

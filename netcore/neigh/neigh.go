@@ -269,6 +269,9 @@ func xmit(b *skb.Buff, dev *netcore.Device, dst []byte, etherType uint16) error 
 	header.EncodeEthernet(h, dst, dev.HardwareAddr, etherType)
 	b.SetMACHeader()
 	b.Dev = dev
+	// A received skb turned into a reply (an echo) must not take its
+	// request's tag out: only a VLAN device sets one for the NIC.
+	b.VlanTCI, b.VlanPresent = 0, false
 	return netcore.DevQueueXmit(b)
 }
 
