@@ -98,6 +98,11 @@ type Driver struct {
 	// stalled transmitter. A reset clears it.
 	faultTxStall atomic.Bool
 
+	// vids are the VLAN ids of the VLAN devices over this one (the
+	// filter table's contents); vlanMu guards them.
+	vlanMu sync.Mutex
+	vids   map[uint16]bool
+
 	// Adaptive interrupt rate (itr.go): the NAPI poll owns these; up
 	// sets them while NAPI is disabled.
 	itr    e1000x.ITR
@@ -143,7 +148,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if !cfg.BusyPoll && (hw.IRQ == nil || bridge == nil) {
 		return nil, errors.New("e1000: interrupt mode needs an interrupt source and an irq bridge")
 	}
-	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger}
+	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, vids: map[uint16]bool{}}
 	id, err := Probe(hw.Regs)
 	if err != nil {
 		return nil, err
@@ -165,6 +170,9 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if cfg.NoOffload {
 		features = 0
 	}
+	// 802.1Q tags stripped and inserted by the part (CTRL.VME, SDM 9.2),
+	// ids filtered in the VFTA, as Linux's e1000 does.
+	features |= netcore.FeatureVLANRx | netcore.FeatureVLANTx
 	d.Dev, err = core.Register(netcore.DeviceConfig{
 		Name: cfg.Name, HardwareAddr: id.MAC, CPU: cfg.CPU, Kind: "e1000", Features: features,
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
@@ -234,8 +242,8 @@ func (d *Driver) up() error {
 	}
 	// 14.3: link up, auto speed; no loss-of-signal inversion, no VLANs.
 	ctrl := r.Read(regCTRL)
-	ctrl |= ctrl_SLU | ctrl_ASDE
-	ctrl &^= ctrl_LRST | ctrl_PHY_RST | ctrl_ILOS | ctrl_VME
+	ctrl |= ctrl_SLU | ctrl_ASDE | ctrl_VME
+	ctrl &^= ctrl_LRST | ctrl_PHY_RST | ctrl_ILOS
 	r.Write(regCTRL, ctrl)
 	// Flow control off: FCAL/FCAH/FCT/FCTTV zero.
 	for _, reg := range []uint32{regFCAL, regFCAH, regFCT, regFCTTV} {
@@ -245,6 +253,9 @@ func (d *Driver) up() error {
 	// 14.4 Receive: station address, MTA cleared, ring, then RCTL.EN.
 	r.SetStationAddress(d.Dev.HardwareAddr)
 	e1000x.WriteMTA(d.r.Regs, d.Dev.MulticastList())
+	d.vlanMu.Lock()
+	e1000x.WriteVLANFilter(r.Regs, d.vids)
+	d.vlanMu.Unlock()
 	d.rx.Reset()
 	for i := 0; i < d.rx.Count(); i++ {
 		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rx.Buf(i).IOVA)
@@ -299,8 +310,40 @@ func (d *Driver) up() error {
 	return nil
 }
 
-// rctl is the receive control word for the device's current flags.
-func (d *Driver) rctl() uint32 { return e1000x.RxControl(d.Dev.Promisc()) }
+// rctl is the receive control word for the device's current flags: the
+// VLAN filter on while VLAN devices use ids and the device is not
+// promiscuous (e1000_vlan_filter_on_off).
+func (d *Driver) rctl() uint32 {
+	v := e1000x.RxControl(d.Dev.Promisc())
+	d.vlanMu.Lock()
+	if len(d.vids) > 0 && !d.Dev.Promisc() {
+		v |= rctl_VFE
+	}
+	d.vlanMu.Unlock()
+	return v
+}
+
+// VLANRxAddVID implements netcore.VLANFilterer (e1000_vlan_rx_add_vid).
+func (d *Driver) VLANRxAddVID(vid uint16) { d.setVID(vid, true) }
+
+// VLANRxKillVID implements netcore.VLANFilterer.
+func (d *Driver) VLANRxKillVID(vid uint16) { d.setVID(vid, false) }
+
+func (d *Driver) setVID(vid uint16, on bool) {
+	d.vlanMu.Lock()
+	if on {
+		d.vids[vid] = true
+	} else {
+		delete(d.vids, vid)
+	}
+	if d.running.Load() {
+		e1000x.WriteVLANFilter(d.r.Regs, d.vids)
+	}
+	d.vlanMu.Unlock()
+	if d.running.Load() {
+		d.r.Write(regRCTL, d.rctl())
+	}
+}
 
 // SetRxMode implements netcore.RxModer (e1000_set_rx_mode): promiscuous
 // mode in RCTL, and the multicast list hashed into the MTA.
@@ -417,7 +460,7 @@ func (d *Driver) cleanRx(budget int) int {
 			d.Dev.Stats.RxLengthErrors.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
 		default:
-			d.receive(rx.Buf(i).Buf[:length])
+			d.receive(rx.Buf(i).Buf[:length], status, binary.LittleEndian.Uint16(desc[rxdSpecial:]))
 			d.itr.Received(length)
 		}
 		// Hand the descriptor back: same buffer, status cleared.
@@ -453,7 +496,7 @@ func (d *Driver) returnRxLocked(next int) {
 // receive copies a frame out of its DMA buffer into an skb and hands it up.
 // The copy keeps DMA memory out of the Go heap's reach and lets the
 // descriptor go back at once.
-func (d *Driver) receive(frame []byte) {
+func (d *Driver) receive(frame []byte, status uint8, special uint16) {
 	b := skb.Alloc(len(frame))
 	if b == nil {
 		d.Dev.Stats.RxDropped.Add(1)
@@ -464,6 +507,11 @@ func (d *Driver) receive(frame []byte) {
 		d.Dev.Stats.RxLengthErrors.Add(1)
 		b.Free()
 		return
+	}
+	if status&rxd_STAT_VP != 0 {
+		// The part took the 802.1Q tag off (CTRL.VME): the TCI is in
+		// the special field.
+		b.VlanTCI, b.VlanPresent = special, true
 	}
 	d.napi.GROReceive(b)
 }

@@ -444,3 +444,39 @@ func TestMTULimit(t *testing.T) {
 	assert.Error(t, r.drv.Dev.SetMTU(9000))
 	assert.NoError(t, r.drv.Dev.SetMTU(1400))
 }
+
+// VLAN offload on the 82540EM: CTRL.VME on, VET and the filter table
+// programmed for a VLAN device's id; a frame the part untagged (VP, the
+// TCI in the special field) goes up on the VLAN device; one sent on the
+// VLAN device leaves with VLE and the part inserts the tag.
+func TestVLANOffload(t *testing.T) {
+	r := newRig(t, Config{})
+	v, err := r.core.AddVLAN(r.drv.Dev, 42)
+	require.NoError(t, err)
+	require.NoError(t, v.Up())
+	assert.NotZero(t, r.f.Read32(regCTRL)&ctrl_VME)
+	assert.NotZero(t, r.f.Read32(regRCTL)&rctl_VFE)
+	assert.Equal(t, uint32(1<<(42&31)), r.f.Read32(e1000x.RegVFTA(42>>5)))
+	got := make(chan string, 1)
+	r.core.AddPacketType(0x88b6, func(b *skb.Buff) {
+		got <- fmt.Sprintf("%s %#04x", b.Dev.(*netcore.Device).Name, b.VlanTCI)
+		b.Free()
+	})
+	f := make([]byte, 60)
+	copy(f, r.drv.Dev.HardwareAddr)
+	binary.BigEndian.PutUint16(f[12:], 0x88b6)
+	r.f.special = 1<<13 | 42
+	require.True(t, r.f.receive(f, rxd_STAT_DD|rxd_STAT_EOP|rxd_STAT_VP, 0, len(f)))
+	select {
+	case s := <-got:
+		assert.Equal(t, "eth0.42 0x202a", s)
+	case <-time.After(5 * time.Second):
+		t.Fatal("not delivered")
+	}
+	b := skb.Alloc(60)
+	copy(b.Put(60), f)
+	b.Dev = v
+	require.NoError(t, netcore.DevQueueXmit(b))
+	require.Eventually(t, func() bool { return len(r.f.sentFrames()) == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, []byte{0x81, 0x00, 0x00, 0x2a, 0x88, 0xb6}, r.f.sentFrames()[0][12:18])
+}

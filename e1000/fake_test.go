@@ -33,6 +33,7 @@ type fakeE1000 struct {
 	keepStats bool
 	efd       int
 	txe       e1000xtest.TxEngine
+	special   uint16 // the special field (VLAN TCI) of the next receive
 }
 
 func newFakeE1000(t testing.TB) *fakeE1000 {
@@ -183,7 +184,7 @@ func (f *fakeE1000) receive(frame []byte, status, errs uint8, length int) bool {
 	}
 	copy(buf, frame)
 	binary.LittleEndian.PutUint16(d[rxdLength:], uint16(length))
-	e1000x.StoreStatus(d, uint32(status)|uint32(errs)<<8)
+	e1000x.StoreStatus(d, uint32(status)|uint32(errs)<<8|uint32(f.special)<<16)
 	f.regs[regRDH] = (f.regs[regRDH] + 1) % f.ringLen(regRDLEN)
 	f.regs[e1000x.RegGPRC]++
 	f.regs[e1000x.RegTPR]++

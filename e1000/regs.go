@@ -90,9 +90,10 @@ const (
 
 // RCTL bits (SDM 13.4.22).
 const (
-	rctl_EN  = 1 << 1 // Receiver Enable
-	rctl_UPE = 1 << 3 // Unicast Promiscuous Enable
-	rctl_MPE = 1 << 4 // Multicast Promiscuous Enable
+	rctl_EN  = 1 << 1  // Receiver Enable
+	rctl_UPE = 1 << 3  // Unicast Promiscuous Enable
+	rctl_MPE = 1 << 4  // Multicast Promiscuous Enable
+	rctl_VFE = 1 << 18 // VLAN Filter Enable
 )
 
 // TCTL bits (SDM 13.4.33).

@@ -37,8 +37,8 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	i := tx.NextToUse()
 	buf := tx.Buf(i)
 	copy(buf.Buf, b.Data())
+	e1000x.WriteLegacy(tx.Desc(i), buf.IOVA, n, b.VlanTCI, b.VlanPresent)
 	b.Free()
-	e1000x.WriteLegacy(tx.Desc(i), buf.IOVA, n)
 	tx.SetNextToUse(tx.Next(i))
 	d.doorbellLocked()
 	if tx.Unused() < 1 {
@@ -140,6 +140,7 @@ func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
 	tx := d.tx
 	frame := b.Data()
 	o, ok := e1000x.ParseOffload(frame, int(b.GSOSize), bufSize)
+	o.VLAN, o.Tagged = b.VlanTCI, b.VlanPresent
 	need := 1 + (len(frame)+bufSize-1)/bufSize
 	if !ok || need > tx.Count()/2 || (o.MSS == 0 && len(frame) > bufSize) {
 		d.Counters.TxBadOffload.Add(1)

@@ -103,6 +103,11 @@ type Driver struct {
 
 	pollStop, pollDone chan struct{}
 
+	// vids are the VLAN ids of the VLAN devices over this one (the
+	// filter table's contents); vlanMu guards them.
+	vlanMu sync.Mutex
+	vids   map[uint16]bool
+
 	Counters Counters
 	hwStats  e1000x.Stats
 }
@@ -166,7 +171,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if cfg.Queues > 1 && !hw.MSIX && !cfg.BusyPoll {
 		return nil, errors.New("e1000e: two queue pairs need MSI-X (or busy polling)")
 	}
-	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, msix: hw.MSIX}
+	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, msix: hw.MSIX, vids: map[uint16]bool{}}
 	switch {
 	case cfg.RSSKey == nil:
 		d.rssKey = newRSSKey()
@@ -205,6 +210,9 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if !cfg.NoRxCsum {
 		features |= netcore.FeatureRxCsum
 	}
+	// 802.1Q tags stripped on receive and inserted on transmit (CTRL.VME,
+	// 7.4), ids filtered in the VFTA.
+	features |= netcore.FeatureVLANRx | netcore.FeatureVLANTx
 	d.Dev, err = core.Register(netcore.DeviceConfig{
 		Name: cfg.Name, HardwareAddr: mac, CPU: cfg.CPU, Kind: "e1000e", Features: features,
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
@@ -324,8 +332,8 @@ func (d *Driver) up() error {
 		return err
 	}
 	ctrl := r.Read(regCTRL)
-	ctrl |= ctrl_SLU | ctrl_ASDE
-	ctrl &^= ctrl_PHY_RST | ctrl_VME | ctrl_RFCE | ctrl_TFCE | ctrl_GIO_MD
+	ctrl |= ctrl_SLU | ctrl_ASDE | ctrl_VME
+	ctrl &^= ctrl_PHY_RST | ctrl_RFCE | ctrl_TFCE | ctrl_GIO_MD
 	r.Write(regCTRL, ctrl)
 	for _, reg := range []uint32{regFCAL, regFCAH, regFCT, regFCTTV} {
 		r.Write(reg, 0)
@@ -349,6 +357,9 @@ func (d *Driver) up() error {
 	// them.
 	r.SetStationAddress(d.Dev.HardwareAddr)
 	e1000x.WriteMTA(r.Regs, d.Dev.MulticastList())
+	d.vlanMu.Lock()
+	e1000x.WriteVLANFilter(r.Regs, d.vids)
+	d.vlanMu.Unlock()
 	for _, q := range d.q {
 		q.setupRx()
 	}
@@ -426,8 +437,40 @@ func (d *Driver) imsEnable() uint32 {
 	return ims
 }
 
-// rctl is the receive control word for the device's current flags.
-func (d *Driver) rctl() uint32 { return e1000x.RxControl(d.Dev.Promisc()) }
+// rctl is the receive control word for the device's current flags: the
+// VLAN filter on while VLAN devices use ids and the device is not
+// promiscuous (e1000e_vlan_filter_enable).
+func (d *Driver) rctl() uint32 {
+	v := e1000x.RxControl(d.Dev.Promisc())
+	d.vlanMu.Lock()
+	if len(d.vids) > 0 && !d.Dev.Promisc() {
+		v |= rctl_VFE
+	}
+	d.vlanMu.Unlock()
+	return v
+}
+
+// VLANRxAddVID implements netcore.VLANFilterer (e1000_vlan_rx_add_vid).
+func (d *Driver) VLANRxAddVID(vid uint16) { d.setVID(vid, true) }
+
+// VLANRxKillVID implements netcore.VLANFilterer.
+func (d *Driver) VLANRxKillVID(vid uint16) { d.setVID(vid, false) }
+
+func (d *Driver) setVID(vid uint16, on bool) {
+	d.vlanMu.Lock()
+	if on {
+		d.vids[vid] = true
+	} else {
+		delete(d.vids, vid)
+	}
+	if d.running.Load() {
+		e1000x.WriteVLANFilter(d.r.Regs, d.vids)
+	}
+	d.vlanMu.Unlock()
+	if d.running.Load() {
+		d.r.Write(regRCTL, d.rctl())
+	}
+}
 
 // SetRxMode implements netcore.RxModer: promiscuous mode and the
 // multicast table.

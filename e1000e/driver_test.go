@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringonet/ringo/internal/drivertest"
+	"github.com/ringonet/ringo/internal/e1000x"
 	"github.com/ringonet/ringo/irq"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
@@ -286,4 +287,58 @@ func TestTransmitQueues(t *testing.T) {
 		}
 		assert.EqualValues(t, len(sent), r.drv.q[q].txPackets.Load())
 	}
+}
+
+// VLAN offload: a VLAN device over the NIC puts its id in the filter
+// table and turns the filter on; a tagged frame for it arrives untagged
+// by the part, on the VLAN device, with its TCI; one for an id nobody
+// uses never leaves the part; a frame sent on the VLAN device leaves the
+// driver untagged and the part inserts the tag.
+func TestVLANOffload(t *testing.T) {
+	r := newRig(t, true, Config{})
+	var dev []string
+	r.core.AddPacketType(0x88b5, func(b *skb.Buff) {
+		r.ip.mu.Lock()
+		dev = append(dev, fmt.Sprintf("%s %#04x %v", b.Dev.(*netcore.Device).Name, b.VlanTCI, b.VlanPresent))
+		r.ip.mu.Unlock()
+		b.Free()
+	})
+	v, err := r.core.AddVLAN(r.drv.Dev, 100)
+	require.NoError(t, err)
+	require.NoError(t, v.Up())
+	assert.NotZero(t, r.f.reg(regRCTL)&rctl_VFE, "filter on")
+	assert.Equal(t, uint32(1<<(100&31)), r.f.reg(e1000x.RegVFTA(100>>5)))
+	assert.Equal(t, uint32(1), r.f.reg(e1000x.RegVFTA(0)), "id 0: priority tags pass")
+	assert.NotZero(t, r.f.reg(regCTRL)&ctrl_VME)
+
+	tagged := func(tci uint16) []byte {
+		f := make([]byte, 64)
+		copy(f, r.drv.Dev.HardwareAddr)
+		copy(f[6:], []byte{2, 0, 0, 0, 0, 9})
+		binary.BigEndian.PutUint16(f[12:], 0x8100)
+		binary.BigEndian.PutUint16(f[14:], tci)
+		binary.BigEndian.PutUint16(f[16:], 0x88b5)
+		return f
+	}
+	require.True(t, r.f.receive(tagged(3<<13|100)))
+	require.False(t, r.f.receive(tagged(200)), "id 200 filtered")
+	require.Eventually(t, func() bool { r.ip.mu.Lock(); defer r.ip.mu.Unlock(); return len(dev) == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, []string{"eth0.100 0x6064 true"}, dev)
+	assert.Equal(t, 1, r.f.vlanFiltered)
+
+	b := skb.Alloc(60)
+	p := b.Put(60)
+	copy(p[0:6], []byte{2, 0, 0, 0, 0, 9})
+	copy(p[6:12], r.drv.Dev.HardwareAddr)
+	binary.BigEndian.PutUint16(p[12:], 0x88b5)
+	b.Dev = v
+	require.NoError(t, netcore.DevQueueXmit(b))
+	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) == 1 }, 5*time.Second, time.Millisecond)
+	sent := append(r.f.sentOn(0), r.f.sentOn(1)...)[0]
+	assert.Equal(t, []byte{0x81, 0x00, 0x00, 0x64, 0x88, 0xb5}, sent[12:18], "the part inserted the tag")
+	assert.Len(t, sent, 64)
+
+	require.NoError(t, r.core.Unregister(v))
+	assert.Zero(t, r.f.reg(regRCTL)&rctl_VFE, "no VLANs: filter off")
+	assert.Zero(t, r.f.reg(e1000x.RegVFTA(100>>5)))
 }

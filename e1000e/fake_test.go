@@ -25,14 +25,15 @@ type fake82574 struct {
 	mac  [6]byte
 	msix bool
 
-	mu    sync.Mutex
-	regs  map[uint32]uint32
-	link  bool
-	efds  []int // eventfds by vector
-	fired []int // interrupts raised, by vector
-	txe   [MaxQueues]e1000xtest.TxEngine
-	sent  [MaxQueues][][]byte
-	rxq   [MaxQueues]int // frames written to each RX queue
+	mu           sync.Mutex
+	regs         map[uint32]uint32
+	link         bool
+	efds         []int // eventfds by vector
+	fired        []int // interrupts raised, by vector
+	txe          [MaxQueues]e1000xtest.TxEngine
+	sent         [MaxQueues][][]byte
+	rxq          [MaxQueues]int // frames written to each RX queue
+	vlanFiltered int            // tagged frames the VFTA dropped
 }
 
 func newFake(t testing.TB, msix bool) *fake82574 {
@@ -280,23 +281,39 @@ func (f *fake82574) csumLocked(frame []byte) uint32 {
 }
 
 // receive writes a frame into the next posted buffer of the queue RSS
-// picks, as the part does; false when that queue has no buffer.
+// picks, as the part does; false when that queue has no buffer or the
+// VLAN filter drops it. With CTRL.VME a tagged frame loses its tag to the
+// descriptor.
 func (f *fake82574) receive(frame []byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var vlan uint16
+	var vp uint32
+	if len(frame) >= 18 && uint32(binary.BigEndian.Uint16(frame[12:])) == f.regs[regVET] && f.regs[regVET] != 0 {
+		tci := binary.BigEndian.Uint16(frame[14:])
+		vid := tci & 0xfff
+		if f.regs[regRCTL]&rctl_VFE != 0 && f.regs[e1000x.RegVFTA(int(vid>>5))]&(1<<(vid&31)) == 0 {
+			f.vlanFiltered++
+			return false
+		}
+		if f.regs[regCTRL]&ctrl_VME != 0 {
+			frame = append(append([]byte(nil), frame[:12]...), frame[16:]...)
+			vlan, vp = tci, rxdStat_VP
+		}
+	}
 	typ, hash, q := f.rssLocked(frame)
-	se := uint32(rxdStat_DD|rxdStat_EOP) | f.csumLocked(frame)
-	return f.writeRxLocked(q, frame, se, typ|uint32(q)<<8, hash, len(frame))
+	se := uint32(rxdStat_DD|rxdStat_EOP) | vp | f.csumLocked(frame)
+	return f.writeRxLocked(q, frame, se, typ|uint32(q)<<8, hash, len(frame), vlan)
 }
 
 // receiveRaw writes whatever a hostile device would into queue q.
 func (f *fake82574) receiveRaw(q int, frame []byte, se uint32, length int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.writeRxLocked(q, frame, se, 0, 0, length)
+	return f.writeRxLocked(q, frame, se, 0, 0, length, 0)
 }
 
-func (f *fake82574) writeRxLocked(q int, frame []byte, se, mrq, hash uint32, length int) bool {
+func (f *fake82574) writeRxLocked(q int, frame []byte, se, mrq, hash uint32, length int, vlan uint16) bool {
 	head, tail := qreg(regRDH, q), qreg(regRDT, q)
 	if f.regs[regRCTL]&rctl_EN == 0 || f.regs[head] == f.regs[tail] {
 		f.regs[e1000x.RegMPC]++
@@ -311,7 +328,7 @@ func (f *fake82574) writeRxLocked(q int, frame []byte, se, mrq, hash uint32, len
 	copy(buf, frame)
 	binary.LittleEndian.PutUint32(d[rxdMRQ:], mrq)
 	binary.LittleEndian.PutUint32(d[rxdRSSHash:], hash)
-	binary.LittleEndian.PutUint32(d[rxdLenVlan:], uint32(uint16(length)))
+	binary.LittleEndian.PutUint32(d[rxdLenVlan:], uint32(uint16(length))|uint32(vlan)<<16)
 	e1000x.StoreWord(d, rxdStatusErr, se)
 	f.regs[head] = (f.regs[head] + 1) % (f.regs[qreg(regRDLEN, q)] / 16)
 	f.regs[e1000x.RegGPRC]++

@@ -190,6 +190,9 @@ const (
 // TIPG for copper (10.2.6.4).
 const tipgCopper = 8 | 8<<10 | 6<<20
 
+// RCTL bits beyond the shared receive control word (e1000x.RxControl).
+const rctl_VFE = 1 << 18 // VLAN Filter Enable
+
 // RAH bits.
 const rah_AV = 1 << 31 // Address Valid
 

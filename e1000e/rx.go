@@ -157,7 +157,8 @@ func (q *queue) cleanRx(budget int) int {
 			d.Dev.Stats.RxLengthErrors.Add(1)
 			d.Dev.Stats.RxErrors.Add(1)
 		default:
-			q.receive(rx.Buf(i).Buf[:length], se, binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:]))
+			q.receive(rx.Buf(i).Buf[:length], se, binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:]),
+				binary.LittleEndian.Uint16(desc[rxdLenVlan+2:]))
 			q.itr.Received(length)
 		}
 		q.armRx(i)
@@ -189,7 +190,7 @@ func (q *queue) returnRx(next int) {
 // receive copies a frame out of its DMA buffer into an skb with what the
 // device found: the checksum verdict (e1000_rx_checksum) and the RSS hash
 // (e1000_rx_hash), and hands it up through GRO.
-func (q *queue) receive(frame []byte, se, mrq, hash uint32) {
+func (q *queue) receive(frame []byte, se, mrq, hash uint32, vlan uint16) {
 	d := q.d
 	b := skb.Alloc(len(frame))
 	if b == nil {
@@ -204,6 +205,11 @@ func (q *queue) receive(frame []byte, se, mrq, hash uint32) {
 	}
 	q.rxPackets.Add(1)
 	q.rxBytes.Add(uint64(len(frame)))
+	if se&rxdStat_VP != 0 {
+		// The part took the 802.1Q tag off (CTRL.VME): the TCI is in
+		// the descriptor (e1000_receive_skb's __vlan_hwaccel_put_tag).
+		b.VlanTCI, b.VlanPresent = vlan, true
+	}
 	if !d.cfg.NoRxCsum {
 		if se&(rxdStat_TCPCS|rxdStat_UDPCS) != 0 {
 			// A bad sum is left for the stack to find, count and

@@ -263,6 +263,9 @@ func (c *Core) Unregister(d *Device) error {
 	if d.IsUp() {
 		err = d.Down()
 	}
+	if v, ok := d.ops.(*vlanDev); ok {
+		v.unlink()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, o := range c.devs {

@@ -71,6 +71,25 @@ func (c *Core) AddVLAN(real *Device, vid uint16) (*Device, error) {
 	return d, nil
 }
 
+// unlink takes the VLAN device off its real device (unregister_vlan_dev):
+// its id stops being delivered and leaves the NIC's filter.
+func (v *vlanDev) unlink() {
+	real := v.real
+	real.mu.Lock()
+	m := make(map[uint16]*Device, len(real.vlans))
+	for k, o := range real.vlans {
+		if o != v.dev {
+			m[k] = o
+		}
+	}
+	real.vlans = m
+	real.vlanMap.Store(&m)
+	real.mu.Unlock()
+	if f, ok := real.ops.(VLANFilterer); ok {
+		f.VLANRxKillVID(v.vid)
+	}
+}
+
 // isVLAN reports whether d is a VLAN device.
 func (d *Device) isVLAN() bool {
 	_, ok := d.ops.(*vlanDev)

@@ -182,4 +182,11 @@ func TestVLANAccel(t *testing.T) {
 	assert.Equal(t, 60, s.Len(), "no tag in the frame")
 	assert.EqualValues(t, 0x88b5, binary.BigEndian.Uint16(s.Data()[12:]))
 	s.Free()
+
+	require.NoError(t, c.Unregister(v))
+	assert.Empty(t, a.vids, "the id left the filter")
+	c.cpus[0].netifReceiveSkb(stripped(100))
+	assert.EqualValues(t, 2, a.dev.Stats.RxNoHandler.Load(), "and is no longer delivered")
+	_, err = c.AddVLAN(a.dev, 100)
+	assert.NoError(t, err, "the id is free again")
 }

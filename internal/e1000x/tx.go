@@ -61,13 +61,20 @@ const (
 )
 
 // WriteLegacy fills a legacy descriptor for one whole frame: EOP, FCS
-// inserted, status reported.
-func WriteLegacy(desc []byte, iova uint64, n int) {
+// inserted, status reported; with tagged, the part inserts the 802.1Q tag
+// vlan (CMD.VLE, the TCI in the special field; CTRL.VME on).
+func WriteLegacy(desc []byte, iova uint64, n int, vlan uint16, tagged bool) {
 	binary.LittleEndian.PutUint64(desc[txdAddr:], iova)
 	binary.LittleEndian.PutUint16(desc[txdLength:], uint16(n))
 	desc[txdCSO] = 0
-	desc[txdCmd] = TxdCmdEOP | TxdCmdIFCS | TxdCmdRS
-	StoreStatus(desc, 0)
+	cmd := uint8(TxdCmdEOP | TxdCmdIFCS | TxdCmdRS)
+	var special uint32
+	if tagged {
+		cmd |= TxdCmdVLE
+		special = uint32(vlan) << 16
+	}
+	desc[txdCmd] = cmd
+	StoreStatus(desc, special)
 }
 
 // TxOffload is what a context descriptor says about a packet: where its
@@ -78,6 +85,9 @@ type TxOffload struct {
 	hdrLen          int // Ethernet + IP + TCP headers (TSO)
 	tcp             bool
 	MSS             int // 0: checksum offload only
+	// VLAN is the 802.1Q tag the part inserts when Tagged (CTRL.VME on).
+	VLAN   uint16
+	Tagged bool
 }
 
 // ParseOffload finds the headers of a frame the stack built for the
@@ -150,9 +160,14 @@ func (o TxOffload) WriteData(desc []byte, iova uint64, n int, last bool) {
 	if last {
 		cmd |= TxdCmdEOP
 	}
+	var special uint32
+	if o.Tagged {
+		cmd |= TxdCmdVLE
+		special = uint32(o.VLAN) << 16
+	}
 	binary.LittleEndian.PutUint64(desc[txdAddr:], iova)
 	binary.LittleEndian.PutUint32(desc[txdLength:], uint32(n)|txdDtypData<<txdDtypShift|cmd<<24)
-	StoreStatus(desc, popts<<8)
+	StoreStatus(desc, popts<<8|special)
 }
 
 // SeedChecksum writes into the first piece of an offloaded packet (its

@@ -69,12 +69,24 @@ func (e *TxEngine) Take(d []byte, dma *DMA) ([][]byte, bool) {
 	defer e1000x.StoreStatus(d, e1000x.LoadStatus(d)|e1000x.TxdStatDD)
 	word := binary.LittleEndian.Uint32(d[8:])
 	cmd := d[11]
+	// VLE: the part inserts the tag from the special field after the
+	// MAC addresses (legacy CMD and data DCMD share the bit).
+	tag := func(f []byte) []byte {
+		if cmd&e1000x.TxdCmdVLE == 0 || len(f) < 12 {
+			return f
+		}
+		t := make([]byte, 0, len(f)+4)
+		t = append(t, f[:12]...)
+		t = binary.BigEndian.AppendUint16(t, e1000x.EtherType8021Q)
+		t = binary.BigEndian.AppendUint16(t, binary.LittleEndian.Uint16(d[14:]))
+		return append(t, f[12:]...)
+	}
 	if cmd&e1000x.TxdCmdDEXT == 0 { // legacy
 		data := dma.At(binary.LittleEndian.Uint64(d[0:]), int(word&0xffff))
 		if data == nil {
 			return nil, false
 		}
-		return [][]byte{append([]byte(nil), data...)}, true
+		return [][]byte{tag(append([]byte(nil), data...))}, true
 	}
 	if (word>>20)&0xf == 0 { // context
 		e.ctx = append([]byte(nil), d[:16]...)
@@ -107,7 +119,7 @@ func (e *TxEngine) Take(d []byte, dma *DMA) ([][]byte, bool) {
 		if popts&1 != 0 { // IXSM
 			putsum(b, ipcss, ipcse+1, ipcso)
 		}
-		out = append(out, b)
+		out = append(out, tag(b))
 	}
 	if cmd&e1000x.TxdCmdTSE == 0 {
 		emit(append([]byte(nil), pkt...))
