@@ -98,6 +98,11 @@ type Driver struct {
 	// stalled transmitter. A reset clears it.
 	faultTxStall atomic.Bool
 
+	// rxChain gathers a jumbo frame's descriptors (the NAPI poll's);
+	// lpe says long packet reception is on (an MTU over 1500).
+	rxChain e1000x.RxChain
+	lpe     atomic.Bool
+
 	// vids are the VLAN ids of the VLAN devices over this one (the
 	// filter table's contents); vlanMu guards them.
 	vlanMu sync.Mutex
@@ -176,9 +181,9 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	d.Dev, err = core.Register(netcore.DeviceConfig{
 		Name: cfg.Name, HardwareAddr: id.MAC, CPU: cfg.CPU, Kind: "e1000", Features: features,
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
-		// RCTL.LPE is off and the buffers are 2 KB: the part drops
-		// frames over 1522 bytes (1518 and a VLAN tag).
-		MaxMTU: 1500,
+		// Up to 9000 with RCTL.LPE (ChangeMTU), a frame then spanning
+		// several 2 KB buffers.
+		MaxMTU: e1000x.MaxJumboMTU,
 	}, d)
 	if err != nil {
 		return nil, err
@@ -257,6 +262,7 @@ func (d *Driver) up() error {
 	e1000x.WriteVLANFilter(r.Regs, d.vids)
 	d.vlanMu.Unlock()
 	d.rx.Reset()
+	d.rxChain.Reset()
 	for i := 0; i < d.rx.Count(); i++ {
 		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rx.Buf(i).IOVA)
 	}
@@ -315,12 +321,25 @@ func (d *Driver) up() error {
 // promiscuous (e1000_vlan_filter_on_off).
 func (d *Driver) rctl() uint32 {
 	v := e1000x.RxControl(d.Dev.Promisc())
+	if d.lpe.Load() {
+		v |= rctl_LPE
+	}
 	d.vlanMu.Lock()
 	if len(d.vids) > 0 && !d.Dev.Promisc() {
 		v |= rctl_VFE
 	}
 	d.vlanMu.Unlock()
 	return v
+}
+
+// ChangeMTU implements netcore.MTUChanger (e1000_change_mtu): an MTU
+// over 1500 turns long packet reception on.
+func (d *Driver) ChangeMTU(mtu int) error {
+	d.lpe.Store(mtu > e1000x.StandardMTU)
+	if d.running.Load() {
+		d.r.Write(regRCTL, d.rctl())
+	}
+	return nil
 }
 
 // VLANRxAddVID implements netcore.VLANFilterer (e1000_vlan_rx_add_vid).
@@ -442,26 +461,16 @@ func (d *Driver) cleanRx(budget int) int {
 		}
 		work++
 		length := int(binary.LittleEndian.Uint16(desc[rxdLength:]))
+		special := binary.LittleEndian.Uint16(desc[rxdSpecial:])
+		frame, gathered := d.rxChain.Take(rx.Buf(i).Buf, length, status&rxd_STAT_EOP != 0,
+			errs&rxd_ERR_FRAME != 0, errs&rxd_ERR_CE != 0, d.lpe.Load(), &d.Dev.Stats, d.rxErrors())
 		switch {
-		case status&rxd_STAT_EOP == 0:
-			d.Counters.RxNoEOP.Add(1)
-			d.Dev.Stats.RxLengthErrors.Add(1)
-			d.Dev.Stats.RxErrors.Add(1)
-		case errs&rxd_ERR_FRAME != 0:
-			d.Counters.RxDescErrors.Add(1)
-			d.Dev.Stats.RxErrors.Add(1)
-			if errs&rxd_ERR_CE != 0 {
-				d.Dev.Stats.RxCRCErrors.Add(1)
-			} else {
-				d.Dev.Stats.RxFrameErrors.Add(1)
-			}
-		case length < 14 || length > bufSize:
-			d.Counters.RxBadLength.Add(1)
-			d.Dev.Stats.RxLengthErrors.Add(1)
-			d.Dev.Stats.RxErrors.Add(1)
-		default:
-			d.receive(rx.Buf(i).Buf[:length], status, binary.LittleEndian.Uint16(desc[rxdSpecial:]))
+		case frame != nil:
+			d.receive(frame, status, special)
 			d.itr.Received(length)
+		case gathered != nil:
+			d.itr.Received(gathered.Len())
+			d.deliver(gathered, status, special)
 		}
 		// Hand the descriptor back: same buffer, status cleared.
 		binary.LittleEndian.PutUint64(desc[rxdAddr:], rx.Buf(i).IOVA)
@@ -493,6 +502,11 @@ func (d *Driver) returnRxLocked(next int) {
 	d.r.Write(regRDT, uint32(tail))
 }
 
+// rxErrors are the counters RxChain.Take adds to.
+func (d *Driver) rxErrors() e1000x.RxErrors {
+	return e1000x.RxErrors{NoEOP: &d.Counters.RxNoEOP, DescErrors: &d.Counters.RxDescErrors, BadLength: &d.Counters.RxBadLength}
+}
+
 // receive copies a frame out of its DMA buffer into an skb and hands it up.
 // The copy keeps DMA memory out of the Go heap's reach and lets the
 // descriptor go back at once.
@@ -503,6 +517,12 @@ func (d *Driver) receive(frame []byte, status uint8, special uint16) {
 		return
 	}
 	copy(b.Put(len(frame)), frame)
+	d.deliver(b, status, special)
+}
+
+// deliver hands a received frame up through GRO, with the tag the part
+// took off.
+func (d *Driver) deliver(b *skb.Buff, status uint8, special uint16) {
 	if !d.Dev.EthTypeTrans(b) {
 		d.Dev.Stats.RxLengthErrors.Add(1)
 		b.Free()

@@ -436,13 +436,60 @@ func TestTxDoorbellBatching(t *testing.T) {
 	}
 }
 
-// The 82540EM with RCTL.LPE off drops frames over 1522 bytes: the device
-// refuses an MTU above 1500 rather than take one whose frames vanish.
-func TestMTULimit(t *testing.T) {
-	r := newRig(t, Config{})
-	assert.Equal(t, 1500, r.drv.Dev.MaxMTU())
-	assert.Error(t, r.drv.Dev.SetMTU(9000))
-	assert.NoError(t, r.drv.Dev.SetMTU(1400))
+// Jumbo frames: an MTU over 1500 (up to 9000, no more) turns long packet
+// reception on; a 9014-byte frame the part writes over five 2 KB buffers
+// arrives whole, and one sent leaves over five descriptors. A frame that
+// never ends is dropped once it passes the largest jumbo frame, and the
+// next one arrives. Back at 1500, a frame over several descriptors is a
+// counted drop again.
+func TestJumboFrames(t *testing.T) {
+	r := newRig(t, Config{TxRing: 128})
+	assert.Equal(t, 9000, r.drv.Dev.MaxMTU())
+	assert.Error(t, r.drv.Dev.SetMTU(9001))
+	assert.Zero(t, r.f.Read32(regRCTL)&rctl_LPE)
+	require.NoError(t, r.drv.Dev.SetMTU(9000))
+	assert.NotZero(t, r.f.Read32(regRCTL)&rctl_LPE)
+
+	rng := rand.New(rand.NewSource(3))
+	jumbo := drivertest.Frame(r.drv.Dev.HardwareAddr, 1, 9014, rng)
+	pieces := func(f []byte, eop bool) {
+		for off := 0; off < len(f); off += bufSize {
+			n := min(bufSize, len(f)-off)
+			st := uint8(rxd_STAT_DD)
+			if eop && off+n == len(f) {
+				st |= rxd_STAT_EOP
+			}
+			require.True(t, r.f.receive(f[off:off+n], st, 0, n))
+		}
+	}
+	pieces(jumbo, true)
+	r.got.Wait(t, 1)
+	assert.Equal(t, jumbo, r.got.Frames()[0])
+
+	// Ten buffers without EOP: past 9018 bytes the frame is spoilt.
+	endless := drivertest.Frame(r.drv.Dev.HardwareAddr, 2, 10*bufSize, rng)
+	pieces(endless, false)
+	small := drivertest.Frame(r.drv.Dev.HardwareAddr, 3, 60, rng)
+	require.True(t, r.f.receive(small, rxd_STAT_DD|rxd_STAT_EOP, 0, len(small))) // ends the spoilt frame
+	require.True(t, r.f.receive(small, rxd_STAT_DD|rxd_STAT_EOP, 0, len(small)))
+	r.got.Wait(t, 2)
+	assert.Equal(t, small, r.got.Frames()[1])
+	assert.EqualValues(t, 1, r.drv.Counters.RxBadLength.Load(), "the endless frame")
+
+	b := skb.Alloc(len(jumbo))
+	copy(b.Put(len(jumbo)), jumbo)
+	b.Dev = r.drv.Dev
+	require.NoError(t, netcore.DevQueueXmit(b))
+	require.Eventually(t, func() bool { return len(r.f.sentFrames()) == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, jumbo, r.f.sentFrames()[0])
+
+	require.NoError(t, r.drv.Dev.SetMTU(1500))
+	assert.Zero(t, r.f.Read32(regRCTL)&rctl_LPE)
+	pieces(jumbo[:bufSize], false)
+	require.True(t, r.f.receive(small, rxd_STAT_DD|rxd_STAT_EOP, 0, len(small)))
+	r.got.Wait(t, 3)
+	assert.EqualValues(t, 1, r.drv.Counters.RxNoEOP.Load(), "without LPE a piece without EOP is dropped")
+	assert.Equal(t, small, r.got.Frames()[2], "and the next frame stands alone")
 }
 
 // VLAN offload on the 82540EM: CTRL.VME on, VET and the filter table

@@ -93,6 +93,7 @@ const (
 	rctl_EN  = 1 << 1  // Receiver Enable
 	rctl_UPE = 1 << 3  // Unicast Promiscuous Enable
 	rctl_MPE = 1 << 4  // Multicast Promiscuous Enable
+	rctl_LPE = 1 << 5  // Long Packet Reception Enable
 	rctl_VFE = 1 << 18 // VLAN Filter Enable
 )
 

@@ -21,27 +21,26 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	if b.CsumPartial || b.GSOSize > 0 {
 		return d.xmitOffloadLocked(b)
 	}
-	if n > bufSize {
+	// A jumbo frame goes over several 2 KB buffers.
+	need := e1000x.LegacyDescs(n, bufSize)
+	if n > e1000x.MaxJumboFrame || need > tx.Count()/2 {
 		d.Counters.TxTooBig.Add(1)
 		d.Dev.Stats.TxDropped.Add(1)
 		b.Free()
 		return netcore.TxOK
 	}
-	if tx.Unused() < txCleanThreshold {
+	if tx.Unused() < need+txCleanThreshold {
 		d.cleanTxLocked()
 	}
-	if !d.running.Load() || tx.Unused() < 1 {
+	if !d.running.Load() || tx.Unused() < need {
 		d.stopQueueLocked()
 		return netcore.TxBusy
 	}
-	i := tx.NextToUse()
-	buf := tx.Buf(i)
-	copy(buf.Buf, b.Data())
-	e1000x.WriteLegacy(tx.Desc(i), buf.IOVA, n, b.VlanTCI, b.VlanPresent)
+	next := e1000x.FillLegacy(tx, b.Data(), bufSize, b.VlanTCI, b.VlanPresent)
 	b.Free()
-	tx.SetNextToUse(tx.Next(i))
+	tx.SetNextToUse(next)
 	d.doorbellLocked()
-	if tx.Unused() < 1 {
+	if tx.Unused() < need {
 		d.stopQueueLocked()
 	}
 	return netcore.TxOK

@@ -103,6 +103,9 @@ type Driver struct {
 
 	pollStop, pollDone chan struct{}
 
+	// lpe says long packet reception is on (an MTU over 1500).
+	lpe atomic.Bool
+
 	// vids are the VLAN ids of the VLAN devices over this one (the
 	// filter table's contents); vlanMu guards them.
 	vlanMu sync.Mutex
@@ -216,9 +219,9 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	d.Dev, err = core.Register(netcore.DeviceConfig{
 		Name: cfg.Name, HardwareAddr: mac, CPU: cfg.CPU, Kind: "e1000e", Features: features,
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
-		// 2 KB buffers without RCTL.LPE: frames over 1522 bytes are
-		// dropped by the part.
-		MaxMTU: 1500,
+		// Up to 9000 with RCTL.LPE (ChangeMTU), a frame then spanning
+		// several 2 KB buffers.
+		MaxMTU: e1000x.MaxJumboMTU,
 	}, d)
 	if err != nil {
 		return nil, err
@@ -442,12 +445,30 @@ func (d *Driver) imsEnable() uint32 {
 // promiscuous (e1000e_vlan_filter_enable).
 func (d *Driver) rctl() uint32 {
 	v := e1000x.RxControl(d.Dev.Promisc())
+	if d.lpe.Load() {
+		v |= rctl_LPE
+	}
 	d.vlanMu.Lock()
 	if len(d.vids) > 0 && !d.Dev.Promisc() {
 		v |= rctl_VFE
 	}
 	d.vlanMu.Unlock()
 	return v
+}
+
+// ChangeMTU implements netcore.MTUChanger (e1000_change_mtu): an MTU
+// over 1500 turns long packet reception on.
+func (d *Driver) ChangeMTU(mtu int) error {
+	d.lpe.Store(mtu > e1000x.StandardMTU)
+	if d.running.Load() {
+		d.r.Write(regRCTL, d.rctl())
+	}
+	return nil
+}
+
+// rxErrors are the counters RxChain.Take adds to.
+func (d *Driver) rxErrors() e1000x.RxErrors {
+	return e1000x.RxErrors{NoEOP: &d.Counters.RxNoEOP, DescErrors: &d.Counters.RxDescErrors, BadLength: &d.Counters.RxBadLength}
 }
 
 // VLANRxAddVID implements netcore.VLANFilterer (e1000_vlan_rx_add_vid).

@@ -342,3 +342,36 @@ func TestVLANOffload(t *testing.T) {
 	assert.Zero(t, r.f.reg(regRCTL)&rctl_VFE, "no VLANs: filter off")
 	assert.Zero(t, r.f.reg(e1000x.RegVFTA(100>>5)))
 }
+
+// Jumbo frames on the 82574L: MTU 9000 turns long packet reception on; a
+// 9014-byte frame written over five buffers of queue 1 arrives whole with
+// its last descriptor's verdicts, and one sent leaves over five
+// descriptors.
+func TestJumboFrames(t *testing.T) {
+	r := newRig(t, true, Config{})
+	assert.Error(t, r.drv.Dev.SetMTU(9001))
+	require.NoError(t, r.drv.Dev.SetMTU(9000))
+	assert.NotZero(t, r.f.reg(regRCTL)&rctl_LPE)
+	frame := udpFrame(r.drv.Dev.HardwareAddr, "10.9.0.1", "10.9.0.2", 1, 2, 9014-42, false)
+	for off := 0; off < len(frame); off += bufSize {
+		n := min(bufSize, len(frame)-off)
+		se := uint32(rxdStat_DD)
+		if off+n == len(frame) {
+			se |= rxdStat_EOP | r.f.csumOf(frame)
+		}
+		require.True(t, r.f.receiveRaw(1, frame[off:off+n], se, n))
+	}
+	require.Eventually(t, func() bool { return r.ip.len() == 1 }, 5*time.Second, time.Millisecond)
+	r.ip.mu.Lock()
+	assert.Equal(t, frame, r.ip.frames[0])
+	assert.True(t, r.ip.valid[0], "the checksum verdict of the last descriptor")
+	r.ip.mu.Unlock()
+	assert.EqualValues(t, 1, r.drv.q[1].rxPackets.Load())
+
+	b := skb.Alloc(len(frame))
+	copy(b.Put(len(frame)), frame)
+	b.Dev = r.drv.Dev
+	require.NoError(t, netcore.DevQueueXmit(b))
+	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, frame, append(r.f.sentOn(0), r.f.sentOn(1)...)[0])
+}

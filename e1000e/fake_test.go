@@ -371,3 +371,10 @@ func (f *fake82574) reg(off uint32) uint32 {
 	defer f.mu.Unlock()
 	return f.regs[off]
 }
+
+// csumOf is the receive checksum status the part would report for frame.
+func (f *fake82574) csumOf(frame []byte) uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.csumLocked(frame)
+}

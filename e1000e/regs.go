@@ -191,7 +191,10 @@ const (
 const tipgCopper = 8 | 8<<10 | 6<<20
 
 // RCTL bits beyond the shared receive control word (e1000x.RxControl).
-const rctl_VFE = 1 << 18 // VLAN Filter Enable
+const (
+	rctl_LPE = 1 << 5  // Long Packet Reception Enable
+	rctl_VFE = 1 << 18 // VLAN Filter Enable
+)
 
 // RAH bits.
 const rah_AV = 1 << 31 // Address Valid

@@ -24,6 +24,8 @@ type queue struct {
 	itr    e1000x.ITR
 	itrNow atomic.Int64
 
+	chain e1000x.RxChain // a jumbo frame being gathered (the poll's)
+
 	txMu      sync.Mutex
 	txPending int  // descriptors filled since TDT was written
 	stopped   bool // this ring stopped the device's queue
@@ -38,6 +40,7 @@ type queue struct {
 func (q *queue) setupRx() {
 	r, rx := q.d.r, q.rx
 	rx.Reset()
+	q.chain.Reset()
 	for i := 0; i < rx.Count(); i++ {
 		q.armRx(i)
 	}
@@ -139,27 +142,17 @@ func (q *queue) cleanRx(budget int) int {
 		}
 		work++
 		length := int(binary.LittleEndian.Uint16(desc[rxdLenVlan:]))
+		vlan := binary.LittleEndian.Uint16(desc[rxdLenVlan+2:])
+		mrq, hash := binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:])
+		frame, gathered := q.chain.Take(rx.Buf(i).Buf, length, se&rxdStat_EOP != 0,
+			se&rxdErrFrame != 0, se&rxdErr_CE != 0, d.lpe.Load(), &d.Dev.Stats, d.rxErrors())
 		switch {
-		case se&rxdStat_EOP == 0:
-			d.Counters.RxNoEOP.Add(1)
-			d.Dev.Stats.RxLengthErrors.Add(1)
-			d.Dev.Stats.RxErrors.Add(1)
-		case se&rxdErrFrame != 0:
-			d.Counters.RxDescErrors.Add(1)
-			d.Dev.Stats.RxErrors.Add(1)
-			if se&rxdErr_CE != 0 {
-				d.Dev.Stats.RxCRCErrors.Add(1)
-			} else {
-				d.Dev.Stats.RxFrameErrors.Add(1)
-			}
-		case length < 14 || length > bufSize:
-			d.Counters.RxBadLength.Add(1)
-			d.Dev.Stats.RxLengthErrors.Add(1)
-			d.Dev.Stats.RxErrors.Add(1)
-		default:
-			q.receive(rx.Buf(i).Buf[:length], se, binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:]),
-				binary.LittleEndian.Uint16(desc[rxdLenVlan+2:]))
+		case frame != nil:
+			q.receive(frame, se, mrq, hash, vlan)
 			q.itr.Received(length)
+		case gathered != nil:
+			q.itr.Received(gathered.Len())
+			q.deliver(gathered, se, mrq, hash, vlan)
 		}
 		q.armRx(i)
 		i = rx.Next(i)
@@ -191,20 +184,27 @@ func (q *queue) returnRx(next int) {
 // device found: the checksum verdict (e1000_rx_checksum) and the RSS hash
 // (e1000_rx_hash), and hands it up through GRO.
 func (q *queue) receive(frame []byte, se, mrq, hash uint32, vlan uint16) {
-	d := q.d
 	b := skb.Alloc(len(frame))
 	if b == nil {
-		d.Dev.Stats.RxDropped.Add(1)
+		q.d.Dev.Stats.RxDropped.Add(1)
 		return
 	}
 	copy(b.Put(len(frame)), frame)
+	q.deliver(b, se, mrq, hash, vlan)
+}
+
+// deliver hands a received frame up (a jumbo one gathered from several
+// descriptors carries the last descriptor's verdicts, as the part writes
+// them there).
+func (q *queue) deliver(b *skb.Buff, se, mrq, hash uint32, vlan uint16) {
+	d := q.d
 	if !d.Dev.EthTypeTrans(b) {
 		d.Dev.Stats.RxLengthErrors.Add(1)
 		b.Free()
 		return
 	}
 	q.rxPackets.Add(1)
-	q.rxBytes.Add(uint64(len(frame)))
+	q.rxBytes.Add(uint64(b.Len() + 14))
 	if se&rxdStat_VP != 0 {
 		// The part took the 802.1Q tag off (CTRL.VME): the TCI is in
 		// the descriptor (e1000_receive_skb's __vlan_hwaccel_put_tag).

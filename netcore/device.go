@@ -51,6 +51,13 @@ type TxFlusher interface {
 	FlushXmit()
 }
 
+// MTUChanger is implemented by drivers whose hardware depends on the MTU
+// (ndo_change_mtu): long-packet reception for jumbo frames. SetMTU calls
+// it with the new MTU, already within MaxMTU; an error keeps the old.
+type MTUChanger interface {
+	ChangeMTU(mtu int) error
+}
+
 // TxTimeouter is implemented by drivers that can recover a stalled
 // transmitter (ndo_tx_timeout); the watchdog calls it.
 type TxTimeouter interface {
@@ -293,6 +300,11 @@ func (d *Device) MaxMTU() int { return d.maxMTU }
 func (d *Device) SetMTU(mtu int) error {
 	if mtu < 68 || mtu > d.maxMTU {
 		return fmt.Errorf("netcore: %s: mtu %d out of the device's range 68..%d", d.Name, mtu, d.maxMTU)
+	}
+	if c, ok := d.ops.(MTUChanger); ok {
+		if err := c.ChangeMTU(mtu); err != nil {
+			return fmt.Errorf("netcore: %s: mtu %d: %w", d.Name, mtu, err)
+		}
 	}
 	d.mtu.Store(int32(mtu))
 	return nil

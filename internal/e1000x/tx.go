@@ -60,14 +60,18 @@ const (
 	txdPoptsTXSM = 1 << 1 // insert the TCP/UDP checksum
 )
 
-// WriteLegacy fills a legacy descriptor for one whole frame: EOP, FCS
-// inserted, status reported; with tagged, the part inserts the 802.1Q tag
-// vlan (CMD.VLE, the TCI in the special field; CTRL.VME on).
-func WriteLegacy(desc []byte, iova uint64, n int, vlan uint16, tagged bool) {
+// WriteLegacy fills a legacy descriptor for n bytes of a frame, eop on
+// its last: FCS inserted, status reported; with tagged, the part inserts
+// the 802.1Q tag vlan (CMD.VLE, the TCI in the special field; CTRL.VME
+// on).
+func WriteLegacy(desc []byte, iova uint64, n int, vlan uint16, tagged, eop bool) {
 	binary.LittleEndian.PutUint64(desc[txdAddr:], iova)
 	binary.LittleEndian.PutUint16(desc[txdLength:], uint16(n))
 	desc[txdCSO] = 0
-	cmd := uint8(TxdCmdEOP | TxdCmdIFCS | TxdCmdRS)
+	cmd := uint8(TxdCmdIFCS | TxdCmdRS)
+	if eop {
+		cmd |= TxdCmdEOP
+	}
 	var special uint32
 	if tagged {
 		cmd |= TxdCmdVLE
@@ -76,6 +80,25 @@ func WriteLegacy(desc []byte, iova uint64, n int, vlan uint16, tagged bool) {
 	desc[txdCmd] = cmd
 	StoreStatus(desc, special)
 }
+
+// FillLegacy writes a frame into tx from its next free slot (the caller
+// checked there is room for LegacyDescs of it): legacy descriptors over
+// bufSize-byte pieces, EOP on the last (a jumbo frame takes several). It
+// returns the slot after the last.
+func FillLegacy(tx *descring.Ring, frame []byte, bufSize int, vlan uint16, tagged bool) int {
+	i := tx.NextToUse()
+	for off := 0; off < len(frame); off += bufSize {
+		n := min(bufSize, len(frame)-off)
+		buf := tx.Buf(i)
+		copy(buf.Buf, frame[off:off+n])
+		WriteLegacy(tx.Desc(i), buf.IOVA, n, vlan, tagged, off+n == len(frame))
+		i = tx.Next(i)
+	}
+	return i
+}
+
+// LegacyDescs is how many descriptors FillLegacy takes for n bytes.
+func LegacyDescs(n, bufSize int) int { return max(1, (n+bufSize-1)/bufSize) }
 
 // TxOffload is what a context descriptor says about a packet: where its
 // headers are, and for TSO the segment size.

@@ -81,12 +81,18 @@ func (e *TxEngine) Take(d []byte, dma *DMA) ([][]byte, bool) {
 		t = binary.BigEndian.AppendUint16(t, binary.LittleEndian.Uint16(d[14:]))
 		return append(t, f[12:]...)
 	}
-	if cmd&e1000x.TxdCmdDEXT == 0 { // legacy
+	if cmd&e1000x.TxdCmdDEXT == 0 { // legacy: a frame over one or more
 		data := dma.At(binary.LittleEndian.Uint64(d[0:]), int(word&0xffff))
 		if data == nil {
 			return nil, false
 		}
-		return [][]byte{tag(append([]byte(nil), data...))}, true
+		e.pending = append(e.pending, data...)
+		if cmd&e1000x.TxdCmdEOP == 0 {
+			return nil, true
+		}
+		f := e.pending
+		e.pending = nil
+		return [][]byte{tag(f)}, true
 	}
 	if (word>>20)&0xf == 0 { // context
 		e.ctx = append([]byte(nil), d[:16]...)
