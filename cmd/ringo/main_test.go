@@ -20,14 +20,16 @@ import (
 )
 
 // fixtureEnv is a host with an e1000 driven by the kernel (its interface
-// eth0 carries the default route), an ne2k_pci, and an unsupported NIC.
+// eth0 carries the default route), an ne2k_pci, an 82574L under the
+// kernel's e1000e, and an unsupported NIC (an 82576, igb's).
 func fixtureEnv(t *testing.T) (*env, *pcitest.Fixture, *bytes.Buffer) {
 	e1 := pcitest.E1000("0000:00:02.0", 1)
 	e1.Driver = "e1000"
 	ne := pcitest.NE2000("0000:00:03.0", 2)
 	ne.Driver = "ne2k-pci"
-	other := pcitest.Dev{Addr: "0000:00:04.0", Vendor: "0x8086", Device: "0x10d3", Class: "0x020000", Group: 3, Resource: pcitest.E1000Resource, Driver: "e1000e"}
-	f, bus := pcitest.New(t, e1, ne, other)
+	other := pcitest.Dev{Addr: "0000:00:04.0", Vendor: "0x8086", Device: "0x10c9", Class: "0x020000", Group: 3, Resource: pcitest.E1000Resource, Driver: "igb"}
+	e1e := pcitest.Dev{Addr: "0000:00:05.0", Vendor: "0x8086", Device: "0x10d3", Class: "0x020000", Group: 4, Resource: pcitest.E1000Resource, Driver: "e1000e"}
+	f, bus := pcitest.New(t, e1, ne, other, e1e)
 	dir := t.TempDir()
 	net := filepath.Join(dir, "class", "net")
 	require.NoError(t, os.MkdirAll(filepath.Join(net, "eth0"), 0o755))
@@ -46,6 +48,7 @@ func TestList(t *testing.T) {
 	assert.Contains(t, s, "0000:00:02.0  8086:100e  e1000")
 	assert.Contains(t, s, "e1000   1            eth0")
 	assert.Contains(t, s, "0000:00:03.0  10ec:8029  ne2k-pci  ne2000")
+	assert.Contains(t, s, "0000:00:05.0  8086:10d3  e1000e    e1000e", "the 82574L is supported")
 	assert.NotContains(t, s, "0000:00:04.0", "unsupported NICs only with -a")
 	out.Reset()
 	require.NoError(t, run(e, []string{"list", "-a"}))
