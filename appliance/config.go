@@ -27,6 +27,9 @@ type Config struct {
 	DHCP     map[string]bool // device name -> configure by DHCP
 	// VLANs are 802.1Q devices to make: "eth0.100" is VLAN 100 over eth0.
 	VLANs []string
+	// MTUs are device MTUs other than 1500 (jumbo frames: up to 9000 on
+	// the Intel NICs), by device name.
+	MTUs map[string]int
 	// DNS servers host names are resolved with; empty: the DHCP lease's.
 	DNS      []netip.Addr
 	BusyPoll bool
@@ -73,6 +76,7 @@ func Defaults() Config {
 //	ringo.dhcp=1|DEV[,DEV]      DHCP on eth0 (1) or on the devices named
 //	ringo.dns=ADDR[,ADDR]       DNS servers (default: the DHCP lease's)
 //	ringo.vlan=DEV.ID[,DEV.ID]  802.1Q VLAN devices (eth0.100); address them with ringo.ip=eth0.100:ADDR/LEN
+//	ringo.mtu=DEV:N[,DEV:N]     device MTUs (jumbo frames up to 9000 on the Intel NICs; default 1500)
 //	ringo.mode=irq|poll         interrupts (default) or busy polling
 //	ringo.cpus=N                softnet CPUs (default 1)
 //	ringo.ring=N                descriptors per e1000 ring (default 256)
@@ -152,6 +156,19 @@ func Parse(cmdline string) (Config, []string) {
 					continue
 				}
 				c.VLANs = append(c.VLANs, spec)
+			}
+		case "ringo.mtu":
+			for _, spec := range strings.Split(v, ",") {
+				dev, n, ok := strings.Cut(spec, ":")
+				mtu, err := strconv.Atoi(n)
+				if !ok || dev == "" || err != nil || mtu < 68 || mtu > 65535 {
+					bad(k, spec, "want DEV:MTU")
+					continue
+				}
+				if c.MTUs == nil {
+					c.MTUs = map[string]int{}
+				}
+				c.MTUs[dev] = mtu
 			}
 		case "ringo.mode":
 			switch v {

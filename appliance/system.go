@@ -168,6 +168,11 @@ func (s *System) upOn(opened []Opened) error {
 	}
 	var devs []*netcore.Device
 	for _, n := range s.NICs {
+		if mtu, ok := cfg.MTUs[n.Dev.Name]; ok {
+			if err := n.Dev.SetMTU(mtu); err != nil {
+				s.Log.Error("ringo.mtu", "err", err) // the appliance boots with the default
+			}
+		}
 		if err := n.Dev.Up(); err != nil {
 			return err
 		}

@@ -307,25 +307,42 @@ func TestApplianceDemoConfig(t *testing.T) {
 // would; and over 802.1Q VLAN 100 (ringo.vlan=eth0.100 against Linux's
 // eth0.100 from 8021q.ko) it pings it and uses the echo service.
 func TestApplianceIPv6(t *testing.T) {
+	for _, model := range []string{"e1000", "e1000e"} {
+		t.Run(model, func(t *testing.T) { testApplianceIPv6(t, model) })
+	}
+}
+
+// testApplianceIPv6 is TestApplianceIPv6 on one NIC model. On the 82574L
+// both ends also run jumbo frames (MTU 9000 on the untagged link: the
+// 3000-byte IPv6 pings cross unfragmented), with Linux's e1000e in the
+// peer, and the status page shows the queues and their vectors.
+func testApplianceIPv6(t *testing.T, model string) {
 	port := freePort(t)
+	appArgs := []string{"ringo.ip=eth0:10.0.5.2/24,eth0:2001:db8:5::2/64,eth0.100:10.0.100.2/24", "ringo.vlan=eth0.100", "ringo.seconds=40"}
+	var peerArgs []string
+	if model == "e1000e" {
+		appArgs = append(appArgs, "ringo.mtu=eth0:9000")
+		peerArgs = append(peerArgs, "ringo.mtu=9000")
+	}
 	app := boot(t, vm.Config{
-		Name:    "appliance-ipv6",
+		Name:    "appliance-ipv6-" + model,
 		Timeout: 3 * time.Minute,
-		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)}},
-	}, "appliance", "ringo.ip=eth0:10.0.5.2/24,eth0:2001:db8:5::2/64,eth0.100:10.0.100.2/24", "ringo.vlan=eth0.100", "ringo.seconds=40")
+		NICs:    []vm.NIC{{Model: model, MAC: "52:54:00:00:05:02", Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", port)}},
+	}, "appliance", appArgs...)
 	require.NoError(t, vm.WaitListening(port, time.Minute))
 	peer := boot(t, vm.Config{
-		Name:    "linux-peer-appliance-ipv6",
+		Name:    "linux-peer-appliance-ipv6-" + model,
 		Timeout: 3 * time.Minute,
-		NICs:    []vm.NIC{{Model: "e1000", MAC: "52:54:00:00:05:01", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
-	}, "linuxpeer", "ringo.peerip=10.0.5.1/24", "ringo.peerip6=2001:db8:5::1/64", "ringo.target6=2001:db8:5::2",
+		NICs:    []vm.NIC{{Model: model, MAC: "52:54:00:00:05:01", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
+	}, "linuxpeer", append([]string{"ringo.peerip=10.0.5.1/24", "ringo.peerip6=2001:db8:5::1/64", "ringo.target6=2001:db8:5::2",
 		"ringo.sizes=56,3000", "ringo.count=3", "ringo.tcp6=[2001:db8:5::2]:7/65536", "ringo.http6=http://[2001:db8:5::2]/",
 		// 802.1Q: Linux's eth0.100 (8021q.ko) against ringo's: pings and
 		// the TCP echo over VLAN 100, beside the untagged IPv6 above.
-		"ringo.vlan=100:10.0.100.1/24", "ringo.target=10.0.100.2", "ringo.tcp=10.0.100.2:7/65536")
+		"ringo.vlan=100:10.0.100.1/24", "ringo.target=10.0.100.2", "ringo.tcp=10.0.100.2:7/65536"}, peerArgs...)...)
 	raw, err := peer.Wait()
 	require.NoError(t, err)
 	pr := decodeBytes[linuxPeerReport](t, raws(raw)[1])
+	assert.Equal(t, model, pr.Driver, "Linux's own driver in the peer")
 	for _, size := range []int{56, 3000} {
 		assert.Equal(t, 3, pr.Pings6[size].Received, "ping -6 -s %d to the appliance: %+v", size, pr.Pings6[size])
 	}
@@ -339,10 +356,19 @@ func TestApplianceIPv6(t *testing.T) {
 		assert.True(t, pr.TCP.Match, "the echo service over VLAN 100: %+v", *pr.TCP)
 	}
 	if assert.NotNil(t, pr.HTTP6) {
+		body := pr.HTTP6.Body
 		assert.Equal(t, 200, pr.HTTP6.Status, pr.HTTP6.Err)
-		assert.Contains(t, pr.HTTP6.Body, "inet6 2001:db8:5::2/64", "the status page, fetched over IPv6, shows the address")
-		assert.Contains(t, pr.HTTP6.Body, "Icmp6InEchos")
-		assert.Regexp(t, `eth0\.100\s+vlan`, pr.HTTP6.Body, "the VLAN device on the status page")
+		assert.Contains(t, body, "inet6 2001:db8:5::2/64", "the status page, fetched over IPv6, shows the address")
+		assert.Contains(t, body, "Icmp6InEchos")
+		assert.Regexp(t, `eth0\.100\s+vlan`, body, "the VLAN device on the status page")
+		if model == "e1000e" {
+			assert.Regexp(t, `eth0\s+e1000e\s+\S+\s+\S+\s+\S+\s+9000`, body, "eth0 at MTU 9000")
+			assert.Regexp(t, `Ip6ReasmOKs\s+0\b`, body, "the 3000-byte pings came whole: jumbo frames both ways")
+			assert.Regexp(t, `rx_queue_0_packets\s+[1-9]`, body, "per-queue counters")
+			assert.Contains(t, body, "eth0-rx-0", "per-vector interrupt lines")
+			assert.Contains(t, body, "vfio-msix")
+			t.Logf("the appliance's status page on an 82574L:\n%s", body)
+		}
 	}
 	_, err = app.Wait()
 	require.NoError(t, err)

@@ -141,7 +141,8 @@ func ParseOffload(frame []byte, gsoSize, bufSize int) (TxOffload, bool) {
 		return o, false
 	}
 	if gsoSize > 0 {
-		if !o.tcp || gsoSize+o.hdrLen > bufSize {
+		// A segment is at most a jumbo frame; it may span buffers.
+		if !o.tcp || gsoSize+o.hdrLen > MaxJumboFrame {
 			return o, false
 		}
 		o.MSS = gsoSize

@@ -63,6 +63,11 @@ func linuxPeer(args map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if mtu := args["ringo.mtu"]; mtu != "" { // jumbo frames: ip link set dev mtu N
+		if out, err := exec.Command("ip", "link", "set", "dev", ifname, "mtu", mtu).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip link set mtu %s: %v: %s", mtu, err, out)
+		}
+	}
 	if p6 := args["ringo.peerip6"]; p6 != "" {
 		sysctl("net.ipv6.conf."+ifname+".accept_dad", "0")
 		if out, err := exec.Command("ip", "addr", "add", p6, "dev", ifname).CombinedOutput(); err != nil {
