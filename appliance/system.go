@@ -150,7 +150,10 @@ func UpOn(cfg Config, log *slog.Logger, opened []Opened) (*System, error) {
 
 func (s *System) upOn(opened []Opened) error {
 	cfg := s.Cfg
-	s.Core = netcore.New(netcore.Config{CPUs: cfg.CPUs, Logger: s.Log})
+	// Several CPUs: each softnet on its own, a multi-queue NIC's queues
+	// spread over them by the NIC, a single-queue NIC's frames by RPS.
+	multi := cfg.CPUs > 1
+	s.Core = netcore.New(netcore.Config{CPUs: cfg.CPUs, PinCPUs: multi, RPS: multi, Logger: s.Log})
 	var err error
 	if s.Bridge, err = irq.New(s.Log); err != nil {
 		return err

@@ -651,3 +651,30 @@ func TestDownWaitsForQdiscRun(t *testing.T) {
 	assert.Zero(t, g.dev.qdisc.Len(), "the requeued frame is purged")
 	assert.Equal(t, live, skb.Live(), "every buffer freed")
 }
+
+// RPS is for single-queue devices: a frame taken up by a NAPI instance of
+// a device with one per hardware queue stays on that instance's softnet
+// (the NIC steered it), whatever its hash; with one instance, the same
+// hash steers it to the other CPU.
+func TestRPSSkipsMultiQueue(t *testing.T) {
+	c := newCore(t, Config{CPUs: 2, RPS: true})
+	s := newSink(c)
+	f := newFakeNIC(t, c, "mq", 0, 64)
+	// The hash that takes a frame to CPU 1.
+	hash := uint32(1)
+	for hash%2 != 1 {
+		hash++
+	}
+	receive := func(n *NAPI) {
+		b := testFrame(f.dev, 1)
+		b.Hash = hash
+		n.ReceiveSkb(b)
+	}
+	receive(f.napi)
+	waitFor(t, "steered", func() bool { return c.SoftnetStats()[1].ReceivedRPS == 1 && s.total.Load() == 1 })
+	q1 := f.dev.NetifNAPIAddOn(0, func(int) int { return 0 }, 0) // a second hardware queue
+	assert.Equal(t, 0, q1.CPU())
+	receive(f.napi)
+	waitFor(t, "delivered", func() bool { return s.total.Load() == 2 })
+	assert.EqualValues(t, 1, c.SoftnetStats()[1].ReceivedRPS, "not steered again")
+}

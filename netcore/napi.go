@@ -135,6 +135,9 @@ func (n *NAPI) Complete() bool {
 func (n *NAPI) Disable() {
 	for {
 		old := n.state.Load()
+		if old&napiDisable != 0 {
+			return // disabled already: never enabled (added after Up), or disabled before
+		}
 		if n.state.CompareAndSwap(old, old|napiDisable) {
 			break
 		}
@@ -186,9 +189,11 @@ func (n *NAPI) GROReceive(b *skb.Buff) {
 func (n *NAPI) GROStats() *gro.Stats { return &n.gro.Stats }
 
 // receive is netif_receive_skb after the counting: RPS, or up at once.
+// A device with a NAPI instance per hardware queue is steered by its NIC
+// (RSS) already: RPS is for single-queue devices.
 func (n *NAPI) receive(b *skb.Buff) {
 	d := n.dev
-	if d.core.cfg.RPS && len(d.core.cpus) > 1 {
+	if d.core.cfg.RPS && len(d.core.cpus) > 1 && len(d.napis) == 1 {
 		if cpu := d.core.rpsCPU(b); cpu != n.sd.cpu {
 			target := d.core.cpus[cpu]
 			if target.enqueueToBacklog(b, d) {
