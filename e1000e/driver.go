@@ -176,7 +176,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	}
 	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, msix: hw.MSIX, vids: map[uint16]bool{}}
 	switch {
-	case cfg.RSSKey == nil:
+	case len(cfg.RSSKey) == 0:
 		d.rssKey = newRSSKey()
 	case len(cfg.RSSKey) != RSSKeyLen:
 		return nil, fmt.Errorf("e1000e: RSS key of %d bytes, want %d", len(cfg.RSSKey), RSSKeyLen)
