@@ -36,6 +36,7 @@ type ipServeReport struct {
 	Neighbours     []string
 	TCPEchoed      int64
 	TCPRetransSegs uint64
+	UDPEchoed      int64
 	NIC0Stats      map[string]uint64
 	IRQs           []struct {
 		Name, Kind string
@@ -58,6 +59,7 @@ type linuxPeerReport struct {
 	TCP            *tcpEchoResult
 	Pings6         map[int]pingResult
 	TCP6           *tcpEchoResult
+	UDP            *struct{ Sent, Echoed int }
 	Mcast6         *pingResult
 	Mcast6Unjoined int
 	LinkLocal6     *pingResult
@@ -116,14 +118,14 @@ func TestPingLinuxPeer(t *testing.T) {
 				},
 			}, "ipserve", append([]string{"ringo.ip=eth0:10.0.3.2/24,eth1:10.0.2.15/24,eth0:2001:db8:3::2/64", "ringo.ping=10.0.2.2,10.0.3.1",
 				fmt.Sprintf("ringo.count=%d", count), "ringo.seconds=150", fmt.Sprintf("ringo.expect=%d", 6*count),
-				"ringo.tcpecho=7", "ringo.tcpconns=2", "ringo.watchmac=33:33:ff:00:12:34"}, extra...)...)
+				"ringo.tcpecho=7", "ringo.udpecho=7", "ringo.tcpconns=2", "ringo.watchmac=33:33:ff:00:12:34"}, extra...)...)
 			require.NoError(t, vm.WaitListening(port, time.Minute)) // the listening side first
 			peer := boot(t, vm.Config{
 				Name:    "linux-peer-" + model,
 				Timeout: 4 * time.Minute,
 				NICs:    []vm.NIC{{Model: peerModel, MAC: "52:54:00:00:03:01", Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", port)}},
 			}, "linuxpeer", "ringo.peerip=10.0.3.1/24", "ringo.target=10.0.3.2", "ringo.sizes=56,8000", fmt.Sprintf("ringo.count=%d", count),
-				fmt.Sprintf("ringo.tcp=10.0.3.2:7/%d", tcpBytes),
+				fmt.Sprintf("ringo.tcp=10.0.3.2:7/%d", tcpBytes), "ringo.udp=10.0.3.2:7/20",
 				"ringo.peerip6=2001:db8:3::1/64", "ringo.target6=2001:db8:3::2", fmt.Sprintf("ringo.tcp6=[2001:db8:3::2]:7/%d", tcpBytes),
 				"ringo.mcast6=ff02::1:ff00:1234", "ringo.linklocal6=fe80::5054:ff:fe00:302")
 
@@ -151,6 +153,11 @@ func TestPingLinuxPeer(t *testing.T) {
 				assert.Equal(t, count, p.Received, "ringo -> %s: %+v", target, p)
 				t.Logf("ringo (%s) -> %s: rtt ms %v", model, target, p.RTTs)
 			}
+			if assert.NotNil(t, pr.UDP, "the peer ran the UDP echoes") {
+				assert.Equal(t, 60, pr.UDP.Sent)
+				assert.Equal(t, pr.UDP.Sent, pr.UDP.Echoed, "every datagram (64, 1400 and 4000 bytes) echoed by ringo's UDP")
+			}
+			assert.EqualValues(t, 60, rr.UDPEchoed)
 			if assert.NotNil(t, pr.TCP, "the peer ran the TCP transfer") {
 				assert.True(t, pr.TCP.Match, "1 MiB through ringo's TCP echo, byte-exact: %+v", *pr.TCP)
 				t.Logf("Linux -> ringo (%s) TCP echo of %d bytes in %.1f s (%.0f KB/s each way), ringo retransmitted %d segments",

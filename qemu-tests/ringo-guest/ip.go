@@ -18,6 +18,7 @@ import (
 	"github.com/ringonet/ringo/netcore/ipv6"
 	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/ringonet/ringo/netcore/tcp"
+	"github.com/ringonet/ringo/netcore/udp"
 )
 
 // IPServeReport is what ipserve reports at the end.
@@ -37,6 +38,8 @@ type IPServeReport struct {
 	// With ringo.tcpecho: bytes echoed and the Tcp: counters.
 	TCPEchoed      int64  `json:",omitempty"`
 	TCPRetransSegs uint64 `json:",omitempty"`
+	// With ringo.udpecho: datagrams echoed.
+	UDPEchoed int64 `json:",omitempty"`
 	// The first NIC's driver counters (ethtool -S), the interrupt lines
 	// (/proc/interrupts) and the packets each softnet processed.
 	NIC0Stats map[string]uint64
@@ -142,6 +145,29 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 			}
 		}()
 	}
+	var udpEchoed atomic.Int64
+	if port := atoiDefault(args["ringo.udpecho"], 0); port != 0 {
+		// A UDP echo server on ringo's UDP, both IP versions.
+		ut := udp.New(ip)
+		ut.AttachIPv6(ip6)
+		uc, err := ut.Listen(&net.UDPAddr{Port: port})
+		if err != nil {
+			return err
+		}
+		defer uc.Close()
+		go func() {
+			buf := make([]byte, 65536)
+			for {
+				n, from, err := uc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				if _, err := uc.WriteTo(buf[:n], from); err == nil {
+					udpEchoed.Add(1)
+				}
+			}
+		}()
+	}
 	var watched atomic.Int64
 	if w := args["ringo.watchmac"]; w != "" {
 		mac, err := net.ParseMAC(w)
@@ -212,6 +238,7 @@ func ipServe(args map[string]string, nics []appliance.Opened) error {
 	rep.In6Discards = ip6.MIB.Ip6InDiscards.Load()
 	rep.In6McastPkts = ip6.MIB.Ip6InMcastPkts.Load()
 	rep.WatchedFrames = watched.Load()
+	rep.UDPEchoed = udpEchoed.Load()
 	rep.NIC0Stats = map[string]uint64{}
 	for _, st := range s.nics[0].Card.Stats() {
 		rep.NIC0Stats[st.Name] = st.Value

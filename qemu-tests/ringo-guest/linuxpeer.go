@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -36,6 +37,46 @@ type LinuxPeerReport struct {
 	LinkLocal6 *PingResult `json:",omitempty"`
 	// With ringo.http6=URL: what a GET of it gave.
 	HTTP6 *HTTPResult `json:",omitempty"`
+	// With ringo.udp=ADDR:PORT/N: N datagrams of each of 64, 1400 and
+	// 4000 bytes (fragmented) to a UDP echo service, and what came back.
+	UDP *UDPEchoResult `json:",omitempty"`
+}
+
+// UDPEchoResult counts datagrams sent to an echo service and the echoes
+// that came back whole.
+type UDPEchoResult struct {
+	Sent, Echoed int
+	Err          string `json:",omitempty"`
+}
+
+// udpEcho sends n datagrams of each size to addr, one at a time, and
+// counts the echoes that match.
+func udpEcho(addr string, n int) UDPEchoResult {
+	var r UDPEchoResult
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer c.Close()
+	buf := make([]byte, 65536)
+	for _, size := range []int{64, 1400, 4000} {
+		msg := make([]byte, size)
+		for i := range n {
+			msg[0], msg[size-1] = byte(i), byte(size)
+			r.Sent++
+			if _, err := c.Write(msg); err != nil {
+				r.Err = err.Error()
+				return r
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			m, err := c.Read(buf)
+			if err == nil && bytes.Equal(buf[:m], msg) {
+				r.Echoed++
+			}
+		}
+	}
+	return r
 }
 
 // HTTPResult is one HTTP GET.
@@ -89,6 +130,11 @@ func linuxPeer(args map[string]string) error {
 		addr, n, _ := strings.Cut(spec, "/")
 		r := tcpEcho("tcp4", addr, int64(atoiDefault(n, 1<<20)))
 		rep.TCP = &r
+	}
+	if spec := args["ringo.udp"]; spec != "" {
+		addr, n, _ := strings.Cut(spec, "/")
+		r := udpEcho(addr, atoiDefault(n, 20))
+		rep.UDP = &r
 	}
 	if err := ipv6Peer(args, ifname, count, &rep); err != nil {
 		return err
