@@ -31,7 +31,7 @@ mkdir -p bench
 	# RINGO_REQUIRE_QEMU: fail, not skip, without QEMU or the cached
 	# kernel (scripts/setup.sh), so a table never comes out without them.
 	for _ in $(seq "$count"); do
-		RINGO_REQUIRE_QEMU=1 go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack|BenchmarkDriverVsDPDK' -benchtime 1x -count 1 -timeout 120m ./qemu-tests/
+		RINGO_REQUIRE_QEMU=1 go test -run '^$' -bench 'BenchmarkFrames|BenchmarkStack|BenchmarkDriverVsDPDK|BenchmarkMultiQueue' -benchtime 1x -count 1 -timeout 120m ./qemu-tests/
 	done
 } | tee bench/results.txt
 go run ./scripts/benchtable -procs "$(nproc)" -md bench/table.md -plot bench/bench.gp -png bench/bench.png <bench/results.txt

@@ -171,7 +171,7 @@ func main() {
 		{"ping-p50-ms", "ping RTT p50 (ms, lower is better)"},
 		{"ping-p99-ms", "ping RTT p99 (ms, lower is better)"},
 	}
-	for _, model := range []string{"e1000", "ne2k_pci"} {
+	for _, model := range []string{"e1000", "e1000e", "ne2k_pci"} {
 		ringo, poll, linux := s["BenchmarkStack/"+model+"-ringo"], s["BenchmarkStack/"+model+"-ringo-poll"], s["BenchmarkStack/"+model+"-linux"]
 		for _, units := range []map[string][]float64{ringo, poll, linux} {
 			addCPUPer(units, "udp-rx-60B-busy%", "udp-rx-60B-dgrams/s", cpuPer("udp-rx-60B"), 1e6)
@@ -198,9 +198,27 @@ func main() {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.label, r, p, l, ratio)
 		}
 	}
+	if one, two := s["BenchmarkMultiQueue/ringo-1q-1cpu"], s["BenchmarkMultiQueue/ringo-2q-2cpu"]; one != nil || two != nil {
+		linux := s["BenchmarkMultiQueue/linux-2cpu"]
+		fmt.Fprintf(&b, "\n| 82574L, UDP flood from 64 sources into one socket | ringo 1 queue, 1 vCPU | ringo 2 queues, 2 vCPUs | Linux, 2 vCPUs | 2q / 1q |\n| --- | --- | --- | --- | --- |\n")
+		for _, size := range []string{"60B", "1514B"} {
+			for _, m := range []struct{ unit, label string }{
+				{"flood-" + size + "-dgrams/s", size + ": received (datagrams/s)"},
+				{"flood-" + size + "-offered/s", size + ": offered"},
+				{"flood-" + size + "-%lost", size + ": % lost"},
+			} {
+				o, t, l := summarize(one[m.unit]), summarize(two[m.unit]), summarize(linux[m.unit])
+				ratio := "–"
+				if o.n > 0 && t.n > 0 && o.med > 0 && !strings.HasSuffix(m.unit, "%lost") {
+					ratio = fmt.Sprintf("%.2f", t.med/o.med)
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.label, o, t, l, ratio)
+			}
+		}
+	}
 	var host []string
 	for name, units := range s {
-		if strings.HasPrefix(name, "BenchmarkFrames") || strings.HasPrefix(name, "BenchmarkStack") || strings.HasPrefix(name, "BenchmarkDriverVsDPDK") {
+		if strings.HasPrefix(name, "BenchmarkFrames") || strings.HasPrefix(name, "BenchmarkStack") || strings.HasPrefix(name, "BenchmarkDriverVsDPDK") || strings.HasPrefix(name, "BenchmarkMultiQueue") {
 			continue
 		}
 		ns := summarize(units["ns/op"])
