@@ -41,6 +41,7 @@ const (
 	regTDT      = 0x03818 // TX Descriptor Tail
 	regTIDV     = 0x03820 // TX Interrupt Delay Value
 	regTADV     = 0x0382c // TX Interrupt Absolute Delay Value
+	regRXCSUM   = 0x05000 // Receive Checksum Control
 	regRAL0     = 0x05400 // Receive Address Low (entry 0)
 	regRAH0     = 0x05404 // Receive Address High (entry 0)
 )
@@ -114,6 +115,12 @@ const (
 	tipg_IPGR1       = 8
 	tipg_IPGR2_SHIFT = 20
 	tipg_IPGR2       = 6
+)
+
+// RXCSUM bits (SDM 13.4.24).
+const (
+	rxcsum_IPOFL = 1 << 8 // IP checksum offload
+	rxcsum_TUOFL = 1 << 9 // TCP/UDP checksum offload
 )
 
 // RAH bits.
