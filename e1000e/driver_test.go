@@ -375,3 +375,65 @@ func TestJumboFrames(t *testing.T) {
 	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) == 1 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, frame, append(r.f.sentOn(0), r.f.sentOn(1)...)[0])
 }
+
+// Busy polling: both queue pairs run with every interrupt masked, RSS
+// still spreads the flows, and the poller takes every frame from both
+// rings.
+func TestBusyPoll(t *testing.T) {
+	f := newFake(t, false)
+	core, _ := drivertest.Core(t, netcore.Config{CPUs: 2})
+	drv, err := New(core, nil, HW{Regs: f, DMA: f.dma}, Config{BusyPoll: true, RxRing: 64, TxRing: 64, RSSKey: rssTestKey, Logger: drivertest.Quiet})
+	require.NoError(t, err)
+	require.Equal(t, 2, drv.Queues(), "busy polling takes both queue pairs")
+	var mu sync.Mutex
+	n := 0
+	core.AddPacketType(header.EtherTypeIPv4, func(b *skb.Buff) { mu.Lock(); n++; mu.Unlock(); b.Free() })
+	require.NoError(t, drv.Dev.Up())
+	defer drv.Dev.Down()
+	for i := range 200 {
+		fr := udpFrame(drv.Dev.HardwareAddr, fmt.Sprintf("10.7.%d.%d", i/200, 1+i%200), "10.7.0.254", 5, 6, 18, false)
+		for !f.receive(fr) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return n == 200 }, 10*time.Second, time.Millisecond)
+	assert.Zero(t, f.reg(regIMS), "no interrupt enabled")
+	assert.Empty(t, drv.IRQLines())
+	assert.NotZero(t, f.rxOn(0))
+	assert.NotZero(t, f.rxOn(1))
+	assert.Positive(t, drv.Counters.BusyPollRounds.Load())
+}
+
+// A wedged transmitter: the rings fill, the queue stops, the watchdog
+// calls TxTimeout, the driver resets the part and rebuilds every ring, the
+// frames in flight are counted as errors, and traffic flows again.
+func TestTxTimeoutReset(t *testing.T) {
+	r := newRig(t, true, Config{TxRing: 64, TxTimeout: 200 * time.Millisecond})
+	r.f.mu.Lock()
+	r.f.holdTx = true
+	r.f.mu.Unlock()
+	send := func(i int) error {
+		f := udpFrame([]byte{2, 0, 0, 0, 0, 9}, "10.4.0.1", fmt.Sprintf("10.4.1.%d", i%250), 1, 2, 100, false)
+		b := skb.Alloc(len(f))
+		copy(b.Put(len(f)), f)
+		b.Dev = r.drv.Dev
+		return netcore.DevQueueXmit(b)
+	}
+	for i := 0; !r.drv.Dev.NetifQueueStopped(); i++ {
+		require.Less(t, i, 10000, "the queue never stopped")
+		send(i)
+	}
+	inFlight := uint64(r.drv.q[0].tx.InUse() + r.drv.q[1].tx.InUse())
+	require.Positive(t, inFlight)
+	// The reset counts the frames in flight as errors once it has taken
+	// the rings down.
+	require.Eventually(t, func() bool { return r.drv.Dev.Stats.TxErrors.Load() == inFlight }, 10*time.Second, time.Millisecond)
+	assert.EqualValues(t, 1, r.drv.Counters.Resets.Load())
+	r.f.mu.Lock()
+	r.f.holdTx = false
+	r.f.mu.Unlock()
+	require.Eventually(t, func() bool { return !r.drv.Dev.NetifQueueStopped() }, 10*time.Second, time.Millisecond)
+	before := len(r.f.sentOn(0)) + len(r.f.sentOn(1))
+	require.NoError(t, send(1))
+	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) > before }, 10*time.Second, time.Millisecond)
+}

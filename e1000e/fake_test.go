@@ -34,6 +34,7 @@ type fake82574 struct {
 	sent         [MaxQueues][][]byte
 	rxq          [MaxQueues]int // frames written to each RX queue
 	vlanFiltered int            // tagged frames the VFTA dropped
+	holdTx       bool           // TDT writes send nothing: a wedged transmitter
 }
 
 func newFake(t testing.TB, msix bool) *fake82574 {
@@ -186,7 +187,7 @@ func (f *fake82574) desc(q int, baseLo, baseHi uint32, i uint32) []byte {
 
 // transmitLocked sends every descriptor from TDH to TDT of queue q.
 func (f *fake82574) transmitLocked(q int) {
-	if f.regs[regTCTL]&tctl_EN == 0 || f.regs[qreg(regTARC, q)]&tarc_ENABLE == 0 {
+	if f.regs[regTCTL]&tctl_EN == 0 || f.regs[qreg(regTARC, q)]&tarc_ENABLE == 0 || f.holdTx {
 		return
 	}
 	n := f.regs[qreg(regTDLEN, q)] / 16
