@@ -99,15 +99,11 @@ type Driver struct {
 	// stalled transmitter. A reset clears it.
 	faultTxStall atomic.Bool
 
-	// rxChain gathers a jumbo frame's descriptors (the NAPI poll's);
-	// lpe says long packet reception is on (an MTU over 1500).
+	// rxChain gathers a jumbo frame's descriptors (the NAPI poll's).
 	rxChain e1000x.RxChain
-	lpe     atomic.Bool
 
-	// vids are the VLAN ids of the VLAN devices over this one (the
-	// filter table's contents); vlanMu guards them.
-	vlanMu sync.Mutex
-	vids   map[uint16]bool
+	// filter is the VLAN ids and long packet reception, in RCTL, VFTA.
+	filter e1000x.RxFilter
 
 	// Adaptive interrupt rate (itr.go): the NAPI poll owns these; up
 	// sets them while NAPI is disabled.
@@ -156,7 +152,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if !cfg.BusyPoll && (hw.IRQ == nil || bridge == nil) {
 		return nil, errors.New("e1000: interrupt mode needs an interrupt source and an irq bridge")
 	}
-	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, vids: map[uint16]bool{}}
+	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger}
 	id, err := Probe(hw.Regs)
 	if err != nil {
 		return nil, err
@@ -264,9 +260,7 @@ func (d *Driver) up() error {
 	// 14.4 Receive: station address, MTA cleared, ring, then RCTL.EN.
 	r.SetStationAddress(d.Dev.HardwareAddr)
 	e1000x.WriteMTA(d.r.Regs, d.Dev.MulticastList())
-	d.vlanMu.Lock()
-	e1000x.WriteVLANFilter(r.Regs, d.vids)
-	d.vlanMu.Unlock()
+	d.filter.WriteVLANs(r.Regs)
 	d.rx.Reset()
 	d.rxChain.Reset()
 	if d.cfg.NoRxCsum {
@@ -327,26 +321,13 @@ func (d *Driver) up() error {
 	return nil
 }
 
-// rctl is the receive control word for the device's current flags: the
-// VLAN filter on while VLAN devices use ids and the device is not
-// promiscuous (e1000_vlan_filter_on_off).
-func (d *Driver) rctl() uint32 {
-	v := e1000x.RxControl(d.Dev.Promisc())
-	if d.lpe.Load() {
-		v |= rctl_LPE
-	}
-	d.vlanMu.Lock()
-	if len(d.vids) > 0 && !d.Dev.Promisc() {
-		v |= rctl_VFE
-	}
-	d.vlanMu.Unlock()
-	return v
-}
+// rctl is the receive control word for the device's current flags.
+func (d *Driver) rctl() uint32 { return d.filter.RCTL(d.Dev.Promisc()) }
 
 // ChangeMTU implements netcore.MTUChanger (e1000_change_mtu): an MTU
 // over 1500 turns long packet reception on.
 func (d *Driver) ChangeMTU(mtu int) error {
-	d.lpe.Store(mtu > e1000x.StandardMTU)
+	d.filter.SetLPE(mtu > e1000x.StandardMTU)
 	if d.running.Load() {
 		d.r.Write(regRCTL, d.rctl())
 	}
@@ -360,17 +341,9 @@ func (d *Driver) VLANRxAddVID(vid uint16) { d.setVID(vid, true) }
 func (d *Driver) VLANRxKillVID(vid uint16) { d.setVID(vid, false) }
 
 func (d *Driver) setVID(vid uint16, on bool) {
-	d.vlanMu.Lock()
-	if on {
-		d.vids[vid] = true
-	} else {
-		delete(d.vids, vid)
-	}
+	d.filter.SetVID(vid, on)
 	if d.running.Load() {
-		e1000x.WriteVLANFilter(d.r.Regs, d.vids)
-	}
-	d.vlanMu.Unlock()
-	if d.running.Load() {
+		d.filter.WriteVLANs(d.r.Regs)
 		d.r.Write(regRCTL, d.rctl())
 	}
 }
@@ -474,7 +447,7 @@ func (d *Driver) cleanRx(budget int) int {
 		length := int(binary.LittleEndian.Uint16(desc[rxdLength:]))
 		special := binary.LittleEndian.Uint16(desc[rxdSpecial:])
 		frame, gathered := d.rxChain.Take(rx.Buf(i).Buf, length, status&rxd_STAT_EOP != 0,
-			errs&rxd_ERR_FRAME != 0, errs&rxd_ERR_CE != 0, d.lpe.Load(), &d.Dev.Stats, d.rxErrors())
+			errs&rxd_ERR_FRAME != 0, errs&rxd_ERR_CE != 0, d.filter.LPE(), &d.Dev.Stats, d.rxErrors())
 		switch {
 		case frame != nil:
 			d.receive(frame, status, errs, special)

@@ -103,13 +103,8 @@ type Driver struct {
 
 	pollStop, pollDone chan struct{}
 
-	// lpe says long packet reception is on (an MTU over 1500).
-	lpe atomic.Bool
-
-	// vids are the VLAN ids of the VLAN devices over this one (the
-	// filter table's contents); vlanMu guards them.
-	vlanMu sync.Mutex
-	vids   map[uint16]bool
+	// filter is the VLAN ids and long packet reception, in RCTL, VFTA.
+	filter e1000x.RxFilter
 
 	Counters Counters
 	hwStats  e1000x.Stats
@@ -174,7 +169,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if cfg.Queues > 1 && !hw.MSIX && !cfg.BusyPoll {
 		return nil, errors.New("e1000e: two queue pairs need MSI-X (or busy polling)")
 	}
-	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, msix: hw.MSIX, vids: map[uint16]bool{}}
+	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, msix: hw.MSIX}
 	switch {
 	case len(cfg.RSSKey) == 0:
 		d.rssKey = newRSSKey()
@@ -360,9 +355,7 @@ func (d *Driver) up() error {
 	// them.
 	r.SetStationAddress(d.Dev.HardwareAddr)
 	e1000x.WriteMTA(r.Regs, d.Dev.MulticastList())
-	d.vlanMu.Lock()
-	e1000x.WriteVLANFilter(r.Regs, d.vids)
-	d.vlanMu.Unlock()
+	d.filter.WriteVLANs(r.Regs)
 	for _, q := range d.q {
 		q.setupRx()
 	}
@@ -440,26 +433,13 @@ func (d *Driver) imsEnable() uint32 {
 	return ims
 }
 
-// rctl is the receive control word for the device's current flags: the
-// VLAN filter on while VLAN devices use ids and the device is not
-// promiscuous (e1000e_vlan_filter_enable).
-func (d *Driver) rctl() uint32 {
-	v := e1000x.RxControl(d.Dev.Promisc())
-	if d.lpe.Load() {
-		v |= rctl_LPE
-	}
-	d.vlanMu.Lock()
-	if len(d.vids) > 0 && !d.Dev.Promisc() {
-		v |= rctl_VFE
-	}
-	d.vlanMu.Unlock()
-	return v
-}
+// rctl is the receive control word for the device's current flags.
+func (d *Driver) rctl() uint32 { return d.filter.RCTL(d.Dev.Promisc()) }
 
 // ChangeMTU implements netcore.MTUChanger (e1000_change_mtu): an MTU
 // over 1500 turns long packet reception on.
 func (d *Driver) ChangeMTU(mtu int) error {
-	d.lpe.Store(mtu > e1000x.StandardMTU)
+	d.filter.SetLPE(mtu > e1000x.StandardMTU)
 	if d.running.Load() {
 		d.r.Write(regRCTL, d.rctl())
 	}
@@ -478,17 +458,9 @@ func (d *Driver) VLANRxAddVID(vid uint16) { d.setVID(vid, true) }
 func (d *Driver) VLANRxKillVID(vid uint16) { d.setVID(vid, false) }
 
 func (d *Driver) setVID(vid uint16, on bool) {
-	d.vlanMu.Lock()
-	if on {
-		d.vids[vid] = true
-	} else {
-		delete(d.vids, vid)
-	}
+	d.filter.SetVID(vid, on)
 	if d.running.Load() {
-		e1000x.WriteVLANFilter(d.r.Regs, d.vids)
-	}
-	d.vlanMu.Unlock()
-	if d.running.Load() {
+		d.filter.WriteVLANs(d.r.Regs)
 		d.r.Write(regRCTL, d.rctl())
 	}
 }

@@ -145,7 +145,7 @@ func (q *queue) cleanRx(budget int) int {
 		vlan := binary.LittleEndian.Uint16(desc[rxdLenVlan+2:])
 		mrq, hash := binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:])
 		frame, gathered := q.chain.Take(rx.Buf(i).Buf, length, se&rxdStat_EOP != 0,
-			se&rxdErrFrame != 0, se&rxdErr_CE != 0, d.lpe.Load(), &d.Dev.Stats, d.rxErrors())
+			se&rxdErrFrame != 0, se&rxdErr_CE != 0, d.filter.LPE(), &d.Dev.Stats, d.rxErrors())
 		switch {
 		case frame != nil:
 			q.receive(frame, se, mrq, hash, vlan)
