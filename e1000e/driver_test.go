@@ -437,3 +437,23 @@ func TestTxTimeoutReset(t *testing.T) {
 	require.NoError(t, send(1))
 	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) > before }, 10*time.Second, time.Millisecond)
 }
+
+// Without MSI-X (MSI or a shared INTx line) the driver runs one queue pair
+// on one vector as the e1000 does: reading ICR acknowledges and masks
+// every cause (IAME), the completed poll unmasks them; RSS stays off.
+func TestSingleVector(t *testing.T) {
+	r := newRig(t, false, Config{})
+	require.Equal(t, 1, r.drv.Queues())
+	assert.False(t, r.drv.MSIX())
+	require.Len(t, r.drv.IRQLines(), 1)
+	assert.Zero(t, r.f.reg(regMRQC), "no RSS with one queue")
+	assert.NotZero(t, r.f.reg(regCTRL_EXT)&ctrlExt_IAME)
+	for i := range 20 {
+		require.True(t, r.f.receive(udpFrame(r.drv.Dev.HardwareAddr, fmt.Sprintf("10.8.0.%d", i+1), "10.8.0.254", 1, 2, 32, false)))
+		require.Eventually(t, func() bool { return r.ip.len() == i+1 }, 5*time.Second, time.Millisecond)
+	}
+	assert.EqualValues(t, 20, r.f.firedBy(0), "an interrupt per frame, each unmasked by the poll before the next")
+	assert.Equal(t, 20, r.f.rxOn(0))
+	_, err := New(r.core, r.br, HW{Regs: r.f, DMA: r.f.dma, IRQs: r.f.hw().IRQs}, Config{Queues: 2, Logger: drivertest.Quiet})
+	assert.ErrorContains(t, err, "need MSI-X")
+}
