@@ -91,6 +91,8 @@ func TestBindErrors(t *testing.T) {
 	assert.ErrorContains(t, run(e, []string{"bind", "00:09.0"}), "see ringo list")
 	assert.ErrorContains(t, run(e, []string{"frobnicate"}), "unknown command")
 	assert.ErrorContains(t, run(e, []string{"up", "-ip", "10.0.0.1/24"}), "-nic is required")
+	assert.ErrorContains(t, run(e, []string{"up", "-nic", "00:05.0", "-ip", "10.0.0.1/24", "-cpus", "0"}), "-cpus 0")
+	assert.ErrorContains(t, run(e, []string{"up", "-nic", "00:05.0", "-ip", "10.0.0.1/24", "-cpus", "2", "-mtu", "9000"}), "run ringo bind", "the flags pass; the 82574L is still the kernel's")
 	assert.ErrorContains(t, run(e, []string{"stats"}), "no ringo up running")
 	assert.NoError(t, run(e, []string{"-h"}))
 	for _, c := range commands {

@@ -27,7 +27,7 @@ import (
 
 func init() {
 	commands = append(commands,
-		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-dns ADDR] [-mode irq|poll] [-itr N]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
+		command{"up", "-nic ADDR (-ip ADDR/LEN | -dhcp) [-gw ADDR] [-dns ADDR] [-mode irq|poll] [-itr N] [-cpus N] [-mtu N]", "run ringo's driver and stack on a NIC, serving status and echo", cmdUp},
 		command{"ping", "-nic ADDR -ip ADDR/LEN [-gw ADDR] [-dns ADDR] [-c N] [-s SIZE] TARGET", "bring a NIC up under ringo and ping TARGET (an address or a name) through it", cmdPing},
 		command{"stats", "[-prometheus]", "print the status of a running ringo up (or its metrics in Prometheus's text format)", cmdStats},
 		command{"capture", "-w FILE [-c N]", "write a pcap of the frames a running ringo up sees", cmdCapture},
@@ -37,7 +37,7 @@ func init() {
 type upFlags struct {
 	nic, ip, gw, mode, dns string
 	dhcp                   bool
-	itr                    int
+	itr, cpus, mtu         int
 }
 
 func (u *upFlags) register(fs *flag.FlagSet) {
@@ -48,6 +48,8 @@ func (u *upFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&u.dhcp, "dhcp", false, "take the address by DHCP")
 	fs.StringVar(&u.dns, "dns", "", "DNS servers ADDR[,ADDR] (default: the DHCP lease's)")
 	fs.IntVar(&u.itr, "itr", 0, "e1000 interrupts/s at most: 0 adapts to the traffic, -1 unthrottled")
+	fs.IntVar(&u.cpus, "cpus", 1, "softnet CPUs: a multi-queue NIC's queues (the 82574L's two) poll each on its own")
+	fs.IntVar(&u.mtu, "mtu", 1500, "MTU; up to 9000 (jumbo frames) on the Intel NICs")
 }
 
 // start opens the NIC and brings the appliance up on it.
@@ -61,6 +63,13 @@ func (u *upFlags) start(e *env, log *slog.Logger) (*appliance.System, error) {
 		return nil, fmt.Errorf("-itr %d: want -1 (unthrottled), 0 (adaptive) or interrupts/s", u.itr)
 	}
 	cfg.InterruptRate = u.itr
+	if u.cpus < 1 || u.cpus > 64 {
+		return nil, fmt.Errorf("-cpus %d: want 1 to 64", u.cpus)
+	}
+	cfg.CPUs = u.cpus
+	if u.mtu != 1500 {
+		cfg.MTUs = map[string]int{"eth0": u.mtu}
+	}
 	if u.mode != "irq" && u.mode != "poll" {
 		return nil, fmt.Errorf("-mode %q: want irq or poll", u.mode)
 	}
