@@ -45,6 +45,11 @@ func BenchmarkFrames(b *testing.B) {
 		// as for ringo; linux-pt with iommu=pt, the kernel's best case).
 		{"e1000", "e1000", "linux"},
 		{"e1000", "e1000", "linux-pt"},
+		// The 82574L: ringo's e1000e (two queue pairs, MSI-X) against
+		// Linux's e1000e, one vCPU.
+		{"e1000e", "e1000e", "irq"},
+		{"e1000e", "e1000e", "poll"},
+		{"e1000e", "e1000e", "linux"},
 		{"e1000", "ne2k_pci", "linux"},
 		{"ne2k_pci", "e1000", "linux"},
 	}

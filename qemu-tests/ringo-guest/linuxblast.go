@@ -18,7 +18,7 @@ import (
 // what arrives. It reports a BlastReport measured as ringo's blast is:
 // the receive rate between the first and the last frame.
 func linuxBlast(args map[string]string) error {
-	if err := loadModules("e1000", "8390", "ne2k-pci", "pktgen"); err != nil {
+	if err := loadModules("e1000", "e1000e", "8390", "ne2k-pci", "pktgen"); err != nil {
 		return err
 	}
 	n := atoiDefault(args["ringo.frames"], 20000)
