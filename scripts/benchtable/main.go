@@ -110,7 +110,7 @@ func main() {
 		irq, poll, lx, lpt float64
 	}
 	var bars []bar
-	for _, pair := range [][2]string{{"e1000", "e1000"}, {"e1000", "ne2k_pci"}, {"ne2k_pci", "e1000"}} {
+	for _, pair := range [][2]string{{"e1000", "e1000"}, {"e1000e", "e1000e"}, {"e1000", "ne2k_pci"}, {"ne2k_pci", "e1000"}} {
 		for _, size := range []int{60, 1514} {
 			get := func(mode string) stat {
 				return summarize(s[fmt.Sprintf("BenchmarkFrames/%s-%s-%s-%d", pair[0], pair[1], mode, size)]["rx-frames/s"])
