@@ -436,6 +436,7 @@ func (d *Driver) cleanRx(budget int) int {
 	rx := d.rx
 	i := rx.NextToClean()
 	work := 0
+	jumbo, rxErrs := d.filter.LPE(), d.rxErrors()
 	for work < budget {
 		desc := rx.Desc(i)
 		sw := e1000x.LoadStatus(desc)
@@ -447,7 +448,7 @@ func (d *Driver) cleanRx(budget int) int {
 		length := int(binary.LittleEndian.Uint16(desc[rxdLength:]))
 		special := binary.LittleEndian.Uint16(desc[rxdSpecial:])
 		frame, gathered := d.rxChain.Take(rx.Buf(i).Buf, length, status&rxd_STAT_EOP != 0,
-			errs&rxd_ERR_FRAME != 0, errs&rxd_ERR_CE != 0, d.filter.LPE(), &d.Dev.Stats, d.rxErrors())
+			errs&rxd_ERR_FRAME != 0, errs&rxd_ERR_CE != 0, jumbo, &d.Dev.Stats, rxErrs)
 		switch {
 		case frame != nil:
 			d.receive(frame, status, errs, special)

@@ -134,6 +134,7 @@ func (q *queue) cleanRx(budget int) int {
 	d, rx := q.d, q.rx
 	i := rx.NextToClean()
 	work := 0
+	jumbo, rxErrs := d.filter.LPE(), d.rxErrors()
 	for work < budget {
 		desc := rx.Desc(i)
 		se := e1000x.LoadWord(desc, rxdStatusErr)
@@ -145,7 +146,7 @@ func (q *queue) cleanRx(budget int) int {
 		vlan := binary.LittleEndian.Uint16(desc[rxdLenVlan+2:])
 		mrq, hash := binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:])
 		frame, gathered := q.chain.Take(rx.Buf(i).Buf, length, se&rxdStat_EOP != 0,
-			se&rxdErrFrame != 0, se&rxdErr_CE != 0, d.filter.LPE(), &d.Dev.Stats, d.rxErrors())
+			se&rxdErrFrame != 0, se&rxdErr_CE != 0, jumbo, &d.Dev.Stats, rxErrs)
 		switch {
 		case frame != nil:
 			q.receive(frame, se, mrq, hash, vlan)
