@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ringonet/ringo/e1000"
+	"github.com/ringonet/ringo/e1000e"
 	"github.com/ringonet/ringo/pci"
 	"github.com/ringonet/ringo/vfio"
 )
@@ -71,7 +72,7 @@ func dpdkRun(args map[string]string, mode string) error {
 	}
 	var addrs []string
 	for _, d := range devs {
-		if e1000.PCIDriver.Supports(d.Vendor, d.DeviceID) {
+		if e1000.PCIDriver.Supports(d.Vendor, d.DeviceID) || e1000e.PCIDriver.Supports(d.Vendor, d.DeviceID) { // DPDK's em PMD drives both
 			if _, err := bus.Bind(d.Addr); err != nil {
 				return err
 			}
@@ -79,7 +80,7 @@ func dpdkRun(args map[string]string, mode string) error {
 		}
 	}
 	if len(addrs) == 0 {
-		return fmt.Errorf("dpdk: no e1000")
+		return fmt.Errorf("dpdk: no e1000 or 82574L")
 	}
 	// /dev is a devtmpfs mounted over the initramfs's: make the mount point.
 	for _, d := range []string{"/dev/hugepages", "/var/run/dpdk"} {
