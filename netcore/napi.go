@@ -54,7 +54,7 @@ func (d *Device) NetifNAPIAdd(poll func(budget int) int, weight int) *NAPI {
 // modulo the core's CPUs): a multi-queue device gives each queue its own
 // instance on the CPU that queue's interrupt vector is meant for, as
 // Linux drivers add a napi_struct per queue vector and set its IRQ's
-// affinity.
+// affinity. Drivers add their instances before the device comes up.
 func (d *Device) NetifNAPIAddOn(cpu int, poll func(budget int) int, weight int) *NAPI {
 	if weight <= 0 {
 		weight = DefaultWeight
