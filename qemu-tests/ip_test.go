@@ -269,7 +269,7 @@ func checkMultiQueue(t *testing.T, rr ipServeReport) {
 	// TSO as IP fragmentation, and flags the IPv6 fragments of TCP as
 	// bad checksums (the stack checks those after reassembly: none of
 	// them failed, or the echo would not match).
-	assert.Greater(t, s["rx_csum_good"], uint64(500), "TCP/UDP frames whose checksum the NIC verified")
+	assert.Greater(t, s["rx_csum_good"], uint64(100), "TCP/UDP frames whose checksum the NIC verified (971 in one run: the ACKs and the segments QEMU did not fragment)")
 	assert.Greater(t, s["rx_hashed"], uint64(0), "frames went up with the NIC's RSS hash")
 	t.Logf("e1000e: queue 0 %d frames, queue 1 %d; %d hashed; %d TCP/UDP checksums verified by the NIC, %d flagged bad; softnet packets %v",
 		s["rx_queue_0_packets"], s["rx_queue_1_packets"], s["rx_hashed"], s["rx_csum_good"], s["rx_csum_bad"], rr.Softnet)
