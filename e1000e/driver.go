@@ -94,7 +94,6 @@ type Driver struct {
 
 	q      []*queue
 	lines  []*irq.Line // by vector with MSI-X, else one
-	msix   bool
 	rssKey [RSSKeyLen]byte
 
 	// resetMu serializes Open, Stop and the watchdog's reset.
@@ -169,7 +168,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if cfg.Queues > 1 && !hw.MSIX && !cfg.BusyPoll {
 		return nil, errors.New("e1000e: two queue pairs need MSI-X (or busy polling)")
 	}
-	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger, msix: hw.MSIX}
+	d := &Driver{cfg: cfg, r: newRegs(hw.Regs), hw: hw, log: cfg.Logger}
 	switch {
 	case len(cfg.RSSKey) == 0:
 		d.rssKey = newRSSKey()
@@ -246,7 +245,7 @@ func (d *Driver) requestIRQs(core *netcore.Core, bridge *irq.Bridge) error {
 		d.lines = append(d.lines, l)
 		return nil
 	}
-	if !d.msix {
+	if !d.hw.MSIX {
 		if err := request(name, d.cfg.CPU, d.hw.IRQs[0], d.intrShared); err != nil {
 			return err
 		}
@@ -288,7 +287,7 @@ func (d *Driver) NAPI(q int) *netcore.NAPI { return d.q[q].napi }
 func (d *Driver) IRQLines() []*irq.Line { return d.lines }
 
 // MSIX reports whether the device runs with a vector per queue.
-func (d *Driver) MSIX() bool { return d.msix }
+func (d *Driver) MSIX() bool { return d.hw.MSIX }
 
 // Open implements netcore.DeviceOps.
 func (d *Driver) Open() error {
@@ -341,7 +340,7 @@ func (d *Driver) up() error {
 	// ICR clears it and masks everything (IAME, IAM all ones), as on the
 	// 8254x.
 	ext := r.Read(regCTRL_EXT) | ctrlExt_DRV_LOAD
-	if d.msix {
+	if d.hw.MSIX {
 		ext = ext&^ctrlExt_IAME | ctrlExt_EIAME | ctrlExt_PBA_CLR
 		r.Write(regIAM, 0)
 	} else {
@@ -362,7 +361,7 @@ func (d *Driver) up() error {
 	r.Write(regRDTR, 0)
 	r.Write(regRADV, 0)
 	rfctl := uint32(rfctl_EXSTEN | rfctl_ISCSI_DIS | rfctl_NFSW_DIS | rfctl_NFSR_DIS)
-	if d.msix {
+	if d.hw.MSIX {
 		rfctl |= rfctl_ACK_DIS // Linux's workaround for spurious MSI-X interrupts on the 82574
 	}
 	r.Write(regRFCTL, rfctl)
@@ -394,7 +393,7 @@ func (d *Driver) up() error {
 	r.Write(regTCTL, tctl_EN|tctl_PSP|0x0f<<tctl_CT_SHIFT|0x3f<<tctl_COLD_SHIFT|tctl_RTLC|tctl_MULR)
 
 	// Interrupts: vectors, their rates, then unmask.
-	if d.msix {
+	if d.hw.MSIX {
 		ivar := uint32(ivarValid|VectorOther) << ivarOtherShift
 		for _, q := range d.q {
 			ivar |= uint32(ivarValid|(VectorRx0+q.idx)) << (ivarRXQ0Shift + 4*q.idx)
@@ -423,7 +422,7 @@ func (d *Driver) up() error {
 
 // imsEnable is every cause the driver takes while running.
 func (d *Driver) imsEnable() uint32 {
-	if !d.msix {
+	if !d.hw.MSIX {
 		return imsLegacy
 	}
 	ims := uint32(imsOther)

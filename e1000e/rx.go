@@ -76,23 +76,26 @@ func (q *queue) rxReady() bool {
 func (q *queue) poll(budget int) int {
 	q.txMu.Lock()
 	q.cleanTxLocked()
+	stopped := q.stopped
 	q.txMu.Unlock()
 	work := q.cleanRx(budget)
 	if work < budget {
 		q.adaptITR()
 		d := q.d
 		if q.napi.Complete() && !d.cfg.BusyPoll && d.running.Load() {
-			d.r.Write(regIMS, q.imsOnComplete())
+			d.r.Write(regIMS, q.imsOnComplete(stopped))
 		}
 	}
 	return work
 }
 
 // imsOnComplete is what a completed poll unmasks: its RX cause, and its TX
-// cause while its ring holds the device's queue stopped.
-func (q *queue) imsOnComplete() uint32 {
+// cause while its ring holds the device's queue stopped (as the poll's
+// cleaning left it; a ring that stops later unmasks its cause itself,
+// in stopQueueLocked).
+func (q *queue) imsOnComplete(stopped bool) uint32 {
 	d := q.d
-	if !d.msix {
+	if !d.hw.MSIX {
 		ims := uint32(imsLegacy)
 		if d.Dev.NetifQueueStopped() {
 			ims |= icr_TXDW
@@ -100,11 +103,9 @@ func (q *queue) imsOnComplete() uint32 {
 		return ims
 	}
 	ims := icrRXQ(q.idx)
-	q.txMu.Lock()
-	if q.stopped {
+	if stopped {
 		ims |= icrTXQ(q.idx)
 	}
-	q.txMu.Unlock()
 	return ims
 }
 
@@ -246,7 +247,7 @@ func (q *queue) startITR() {
 		rate = 0
 	}
 	q.writeITR(rate)
-	if d.msix && q.idx == 0 {
+	if d.hw.MSIX && q.idx == 0 {
 		d.r.Write(regEITR0+4*VectorOther, e1000x.Register(e1000x.ITRRateBulk))
 	}
 }
@@ -259,7 +260,7 @@ func (q *queue) writeITR(rate int) {
 		v = e1000x.Register(rate)
 	}
 	q.itrNow.Store(int64(rate))
-	if !d.msix {
+	if !d.hw.MSIX {
 		d.r.Write(regITR, v)
 		return
 	}

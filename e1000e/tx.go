@@ -197,7 +197,7 @@ func (q *queue) stopQueueLocked() {
 	d.Dev.NetifStopQueue()
 	q.stopped = true
 	if d.running.Load() && !d.cfg.BusyPoll {
-		if d.msix {
+		if d.hw.MSIX {
 			d.r.Write(regIMS, icrTXQ(q.idx))
 		} else {
 			d.r.Write(regIMS, icr_TXDW)
