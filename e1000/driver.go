@@ -79,6 +79,7 @@ type Driver struct {
 	line *irq.Line
 
 	rx, tx *descring.Ring
+	txr    *e1000x.TxReport // where TX status is asked for; txMu guards it
 
 	// txMu serializes StartXmit with a reset (the watchdog's TxTimeout).
 	// The qdisc already lets one goroutine at a time transmit.
@@ -163,6 +164,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if d.tx, err = descring.New(hw.DMA, descring.Config{Count: cfg.TxRing, DescSize: e1000x.TxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
 		return nil, fmt.Errorf("e1000: tx ring: %w", err)
 	}
+	d.txr = e1000x.NewTxReport(d.tx.Count())
 	// The 82540EM checksums and segments TCP/UDP over IPv4 on transmit
 	// (SDM 3.3.5-3.3.7); Linux's e1000 turns both on for it.
 	features := netcore.FeatureIPCsum | netcore.FeatureTSO
@@ -286,6 +288,7 @@ func (d *Driver) up() error {
 
 	// 14.5 Transmit.
 	d.tx.Reset()
+	d.txr.Reset()
 	r.Write(regTDBAL, uint32(d.tx.IOVA()))
 	r.Write(regTDBAH, uint32(d.tx.IOVA()>>32))
 	r.Write(regTDLEN, uint32(d.tx.Bytes()))

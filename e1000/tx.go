@@ -16,34 +16,76 @@ import (
 func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	d.txMu.Lock()
 	defer d.txMu.Unlock()
-	tx := d.tx
-	n := b.Len()
-	if b.CsumPartial || b.GSOSize > 0 {
-		return d.xmitOffloadLocked(b)
+	switch v, need := d.fillLocked(b); v {
+	case e1000x.TxBusy:
+		d.stopQueueLocked()
+		return netcore.TxBusy
+	case e1000x.TxFilled:
+		b.Free()
+		d.doorbellLocked()
+		if d.tx.Unused() < need {
+			d.stopQueueLocked()
+		}
+	default:
+		b.Free()
 	}
+	return netcore.TxOK
+}
+
+// StartXmitBurst implements netcore.BurstXmitter (DPDK's eth_em_xmit_pkts
+// on this driver's ring): the frames copied in under one lock, TDT
+// written once for each txBatch of them, the skbs freed in bulk after.
+func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
+	d.txMu.Lock()
+	n := 0
+	for n < len(bs) {
+		v, need := d.fillLocked(bs[n])
+		if v == e1000x.TxBusy {
+			d.stopQueueLocked()
+			break
+		}
+		n++
+		if v != e1000x.TxFilled {
+			continue
+		}
+		if d.txPending++; d.txPending >= txBatch {
+			d.flushTxLocked()
+		}
+		if d.tx.Unused() < need {
+			d.stopQueueLocked()
+			break
+		}
+	}
+	d.flushTxLocked()
+	d.txMu.Unlock()
+	skb.FreeBulk(bs[:n])
+	return n
+}
+
+// fillLocked puts b in the ring, or judges it undeliverable, without
+// freeing it or ringing the doorbell; need is the descriptors a frame
+// like it takes, for the caller's stop-the-queue check.
+func (d *Driver) fillLocked(b *skb.Buff) (v e1000x.TxVerdict, need int) {
+	tx := d.tx
+	if b.CsumPartial || b.GSOSize > 0 {
+		return d.fillOffloadLocked(b)
+	}
+	n := b.Len()
 	// A jumbo frame goes over several 2 KB buffers.
-	need := e1000x.LegacyDescs(n, bufSize)
+	need = e1000x.LegacyDescs(n, bufSize)
 	if n > e1000x.MaxJumboFrame || need > tx.Count()/2 {
 		d.Counters.TxTooBig.Add(1)
 		d.Dev.Stats.TxDropped.Add(1)
-		b.Free()
-		return netcore.TxOK
+		return e1000x.TxDropped, need
 	}
 	if tx.Unused() < need+txCleanThreshold {
 		d.cleanTxLocked()
 	}
 	if !d.running.Load() || tx.Unused() < need {
-		d.stopQueueLocked()
-		return netcore.TxBusy
+		return e1000x.TxBusy, need
 	}
-	next := e1000x.FillLegacy(tx, b.Data(), bufSize, b.VlanTCI, b.VlanPresent)
-	b.Free()
-	tx.SetNextToUse(next)
-	d.doorbellLocked()
-	if tx.Unused() < need {
-		d.stopQueueLocked()
-	}
-	return netcore.TxOK
+	tx.SetNextToUse(e1000x.FillLegacy(tx, b.Data(), bufSize, b.VlanTCI, b.VlanPresent))
+	return e1000x.TxFilled, need
 }
 
 // txBatch bounds the frames filled behind the doorbell: the device starts
@@ -70,6 +112,7 @@ func (d *Driver) flushTxLocked() {
 		return
 	}
 	d.txPending = 0
+	d.txr.Mark(d.tx)
 	if !d.faultTxStall.Load() {
 		d.Counters.TxDoorbells.Add(1) // before: the device may send, and a reader look, at once
 		d.r.Write(regTDT, uint32(d.tx.NextToUse()))
@@ -102,21 +145,7 @@ func (d *Driver) stopQueueLocked() {
 // poll and the transmit path clean.
 func (d *Driver) cleanTxLocked() int {
 	tx := d.tx
-	i := tx.NextToClean()
-	end := tx.NextToUse()
-	n := 0
-	for i != end {
-		desc := tx.Desc(i)
-		if e1000x.LoadStatus(desc)&e1000x.TxdStatDD == 0 {
-			break
-		}
-		e1000x.StoreStatus(desc, 0)
-		i = tx.Next(i)
-		n++
-	}
-	if n > 0 {
-		tx.SetNextToClean(i)
-	}
+	n := d.txr.Reclaim(tx)
 	if d.Dev.NetifQueueStopped() && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/2) {
 		d.Counters.TxRestarts.Add(1)
 		d.Dev.NetifWakeQueue()
@@ -128,43 +157,35 @@ func (d *Driver) cleanTxLocked() int {
 // descriptors of the largest TSO packet.
 const minTSORing = 128
 
-// xmitOffloadLocked sends a packet whose checksum, and for TSO whose
+// fillOffloadLocked fills a packet whose checksum, and for TSO whose
 // segmentation, the device does (e1000_tso, e1000_tx_csum): a context
 // descriptor with the header offsets, then data descriptors over
 // bufSize-byte pieces of the packet, TSE on each for TSO, EOP on the last.
 // The checksum field is seeded in the copy as the hardware expects: the
 // pseudo-header sum, without the length for TSO (the device adds each
 // segment's), and for TSO a zero IP checksum it fills per segment.
-func (d *Driver) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
+func (d *Driver) fillOffloadLocked(b *skb.Buff) (v e1000x.TxVerdict, need int) {
 	tx := d.tx
 	frame := b.Data()
 	o, ok := e1000x.ParseOffload(frame, int(b.GSOSize), bufSize)
 	o.VLAN, o.Tagged = b.VlanTCI, b.VlanPresent
-	need := 1 + (len(frame)+bufSize-1)/bufSize
+	need = 1 + (len(frame)+bufSize-1)/bufSize
 	if !ok || need > tx.Count()/2 || (o.MSS == 0 && len(frame) > bufSize) {
 		d.Counters.TxBadOffload.Add(1)
 		d.Dev.Stats.TxDropped.Add(1)
-		b.Free()
-		return netcore.TxOK
+		return e1000x.TxDropped, need
 	}
 	if tx.Unused() < need+txCleanThreshold {
 		d.cleanTxLocked()
 	}
 	if !d.running.Load() || tx.Unused() < need {
-		d.stopQueueLocked()
-		return netcore.TxBusy
+		return e1000x.TxBusy, need
 	}
 	if o.MSS > 0 {
 		d.Counters.TxTSO.Add(1)
 	} else {
 		d.Counters.TxCsumOffload.Add(1)
 	}
-	i := o.Fill(tx, frame, bufSize)
-	b.Free()
-	tx.SetNextToUse(i)
-	d.doorbellLocked()
-	if tx.Unused() < need {
-		d.stopQueueLocked()
-	}
-	return netcore.TxOK
+	tx.SetNextToUse(o.Fill(tx, frame, bufSize))
+	return e1000x.TxFilled, need
 }

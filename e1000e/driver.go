@@ -193,6 +193,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 		if q.tx, err = descring.New(hw.DMA, descring.Config{Count: cfg.TxRing, DescSize: e1000x.TxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
 			return nil, fmt.Errorf("e1000e: tx ring %d: %w", i, err)
 		}
+		q.txr = e1000x.NewTxReport(q.tx.Count())
 		d.q = append(d.q, q)
 	}
 	// The 82574 checksums and segments TCP/UDP on transmit (7.3); what

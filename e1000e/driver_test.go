@@ -265,27 +265,44 @@ func TestHostileRxDescriptors(t *testing.T) {
 // packets come out segmented and checksummed, and per-queue counters add
 // up.
 func TestTransmitQueues(t *testing.T) {
-	r := newRig(t, true, Config{})
-	mac := r.drv.Dev.HardwareAddr
-	dst := []byte{2, 0, 0, 0, 0, 9}
-	_ = mac
-	for i := range 32 {
-		f := udpFrame(dst, "10.3.0.1", fmt.Sprintf("10.3.1.%d", i), 1000, 2000, 50, false)
-		for range 3 {
-			b := skb.Alloc(len(f))
-			copy(b.Put(len(f)), f)
-			b.Dev = r.drv.Dev
-			require.NoError(t, netcore.DevQueueXmit(b))
-		}
-	}
-	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) == 96 }, 5*time.Second, time.Millisecond)
-	for q := 0; q < 2; q++ {
-		sent := r.f.sentOn(q)
-		assert.NotEmpty(t, sent, "queue %d", q)
-		for _, f := range sent {
-			assert.Equal(t, uint32(q), txHash(f)%2, "a flow stays on its ring")
-		}
-		assert.EqualValues(t, len(sent), r.drv.q[q].txPackets.Load())
+	for _, burst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "single", true: "burst"}[burst], func(t *testing.T) {
+			live := skb.Live()
+			r := newRig(t, true, Config{})
+			dst := []byte{2, 0, 0, 0, 0, 9}
+			var bs []*skb.Buff
+			for i := range 32 {
+				f := udpFrame(dst, "10.3.0.1", fmt.Sprintf("10.3.1.%d", i), 1000, 2000, 50, false)
+				for range 3 {
+					b := skb.Alloc(len(f))
+					copy(b.Put(len(f)), f)
+					b.Dev = r.drv.Dev
+					if !burst {
+						require.NoError(t, netcore.DevQueueXmit(b))
+						continue
+					}
+					// Bursts of 32 mixing the flows of both rings
+					// (StartXmitBurst).
+					if bs = append(bs, b); len(bs) == 32 {
+						n, err := netcore.DevQueueXmitBurst(bs)
+						require.NoError(t, err)
+						require.Equal(t, 32, n)
+						bs = bs[:0]
+					}
+				}
+			}
+			require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) == 96 }, 5*time.Second, time.Millisecond)
+			for q := 0; q < 2; q++ {
+				sent := r.f.sentOn(q)
+				assert.NotEmpty(t, sent, "queue %d", q)
+				for _, f := range sent {
+					assert.Equal(t, uint32(q), txHash(f)%2, "a flow stays on its ring")
+				}
+				assert.EqualValues(t, len(sent), r.drv.q[q].txPackets.Load())
+			}
+			assert.EqualValues(t, 96, r.drv.Dev.Stats.TxPackets.Load())
+			assert.Equal(t, live, skb.Live(), "every skb freed")
+		})
 	}
 }
 

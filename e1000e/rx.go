@@ -19,6 +19,7 @@ type queue struct {
 	d      *Driver
 	idx    int
 	rx, tx *descring.Ring
+	txr    *e1000x.TxReport // where TX status is asked for; txMu guards it
 	napi   *netcore.NAPI
 
 	itr    e1000x.ITR

@@ -21,6 +21,7 @@ func (q *queue) setupTx() {
 	q.txMu.Lock()
 	defer q.txMu.Unlock()
 	tx.Reset()
+	q.txr.Reset()
 	q.txPending, q.stopped = 0, false
 	r.Write(qreg(regTDBAL, q.idx), uint32(tx.IOVA()))
 	r.Write(qreg(regTDBAH, q.idx), uint32(tx.IOVA()>>32))
@@ -82,75 +83,129 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	q := d.txQueue(b.Data())
 	q.txMu.Lock()
 	defer q.txMu.Unlock()
-	tx := q.tx
 	n := b.Len()
-	if b.CsumPartial || b.GSOSize > 0 {
-		return q.xmitOffloadLocked(b)
-	}
-	// A jumbo frame goes over several 2 KB buffers.
-	need := e1000x.LegacyDescs(n, bufSize)
-	if n > e1000x.MaxJumboFrame || need > tx.Count()/2 {
-		d.Counters.TxTooBig.Add(1)
-		d.Dev.Stats.TxDropped.Add(1)
-		b.Free()
-		return netcore.TxOK
-	}
-	if tx.Unused() < need+txCleanThreshold {
-		q.cleanTxLocked()
-	}
-	if !d.running.Load() || tx.Unused() < need {
+	switch v, need := q.fillLocked(b); v {
+	case e1000x.TxBusy:
 		q.stopQueueLocked()
 		return netcore.TxBusy
-	}
-	next := e1000x.FillLegacy(tx, b.Data(), bufSize, b.VlanTCI, b.VlanPresent)
-	b.Free()
-	tx.SetNextToUse(next)
-	q.txPackets.Add(1)
-	q.txBytes.Add(uint64(n))
-	q.doorbellLocked()
-	if tx.Unused() < need {
-		q.stopQueueLocked()
+	case e1000x.TxFilled:
+		b.Free()
+		q.txPackets.Add(1)
+		q.txBytes.Add(uint64(n))
+		q.doorbellLocked()
+		if q.tx.Unused() < need {
+			q.stopQueueLocked()
+		}
+	default:
+		b.Free()
 	}
 	return netcore.TxOK
 }
 
-// xmitOffloadLocked sends a packet whose checksum, and for TSO whose
-// segmentation, the device does: a context descriptor, then data
-// descriptors over bufSize-byte pieces.
-func (q *queue) xmitOffloadLocked(b *skb.Buff) netcore.TxStatus {
+// StartXmitBurst implements netcore.BurstXmitter: each frame to its flow's
+// ring as StartXmit sends it, a ring's lock held across a run of frames
+// for it, TDT written once a txBatch and where the run ends, the skbs
+// freed in bulk after.
+func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
+	var q *queue
+	var packets, bytes uint64
+	release := func() {
+		q.flushTxLocked()
+		q.txPackets.Add(packets)
+		q.txBytes.Add(bytes)
+		packets, bytes = 0, 0
+		q.txMu.Unlock()
+	}
+	n := 0
+	for n < len(bs) {
+		b := bs[n]
+		if next := d.txQueue(b.Data()); next != q {
+			if q != nil {
+				release()
+			}
+			q = next
+			q.txMu.Lock()
+		}
+		l := b.Len()
+		v, need := q.fillLocked(b)
+		if v == e1000x.TxBusy {
+			q.stopQueueLocked()
+			break
+		}
+		n++
+		if v != e1000x.TxFilled {
+			continue
+		}
+		packets++
+		bytes += uint64(l)
+		if q.txPending++; q.txPending >= txBatch {
+			q.flushTxLocked()
+		}
+		if q.tx.Unused() < need {
+			q.stopQueueLocked()
+			break
+		}
+	}
+	if q != nil {
+		release()
+	}
+	skb.FreeBulk(bs[:n])
+	return n
+}
+
+// fillLocked puts b in the queue's ring, or judges it undeliverable,
+// without freeing it or ringing the doorbell; need is the descriptors a
+// frame like it takes.
+func (q *queue) fillLocked(b *skb.Buff) (v e1000x.TxVerdict, need int) {
 	d, tx := q.d, q.tx
-	frame := b.Data()
-	o, ok := e1000x.ParseOffload(frame, int(b.GSOSize), bufSize)
-	o.VLAN, o.Tagged = b.VlanTCI, b.VlanPresent
-	need := 1 + (len(frame)+bufSize-1)/bufSize
-	if !ok || need > tx.Count()/2 || (o.MSS == 0 && len(frame) > bufSize) {
-		d.Counters.TxBadOffload.Add(1)
+	if b.CsumPartial || b.GSOSize > 0 {
+		return q.fillOffloadLocked(b)
+	}
+	n := b.Len()
+	// A jumbo frame goes over several 2 KB buffers.
+	need = e1000x.LegacyDescs(n, bufSize)
+	if n > e1000x.MaxJumboFrame || need > tx.Count()/2 {
+		d.Counters.TxTooBig.Add(1)
 		d.Dev.Stats.TxDropped.Add(1)
-		b.Free()
-		return netcore.TxOK
+		return e1000x.TxDropped, need
 	}
 	if tx.Unused() < need+txCleanThreshold {
 		q.cleanTxLocked()
 	}
 	if !d.running.Load() || tx.Unused() < need {
-		q.stopQueueLocked()
-		return netcore.TxBusy
+		return e1000x.TxBusy, need
+	}
+	tx.SetNextToUse(e1000x.FillLegacy(tx, b.Data(), bufSize, b.VlanTCI, b.VlanPresent))
+	return e1000x.TxFilled, need
+}
+
+// fillOffloadLocked fills a packet whose checksum, and for TSO whose
+// segmentation, the device does: a context descriptor, then data
+// descriptors over bufSize-byte pieces.
+func (q *queue) fillOffloadLocked(b *skb.Buff) (v e1000x.TxVerdict, need int) {
+	d, tx := q.d, q.tx
+	frame := b.Data()
+	o, ok := e1000x.ParseOffload(frame, int(b.GSOSize), bufSize)
+	o.VLAN, o.Tagged = b.VlanTCI, b.VlanPresent
+	need = 1 + (len(frame)+bufSize-1)/bufSize
+	if !ok || need > tx.Count()/2 || (o.MSS == 0 && len(frame) > bufSize) {
+		d.Counters.TxBadOffload.Add(1)
+		d.Dev.Stats.TxDropped.Add(1)
+		return e1000x.TxDropped, need
+	}
+	if tx.Unused() < need+txCleanThreshold {
+		q.cleanTxLocked()
+	}
+	if !d.running.Load() || tx.Unused() < need {
+		return e1000x.TxBusy, need
 	}
 	if o.MSS > 0 {
 		d.Counters.TxTSO.Add(1)
 	} else {
 		d.Counters.TxCsumOffload.Add(1)
 	}
-	i := o.Fill(tx, frame, bufSize)
-	q.txPackets.Add(1)
-	q.txBytes.Add(uint64(len(frame)))
-	b.Free()
-	tx.SetNextToUse(i)
-	q.doorbellLocked()
-	if tx.Unused() < need {
-		q.stopQueueLocked()
-	}
-	return netcore.TxOK
+	tx.SetNextToUse(o.Fill(tx, frame, bufSize))
+	return e1000x.TxFilled, need
 }
 
 // txBatch bounds the frames filled behind the doorbell.
@@ -174,6 +229,7 @@ func (q *queue) flushTxLocked() {
 		return
 	}
 	q.txPending = 0
+	q.txr.Mark(q.tx)
 	q.d.Counters.TxDoorbells.Add(1)
 	q.d.r.Write(qreg(regTDT, q.idx), uint32(q.tx.NextToUse()))
 }
@@ -210,21 +266,7 @@ func (q *queue) stopQueueLocked() {
 // the device's queue when this ring stopped it and has room again.
 func (q *queue) cleanTxLocked() int {
 	tx := q.tx
-	i := tx.NextToClean()
-	end := tx.NextToUse()
-	n := 0
-	for i != end {
-		desc := tx.Desc(i)
-		if e1000x.LoadStatus(desc)&e1000x.TxdStatDD == 0 {
-			break
-		}
-		e1000x.StoreStatus(desc, 0)
-		i = tx.Next(i)
-		n++
-	}
-	if n > 0 {
-		tx.SetNextToClean(i)
-	}
+	n := q.txr.Reclaim(tx)
 	d := q.d
 	if q.stopped && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/2) {
 		q.stopped = false

@@ -42,6 +42,19 @@ type RxModer interface {
 	SetRxMode()
 }
 
+// BurstXmitter is implemented by drivers that take a burst of frames in
+// one call (DPDK's tx_burst; Linux's nearest is a run of ndo_start_xmit
+// under xmit_more): one lock, one doorbell and one pass over the ring for
+// the lot. StartXmitBurst takes frames from the front of bs and returns
+// how many it took, sent or dropped, each its own after the call; when
+// its ring fills it stops the queue (NetifStopQueue) and takes fewer, and
+// the rest stay the caller's. The device sees every frame it took before
+// the call returns. The core calls it from one goroutine at a time per
+// device, with frames no tap wants to see.
+type BurstXmitter interface {
+	StartXmitBurst(bs []*skb.Buff) int
+}
+
 // TxFlusher is implemented by drivers that batch their doorbell: a
 // frame given with Device.XmitMore true may wait in the ring, unseen by
 // the device, until a frame without it, or until FlushXmit, which the
@@ -173,6 +186,7 @@ type Device struct {
 
 	core     *Core
 	ops      DeviceOps
+	burst    BurstXmitter // ops, when the driver takes bursts
 	cpu      int
 	mtu      atomic.Int32
 	flags    atomic.Uint32
@@ -257,6 +271,7 @@ func (c *Core) Register(cfg DeviceConfig, ops DeviceOps) (*Device, error) {
 		qdisc:        NewPfifoFast(cfg.TxQueueLen),
 		maxMTU:       cfg.MaxMTU,
 	}
+	d.burst, _ = ops.(BurstXmitter)
 	d.mtu.Store(int32(cfg.MTU))
 	d.flags.Store(FlagBroadcast | FlagMulticast)
 	c.nextIdx++

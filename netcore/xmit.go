@@ -104,7 +104,11 @@ func DevQueueXmitBurst(bs []*skb.Buff) (int, error) {
 	}
 	sent := 0
 	if k > 0 && d.qdisc.Len() == 0 && !d.txStopped.Load() && d.qdiscBusy.CompareAndSwap(false, true) {
-		if d.qdisc.Len() == 0 { // nothing queued before these: order holds
+		switch {
+		case d.qdisc.Len() != 0: // frames queued before these: they go first
+		case d.burst != nil && len(*d.core.ptypeAll.Load()) == 0:
+			sent = d.xmitBurst(bs[:k])
+		default:
 			for sent < k && !d.txStopped.Load() {
 				d.xmitMore.Store(sent+1 < k)
 				ok := d.xmitOne(bs[sent])
@@ -245,4 +249,22 @@ func (d *Device) xmitOne(b *skb.Buff) bool {
 		d.qdisc.Requeue(b)
 		return false
 	}
+}
+
+// xmitBurst is dev_hard_start_xmit for a burst to a BurstXmitter: what
+// the driver takes is counted once, and what it leaves (its ring full,
+// the queue stopped — or woken again by the clean that stopping does)
+// stays in the caller's slice after them, for the qdisc.
+func (d *Device) xmitBurst(bs []*skb.Buff) int {
+	bytes := 0
+	for _, b := range bs {
+		bytes += b.Len()
+	}
+	n := d.burst.StartXmitBurst(bs)
+	for _, b := range bs[n:] {
+		bytes -= b.Len()
+	}
+	d.Stats.TxPackets.Add(uint64(n))
+	d.Stats.TxBytes.Add(uint64(bytes))
+	return n
 }

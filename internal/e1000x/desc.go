@@ -28,6 +28,12 @@ func LoadStatus(desc []byte) uint32 { return atomic.LoadUint32(word(desc, 12)) }
 // StoreStatus writes the word at offset 12.
 func StoreStatus(desc []byte, v uint32) { atomic.StoreUint32(word(desc, 12), v) }
 
+// SetStatus writes the word at offset 12 with a plain store, for a
+// transmit descriptor being filled: the device reads it only after the
+// TDT write, a full barrier, publishes it (an atomic store is a locked
+// instruction, and under QEMU's TCG a helper call, per frame).
+func SetStatus(desc []byte, v uint32) { *word(desc, 12) = v }
+
 // LoadWord and StoreWord read and write any aligned 32-bit word of a
 // descriptor atomically (the 82574's extended RX write-back keeps DD at
 // offset 8).

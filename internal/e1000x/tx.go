@@ -61,14 +61,15 @@ const (
 )
 
 // WriteLegacy fills a legacy descriptor for n bytes of a frame, eop on
-// its last: FCS inserted, status reported; with tagged, the part inserts
+// its last: FCS inserted, status not reported (TxReport marks where);
+// with tagged, the part inserts
 // the 802.1Q tag vlan (CMD.VLE, the TCI in the special field; CTRL.VME
 // on).
 func WriteLegacy(desc []byte, iova uint64, n int, vlan uint16, tagged, eop bool) {
 	binary.LittleEndian.PutUint64(desc[txdAddr:], iova)
 	binary.LittleEndian.PutUint16(desc[txdLength:], uint16(n))
 	desc[txdCSO] = 0
-	cmd := uint8(TxdCmdIFCS | TxdCmdRS)
+	cmd := uint8(TxdCmdIFCS)
 	if eop {
 		cmd |= TxdCmdEOP
 	}
@@ -78,7 +79,7 @@ func WriteLegacy(desc []byte, iova uint64, n int, vlan uint16, tagged, eop bool)
 		special = uint32(vlan) << 16
 	}
 	desc[txdCmd] = cmd
-	StoreStatus(desc, special)
+	SetStatus(desc, special)
 }
 
 // FillLegacy writes a frame into tx from its next free slot (the caller
@@ -158,7 +159,7 @@ func (o TxOffload) WriteContext(ctx []byte, frameLen int) {
 	ctx[ctxIPCSS], ctx[ctxIPCSO] = uint8(o.ipStart), uint8(o.ipStart+10)
 	binary.LittleEndian.PutUint16(ctx[ctxIPCSE:], uint16(o.ipEnd-1))
 	ctx[ctxTUCSS], ctx[ctxTUCSO] = uint8(o.l4Start), uint8(o.l4Csum)
-	tucmd := uint32(txdTucmdDEXT | txdTucmdRS)
+	tucmd := uint32(txdTucmdDEXT)
 	if o.tcp {
 		tucmd |= txdTucmdTCP
 	}
@@ -169,14 +170,14 @@ func (o TxOffload) WriteContext(ctx []byte, frameLen int) {
 		status = uint32(o.hdrLen)<<8 | uint32(o.MSS)<<16
 	}
 	binary.LittleEndian.PutUint32(ctx[ctxPAYLEN:], paylen|txdDtypContext<<txdDtypShift|tucmd<<24)
-	StoreStatus(ctx, status)
+	SetStatus(ctx, status)
 }
 
 // WriteData fills one data descriptor of an offloaded packet: n bytes at
 // iova, last marks its end.
 func (o TxOffload) WriteData(desc []byte, iova uint64, n int, last bool) {
 	popts := uint32(txdPoptsTXSM)
-	cmd := uint32(TxdCmdDEXT | TxdCmdIFCS | TxdCmdRS)
+	cmd := uint32(TxdCmdDEXT | TxdCmdIFCS)
 	if o.MSS > 0 {
 		popts |= txdPoptsIXSM
 		cmd |= TxdCmdTSE
@@ -191,7 +192,7 @@ func (o TxOffload) WriteData(desc []byte, iova uint64, n int, last bool) {
 	}
 	binary.LittleEndian.PutUint64(desc[txdAddr:], iova)
 	binary.LittleEndian.PutUint32(desc[txdLength:], uint32(n)|txdDtypData<<txdDtypShift|cmd<<24)
-	StoreStatus(desc, popts<<8|special)
+	SetStatus(desc, popts<<8|special)
 }
 
 // SeedChecksum writes into the first piece of an offloaded packet (its

@@ -55,7 +55,11 @@ func (p PktType) String() string {
 
 // shared is the data area, reference counted so clones can share it.
 type shared struct {
-	buf  []byte
+	buf []byte
+	// refs counts the Buffs that point here. It is 1 while the data
+	// sits in a pool, so Alloc need not write it, and Free of a buffer
+	// nobody cloned only reads it: no locked instruction on the common
+	// path (under QEMU's TCG each is a helper call).
 	refs atomic.Int32
 	big  bool
 	// first is the Buff Alloc hands out with the data, as Linux
@@ -108,10 +112,16 @@ type Buff struct {
 
 var (
 	buffPool  = sync.Pool{New: func() any { return new(Buff) }}
-	smallPool = sync.Pool{New: func() any { return &shared{buf: make([]byte, DataSize)} }}
-	bigPool   = sync.Pool{New: func() any { return &shared{buf: make([]byte, MaxDataSize), big: true} }}
+	smallPool = sync.Pool{New: func() any { return newShared(DataSize, false) }}
+	bigPool   = sync.Pool{New: func() any { return newShared(MaxDataSize, true) }}
 	live      atomic.Int64 // buffers allocated and not yet freed
 )
+
+func newShared(size int, big bool) *shared {
+	sh := &shared{buf: make([]byte, size), big: big}
+	sh.refs.Store(1)
+	return sh
+}
 
 // Alloc returns a Buff with Headroom reserved and room for size bytes after
 // it, or nil if size exceeds MaxDataSize-Headroom. Steady-state allocation
@@ -126,11 +136,8 @@ func Alloc(size int) *Buff {
 	default:
 		sh = bigPool.Get().(*shared)
 	}
-	sh.refs.Store(1)
-	b := &sh.first
-	*b = Buff{sh: sh, head: Headroom, tail: Headroom, mac: -1, network: -1, transport: -1}
 	live.Add(1)
-	return b
+	return sh.fresh()
 }
 
 // Live is the number of Buffs allocated and not freed: a leak detector for
@@ -146,20 +153,35 @@ func (b *Buff) Free() {
 	if b.sh == nil {
 		panic("skb: double free")
 	}
-	sh := b.sh
-	b.sh = nil
-	b.Dev = nil
-	if b != &sh.first {
-		buffPool.Put(b)
-	}
 	live.Add(-1)
-	if sh.refs.Add(-1) == 0 {
+	if sh := b.release(); sh != nil {
 		if sh.big {
 			bigPool.Put(sh)
 		} else {
 			smallPool.Put(sh)
 		}
 	}
+}
+
+// release drops b's reference to its data and returns the data when it
+// was the last one, its count back at 1 for the pool.
+func (b *Buff) release() *shared {
+	sh := b.sh
+	b.sh = nil
+	b.Dev = nil
+	if b != &sh.first {
+		buffPool.Put(b)
+	}
+	// A count of 1 is this Buff alone: nobody else can clone it while
+	// its owner frees it, so a plain read decides.
+	if sh.refs.Load() == 1 {
+		return sh
+	}
+	if sh.refs.Add(-1) == 0 {
+		sh.refs.Store(1)
+		return sh
+	}
+	return nil
 }
 
 // Clone returns a new Buff sharing b's data (skb_clone): taps use it to keep
@@ -256,10 +278,7 @@ func (b *Buff) Trim(n int) {
 
 // Reset empties the buffer and reserves Headroom again, keeping nothing of
 // the old packet but the data area: for a driver recycling an RX buffer.
-func (b *Buff) Reset() {
-	sh := b.sh
-	*b = Buff{sh: sh, head: Headroom, tail: Headroom, mac: -1, network: -1, transport: -1}
-}
+func (b *Buff) Reset() { b.init(b.sh) }
 
 // SetMACHeader, SetNetworkHeader and SetTransportHeader mark the current
 // data position as the start of that header.

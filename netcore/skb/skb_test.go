@@ -134,3 +134,72 @@ func BenchmarkAllocFree(b *testing.B) {
 		s.Free()
 	}
 }
+
+func TestBulk(t *testing.T) {
+	before := Live()
+	bs := make([]*Buff, 40) // more than a magazine
+	require.True(t, AllocBulk(bs, 60))
+	for i, b := range bs {
+		require.NotNil(t, b)
+		assert.Equal(t, Headroom, b.Headroom())
+		assert.Zero(t, b.Len())
+		b.Put(1)[0] = byte(i)
+	}
+	assert.Equal(t, before+40, Live())
+	c := bs[3].Clone() // its data outlives FreeBulk
+	bs[5] = nil        // skipped
+	FreeBulk(bs)
+	assert.Nil(t, bs[0], "FreeBulk clears the slice")
+	assert.Equal(t, []byte{3}, c.Data())
+	// What FreeBulk gave back comes out again, each area once.
+	again := make([]*Buff, 40)
+	require.True(t, AllocBulk(again, 100))
+	seen := map[*shared]bool{c.sh: true}
+	for _, b := range again {
+		assert.False(t, seen[b.sh], "a data area handed out twice")
+		seen[b.sh] = true
+		assert.Equal(t, -1, b.mac)
+	}
+	c.Free()
+	FreeBulk(again)
+	assert.Equal(t, before+1, Live(), "bs[5] was never freed")
+
+	big := make([]*Buff, 2)
+	require.True(t, AllocBulk(big, 9000))
+	assert.GreaterOrEqual(t, big[0].Tailroom(), 9000)
+	FreeBulk(big)
+	assert.False(t, AllocBulk(big, MaxDataSize))
+	assert.Panics(t, func() {
+		b := Alloc(1)
+		b.Free()
+		FreeBulk([]*Buff{b})
+	})
+}
+
+func TestBulkSteadyStateNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race")
+	}
+	bs := make([]*Buff, 32)
+	for i := 0; i < 4; i++ {
+		AllocBulk(bs, 60)
+		FreeBulk(bs)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		AllocBulk(bs, 60)
+		FreeBulk(bs)
+	})
+	assert.Zero(t, allocs)
+}
+
+func BenchmarkAllocFreeBulk(b *testing.B) {
+	b.ReportAllocs()
+	bs := make([]*Buff, 32)
+	for i := 0; i < b.N; i += len(bs) {
+		AllocBulk(bs, 60)
+		for _, s := range bs {
+			s.Put(60)
+		}
+		FreeBulk(bs)
+	}
+}

@@ -172,11 +172,10 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 		if i%64 == 0 && time.Now().After(end) {
 			break
 		}
-		for j := range bs {
-			b := skb.Alloc(size)
+		skb.AllocBulk(bs, size) // testpmd's rte_pktmbuf_alloc_bulk
+		for _, b := range bs {
 			copy(b.Put(size), frame)
 			b.Dev = src
-			bs[j] = b
 		}
 		n, err := netcore.DevQueueXmitBurst(bs)
 		rep.Sent += uint64(n)

@@ -62,11 +62,14 @@ type TxEngine struct {
 	pending []byte
 }
 
-// Take processes one descriptor and sets its DD bit. It returns the
-// frames the descriptor completed (none until EOP; several for TSO) and
-// false if its buffer was not mapped.
+// Take processes one descriptor and, if it asks for status (CMD.RS, as
+// QEMU's txdesc_writeback and the parts do), sets its DD bit. It returns
+// the frames the descriptor completed (none until EOP; several for TSO)
+// and false if its buffer was not mapped.
 func (e *TxEngine) Take(d []byte, dma *DMA) ([][]byte, bool) {
-	defer e1000x.StoreStatus(d, e1000x.LoadStatus(d)|e1000x.TxdStatDD)
+	if d[11]&e1000x.TxdCmdRS != 0 {
+		defer e1000x.StoreStatus(d, e1000x.LoadStatus(d)|e1000x.TxdStatDD)
+	}
 	word := binary.LittleEndian.Uint32(d[8:])
 	cmd := d[11]
 	// VLE: the part inserts the tag from the special field after the
