@@ -122,82 +122,59 @@ func testReceiveWraps(t *testing.T, keep bool) {
 
 // Transmit through dev_queue_xmit: byte-exact and in order; while the
 // device holds its transmitter the ring fills, the queue stops, frames wait
-// in the qdisc, and the TX-done interrupt wakes it.
+// in the qdisc, and the TX-done interrupt wakes it. The same through
+// bursts (DevQueueXmitBurst to StartXmitBurst): a burst the ring cannot
+// take whole is taken in part and the rest waits in the qdisc; every skb
+// is freed.
 func TestTransmitStopWake(t *testing.T) {
-	r := newRig(t, Config{})
-	rng := rand.New(rand.NewSource(2))
-	r.f.hold(true)
-	const n = 500
-	var want [][]byte
-	for i := 0; i < n; i++ {
-		fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60+rng.Intn(1455), rng)
-		want = append(want, fr)
-		b := skb.Alloc(len(fr))
-		copy(b.Put(len(fr)), fr)
-		b.Dev = r.drv.Dev
-		require.NoError(t, netcore.DevQueueXmit(b))
+	for _, burst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "single", true: "burst"}[burst], func(t *testing.T) {
+			live := skb.Live()
+			r := newRig(t, Config{})
+			rng := rand.New(rand.NewSource(2))
+			r.f.hold(true)
+			const n = 500
+			var want [][]byte
+			var wantBytes uint64
+			bs := make([]*skb.Buff, 0, 32)
+			for i := 0; i < n; i++ {
+				fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60+rng.Intn(1455), rng)
+				want = append(want, fr)
+				wantBytes += uint64(len(fr))
+				b := skb.Alloc(len(fr))
+				copy(b.Put(len(fr)), fr)
+				b.Dev = r.drv.Dev
+				if !burst {
+					require.NoError(t, netcore.DevQueueXmit(b))
+					continue
+				}
+				if bs = append(bs, b); len(bs) == cap(bs) || i == n-1 {
+					taken, err := netcore.DevQueueXmitBurst(bs)
+					require.NoError(t, err)
+					require.Equal(t, len(bs), taken, "the qdisc takes what the ring does not")
+					bs = bs[:0]
+				}
+			}
+			assert.True(t, r.drv.Dev.NetifQueueStopped(), "a 64-entry ring cannot take 500 frames")
+			assert.Greater(t, r.drv.Dev.Qdisc().Len(), 0)
+			// Release the transmitter repeatedly: each TXDW interrupt
+			// cleans the ring and wakes the queue.
+			require.Eventually(t, func() bool {
+				r.f.hold(false)
+				r.f.hold(true)
+				return len(r.f.sentFrames()) == n
+			}, 10*time.Second, time.Millisecond)
+			r.f.hold(false)
+			sent := r.f.sentFrames()
+			for i := range want {
+				require.True(t, bytes.Equal(want[i], sent[i]), "frame %d differs", i)
+			}
+			assert.Greater(t, r.drv.Counters.TxRestarts.Load(), uint64(0))
+			assert.EqualValues(t, n, r.drv.Dev.Stats.TxPackets.Load())
+			assert.Equal(t, wantBytes, r.drv.Dev.Stats.TxBytes.Load())
+			assert.Equal(t, live, skb.Live(), "every skb freed")
+		})
 	}
-	assert.True(t, r.drv.Dev.NetifQueueStopped(), "a 64-entry ring cannot take 500 frames")
-	assert.Greater(t, r.drv.Dev.Qdisc().Len(), 0)
-	// Release the transmitter repeatedly: each TXDW interrupt cleans the
-	// ring and wakes the queue.
-	require.Eventually(t, func() bool {
-		r.f.hold(false)
-		r.f.hold(true)
-		return len(r.f.sentFrames()) == n
-	}, 10*time.Second, time.Millisecond)
-	r.f.hold(false)
-	sent := r.f.sentFrames()
-	for i := range want {
-		require.True(t, bytes.Equal(want[i], sent[i]), "frame %d differs", i)
-	}
-	assert.Greater(t, r.drv.Counters.TxRestarts.Load(), uint64(0))
-	assert.EqualValues(t, n, r.drv.Dev.Stats.TxPackets.Load())
-}
-
-// The same through bursts (DevQueueXmitBurst to StartXmitBurst): a burst
-// the ring cannot take whole is taken in part, the queue stops with the
-// rest in the qdisc, and every frame leaves once, in order, its skb freed.
-func TestTransmitBurstStopWake(t *testing.T) {
-	live := skb.Live()
-	r := newRig(t, Config{})
-	rng := rand.New(rand.NewSource(3))
-	r.f.hold(true)
-	const n = 500
-	var want [][]byte
-	bs := make([]*skb.Buff, 0, 32)
-	for i := 0; i < n; i++ {
-		fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(i), 60+rng.Intn(1455), rng)
-		want = append(want, fr)
-		b := skb.Alloc(len(fr))
-		copy(b.Put(len(fr)), fr)
-		b.Dev = r.drv.Dev
-		if bs = append(bs, b); len(bs) == cap(bs) || i == n-1 {
-			taken, err := netcore.DevQueueXmitBurst(bs)
-			require.NoError(t, err)
-			require.Equal(t, len(bs), taken, "the qdisc takes what the ring does not")
-			bs = bs[:0]
-		}
-	}
-	assert.True(t, r.drv.Dev.NetifQueueStopped(), "a 64-entry ring cannot take 500 frames")
-	assert.Greater(t, r.drv.Dev.Qdisc().Len(), 0)
-	require.Eventually(t, func() bool {
-		r.f.hold(false)
-		r.f.hold(true)
-		return len(r.f.sentFrames()) == n
-	}, 10*time.Second, time.Millisecond)
-	r.f.hold(false)
-	sent := r.f.sentFrames()
-	for i := range want {
-		require.True(t, bytes.Equal(want[i], sent[i]), "frame %d differs", i)
-	}
-	assert.EqualValues(t, n, r.drv.Dev.Stats.TxPackets.Load())
-	var bytesWant uint64
-	for _, fr := range want {
-		bytesWant += uint64(len(fr))
-	}
-	assert.Equal(t, bytesWant, r.drv.Dev.Stats.TxBytes.Load())
-	assert.Equal(t, live, skb.Live(), "every skb freed")
 }
 
 // A device that sends as TDT is written (as QEMU's does) raises TXDW each
