@@ -65,7 +65,11 @@ type Config struct {
 	NoRxCsum      bool          // no checksum validation on receive (ethtool -K rx off)
 	Weight        int           // NAPI weight; 0: 64
 	TxTimeout     time.Duration // stalled-queue watchdog; 0: 5 s
-	Logger        *slog.Logger
+	// TxArena is the 2 KB data areas of DMA memory senders may build
+	// frames in for the driver to send without copying (Device.TxArena);
+	// 0: e1000x.DefaultTxArena (2 MB), -1: none.
+	TxArena int
+	Logger  *slog.Logger
 }
 
 // Driver is one e1000 bound to a netcore device.
@@ -80,6 +84,9 @@ type Driver struct {
 
 	rx, tx *descring.Ring
 	txr    *e1000x.TxReport // where TX status is asked for; txMu guards it
+	// txInPlace keeps the skbs sent from the TX arena until the device
+	// has read them; txMu guards it.
+	txInPlace *e1000x.TxInPlace
 
 	// txMu serializes StartXmit with a reset (the watchdog's TxTimeout).
 	// The qdisc already lets one goroutine at a time transmit.
@@ -165,6 +172,11 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 		return nil, fmt.Errorf("e1000: tx ring: %w", err)
 	}
 	d.txr = e1000x.NewTxReport(d.tx.Count())
+	arena, err := e1000x.NewTxArena(hw.DMA, cfg.TxArena)
+	if err != nil {
+		return nil, fmt.Errorf("e1000: %w", err)
+	}
+	d.txInPlace = e1000x.NewTxInPlace(arena, d.tx.Count())
 	// The 82540EM checksums and segments TCP/UDP over IPv4 on transmit
 	// (SDM 3.3.5-3.3.7); Linux's e1000 turns both on for it.
 	features := netcore.FeatureIPCsum | netcore.FeatureTSO
@@ -187,7 +199,8 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
 		// Up to 9000 with RCTL.LPE (ChangeMTU), a frame then spanning
 		// several 2 KB buffers.
-		MaxMTU: e1000x.MaxJumboMTU,
+		MaxMTU:  e1000x.MaxJumboMTU,
+		TxArena: arena,
 	}, d)
 	if err != nil {
 		return nil, err
@@ -381,6 +394,7 @@ func (d *Driver) down() {
 	d.r.Quiesce()
 	d.txMu.Lock()
 	d.r.reset()
+	d.txInPlace.FreeAll() // the reset device reads no more
 	d.txMu.Unlock()
 }
 

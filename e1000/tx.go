@@ -20,8 +20,10 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	case e1000x.TxBusy:
 		d.stopQueueLocked()
 		return netcore.TxBusy
-	case e1000x.TxFilled:
-		b.Free()
+	case e1000x.TxFilled, e1000x.TxKept:
+		if v == e1000x.TxFilled {
+			b.Free()
+		}
 		d.doorbellLocked()
 		if d.tx.Unused() < need {
 			d.stopQueueLocked()
@@ -44,8 +46,11 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 			d.stopQueueLocked()
 			break
 		}
+		if v == e1000x.TxKept {
+			bs[n] = nil // the ring holds it: not FreeBulk's
+		}
 		n++
-		if v != e1000x.TxFilled {
+		if v == e1000x.TxDropped {
 			continue
 		}
 		if d.txPending++; d.txPending >= txBatch {
@@ -83,6 +88,9 @@ func (d *Driver) fillLocked(b *skb.Buff) (v e1000x.TxVerdict, need int) {
 	}
 	if !d.running.Load() || tx.Unused() < need {
 		return e1000x.TxBusy, need
+	}
+	if d.txInPlace.Fill(tx, b, bufSize) {
+		return e1000x.TxKept, need
 	}
 	tx.SetNextToUse(e1000x.FillLegacy(tx, b.Data(), bufSize, b.VlanTCI, b.VlanPresent))
 	return e1000x.TxFilled, need
@@ -145,7 +153,9 @@ func (d *Driver) stopQueueLocked() {
 // poll and the transmit path clean.
 func (d *Driver) cleanTxLocked() int {
 	tx := d.tx
+	from := tx.NextToClean()
 	n := d.txr.Reclaim(tx)
+	d.txInPlace.Free(from, n)
 	if d.Dev.NetifQueueStopped() && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/2) {
 		d.Counters.TxRestarts.Add(1)
 		d.Dev.NetifWakeQueue()

@@ -81,7 +81,11 @@ type Config struct {
 	Weight        int           // NAPI weight; 0: 64
 	TxTimeout     time.Duration // stalled-queue watchdog; 0: 5 s
 	RSSKey        []byte        // RSSKeyLen bytes; nil: random
-	Logger        *slog.Logger
+	// TxArena is the 2 KB data areas of DMA memory senders may build
+	// frames in for the driver to send without copying (Device.TxArena);
+	// 0: e1000x.DefaultTxArena (2 MB), -1: none.
+	TxArena int
+	Logger  *slog.Logger
 }
 
 // Driver is one 82574L bound to a netcore device.
@@ -185,6 +189,10 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if err != nil {
 		return nil, err
 	}
+	arena, err := e1000x.NewTxArena(hw.DMA, cfg.TxArena)
+	if err != nil {
+		return nil, fmt.Errorf("e1000e: %w", err)
+	}
 	for i := 0; i < cfg.Queues; i++ {
 		q := &queue{d: d, idx: i}
 		if q.rx, err = descring.New(hw.DMA, descring.Config{Count: cfg.RxRing, DescSize: RxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
@@ -194,6 +202,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 			return nil, fmt.Errorf("e1000e: tx ring %d: %w", i, err)
 		}
 		q.txr = e1000x.NewTxReport(q.tx.Count())
+		q.txInPlace = e1000x.NewTxInPlace(arena, q.tx.Count())
 		d.q = append(d.q, q)
 	}
 	// The 82574 checksums and segments TCP/UDP on transmit (7.3); what
@@ -216,7 +225,8 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 		TxQueueLen: netcore.DefaultTxQueueLen, Watchdog: cfg.TxTimeout,
 		// Up to 9000 with RCTL.LPE (ChangeMTU), a frame then spanning
 		// several 2 KB buffers.
-		MaxMTU: e1000x.MaxJumboMTU,
+		MaxMTU:  e1000x.MaxJumboMTU,
+		TxArena: arena,
 	}, d)
 	if err != nil {
 		return nil, err
@@ -497,6 +507,7 @@ func (d *Driver) down() {
 	}
 	d.r.reset()
 	for _, q := range d.q {
+		q.txInPlace.FreeAll() // the reset device reads no more
 		q.txMu.Unlock()
 	}
 }

@@ -265,8 +265,9 @@ func TestHostileRxDescriptors(t *testing.T) {
 // packets come out segmented and checksummed, and per-queue counters add
 // up.
 func TestTransmitQueues(t *testing.T) {
-	for _, burst := range []bool{false, true} {
-		t.Run(map[bool]string{false: "single", true: "burst"}[burst], func(t *testing.T) {
+	for _, mode := range []string{"single", "burst", "burst-in-place"} {
+		t.Run(mode, func(t *testing.T) {
+			burst := mode != "single"
 			live := skb.Live()
 			r := newRig(t, true, Config{})
 			dst := []byte{2, 0, 0, 0, 0, 9}
@@ -275,6 +276,16 @@ func TestTransmitQueues(t *testing.T) {
 				f := udpFrame(dst, "10.3.0.1", fmt.Sprintf("10.3.1.%d", i), 1000, 2000, 50, false)
 				for range 3 {
 					b := skb.Alloc(len(f))
+					if mode == "burst-in-place" {
+						// Built where the device reads: sent without a copy
+						// from the ring of its flow.
+						b.Free()
+						one := []*skb.Buff{nil}
+						r.drv.Dev.TxArena().AllocBulk(one, len(f))
+						b = one[0]
+						ar, _ := b.DMA()
+						require.NotNil(t, ar)
+					}
 					copy(b.Put(len(f)), f)
 					b.Dev = r.drv.Dev
 					if !burst {
@@ -301,6 +312,8 @@ func TestTransmitQueues(t *testing.T) {
 				assert.EqualValues(t, len(sent), r.drv.q[q].txPackets.Load())
 			}
 			assert.EqualValues(t, 96, r.drv.Dev.Stats.TxPackets.Load())
+			require.NoError(t, r.drv.Dev.Down()) // frees what the rings kept
+			assert.Zero(t, r.drv.Dev.TxArena().InUse())
 			assert.Equal(t, live, skb.Live(), "every skb freed")
 		})
 	}

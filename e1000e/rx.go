@@ -20,7 +20,10 @@ type queue struct {
 	idx    int
 	rx, tx *descring.Ring
 	txr    *e1000x.TxReport // where TX status is asked for; txMu guards it
-	napi   *netcore.NAPI
+	// txInPlace keeps the skbs sent from the TX arena until the device
+	// has read them; txMu guards it.
+	txInPlace *e1000x.TxInPlace
+	napi      *netcore.NAPI
 
 	itr    e1000x.ITR
 	itrNow atomic.Int64

@@ -88,8 +88,10 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 	case e1000x.TxBusy:
 		q.stopQueueLocked()
 		return netcore.TxBusy
-	case e1000x.TxFilled:
-		b.Free()
+	case e1000x.TxFilled, e1000x.TxKept:
+		if v == e1000x.TxFilled {
+			b.Free()
+		}
 		q.txPackets.Add(1)
 		q.txBytes.Add(uint64(n))
 		q.doorbellLocked()
@@ -132,8 +134,11 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 			q.stopQueueLocked()
 			break
 		}
+		if v == e1000x.TxKept {
+			bs[n] = nil // the ring holds it: not FreeBulk's
+		}
 		n++
-		if v != e1000x.TxFilled {
+		if v == e1000x.TxDropped {
 			continue
 		}
 		packets++
@@ -174,6 +179,9 @@ func (q *queue) fillLocked(b *skb.Buff) (v e1000x.TxVerdict, need int) {
 	}
 	if !d.running.Load() || tx.Unused() < need {
 		return e1000x.TxBusy, need
+	}
+	if q.txInPlace.Fill(tx, b, bufSize) {
+		return e1000x.TxKept, need
 	}
 	tx.SetNextToUse(e1000x.FillLegacy(tx, b.Data(), bufSize, b.VlanTCI, b.VlanPresent))
 	return e1000x.TxFilled, need
@@ -266,7 +274,9 @@ func (q *queue) stopQueueLocked() {
 // the device's queue when this ring stopped it and has room again.
 func (q *queue) cleanTxLocked() int {
 	tx := q.tx
+	from := tx.NextToClean()
 	n := q.txr.Reclaim(tx)
+	q.txInPlace.Free(from, n)
 	d := q.d
 	if q.stopped && d.running.Load() && tx.Unused() >= min(txWakeThreshold, tx.Count()/2) {
 		q.stopped = false

@@ -173,6 +173,10 @@ type DeviceConfig struct {
 	CPU        int           // softnet that polls its NAPI and takes its netif_rx
 	Watchdog   time.Duration // TX stall before TxTimeout; 0 gives 5 s
 	Kind       string        // driver name, for display
+	// TxArena is memory the device sends from in place (DPDK's per-port
+	// mempool): a sender that builds its frames in the arena's skbs
+	// (Device.TxArena().AllocBulk) saves the driver a copy. nil: none.
+	TxArena *skb.Arena
 }
 
 // Device is a registered net device (struct net_device).
@@ -204,6 +208,7 @@ type Device struct {
 	xmitCalls   atomic.Uint32 // DevQueueXmit calls, for the sender's yield
 	xmitMore    atomic.Bool   // more frames follow the one StartXmit has (netdev_xmit_more)
 	maxMTU      int           // set at Register
+	txArena     *skb.Arena    // set at Register
 	lastYield   atomic.Int64  // when a sender last yielded (maybeYield)
 	noGRO       atomic.Bool   // generic receive offload off (ethtool -K gro off)
 	noGSO       atomic.Bool   // generic segmentation offload off (ethtool -K gso off)
@@ -270,6 +275,7 @@ func (c *Core) Register(cfg DeviceConfig, ops DeviceOps) (*Device, error) {
 		watchdog:     cfg.Watchdog,
 		qdisc:        NewPfifoFast(cfg.TxQueueLen),
 		maxMTU:       cfg.MaxMTU,
+		txArena:      cfg.TxArena,
 	}
 	d.burst, _ = ops.(BurstXmitter)
 	d.mtu.Store(int32(cfg.MTU))
@@ -310,6 +316,11 @@ func (d *Device) MTU() int { return int(d.mtu.Load()) }
 
 // MaxMTU is the largest MTU the driver takes (its max_mtu).
 func (d *Device) MaxMTU() int { return d.maxMTU }
+
+// TxArena is the memory the driver sends from without copying, nil if it
+// has none: senders that allocate from it (TxArena().AllocBulk, which
+// falls back to the ordinary pool) build frames where the device reads.
+func (d *Device) TxArena() *skb.Arena { return d.txArena }
 
 // SetMTU changes the MTU, within 68 and the driver's MaxMTU (dev_set_mtu).
 func (d *Device) SetMTU(mtu int) error {

@@ -46,6 +46,8 @@ type txOnlyReport struct {
 	TxPackets, RxPackets    uint64 // DPDK
 	Missed, NoBuffer        uint64 // ringo rxonly
 	RxDropped               uint64
+	InPlace                 bool // ringo's frames built in the driver's TX arena
+	Written                 int  // bytes of each frame ringo's sender wrote
 	Output                  string
 }
 
@@ -85,7 +87,11 @@ func BenchmarkDriverVsDPDK(b *testing.B) {
 				case "dpdk":
 					scenario = "dpdktxonly"
 				}
-				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.size=%d", size), fmt.Sprintf("ringo.seconds=%d", secs), "ringo.mode="+mode, "ringo.pprof="+profPhase())
+				// RINGO_ARENA=0: ringo's sender takes the ordinary skb
+				// pool and the driver copies each frame. RINGO_FILL=frame:
+				// the sender writes every byte, not testpmd's 42.
+				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.size=%d", size), fmt.Sprintf("ringo.seconds=%d", secs), "ringo.mode="+mode, "ringo.pprof="+profPhase(),
+					"ringo.arena="+os.Getenv("RINGO_ARENA"), "ringo.fill="+os.Getenv("RINGO_FILL"))
 				raw, err := v.Wait()
 				if err != nil {
 					if len(raw) > 0 {
@@ -100,8 +106,8 @@ func BenchmarkDriverVsDPDK(b *testing.B) {
 				if who == "dpdk" {
 					b.Logf("testpmd txonly: %d frames in %.2f s", r.TxPackets, r.Seconds)
 				} else {
-					b.Logf("ringo %s: %d frames taken, %d sent by the device in %.2f s, %d doorbells (%.1f frames each), queue full %d times",
-						mode, r.Sent, r.HWTx, r.Seconds, r.Doorbells, float64(r.HWTx)/float64(max(r.Doorbells, 1)), r.QueueFulls)
+					b.Logf("ringo %s: %d frames taken, %d sent by the device in %.2f s, %d doorbells (%.1f frames each), queue full %d times, sent in place %v, %d bytes of each frame written",
+						mode, r.Sent, r.HWTx, r.Seconds, r.Doorbells, float64(r.HWTx)/float64(max(r.Doorbells, 1)), r.QueueFulls, r.InPlace, r.Written)
 				}
 				b.ReportMetric(r.TxFPS, "frames/s")
 			})

@@ -9,6 +9,7 @@ const (
 	TxFilled  TxVerdict = iota // in the ring, behind TDT
 	TxDropped                  // counted and dropped: too big, a bad offload
 	TxBusy                     // no room: the caller keeps the frame
+	TxKept                     // in the ring, sent from its own memory (TxInPlace): the driver keeps the skb
 )
 
 // TxReport places Report Status. A descriptor with CMD.RS gets its DD bit

@@ -85,6 +85,10 @@ func (b *Buff) init(sh *shared) {
 // entry is skipped.
 func FreeBulk(bs []*Buff) {
 	var m *magazine
+	// Arena areas go back to their arena a batch at a time.
+	var arena *Arena
+	var back [magSize]*shared
+	nback := 0
 	n := 0
 	for i, b := range bs {
 		if b == nil {
@@ -98,6 +102,15 @@ func FreeBulk(bs []*Buff) {
 		sh := b.release()
 		switch {
 		case sh == nil:
+		case sh.arena != nil:
+			if sh.arena != arena || nback == len(back) {
+				if nback > 0 {
+					arena.put(back[:nback])
+				}
+				arena, nback = sh.arena, 0
+			}
+			back[nback] = sh
+			nback++
 		case sh.big:
 			bigPool.Put(sh)
 		default:
@@ -114,6 +127,9 @@ func FreeBulk(bs []*Buff) {
 	}
 	if m != nil {
 		fullMags.Put(m)
+	}
+	if nback > 0 {
+		arena.put(back[:nback])
 	}
 	live.Add(-int64(n))
 }

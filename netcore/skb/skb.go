@@ -62,6 +62,10 @@ type shared struct {
 	// path (under QEMU's TCG each is a helper call).
 	refs atomic.Int32
 	big  bool
+	// arena, when set, is the Arena the area came from and goes back
+	// to, and iova the device address of buf[0].
+	arena *Arena
+	iova  uint64
 	// first is the Buff Alloc hands out with the data, as Linux
 	// allocates an skb's head with its data: one pool operation per
 	// packet instead of two. It is reused only with the data, when the
@@ -155,9 +159,12 @@ func (b *Buff) Free() {
 	}
 	live.Add(-1)
 	if sh := b.release(); sh != nil {
-		if sh.big {
+		switch {
+		case sh.arena != nil:
+			sh.arena.put([]*shared{sh})
+		case sh.big:
 			bigPool.Put(sh)
-		} else {
+		default:
 			smallPool.Put(sh)
 		}
 	}

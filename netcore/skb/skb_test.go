@@ -203,3 +203,59 @@ func BenchmarkAllocFreeBulk(b *testing.B) {
 		FreeBulk(bs)
 	}
 }
+
+// An Arena's Buffs carry the device address of their data; the arena
+// lends what it has and the ordinary pool the rest; freed areas (one by
+// one, in bulk, after a clone) come back once each.
+func TestArena(t *testing.T) {
+	before := Live()
+	mem := make([]byte, 4*DataSize+100) // the tail is no whole area
+	a := NewArena(mem, 0x40000)
+	require.Equal(t, 4, a.Size())
+	bs := make([]*Buff, 6)
+	require.True(t, a.AllocBulk(bs, 60))
+	assert.EqualValues(t, 4, a.InUse())
+	seen := map[uint64]bool{}
+	for i, b := range bs {
+		ar, iova := b.DMA()
+		if i >= 4 {
+			assert.Nil(t, ar, "the arena is empty: the pool lends the rest")
+			continue
+		}
+		require.Same(t, a, ar)
+		off := iova - 0x40000 - Headroom
+		require.Zero(t, off%DataSize)
+		require.Less(t, off, uint64(4*DataSize))
+		assert.False(t, seen[iova])
+		seen[iova] = true
+		// The bytes the device reads are the Buff's.
+		b.Put(2)[1] = byte(i + 1)
+		assert.Equal(t, byte(i+1), mem[off+Headroom+1])
+		b.Push(14)
+		_, iova2 := b.DMA()
+		assert.Equal(t, iova-14, iova2, "the address follows the data's start")
+	}
+	c := bs[0].Clone()
+	bs[1].Free()
+	bs[1] = nil
+	assert.EqualValues(t, 3, a.InUse())
+	FreeBulk(bs)
+	assert.EqualValues(t, 1, a.InUse(), "the clone holds its area")
+	c.Free()
+	assert.Zero(t, a.InUse())
+	assert.Equal(t, before, Live())
+	var nilArena *Arena
+	require.True(t, nilArena.AllocBulk(bs[:2], 60))
+	ar, _ := bs[0].DMA()
+	assert.Nil(t, ar)
+	FreeBulk(bs[:2])
+
+	if !raceEnabled {
+		allocs := testing.AllocsPerRun(100, func() {
+			a.AllocBulk(bs[:4], 60)
+			bs[0].Free()
+			FreeBulk(bs[1:4])
+		})
+		assert.Zero(t, allocs)
+	}
+}

@@ -142,11 +142,16 @@ type TxOnlyReport struct {
 	TxFPS      float64 // frames the device sent / Seconds
 	Doorbells  uint64
 	QueueFulls int
+	InPlace    bool // frames built in the driver's TX arena
+	Written    int  // bytes of each frame the sender writes
 }
 
 // txOnly is testpmd's txonly on ringo: NIC 0 sends frames of ringo.size
 // bytes in bursts of ringo.burst (default 32, testpmd's) for ringo.seconds
-// and nothing receives (testpmd polls no receive queue in txonly).
+// and nothing receives (testpmd polls no receive queue in txonly). As
+// testpmd's pkt_burst_prepare does, each frame gets its first 42 bytes
+// written (testpmd's Ethernet, IPv4 and UDP headers) and the rest is what
+// the buffer holds; ringo.fill=frame writes every byte.
 func txOnly(args map[string]string, nics []appliance.Opened) error {
 	size := atoiDefault(args["ringo.size"], 60)
 	secs := atoiDefault(args["ringo.seconds"], 5)
@@ -163,7 +168,15 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 	copy(frame[6:12], src.HardwareAddr)
 	frame[12], frame[13] = 0x88, 0xb7
 	bs := make([]*skb.Buff, burst)
-	rep := TxOnlyReport{Mode: mode, Size: size, Burst: burst}
+	arena := src.TxArena()
+	if args["ringo.arena"] == "0" {
+		arena = nil
+	}
+	written := min(size, 42)
+	if args["ringo.fill"] == "frame" {
+		written = size
+	}
+	rep := TxOnlyReport{Mode: mode, Size: size, Burst: burst, InPlace: arena != nil, Written: written}
 	hwBefore, bellsBefore := s.stat(0, "good_packets_tx"), s.stat(0, "tx_doorbells")
 	profiling := args["ringo.pprof"] != "" && pprof.StartCPUProfile(&profBuf) == nil
 	start := time.Now()
@@ -172,9 +185,12 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 		if i%64 == 0 && time.Now().After(end) {
 			break
 		}
-		skb.AllocBulk(bs, size) // testpmd's rte_pktmbuf_alloc_bulk
+		// testpmd's rte_pktmbuf_alloc_bulk: from the memory the device
+		// sends from in place when the driver has it (ringo.arena=0 takes
+		// the ordinary pool, and the driver copies).
+		arena.AllocBulk(bs, size)
 		for _, b := range bs {
-			copy(b.Put(size), frame)
+			copy(b.Put(size), frame[:written])
 			b.Dev = src
 		}
 		n, err := netcore.DevQueueXmitBurst(bs)

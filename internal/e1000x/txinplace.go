@@ -1,0 +1,85 @@
+package e1000x
+
+import (
+	"fmt"
+
+	"github.com/ringonet/ringo/descring"
+	"github.com/ringonet/ringo/netcore/skb"
+	"github.com/ringonet/ringo/vfio"
+)
+
+// TxInPlace sends frames without copying them (DPDK's transmit from
+// mbufs; Linux's e1000 maps each skb instead): a frame whose data lives
+// in the driver's own skb.Arena, and fits one descriptor, gets a legacy
+// descriptor pointing at it, and its skb is kept until the device has
+// sent it. Other frames are copied into the ring's buffers as before.
+//
+// The owner's TX lock guards it.
+type TxInPlace struct {
+	arena *skb.Arena
+	held  []*skb.Buff // by descriptor: skbs the device may still read
+	batch [32]*skb.Buff
+}
+
+// NewTxInPlace keeps the skbs of a ring of count descriptors sent from
+// arena (nil: every frame is copied).
+func NewTxInPlace(arena *skb.Arena, count int) *TxInPlace {
+	return &TxInPlace{arena: arena, held: make([]*skb.Buff, count)}
+}
+
+// Fill writes b's legacy descriptor at tx's next-to-use if b can go in
+// place (bufSize bounds a descriptor's buffer), and keeps b; it reports
+// false, writing nothing, if b is to be copied.
+func (p *TxInPlace) Fill(tx *descring.Ring, b *skb.Buff, bufSize int) bool {
+	arena, iova := b.DMA()
+	if arena == nil || arena != p.arena || b.Len() > bufSize {
+		return false
+	}
+	i := tx.NextToUse()
+	WriteLegacy(tx.Desc(i), iova, b.Len(), b.VlanTCI, b.VlanPresent, true)
+	p.held[i] = b
+	tx.SetNextToUse(tx.Next(i))
+	return true
+}
+
+// Free frees the skbs kept for n descriptors from from (the ones a
+// Reclaim just gave back), in bulk.
+func (p *TxInPlace) Free(from, n int) {
+	k := 0
+	for i := range n {
+		j := (from + i) % len(p.held)
+		if b := p.held[j]; b != nil {
+			p.held[j] = nil
+			p.batch[k] = b
+			if k++; k == len(p.batch) {
+				skb.FreeBulk(p.batch[:k])
+				k = 0
+			}
+		}
+	}
+	skb.FreeBulk(p.batch[:k])
+}
+
+// FreeAll frees every kept skb: the device was reset and reads no more.
+func (p *TxInPlace) FreeAll() { p.Free(0, len(p.held)) }
+
+// DefaultTxArena is the data areas a driver's TX arena has unless told
+// otherwise: a full ring, a qdisc's worth of frames and the bursts being
+// built (2 MB).
+const DefaultTxArena = 1024
+
+// NewTxArena allocates a TX arena of n 2 KB data areas from dma (0:
+// DefaultTxArena); n < 0 gives none (nil).
+func NewTxArena(dma vfio.DMAAllocator, n int) (*skb.Arena, error) {
+	if n == 0 {
+		n = DefaultTxArena
+	}
+	if n < 0 {
+		return nil, nil
+	}
+	mem, err := dma.AllocDMA(n*skb.DataSize, skb.DataSize)
+	if err != nil {
+		return nil, fmt.Errorf("tx arena of %d areas: %w", n, err)
+	}
+	return skb.NewArena(mem.Buf, mem.IOVA), nil
+}
