@@ -218,4 +218,23 @@ func benchL2Fwd(b *testing.B, who string, size, secs int) {
 	r := decode[txOnlyReport](b, raw[len(raw)-1:])[0]
 	b.Logf("%s forwarding: the sink received %d frames in %.2f s", who, r.RxPackets, r.Seconds)
 	b.ReportMetric(r.RxFPS, "frames/s")
+	// CPU per frame where the flooder sets the rate: the device under
+	// test's busy share over the sink's last secs seconds (from its
+	// /proc/stat, reported each second), per frame the sink received.
+	// DPDK polls, so its share is the whole vCPU whatever the rate.
+	reports, _ := dut.WaitReport(1, time.Second)
+	var ticks []struct{ BusyTicks, TotalTicks uint64 }
+	for _, t := range decode[struct{ BusyTicks, TotalTicks uint64 }](b, reports) {
+		if t.TotalTicks > 0 { // not the "forwarding" report
+			ticks = append(ticks, t)
+		}
+	}
+	if len(ticks) > secs && r.RxFPS > 0 {
+		a, z := ticks[len(ticks)-1-secs], ticks[len(ticks)-1]
+		if z.TotalTicks > a.TotalTicks {
+			busy := float64(z.BusyTicks-a.BusyTicks) / float64(z.TotalTicks-a.TotalTicks)
+			b.Logf("device under test %.0f%% busy: %.1f µs of CPU a frame", 100*busy, busy*1e6/r.RxFPS)
+			b.ReportMetric(busy*1e9/r.RxFPS, "cpu-ns/frame")
+		}
+	}
 }

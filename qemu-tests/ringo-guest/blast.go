@@ -291,5 +291,6 @@ func l2fwd(args map[string]string, nics []appliance.Opened) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	report(map[string]bool{"Forwarding": true})
-	select {} // until the host stops the VM
+	reportCPUTicks() // until the host stops the VM
+	return nil
 }

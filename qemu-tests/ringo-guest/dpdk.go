@@ -206,6 +206,9 @@ func dpdkRun(args map[string]string, mode string) error {
 	switch {
 	case flood:
 		report(map[string]bool{"Flooding": true})
+		if mode == "mac" { // the device under test of l2fwd: its CPU
+			reportCPUTicks()
+		}
 		select {} // until the host stops the VM
 	default:
 		time.Sleep(time.Duration(secs) * time.Second)
