@@ -198,7 +198,7 @@ func benchL2Fwd(b *testing.B, who string, size, secs int) {
 	dut := boot(b, cfg("l2fwd", dutCPUs,
 		vm.NIC{Model: "e1000", MAC: dutIn, Netdev: fmt.Sprintf("socket,connect=127.0.0.1:%d", in)},
 		vm.NIC{Model: "e1000", MAC: dutOut, Netdev: fmt.Sprintf("socket,listen=127.0.0.1:%d", out)}),
-		scenario, fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+mode, "ringo.ethpeer="+sinkMAC)
+		scenario, fmt.Sprintf("ringo.size=%d", size), "ringo.mode="+mode, "ringo.ethpeer="+sinkMAC, "ringo.bulk="+os.Getenv("RINGO_BULK"))
 	defer dut.Kill()
 	if err := vm.WaitListening(out, time.Minute); err != nil {
 		b.Fatal(err)

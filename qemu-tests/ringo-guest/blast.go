@@ -274,6 +274,11 @@ func l2fwd(args map[string]string, nics []appliance.Opened) error {
 	defer s.close()
 	in, out := s.devs[0], s.devs[1]
 	var forwarded atomic.Uint64
+	// Frames leave in bursts, sent when 32 wait and at the end of each
+	// receive round (netcore.BulkXmit, XDP's bulk queue); ringo.bulk=0
+	// sends each as it comes (DevQueueXmit).
+	bulk := s.core.NewBulkXmit(out)
+	perFrame := args["ringo.bulk"] == "0"
 	in.SetHooks(func(b *skb.Buff) bool {
 		if !b.PushToMAC() {
 			return false
@@ -282,8 +287,11 @@ func l2fwd(args map[string]string, nics []appliance.Opened) error {
 		copy(f[0:6], sink)
 		copy(f[6:12], out.HardwareAddr)
 		b.Dev = out
-		if netcore.DevQueueXmit(b) == nil {
-			forwarded.Add(1)
+		forwarded.Add(1)
+		if perFrame {
+			netcore.DevQueueXmit(b)
+		} else {
+			bulk.Xmit(b)
 		}
 		return true
 	}, nil)
