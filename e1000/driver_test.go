@@ -189,12 +189,21 @@ func TestTransmitInPlace(t *testing.T) {
 	require.NotNil(t, arena)
 	rng := rand.New(rand.NewSource(4))
 	var want [][]byte
-	send := func(k int, fromArena bool) {
+	// send sends k frames in one burst: from the arena, from the pool, or
+	// mixed (every third from the pool).
+	send := func(k int, from string) {
 		bs := make([]*skb.Buff, k)
-		if fromArena {
+		switch from {
+		case "arena":
 			require.True(t, arena.AllocBulk(bs, 1514))
-		} else {
+		case "pool":
 			require.True(t, skb.AllocBulk(bs, 1514))
+		case "mixed":
+			require.True(t, arena.AllocBulk(bs, 1514))
+			for i := 0; i < k; i += 3 {
+				bs[i].Free()
+				bs[i] = skb.Alloc(1514)
+			}
 		}
 		for i, b := range bs {
 			fr := drivertest.Frame([]byte{2, 0, 0, 0, 0, 1}, uint32(len(want)+i), 60+rng.Intn(1455), rng)
@@ -216,8 +225,8 @@ func TestTransmitInPlace(t *testing.T) {
 		return true
 	}
 	r.f.hold(true)
-	send(20, true)
-	send(5, false)
+	send(20, "arena")
+	send(5, "pool")
 	var kept, copied int
 	for i := range 25 {
 		if inArena(r.drv.tx.Desc(i)) {
@@ -232,7 +241,8 @@ func TestTransmitInPlace(t *testing.T) {
 	r.f.hold(false)
 	require.Eventually(t, func() bool { return len(r.f.sentFrames()) == 25 }, 5*time.Second, time.Millisecond)
 	for range 10 { // more than the ring: reclaim frees the sent ones
-		send(16, true)
+		send(16, "arena")
+		send(16, "mixed")
 	}
 	require.Eventually(t, func() bool { return len(r.f.sentFrames()) == len(want) }, 5*time.Second, time.Millisecond)
 	sent := r.f.sentFrames()
@@ -242,7 +252,7 @@ func TestTransmitInPlace(t *testing.T) {
 	assert.Less(t, arena.InUse(), int64(r.drv.tx.Count()), "sent skbs went back to the arena")
 
 	r.f.hold(true)
-	send(8, true)
+	send(8, "arena")
 	require.NoError(t, r.drv.Dev.Down())
 	assert.Zero(t, arena.InUse(), "down frees what the ring held")
 	assert.Equal(t, live, skb.Live())

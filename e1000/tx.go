@@ -35,12 +35,29 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 }
 
 // StartXmitBurst implements netcore.BurstXmitter (DPDK's eth_em_xmit_pkts
-// on this driver's ring): the frames copied in under one lock, TDT
-// written once for each txBatch of them, the skbs freed in bulk after.
+// on this driver's ring): the frames filled in under one lock (in place
+// or copied), TDT written once for each txBatch of them, the copied
+// frames' skbs freed in bulk after.
 func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 	d.txMu.Lock()
 	n := 0
 	for n < len(bs) {
+		if d.tx.Unused() < len(bs)-n+txCleanThreshold {
+			d.cleanTxLocked()
+		}
+		// Frames from the arena, a descriptor each, go in a run up to
+		// the doorbell batch; the room left keeps the stop check below
+		// for the frame after.
+		if d.running.Load() {
+			k := d.txInPlace.FillRun(d.tx, bs[n:], bufSize, min(txBatch-d.txPending, d.tx.Unused()-1))
+			n += k
+			if d.txPending += k; d.txPending >= txBatch {
+				d.flushTxLocked()
+			}
+			if k > 0 {
+				continue
+			}
+		}
 		v, need := d.fillLocked(bs[n])
 		if v == e1000x.TxBusy {
 			d.stopQueueLocked()

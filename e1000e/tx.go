@@ -106,8 +106,9 @@ func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
 
 // StartXmitBurst implements netcore.BurstXmitter: each frame to its flow's
 // ring as StartXmit sends it, a ring's lock held across a run of frames
-// for it, TDT written once a txBatch and where the run ends, the skbs
-// freed in bulk after.
+// for it, TDT written once a txBatch and where the run ends, the copied
+// frames' skbs freed in bulk after (those sent in place when the device
+// is done with them).
 func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 	var q *queue
 	var packets, bytes uint64
