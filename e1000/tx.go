@@ -49,7 +49,7 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 		// the doorbell batch; the room left keeps the stop check below
 		// for the frame after.
 		if d.running.Load() {
-			k := d.txInPlace.FillRun(d.tx, bs[n:], bufSize, min(txBatch-d.txPending, d.tx.Unused()-1))
+			k, _ := d.txInPlace.FillRun(d.tx, bs[n:], bufSize, min(txBatch-d.txPending, d.tx.Unused()-1))
 			n += k
 			if d.txPending += k; d.txPending >= txBatch {
 				d.flushTxLocked()

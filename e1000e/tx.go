@@ -129,6 +129,30 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 			q = next
 			q.txMu.Lock()
 		}
+		// A run of arena frames for this ring goes in one pass, as on
+		// the e1000.
+		if q.tx.Unused() < len(bs)-n+txCleanThreshold {
+			q.cleanTxLocked()
+		}
+		if d.running.Load() {
+			run := n + 1
+			for len(d.q) > 1 && run < len(bs) && d.txQueue(bs[run].Data()) == q {
+				run++
+			}
+			if len(d.q) == 1 {
+				run = len(bs)
+			}
+			k, kb := q.txInPlace.FillRun(q.tx, bs[n:run], bufSize, min(txBatch-q.txPending, q.tx.Unused()-1))
+			n += k
+			packets += uint64(k)
+			bytes += uint64(kb)
+			if q.txPending += k; q.txPending >= txBatch {
+				q.flushTxLocked()
+			}
+			if k > 0 {
+				continue
+			}
+		}
 		l := b.Len()
 		v, need := q.fillLocked(b)
 		if v == e1000x.TxBusy {

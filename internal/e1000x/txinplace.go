@@ -46,26 +46,28 @@ func (p *TxInPlace) Fill(tx *descring.Ring, b *skb.Buff, bufSize int) bool {
 // fills descriptors for the frames at the front of bs that can go in
 // place, at most max and no more than the ring has room for, keeps their
 // skbs (clearing them in bs) and publishes next-to-use once. It returns
-// how many it took; the first frame it stops at is the caller's to fill.
-func (p *TxInPlace) FillRun(tx *descring.Ring, bs []*skb.Buff, bufSize, max int) int {
+// how many frames, and bytes, it took; the first frame it stops at is
+// the caller's to fill.
+func (p *TxInPlace) FillRun(tx *descring.Ring, bs []*skb.Buff, bufSize, max int) (k, bytes int) {
 	i := tx.NextToUse()
 	n := min(len(bs), max, tx.Unused())
-	k := 0
 	for ; k < n; k++ {
 		b := bs[k]
 		arena, iova := b.DMA()
-		if arena == nil || arena != p.arena || b.Len() > bufSize || b.CsumPartial || b.GSOSize > 0 {
+		l := b.Len()
+		if arena == nil || arena != p.arena || l > bufSize || b.CsumPartial || b.GSOSize > 0 {
 			break
 		}
-		WriteLegacy(tx.Desc(i), iova, b.Len(), b.VlanTCI, b.VlanPresent, true)
+		WriteLegacy(tx.Desc(i), iova, l, b.VlanTCI, b.VlanPresent, true)
 		p.held[i] = b
 		bs[k] = nil
+		bytes += l
 		i = tx.Next(i)
 	}
 	if k > 0 {
 		tx.SetNextToUse(i)
 	}
-	return k
+	return k, bytes
 }
 
 // Free frees the skbs kept for n descriptors from from (the ones a

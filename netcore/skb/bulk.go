@@ -56,10 +56,35 @@ func AllocBulk(bs []*Buff, size int) bool {
 		}
 	}
 	for ; i < len(bs); i++ {
-		bs[i] = smallPool.Get().(*shared).fresh()
+		bs[i] = getSmall().fresh()
 	}
 	live.Add(int64(len(bs)))
 	return true
+}
+
+// getSmall takes a small data area from the pool. When the pool is empty
+// and FreeBulk has left areas in magazines — a path that frees in bulk
+// what another allocates one by one, as a forwarder's driver frees what
+// the receive path allocated — a magazine is emptied into the pool, so
+// neither side makes garbage in steady state.
+func getSmall() *shared {
+	if sh, ok := smallPool.Get().(*shared); ok {
+		return sh
+	}
+	m, _ := fullMags.Get().(*magazine)
+	if m == nil {
+		return newShared(DataSize, false)
+	}
+	m.n--
+	sh := m.sh[m.n]
+	m.sh[m.n] = nil
+	for m.n > 0 {
+		m.n--
+		smallPool.Put(m.sh[m.n])
+		m.sh[m.n] = nil
+	}
+	emptyMags.Put(m)
+	return sh
 }
 
 // fresh is the data area's first Buff, reset for a new packet.

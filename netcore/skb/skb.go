@@ -116,7 +116,7 @@ type Buff struct {
 
 var (
 	buffPool  = sync.Pool{New: func() any { return new(Buff) }}
-	smallPool = sync.Pool{New: func() any { return newShared(DataSize, false) }}
+	smallPool sync.Pool // *shared of DataSize, count 1; see getSmall
 	bigPool   = sync.Pool{New: func() any { return newShared(MaxDataSize, true) }}
 	live      atomic.Int64 // buffers allocated and not yet freed
 )
@@ -136,7 +136,7 @@ func Alloc(size int) *Buff {
 	case size < 0 || size > MaxDataSize-Headroom:
 		return nil
 	case size <= DataSize-Headroom:
-		sh = smallPool.Get().(*shared)
+		sh = getSmall()
 	default:
 		sh = bigPool.Get().(*shared)
 	}
