@@ -82,6 +82,8 @@ func (s stat) String() string {
 
 func human(v float64) string {
 	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f M", v/1e6)
 	case v >= 10000:
 		return fmt.Sprintf("%.1f k", v/1000)
 	case v >= 100:
