@@ -135,12 +135,10 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 			q.cleanTxLocked()
 		}
 		if d.running.Load() {
-			run := n + 1
-			for len(d.q) > 1 && run < len(bs) && d.txQueue(bs[run].Data()) == q {
-				run++
-			}
-			if len(d.q) == 1 {
-				run = len(bs)
+			run := len(bs) // with one ring, every frame is this ring's
+			if len(d.q) > 1 {
+				for run = n + 1; run < len(bs) && d.txQueue(bs[run].Data()) == q; run++ {
+				}
 			}
 			k, kb := q.txInPlace.FillRun(q.tx, bs[n:run], bufSize, min(txBatch-q.txPending, q.tx.Unused()-1))
 			n += k

@@ -31,8 +31,8 @@ func NewTxInPlace(arena *skb.Arena, count int) *TxInPlace {
 // place (bufSize bounds a descriptor's buffer), and keeps b; it reports
 // false, writing nothing, if b is to be copied.
 func (p *TxInPlace) Fill(tx *descring.Ring, b *skb.Buff, bufSize int) bool {
-	arena, iova := b.DMA()
-	if arena == nil || arena != p.arena || b.Len() > bufSize {
+	iova, ok := p.takes(b, bufSize)
+	if !ok {
 		return false
 	}
 	i := tx.NextToUse()
@@ -44,20 +44,20 @@ func (p *TxInPlace) Fill(tx *descring.Ring, b *skb.Buff, bufSize int) bool {
 
 // FillRun is Fill for a run of frames (DPDK's simple transmit path): it
 // fills descriptors for the frames at the front of bs that can go in
-// place, at most max and no more than the ring has room for, keeps their
+// place, at most limit and no more than the ring has room for, keeps their
 // skbs (clearing them in bs) and publishes next-to-use once. It returns
 // how many frames, and bytes, it took; the first frame it stops at is
 // the caller's to fill.
-func (p *TxInPlace) FillRun(tx *descring.Ring, bs []*skb.Buff, bufSize, max int) (k, bytes int) {
+func (p *TxInPlace) FillRun(tx *descring.Ring, bs []*skb.Buff, bufSize, limit int) (k, bytes int) {
 	i := tx.NextToUse()
-	n := min(len(bs), max, tx.Unused())
+	n := min(len(bs), limit, tx.Unused())
 	for ; k < n; k++ {
 		b := bs[k]
-		arena, iova := b.DMA()
-		l := b.Len()
-		if arena == nil || arena != p.arena || l > bufSize || b.CsumPartial || b.GSOSize > 0 {
+		iova, ok := p.takes(b, bufSize)
+		if !ok {
 			break
 		}
+		l := b.Len()
 		WriteLegacy(tx.Desc(i), iova, l, b.VlanTCI, b.VlanPresent, true)
 		p.held[i] = b
 		bs[k] = nil
@@ -68,6 +68,16 @@ func (p *TxInPlace) FillRun(tx *descring.Ring, bs []*skb.Buff, bufSize, max int)
 		tx.SetNextToUse(i)
 	}
 	return k, bytes
+}
+
+// takes reports whether b goes in place — its data in this ring's arena,
+// one descriptor's worth, no offload asked — and the address it goes from.
+func (p *TxInPlace) takes(b *skb.Buff, bufSize int) (uint64, bool) {
+	arena, iova := b.DMA()
+	if arena == nil || arena != p.arena || b.Len() > bufSize || b.CsumPartial || b.GSOSize > 0 {
+		return 0, false
+	}
+	return iova, true
 }
 
 // Free frees the skbs kept for n descriptors from from (the ones a
