@@ -82,6 +82,40 @@ func init() {
 		assert.Equal(t, uint64(1), tc.s.TCP.Ext.TCPLostRetransmit.Load())
 		assert.Zero(t, tc.s.TCP.Ext.TCPTimeouts.Load())
 	})
+	// RACK.rtt is the round trip of the latest delivery, whenever that
+	// segment was sent (Linux's tcp_rack_advance); only RACK.xmit_ts waits
+	// for a later send. A and B go together, X 5 ms later; one ACK
+	// acknowledges A after 8 ms and SACKs X, which overtook B after 3.
+	// B went with A, so B's trip is A's: it is not late yet. Taking X's
+	// short trip instead (RFC 8985's text) would call B lost at once: on
+	// a path that reorders, that is most of a sender's needless resends.
+	addCfg("RFC8985-6.2/rack-rtt-from-the-latest-delivery", tcp.Config{NoTLP: true}, func(t *testing.T, tc *tester) {
+		c := tc.accept(80, false)
+		_, err := c.Write(make([]byte, 2*1448))
+		require.NoError(t, err)
+		tc.settle()
+		ab := tc.segments()
+		require.Len(t, ab, 2)
+		tc.advance(5 * time.Millisecond)
+		_, err = c.Write(make([]byte, 1448))
+		require.NoError(t, err)
+		tc.settle()
+		x := tc.segments()
+		require.Len(t, x, 1)
+		tc.advance(3 * time.Millisecond)
+		b := ab[1].tcp.Seq()
+		tc.inject(tc.sackFrom(b, x[0].tcp.Seq(), x[0].tcp.Seq()+1448), nil)
+		tc.settle()
+		tc.none("B was sent with A, whose trip took 8 ms: B is not late")
+		d, ok := tc.clk.AdvanceToNext()
+		require.True(t, ok)
+		tc.settle()
+		out := tc.segments()
+		require.NotEmpty(t, out, "the reordering timer fired")
+		assert.Equal(t, b, out[0].tcp.Seq(), "B, resent once its own trip and the window passed")
+		assert.LessOrEqual(t, d, time.Millisecond, "A's trip plus a quarter of the 3 ms minimum, from B's send")
+		assert.Zero(t, tc.s.TCP.Ext.TCPTimeouts.Load())
+	})
 	// A D-SACK (RFC 2883): a first block below the ACK reports a segment
 	// that arrived twice; it is counted, does not enter the scoreboard,
 	// and widens the reordering window (RFC 8985 6.2 step 4).

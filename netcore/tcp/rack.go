@@ -16,7 +16,7 @@ import (
 type rackState struct {
 	xmit     time.Duration // RACK.xmit_ts: latest send time among delivered segments
 	endSeq   uint32        // RACK.end_seq, the tie-break for equal times
-	rtt      time.Duration // RACK.rtt: the round trip of that segment
+	rtt      time.Duration // RACK.rtt: the round trip of the latest delivery
 	haveXmit bool
 	fack     uint32 // RACK.fack: highest end of a delivered segment
 	// fack before the ACK being processed: a segment delivered below it
@@ -167,8 +167,15 @@ func (c *Conn) rackDeliveredLocked(r *txRec, o *header.TCPOptions) {
 	} else if !rk.haveMin || rtt < rk.minRTT {
 		rk.minRTT, rk.haveMin = rtt, true
 	}
+	// The round trip is the latest delivery's, whenever it was sent;
+	// only the send time waits for a later one (Linux's
+	// tcp_rack_advance). RFC 8985 keeps both from the latest-sent
+	// segment: then a segment that overtook others holds RACK.rtt at its
+	// short trip, and those sent just before it, still on the slow path,
+	// are called lost and resent for nothing.
+	rk.rtt = rtt
 	if !rk.haveXmit || sentAfter(r.sent, r.end, rk.xmit, rk.endSeq) {
-		rk.rtt, rk.xmit, rk.endSeq, rk.haveXmit = rtt, r.sent, r.end, true
+		rk.xmit, rk.endSeq, rk.haveXmit = r.sent, r.end, true
 	}
 }
 

@@ -245,6 +245,9 @@ func main() {
 		figure := ns.String() + " ns/op"
 		if mb := summarize(units["MB/s"]); mb.n > 0 {
 			figure = mb.String() + " MB/s"
+			if rt := summarize(units["retrans/op"]); rt.n > 0 {
+				figure += ", " + rt.String() + " resent a op"
+			}
 		}
 		if d := summarize(units["rx-dgrams/s"]); d.n > 0 {
 			figure = d.String() + " datagrams/s received, " + summarize(units["%lost"]).String() + "% lost"
@@ -254,7 +257,7 @@ func main() {
 	}
 	if len(host) > 0 {
 		sort.Strings(host)
-		fmt.Fprintln(&b, "\n| host path | figure | allocations | ringo / Linux (veth) |\n| --- | --- | --- | --- |")
+		fmt.Fprintln(&b, "\n| host path | figure | allocations | ringo / Linux (veth; lossy: the kernel's CUBIC, same path) |\n| --- | --- | --- | --- |")
 		fmt.Fprintln(&b, strings.Join(host, "\n"))
 	}
 	out := os.Stdout
@@ -317,12 +320,14 @@ func addCPUPer(units map[string][]float64, busyUnit, rateUnit, out string, scale
 // vsVeth is a TAP row's ratio to the kernel on both ends of a veth pair
 // (BulkTAP/* to BulkVeth in MB/s, BulkTAP/plain-* to BulkVethPlain, the
 // pair without its offloads, UDPTAP/* to UDPVeth in datagrams/s
-// received), "–" for other rows.
+// received), a lossy ringo sender's to the kernel's CUBIC sending to the
+// kernel across the same impairment, "–" for other rows.
 func vsVeth(s samples, name string) string {
 	for _, c := range []struct{ tap, veth, unit string }{
 		{"BenchmarkBulkTAP/plain-", "BenchmarkBulkVethPlain", "MB/s"},
 		{"BenchmarkBulkTAP/", "BenchmarkBulkVeth", "MB/s"},
 		{"BenchmarkUDPTAP/", "BenchmarkUDPVeth", "rx-dgrams/s"},
+		{"BenchmarkBulkLossy/ringo-", "BenchmarkBulkLossy/linux-cubic-to-linux", "MB/s"},
 	} {
 		if !strings.HasPrefix(name, c.tap) {
 			continue
