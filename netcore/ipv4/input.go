@@ -19,18 +19,17 @@ func (s *Stack) ipRcv(b *skb.Buff) {
 	}
 	s.MIB.InReceives.Add(1)
 	ip, err := header.ParseIPv4(b.Data())
-	var optErr *header.OptionError
-	if errors.As(err, &optErr) {
-		// A malformed option: ICMP Parameter Problem pointing at it
-		// (ip_options_compile's error path).
-		s.MIB.InHdrErrors.Add(1)
-		b.SetNetworkHeader()
-		s.SendError(b, header.ICMPParamProblem, 0, uint32(optErr.Offset)<<24)
-		b.Free()
-		return
-	}
 	if err != nil {
+		// errors.As takes optErr's address, which puts it on the heap:
+		// only on this path, not for every good packet.
+		var optErr *header.OptionError
 		switch {
+		case errors.As(err, &optErr):
+			// A malformed option: ICMP Parameter Problem pointing at
+			// it (ip_options_compile's error path).
+			s.MIB.InHdrErrors.Add(1)
+			b.SetNetworkHeader()
+			s.SendError(b, header.ICMPParamProblem, 0, uint32(optErr.Offset)<<24)
 		case errors.Is(err, header.ErrTruncated):
 			s.MIB.InTruncatedPkts.Add(1)
 		case errors.Is(err, header.ErrChecksum):

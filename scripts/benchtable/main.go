@@ -318,13 +318,13 @@ func addCPUPer(units map[string][]float64, busyUnit, rateUnit, out string, scale
 }
 
 // vsVeth is a TAP row's ratio to the kernel on both ends of a veth pair
-// (BulkTAP/* to BulkVeth in MB/s, BulkTAP/plain-* to BulkVethPlain, the
+// (BulkTAP/* to BulkVeth in MB/s, BulkTAP/plain*-* to BulkVethPlain, the
 // pair without its offloads, UDPTAP/* to UDPVeth in datagrams/s
 // received), a lossy ringo sender's to the kernel's CUBIC sending to the
 // kernel across the same impairment, "–" for other rows.
 func vsVeth(s samples, name string) string {
 	for _, c := range []struct{ tap, veth, unit string }{
-		{"BenchmarkBulkTAP/plain-", "BenchmarkBulkVethPlain", "MB/s"},
+		{"BenchmarkBulkTAP/plain", "BenchmarkBulkVethPlain", "MB/s"}, // plain- and plain6-
 		{"BenchmarkBulkTAP/", "BenchmarkBulkVeth", "MB/s"},
 		{"BenchmarkUDPTAP/", "BenchmarkUDPVeth", "rx-dgrams/s"},
 		{"BenchmarkBulkLossy/ringo-", "BenchmarkBulkLossy/linux-cubic-to-linux", "MB/s"},
