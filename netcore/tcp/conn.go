@@ -9,6 +9,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/skb"
 )
 
 // State is a connection state (RFC 9293 3.3.2).
@@ -150,13 +151,14 @@ type Conn struct {
 	// tcp_rcv_space_adjust): once per receiver round trip, the buffer
 	// grows to twice what the reader took in the last one, with room for
 	// a sender doubling its window, up to RcvBufMax.
-	rcvBufCap    int           // the buffer's current bound: RcvBuf up to RcvBufMax
-	rcvCopied    int           // bytes the reader took since rcvSpaceTime
-	rcvSpace     int           // bytes it took in the last measured round trip
-	rcvSpaceTime time.Time     // start of the current measurement
-	rcvRTT       time.Duration // receiver's RTT estimate: data segments' TSecr (tcp_rcv_rtt_measure_ts)
-	ooo          []oooSeg      // sorted by seq
-	oooBytes     int
+	rcvBufCap    int              // the buffer's current bound: RcvBuf up to RcvBufMax
+	rcvCopied    int              // bytes the reader took since rcvSpaceTime
+	rcvSpace     int              // bytes it took in the last measured round trip
+	rcvSpaceTime time.Time        // start of the current measurement
+	rcvRTT       time.Duration    // receiver's RTT estimate: data segments' TSecr (tcp_rcv_rtt_measure_ts)
+	ooo          []oooSeg         // sorted by seq
+	oooBytes     int              // payload held in ooo
+	oooHeld      int              // the buffers holding it (truesize)
 	lastOOO      uint32           // seq of the newest out-of-order segment: the first SACK block
 	dsack        header.SACKBlock // a duplicate to report first in the next ACK (RFC 2883)
 	dsackSet     bool
@@ -176,10 +178,15 @@ type Conn struct {
 	estab          bool
 }
 
+// oooSeg is a segment held beyond a hole (Linux's out_of_order_queue):
+// its payload, in the packet it came in when that costs little memory,
+// else in a pooled buffer of its own (holdOOO).
 type oooSeg struct {
-	seq  uint32
-	data []byte
+	seq uint32
+	b   *skb.Buff // Data() is the payload
 }
+
+func (o oooSeg) end() uint32 { return o.seq + uint32(o.b.Len()) }
 
 const (
 	rtoTimer = iota
@@ -282,6 +289,7 @@ func (c *Conn) closeLocked(err error) {
 	c.stopTimerLocked()
 	c.delack.stop()
 	c.ka.stop()
+	c.purgeOOOLocked() // nothing fills the holes now
 	c.t.remove(c)
 	c.signalLocked()
 }
@@ -315,7 +323,7 @@ func (c *Conn) infoLocked() Info {
 	return Info{CongestionControl: c.cc.name(), MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
 		RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
 		SndWnd: c.sndWnd, RcvNxt: c.rcvNxt - c.irs, RcvWnd: c.rcvWndLocked(), OFOSegs: len(c.ooo), OFOBytes: c.oooBytes,
-		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, SndBuf: c.sndBufCap, RcvRTT: c.rcvRTT, RcvMem: c.rcvQ.Held(), SndMem: c.sndQ.Cap(),
+		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, SndBuf: c.sndBufCap, RcvRTT: c.rcvRTT, RcvMem: c.rcvQ.Held() + c.oooHeld, SndMem: c.sndQ.Cap(),
 		SACKOK: c.sackOK, TSOK: c.tsOK}
 }
 

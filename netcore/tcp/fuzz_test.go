@@ -98,7 +98,8 @@ func segmentsTarget(f testing.TB) func(t *testing.T, in []byte) {
 		for _, c := range conns {
 			c.mu.Lock()
 			over := c.rcvQ.Len()+c.oooBytes > 16<<10 || c.sndQ.Len() > 16<<10 || len(c.sacked) > maxSACKed ||
-				c.rcvQ.Held() > 2*(16<<10)+skb.MaxDataSize // the buffers the receive queue holds
+				c.rcvQ.Held() > 2*(16<<10)+skb.MaxDataSize || // the buffers the receive queue holds
+				c.oooHeld > 2*(16<<10) // and the out-of-order queue
 			c.resetLocked() // start the next input clean
 			c.rcvQ.Purge()
 			c.mu.Unlock()

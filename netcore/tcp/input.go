@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/memcopy"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -591,7 +592,7 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 		}
 		end := seq + uint32(len(data))
 		for _, o := range c.ooo { // already held whole: a duplicate
-			if seqLEQ(o.seq, seq) && seqLEQ(end, o.seq+uint32(len(o.data))) {
+			if seqLEQ(o.seq, seq) && seqLEQ(end, o.end()) {
 				c.dsackLocked(seq, end)
 				return
 			}
@@ -600,24 +601,32 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 			c.t.Ext.TCPOFODrop.Add(1)
 			return
 		}
+		h := c.holdOOOLocked(data, b)
+		if h == nil {
+			c.t.Ext.TCPOFODrop.Add(1)
+			return
+		}
 		c.t.Ext.TCPOFOQueue.Add(1)
 		c.ooo = append(c.ooo, oooSeg{})
 		copy(c.ooo[i+1:], c.ooo[i:])
-		c.ooo[i] = oooSeg{seq, append([]byte(nil), data...)}
+		c.ooo[i] = oooSeg{seq, h}
 		c.oooBytes += len(data)
+		c.oooHeld += h.Truesize()
 		return
 	}
 	c.queueLocked(data, b)
 	c.rcvNxt += uint32(len(data))
 	k := 0
 	for _, o := range c.ooo {
-		end := o.seq + uint32(len(o.data))
+		end := o.end()
 		if seqLEQ(o.seq, c.rcvNxt) {
 			if seqLT(c.rcvNxt, end) {
-				c.queueLocked(o.data[c.rcvNxt-o.seq:], nil)
+				c.queueLocked(o.b.Data()[c.rcvNxt-o.seq:], o.b)
 				c.rcvNxt = end
 			}
-			c.oooBytes -= len(o.data)
+			c.oooBytes -= o.b.Len()
+			c.oooHeld -= o.b.Truesize()
+			o.b.Free()
 			continue
 		}
 		c.ooo[k] = o
@@ -626,6 +635,44 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 	clear(c.ooo[k:])
 	c.ooo = c.ooo[:k]
 	c.signalLocked()
+}
+
+// holdOOOLocked keeps data, a segment beyond a hole, without allocating:
+// in b itself (a clone narrowed to it) where data fills a fair part of
+// b's buffer and the queue's buffers stay within the receive buffer, as
+// the receive queue does; else copied into a pooled buffer. nil if no
+// buffer could be had.
+func (c *Conn) holdOOOLocked(data []byte, b *skb.Buff) *skb.Buff {
+	if b != nil && len(data) >= minCloneBytes && len(data)*cloneDensity >= b.Truesize() && c.oooHeld+b.Truesize() <= c.rcvBufCap {
+		if off, ok := offsetIn(b.Data(), data); ok {
+			h := b.Clone()
+			h.Pull(off)
+			h.Trim(len(data))
+			return h
+		}
+	}
+	h := skb.Alloc(len(data))
+	if h == nil {
+		return nil
+	}
+	if c.oooHeld+h.Truesize() > 2*c.rcvBufCap {
+		// Copies of segments a little past a small buffer take big
+		// ones: the buffers held stay within twice the receive
+		// buffer, as on the receive queue, or the segment is dropped.
+		h.Free()
+		return nil
+	}
+	memcopy.Copy(h.Put(len(data)), data)
+	return h
+}
+
+// purgeOOOLocked frees the out-of-order queue.
+func (c *Conn) purgeOOOLocked() {
+	for _, o := range c.ooo {
+		o.b.Free()
+	}
+	clear(c.ooo)
+	c.ooo, c.oooBytes, c.oooHeld = c.ooo[:0], 0, 0
 }
 
 // queueLocked puts in-order data on the receive queue, in b where that

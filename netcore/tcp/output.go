@@ -80,7 +80,7 @@ func (c *Conn) sackBlocksLocked(f *header.TCPFields) {
 	var blocks [maxSACKed]header.SACKBlock
 	n := 0
 	for _, o := range c.ooo {
-		end := o.seq + uint32(len(o.data))
+		end := o.end()
 		if n > 0 && seqLEQ(o.seq, blocks[n-1].Right) {
 			if seqLT(blocks[n-1].Right, end) {
 				blocks[n-1].Right = end

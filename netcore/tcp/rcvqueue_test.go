@@ -107,3 +107,37 @@ func BenchmarkRcvQueueGRO(b *testing.B) {
 	}
 	q.Purge()
 }
+
+// TestOutOfOrderNoAlloc: segments beyond a hole are held without
+// allocating (in the packets they came in, or pooled copies of small
+// ones); the segment that fills the hole brings them onto the receive
+// queue in order, and every buffer goes back to the pool.
+func TestOutOfOrderNoAlloc(t *testing.T) {
+	live := skb.Live()
+	c := &Conn{t: &Table{}, rcvBufCap: 1 << 20, rcvNxt: 1000}
+	const seg = 1448
+	payload := make([]byte, seg)
+	round := func() {
+		// Eight segments arrive, the first last; each of the others is
+		// out of order (one of them small, so copied).
+		for i := 7; i >= 0; i-- {
+			n := seg
+			if i == 7 {
+				n = 100
+			}
+			b, data := packet(t, payload[:n])
+			c.dataLocked(c.rcvNxt+uint32(i*seg), data, b)
+			b.Free()
+		}
+		if len(c.ooo) != 0 || c.rcvQ.Len() != 7*seg+100 {
+			panic("the hole filled but the data is not all in order")
+		}
+		c.rcvQ.Purge()
+	}
+	round()
+	require.Zero(t, testing.AllocsPerRun(50, round))
+	require.EqualValues(t, 1000+52*(7*seg+100), c.rcvNxt) // AllocsPerRun runs once more to warm up
+	require.Zero(t, c.oooBytes)
+	require.Zero(t, c.oooHeld)
+	require.Equal(t, live, skb.Live(), "every buffer back in the pool")
+}

@@ -633,8 +633,9 @@ type Info struct {
 	RcvRTT                  time.Duration // the receiver's round-trip estimate (from timestamps)
 	OFOSegs, OFOBytes       int
 	// RcvMem and SndMem are the memory the receive and send queues hold
-	// (ss -tm's skmem r and t): the receive queue's packet buffers
-	// (truesize) and the send queue's buffer.
+	// (ss -tm's skmem r and t): the packet buffers (truesize) of the
+	// receive queue and the out-of-order queue, and the send queue's
+	// buffer.
 	RcvMem, SndMem int
 	SACKOK, TSOK   bool
 }
