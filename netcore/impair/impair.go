@@ -11,7 +11,6 @@
 package impair
 
 import (
-	"container/heap"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -166,7 +165,7 @@ func (d *Direction) enqueueLocked(b *skb.Buff, delay time.Duration) {
 	}
 	d.Stats.Delayed.Add(1)
 	d.seq++
-	heap.Push(&d.q, delayed{due: time.Now().Add(delay), seq: d.seq, b: b})
+	d.q.push(delayed{due: time.Now().Add(delay), seq: d.seq, b: b})
 	select {
 	case d.kick <- struct{}{}:
 	default:
@@ -183,7 +182,7 @@ func (d *Direction) run() {
 		due = due[:0]
 		now := time.Now()
 		for d.q.Len() > 0 && (d.stopped || !d.q[0].due.After(now)) {
-			due = append(due, heap.Pop(&d.q).(delayed).b)
+			due = append(due, d.q.pop().b)
 		}
 		wait := time.Hour
 		if d.q.Len() > 0 {
@@ -224,22 +223,55 @@ type delayed struct {
 	b   *skb.Buff
 }
 
-// delayQueue is a min-heap by due time, then arrival.
+// delayQueue is a min-heap by due time, then arrival. It is typed by
+// hand rather than through container/heap, whose any-typed Push and Pop
+// box every frame's entry: an allocation per delayed frame.
 type delayQueue []delayed
 
 func (q delayQueue) Len() int { return len(q) }
-func (q delayQueue) Less(i, j int) bool {
+
+func (q delayQueue) less(i, j int) bool {
 	if q[i].due.Equal(q[j].due) {
 		return q[i].seq < q[j].seq
 	}
 	return q[i].due.Before(q[j].due)
 }
-func (q delayQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *delayQueue) Push(x any)   { *q = append(*q, x.(delayed)) }
-func (q *delayQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	old[len(old)-1] = delayed{}
-	*q = old[:len(old)-1]
-	return x
+
+func (q *delayQueue) push(x delayed) {
+	*q = append(*q, x)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+// pop takes the earliest entry; the queue must not be empty.
+func (q *delayQueue) pop() delayed {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = delayed{}
+	h = h[:last]
+	for i := 0; ; {
+		first, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h.less(l, first) {
+			first = l
+		}
+		if r < len(h) && h.less(r, first) {
+			first = r
+		}
+		if first == i {
+			break
+		}
+		h[i], h[first] = h[first], h[i]
+		i = first
+	}
+	*q = h
+	return top
 }
