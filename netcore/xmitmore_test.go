@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/netcore/internal/israce"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 
@@ -90,7 +91,7 @@ func TestXmitMore(t *testing.T) {
 
 // A burst allocates nothing per frame in the core.
 func TestXmitBurstAllocs(t *testing.T) {
-	if raceEnabled {
+	if israce.Enabled {
 		t.Skip("the race detector makes sync.Pool drop buffers")
 	}
 	m, _ := newMoreNIC(t)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
+	"github.com/ringonet/ringo/netcore/internal/israce"
 	"github.com/ringonet/ringo/netcore/link"
 	"github.com/ringonet/ringo/netcore/neigh"
 	"github.com/ringonet/ringo/netcore/skb"
@@ -375,6 +376,8 @@ func TestReceiveNoAlloc(t *testing.T) {
 		p.Dev = db
 		b.ip.ipRcv(p)
 	})
-	assert.Zero(t, allocs)
 	assert.Equal(t, 201, delivered)
+	if !israce.Enabled { // sync.Pool drops items at random under -race
+		assert.Zero(t, allocs)
+	}
 }

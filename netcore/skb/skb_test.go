@@ -3,6 +3,7 @@ package skb
 import (
 	"testing"
 
+	"github.com/ringonet/ringo/netcore/internal/israce"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -110,7 +111,7 @@ func TestQueue(t *testing.T) {
 }
 
 func TestSteadyStateNoAlloc(t *testing.T) {
-	if raceEnabled {
+	if israce.Enabled {
 		t.Skip("sync.Pool drops items at random under -race")
 	}
 	// Warm the pools.
@@ -177,7 +178,7 @@ func TestBulk(t *testing.T) {
 }
 
 func TestBulkSteadyStateNoAlloc(t *testing.T) {
-	if raceEnabled {
+	if israce.Enabled {
 		t.Skip("sync.Pool drops items at random under -race")
 	}
 	bs := make([]*Buff, 32)
@@ -250,7 +251,7 @@ func TestArena(t *testing.T) {
 	assert.Nil(t, ar)
 	FreeBulk(bs[:2])
 
-	if !raceEnabled {
+	if !israce.Enabled {
 		allocs := testing.AllocsPerRun(100, func() {
 			a.AllocBulk(bs[:4], 60)
 			bs[0].Free()
@@ -264,7 +265,7 @@ func TestArena(t *testing.T) {
 // forwarder: the receive path's Alloc, the driver's FreeBulk) makes no
 // garbage: Alloc empties FreeBulk's magazines.
 func TestBulkFreeSingleAllocNoAlloc(t *testing.T) {
-	if raceEnabled {
+	if israce.Enabled {
 		t.Skip("sync.Pool drops items at random under -race")
 	}
 	bs := make([]*Buff, 32)

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ringonet/ringo/netcore/internal/israce"
 	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/stretchr/testify/require"
 )
@@ -135,7 +136,10 @@ func TestOutOfOrderNoAlloc(t *testing.T) {
 		c.rcvQ.Purge()
 	}
 	round()
-	require.Zero(t, testing.AllocsPerRun(50, round))
+	allocs := testing.AllocsPerRun(50, round)
+	if !israce.Enabled { // sync.Pool drops items at random under -race
+		require.Zero(t, allocs)
+	}
 	require.EqualValues(t, 1000+52*(7*seg+100), c.rcvNxt) // AllocsPerRun runs once more to warm up
 	require.Zero(t, c.oooBytes)
 	require.Zero(t, c.oooHeld)

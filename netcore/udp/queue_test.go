@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/internal/ip46"
+	"github.com/ringonet/ringo/netcore/internal/israce"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
 )
@@ -48,7 +49,7 @@ func TestRxQueueOrder(t *testing.T) {
 // allocates nothing once the queue and the skb pool are warm, with the
 // reader keeping up (queue length 0 and 1) and falling behind.
 func TestReceiveNoAlloc(t *testing.T) {
-	if raceEnabled {
+	if israce.Enabled {
 		t.Skip("sync.Pool drops items at random under -race")
 	}
 	quiet := slog.New(slog.DiscardHandler)

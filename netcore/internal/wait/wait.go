@@ -4,8 +4,15 @@ package wait
 
 import (
 	"os"
+	"sync"
 	"time"
 )
+
+// timers are reused: a Read or Write with a deadline blocks once per
+// wake-up, and a new timer each time is an allocation each. Since Go
+// 1.23 a stopped timer delivers nothing stale after Reset, so a pooled
+// one is as good as new.
+var timers sync.Pool
 
 // Until blocks until ch delivers (or is closed) or the deadline passes; a
 // zero deadline waits for ch alone. It returns os.ErrDeadlineExceeded
@@ -19,8 +26,16 @@ func Until(ch <-chan struct{}, deadline time.Time) error {
 	if d <= 0 {
 		return os.ErrDeadlineExceeded
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	t, _ := timers.Get().(*time.Timer)
+	if t == nil {
+		t = time.NewTimer(d)
+	} else {
+		t.Reset(d)
+	}
+	defer func() {
+		t.Stop()
+		timers.Put(t)
+	}()
 	select {
 	case <-ch:
 		return nil

@@ -1,5 +1,0 @@
-//go:build race
-
-package netcore
-
-const raceEnabled = true

@@ -1,5 +1,0 @@
-//go:build !race
-
-package skb
-
-const raceEnabled = false
