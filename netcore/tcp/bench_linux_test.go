@@ -172,6 +172,7 @@ func BenchmarkBulkLossy(b *testing.B) {
 			// initial RTO, a second, on an op of about one, whichever
 			// stack sends.
 			var retrans, rtos uint64
+			var minRTT time.Duration
 			b.SetBytes(n)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -197,7 +198,7 @@ func BenchmarkBulkLossy(b *testing.B) {
 				}
 				resent := func() uint64 {
 					if linuxSender {
-						return uint64(kernelRetrans(b, c.(*net.TCPConn)))
+						return uint64(kernelInfo(b, c.(*net.TCPConn)).Total_retrans)
 					}
 					return s.TCP.Stats.RetransSegs.Load()
 				}
@@ -219,12 +220,20 @@ func BenchmarkBulkLossy(b *testing.B) {
 				}
 				b.StopTimer()
 				retrans += resent() - retrans0
+				// The least round trip the sender saw: RACK's reordering
+				// window is a multiple of it.
+				if linuxSender {
+					minRTT += time.Duration(kernelInfo(b, c.(*net.TCPConn)).Min_rtt) * time.Microsecond
+				} else {
+					minRTT += c.(*tcp.Conn).Info().MinRTT
+				}
 				rtos += s.TCP.Ext.TCPTimeouts.Load() - rtos0
 				c.Close()
 				l.Close()
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(retrans)/float64(b.N), "retrans/op")
+			b.ReportMetric(float64(minRTT.Microseconds())/float64(b.N), "minrtt-µs")
 			if !linuxSender {
 				// Where ringo's sender loses its time: RTOs stall it for
 				// at least 200 ms each; fast recovery costs a round trip.
@@ -255,8 +264,8 @@ func dialCC(ns, addr, cc string) (c net.Conn, err error) {
 	return
 }
 
-// kernelRetrans is the segments the kernel resent on c (tcpi_total_retrans).
-func kernelRetrans(b *testing.B, c *net.TCPConn) uint32 {
+// kernelInfo is the kernel's TCP_INFO for c.
+func kernelInfo(b *testing.B, c *net.TCPConn) *unix.TCPInfo {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		b.Fatal(err)
@@ -267,7 +276,7 @@ func kernelRetrans(b *testing.B, c *net.TCPConn) uint32 {
 	if ierr != nil {
 		b.Fatal(ierr)
 	}
-	return info.Total_retrans
+	return info
 }
 
 type zeroReader struct{}

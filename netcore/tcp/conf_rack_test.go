@@ -107,6 +107,7 @@ func init() {
 		tc.inject(tc.sackFrom(b, x[0].tcp.Seq(), x[0].tcp.Seq()+1448), nil)
 		tc.settle()
 		tc.none("B was sent with A, whose trip took 8 ms: B is not late")
+		assert.Equal(t, 3*time.Millisecond, c.Info().MinRTT, "X's trip, the least (ss's minrtt)")
 		d, ok := tc.clk.AdvanceToNext()
 		require.True(t, ok)
 		tc.settle()

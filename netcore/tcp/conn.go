@@ -321,7 +321,7 @@ func (c *Conn) SetCongestionControl(name string) error {
 
 func (c *Conn) infoLocked() Info {
 	return Info{CongestionControl: c.cc.name(), MSS: c.mss, SndScale: int(c.sndScale), RcvScale: int(c.rcvScale), Cwnd: c.cwnd, Ssthresh: c.ssthresh,
-		RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
+		RTT: c.srtt, RTTVar: c.rttvar, MinRTT: c.rack.minRTT, RTO: c.rto, Backoff: c.backoff, SndUna: c.sndUna - c.iss, SndNxt: c.sndNxt - c.iss,
 		SndWnd: c.sndWnd, RcvNxt: c.rcvNxt - c.irs, RcvWnd: c.rcvWndLocked(), OFOSegs: len(c.ooo), OFOBytes: c.oooBytes,
 		RcvSpace: c.rcvSpace, RcvBuf: c.rcvBufCap, SndBuf: c.sndBufCap, RcvRTT: c.rcvRTT, RcvMem: c.rcvQ.Held() + c.oooHeld, SndMem: c.sndQ.Cap(),
 		SACKOK: c.sackOK, TSOK: c.tsOK}

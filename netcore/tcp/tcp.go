@@ -625,6 +625,7 @@ type Info struct {
 	MSS, SndScale, RcvScale int
 	Cwnd, Ssthresh          int // bytes
 	RTT, RTTVar, RTO        time.Duration
+	MinRTT                  time.Duration // the least round trip measured (ss's minrtt), RACK's reordering window's base
 	Backoff                 int
 	SndUna, SndNxt, SndWnd  uint32
 	RcvNxt, RcvWnd          uint32
@@ -641,7 +642,7 @@ type Info struct {
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("%s mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d rcv_rtt:%v rcv_space:%d rcvbuf:%d sndbuf:%d ofo:%d/%dB skmem:(r%d,t%d) sack:%t ts:%t",
-		i.CongestionControl, i.MSS, i.SndScale, i.RcvScale, i.Cwnd, i.Ssthresh, i.RTT, i.RTTVar, i.RTO, i.Backoff, i.SndUna, i.SndNxt, i.SndWnd,
+	return fmt.Sprintf("%s mss:%d wscale:%d,%d cwnd:%d ssthresh:%d rtt:%v/%v minrtt:%v rto:%v backoff:%d snd_una:%d snd_nxt:%d snd_wnd:%d rcv_nxt:%d rcv_wnd:%d rcv_rtt:%v rcv_space:%d rcvbuf:%d sndbuf:%d ofo:%d/%dB skmem:(r%d,t%d) sack:%t ts:%t",
+		i.CongestionControl, i.MSS, i.SndScale, i.RcvScale, i.Cwnd, i.Ssthresh, i.RTT, i.RTTVar, i.MinRTT, i.RTO, i.Backoff, i.SndUna, i.SndNxt, i.SndWnd,
 		i.RcvNxt, i.RcvWnd, i.RcvRTT, i.RcvSpace, i.RcvBuf, i.SndBuf, i.OFOSegs, i.OFOBytes, i.RcvMem, i.SndMem, i.SACKOK, i.TSOK)
 }
