@@ -266,9 +266,20 @@ func (c *Conn) rackLocked() {
 	}
 	if timeout > 0 {
 		c.timerKind = reoTimer
-		c.rtx.arm(timeout)
+		c.rtx.arm(timeout + reoTimerSlack)
 	}
 }
+
+// reoTimerSlack is added to the reordering timer, as Linux adds
+// TCP_TIMEOUT_MIN (two jiffies: 2 ms at HZ=1000, 8 at 250) to its
+// tcp_rack_reo_timeout. Segments found late when an ACK comes are marked
+// at once, as before; the timer only catches those still waiting when
+// ACKs stop, and with the window at a fraction of the minimum RTT it
+// fired in the gaps between ACKs and called reordered segments lost.
+// Measured through the lossy impairment (four rounds of 20 ops): CUBIC
+// resent 117-187 segments a op with it against 244-338 without, at 5.1-5.7
+// MB/s against 5.7-5.9 (the kernel's CUBIC: 66-70 and 3.0).
+const reoTimerSlack = 2 * time.Millisecond
 
 // onReoTimeoutLocked is the RACK reordering timer (tcp_rack_reo_timeout).
 func (c *Conn) onReoTimeoutLocked() {
