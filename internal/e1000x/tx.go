@@ -66,20 +66,21 @@ const (
 // the 802.1Q tag vlan (CMD.VLE, the TCI in the special field; CTRL.VME
 // on).
 func WriteLegacy(desc []byte, iova uint64, n int, vlan uint16, tagged, eop bool) {
-	binary.LittleEndian.PutUint64(desc[txdAddr:], iova)
-	binary.LittleEndian.PutUint16(desc[txdLength:], uint16(n))
-	desc[txdCSO] = 0
-	cmd := uint8(TxdCmdIFCS)
+	cmd := uint64(TxdCmdIFCS)
 	if eop {
 		cmd |= TxdCmdEOP
 	}
-	var special uint32
+	var special uint64
 	if tagged {
 		cmd |= TxdCmdVLE
-		special = uint32(vlan) << 16
+		special = uint64(vlan)
 	}
-	desc[txdCmd] = cmd
-	SetStatus(desc, special)
+	// Two 8-byte stores: the address, then length, CSO 0, CMD, STA and
+	// CSS 0 and the special field. Byte by byte, the fill was a tenth of
+	// a 60-byte sender's time under TCG.
+	d := (*[16]byte)(desc[:16])
+	binary.LittleEndian.PutUint64(d[txdAddr:], iova)
+	binary.LittleEndian.PutUint64(d[txdLength:], uint64(uint16(n))|cmd<<(8*(txdCmd-txdLength))|special<<48)
 }
 
 // FillLegacy writes a frame into tx from its next free slot (the caller
