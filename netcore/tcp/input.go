@@ -640,8 +640,9 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 // holdOOOLocked keeps data, a segment beyond a hole, without allocating:
 // in b itself (a clone narrowed to it) where data fills a fair part of
 // b's buffer and the queue's buffers stay within the receive buffer, as
-// the receive queue does; else copied into a pooled buffer. nil if no
-// buffer could be had.
+// the receive queue does; else copied into a pooled buffer. nil (a drop)
+// if that would take the buffers held past twice the receive buffer, or
+// data is larger than any buffer.
 func (c *Conn) holdOOOLocked(data []byte, b *skb.Buff) *skb.Buff {
 	if b != nil && len(data) >= minCloneBytes && len(data)*cloneDensity >= b.Truesize() && c.oooHeld+b.Truesize() <= c.rcvBufCap {
 		if off, ok := offsetIn(b.Data(), data); ok {
