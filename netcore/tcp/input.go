@@ -644,11 +644,8 @@ func (c *Conn) dataLocked(seq uint32, data []byte, b *skb.Buff) {
 // if that would take the buffers held past twice the receive buffer, or
 // data is larger than any buffer.
 func (c *Conn) holdOOOLocked(data []byte, b *skb.Buff) *skb.Buff {
-	if b != nil && len(data) >= minCloneBytes && len(data)*cloneDensity >= b.Truesize() && c.oooHeld+b.Truesize() <= c.rcvBufCap {
-		if off, ok := offsetIn(b.Data(), data); ok {
-			h := b.Clone()
-			h.Pull(off)
-			h.Trim(len(data))
+	if b != nil && c.oooHeld+b.Truesize() <= c.rcvBufCap {
+		if h := cloneFor(data, b); h != nil {
 			return h
 		}
 	}

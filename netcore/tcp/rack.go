@@ -275,10 +275,8 @@ func (c *Conn) rackLocked() {
 // tcp_rack_reo_timeout. Segments found late when an ACK comes are marked
 // at once, as before; the timer only catches those still waiting when
 // ACKs stop, and with the window at a fraction of the minimum RTT it
-// fired in the gaps between ACKs and called reordered segments lost.
-// Measured through the lossy impairment (four rounds of 20 ops): CUBIC
-// resent 117-187 segments a op with it against 244-338 without, at 5.1-5.7
-// MB/s against 5.7-5.9 (the kernel's CUBIC: 66-70 and 3.0).
+// fired in the gaps between ACKs and called reordered segments lost
+// (about half the resends on a reordering path; docs/benchmarks.md).
 const reoTimerSlack = 2 * time.Millisecond
 
 // onReoTimeoutLocked is the RACK reordering timer (tcp_rack_reo_timeout).

@@ -54,11 +54,8 @@ func (q *rcvQueue) Add(data []byte, b *skb.Buff, limit int) (copied bool) {
 	if len(data) == 0 {
 		return false
 	}
-	if b != nil && len(data) >= minCloneBytes && len(data)*cloneDensity >= b.Truesize() && q.held+b.Truesize() <= 2*limit {
-		if off, ok := offsetIn(b.Data(), data); ok {
-			c := b.Clone()
-			c.Pull(off)
-			c.Trim(len(data))
+	if b != nil && q.held+b.Truesize() <= 2*limit {
+		if c := cloneFor(data, b); c != nil {
 			q.push(rcvChunk{b: c})
 			q.bytes += len(data)
 			return false
@@ -66,6 +63,24 @@ func (q *rcvQueue) Add(data []byte, b *skb.Buff, limit int) (copied bool) {
 	}
 	q.copyIn(data)
 	return true
+}
+
+// cloneFor returns a clone of b narrowed to data, which lies in b's
+// data, if data is worth holding by reference (at least minCloneBytes,
+// filling 1/cloneDensity of b's buffer); else nil, and the caller copies.
+// The receive queue and the out-of-order queue both take payloads so.
+func cloneFor(data []byte, b *skb.Buff) *skb.Buff {
+	if len(data) < minCloneBytes || len(data)*cloneDensity < b.Truesize() {
+		return nil
+	}
+	off, ok := offsetIn(b.Data(), data)
+	if !ok {
+		return nil
+	}
+	c := b.Clone()
+	c.Pull(off)
+	c.Trim(len(data))
+	return c
 }
 
 // copyIn appends data to the queue's own buffers: the tail one while it
