@@ -119,15 +119,34 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 		packets, bytes = 0, 0
 		q.txMu.Unlock()
 	}
-	n := 0
+	// bs[n:runEnd] are q's frames; after is bs[runEnd]'s ring once the
+	// scan has hashed it, so each frame is hashed once.
+	n, runEnd := 0, 0
+	var after *queue
 	for n < len(bs) {
 		b := bs[n]
-		if next := d.txQueue(b.Data()); next != q {
-			if q != nil {
-				release()
+		if n >= runEnd {
+			next := after
+			if next == nil {
+				next = d.txQueue(b.Data())
 			}
-			q = next
-			q.txMu.Lock()
+			after = nil
+			if next != q {
+				if q != nil {
+					release()
+				}
+				q = next
+				q.txMu.Lock()
+			}
+			runEnd = len(bs) // with one ring, every frame is this ring's
+			if len(d.q) > 1 {
+				for runEnd = n + 1; runEnd < len(bs); runEnd++ {
+					if x := d.txQueue(bs[runEnd].Data()); x != q {
+						after = x
+						break
+					}
+				}
+			}
 		}
 		// A run of arena frames for this ring goes in one pass, as on
 		// the e1000.
@@ -135,12 +154,7 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 			q.cleanTxLocked()
 		}
 		if d.running.Load() {
-			run := len(bs) // with one ring, every frame is this ring's
-			if len(d.q) > 1 {
-				for run = n + 1; run < len(bs) && d.txQueue(bs[run].Data()) == q; run++ {
-				}
-			}
-			k, kb := q.txInPlace.FillRun(q.tx, bs[n:run], bufSize, min(txBatch-q.txPending, q.tx.Unused()-1))
+			k, kb := q.txInPlace.FillRun(q.tx, bs[n:runEnd], bufSize, min(txBatch-q.txPending, q.tx.Unused()-1))
 			n += k
 			packets += uint64(k)
 			bytes += uint64(kb)

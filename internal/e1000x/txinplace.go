@@ -18,7 +18,6 @@ import (
 type TxInPlace struct {
 	arena *skb.Arena
 	held  []*skb.Buff // by descriptor: skbs the device may still read
-	batch [32]*skb.Buff
 }
 
 // NewTxInPlace keeps the skbs of a ring of count descriptors sent from
@@ -81,21 +80,21 @@ func (p *TxInPlace) takes(b *skb.Buff, bufSize int) (uint64, bool) {
 }
 
 // Free frees the skbs kept for n descriptors from from (the ones a
-// Reclaim just gave back), in bulk.
+// Reclaim just gave back), in bulk: at most two runs of the ring's slots,
+// before and after it wraps, each freed where it lies (FreeBulk skips the
+// copied frames' empty slots and clears the rest).
 func (p *TxInPlace) Free(from, n int) {
-	k := 0
-	for i := range n {
-		j := (from + i) % len(p.held)
-		if b := p.held[j]; b != nil {
-			p.held[j] = nil
-			p.batch[k] = b
-			if k++; k == len(p.batch) {
-				skb.FreeBulk(p.batch[:k])
-				k = 0
-			}
-		}
+	n = min(n, len(p.held))
+	if n <= 0 || from < 0 || from >= len(p.held) {
+		return
 	}
-	skb.FreeBulk(p.batch[:k])
+	end := from + n
+	if end <= len(p.held) {
+		skb.FreeBulk(p.held[from:end])
+		return
+	}
+	skb.FreeBulk(p.held[from:])
+	skb.FreeBulk(p.held[:end-len(p.held)])
 }
 
 // FreeAll frees every kept skb: the device was reset and reads no more.

@@ -1,0 +1,68 @@
+package e1000x_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringonet/ringo/descring"
+	"github.com/ringonet/ringo/internal/e1000x"
+	"github.com/ringonet/ringo/internal/e1000x/e1000xtest"
+	"github.com/ringonet/ringo/netcore/skb"
+)
+
+// TxInPlace: arena frames get descriptors pointing at their data and are
+// kept until reclaimed; Free gives back exactly the slots it is told of,
+// across the ring's wrap, and leaves the others held; a frame from the
+// ordinary pool is not taken.
+func TestTxInPlace(t *testing.T) {
+	dma := e1000xtest.NewDMA()
+	tx, err := descring.New(dma, descring.Config{Count: 8, DescSize: e1000x.TxDescSize, DescAlign: 128, BufSize: 2048})
+	require.NoError(t, err)
+	const iova = 0x10_0000
+	arena := skb.NewArena(make([]byte, 16*skb.DataSize), iova)
+	p := e1000x.NewTxInPlace(arena, tx.Count())
+	live := skb.Live()
+
+	bs := make([]*skb.Buff, 6)
+	run := func(n int) {
+		require.True(t, arena.AllocBulk(bs[:n], 60))
+		for _, b := range bs[:n] {
+			b.Put(60)
+		}
+		k, bytes := p.FillRun(tx, bs[:n], 2048, n)
+		require.Equal(t, n, k)
+		assert.Equal(t, 60*n, bytes)
+		for _, b := range bs[:n] {
+			assert.Nil(t, b, "kept by the ring, not the caller's")
+		}
+	}
+	run(6) // slots 0..5
+	assert.EqualValues(t, 6, arena.InUse())
+	addr := binary.LittleEndian.Uint64(tx.Desc(0))
+	assert.GreaterOrEqual(t, addr, uint64(iova), "descriptor points into the arena")
+	assert.Less(t, addr, uint64(iova+16*skb.DataSize))
+
+	p.Free(0, 5) // slots 0..4 sent (a Reclaim moves next-to-clean)
+	tx.SetNextToClean(5)
+	assert.EqualValues(t, 1, arena.InUse())
+	run(4) // slots 6, 7, 0, 1: wraps
+	assert.EqualValues(t, 5, arena.InUse())
+	p.Free(5, 4) // slots 5, 6, 7, 0 across the wrap
+	tx.SetNextToClean(1)
+	assert.EqualValues(t, 1, arena.InUse(), "slot 1 still held")
+	p.Free(1, 0)
+	assert.EqualValues(t, 1, arena.InUse())
+
+	// An ordinary skb is copied by the caller, not kept.
+	b := skb.Alloc(60)
+	b.Put(60)
+	assert.False(t, p.Fill(tx, b, 2048))
+	b.Free()
+
+	p.FreeAll()
+	assert.Zero(t, arena.InUse())
+	assert.Equal(t, live, skb.Live())
+}
