@@ -69,7 +69,15 @@ type Config struct {
 	// frames in for the driver to send without copying (Device.TxArena);
 	// 0: e1000x.DefaultTxArena (2 MB), -1: none.
 	TxArena int
-	Logger  *slog.Logger
+	// RxArena is the data areas of DMA memory the receive ring is
+	// posted with, a frame of RxCopybreak bytes or more going up in its
+	// area without a copy; 0: e1000x.DefaultRxArena (2 MB), -1: none
+	// (every frame copied out of the ring's buffers).
+	RxArena int
+	// RxCopybreak is the frame length below which a frame is copied
+	// (Linux's copybreak); 0: e1000x.DefaultRxCopybreak (256).
+	RxCopybreak int
+	Logger      *slog.Logger
 }
 
 // Driver is one e1000 bound to a netcore device.
@@ -87,6 +95,9 @@ type Driver struct {
 	// txInPlace keeps the skbs sent from the TX arena until the device
 	// has read them; txMu guards it.
 	txInPlace *e1000x.TxInPlace
+	// rxInPlace is the receive ring's arena areas; the NAPI poll (and up,
+	// while NAPI cannot run) owns it.
+	rxInPlace *e1000x.RxInPlace
 
 	// txMu serializes StartXmit with a reset (the watchdog's TxTimeout).
 	// The qdisc already lets one goroutine at a time transmit.
@@ -177,6 +188,11 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 		return nil, fmt.Errorf("e1000: %w", err)
 	}
 	d.txInPlace = e1000x.NewTxInPlace(arena, d.tx.Count())
+	rxArena, err := e1000x.NewRxArena(hw.DMA, cfg.RxArena, bufSize)
+	if err != nil {
+		return nil, fmt.Errorf("e1000: %w", err)
+	}
+	d.rxInPlace = e1000x.NewRxInPlace(rxArena, d.rx.Count(), bufSize, cfg.RxCopybreak)
 	// The 82540EM checksums and segments TCP/UDP over IPv4 on transmit
 	// (SDM 3.3.5-3.3.7); Linux's e1000 turns both on for it.
 	features := netcore.FeatureIPCsum | netcore.FeatureTSO
@@ -284,7 +300,7 @@ func (d *Driver) up() error {
 		r.Write(regRXCSUM, rxcsum_IPOFL|rxcsum_TUOFL)
 	}
 	for i := 0; i < d.rx.Count(); i++ {
-		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rx.Buf(i).IOVA)
+		binary.LittleEndian.PutUint64(d.rx.Desc(i)[rxdAddr:], d.rxInPlace.Post(i, d.rx.Buf(i)))
 	}
 	r.Write(regRDBAL, uint32(d.rx.IOVA()))
 	r.Write(regRDBAH, uint32(d.rx.IOVA()>>32))
@@ -396,6 +412,9 @@ func (d *Driver) down() {
 	d.r.reset()
 	d.txInPlace.FreeAll() // the reset device reads no more
 	d.txMu.Unlock()
+	// Nor writes: the receive areas go back (NAPI is disabled on both
+	// paths here) and up posts the ring afresh.
+	d.rxInPlace.FreeAll()
 }
 
 // hardirq is the interrupt handler (e1000_intr): read ICR (which clears
@@ -464,18 +483,23 @@ func (d *Driver) cleanRx(budget int) int {
 		work++
 		length := int(binary.LittleEndian.Uint16(desc[rxdLength:]))
 		special := binary.LittleEndian.Uint16(desc[rxdSpecial:])
-		frame, gathered := d.rxChain.Take(rx.Buf(i).Buf, length, status&rxd_STAT_EOP != 0,
+		frame, gathered := d.rxChain.Take(d.rxInPlace.Buf(i, rx.Buf(i).Buf), length, status&rxd_STAT_EOP != 0,
 			errs&rxd_ERR_FRAME != 0, errs&rxd_ERR_CE != 0, jumbo, &d.Dev.Stats, rxErrs)
 		switch {
 		case frame != nil:
-			d.receive(frame, status, errs, special)
+			if b := d.rxInPlace.Take(i, len(frame)); b != nil {
+				d.deliver(b, status, errs, special)
+			} else {
+				d.receive(frame, status, errs, special)
+			}
 			d.itr.Received(length)
 		case gathered != nil:
 			d.itr.Received(gathered.Len())
 			d.deliver(gathered, status, errs, special)
 		}
-		// Hand the descriptor back: same buffer, status cleared.
-		binary.LittleEndian.PutUint64(desc[rxdAddr:], rx.Buf(i).IOVA)
+		// Hand the descriptor back, status cleared: the same buffer, or
+		// a fresh area for one that went up in place.
+		binary.LittleEndian.PutUint64(desc[rxdAddr:], d.rxInPlace.Post(i, rx.Buf(i)))
 		e1000x.StoreStatus(desc, 0)
 		i = rx.Next(i)
 		if work%rxBufferWrite == 0 {

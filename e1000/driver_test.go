@@ -129,8 +129,8 @@ func testReceiveWraps(t *testing.T, keep bool) {
 func TestTransmitStopWake(t *testing.T) {
 	for _, burst := range []bool{false, true} {
 		t.Run(map[bool]string{false: "single", true: "burst"}[burst], func(t *testing.T) {
-			live := skb.Live()
 			r := newRig(t, Config{})
+			live := skb.Live() // the receive ring's posted areas are the driver's
 			rng := rand.New(rand.NewSource(2))
 			r.f.hold(true)
 			const n = 500
@@ -673,4 +673,67 @@ func TestRxChecksumOffload(t *testing.T) {
 			assert.EqualValues(t, 1, r.drv.Counters.RxCsumBad.Load())
 		})
 	}
+}
+
+// Receiving in place: a frame of the copybreak or longer goes up in the
+// receive arena's area it was written into, a shorter one is copied; with
+// the arena empty (the stack holding every area) frames are copied and
+// still arrive exact, and once the stack lets go they go in place again.
+// Down gives every posted area back.
+func TestReceiveInPlace(t *testing.T) {
+	live := skb.Live()
+	const ring, areas = 64, 80
+	r := newRig(t, Config{RxRing: ring, RxArena: areas})
+	const ethertype = 0x88b6
+	got := make(chan *skb.Buff, 256)
+	r.core.AddPacketType(ethertype, func(b *skb.Buff) { got <- b })
+	rng := rand.New(rand.NewSource(5))
+	frame := func(size int) []byte {
+		f := drivertest.Frame(r.drv.Dev.HardwareAddr, 0, size, rng)
+		binary.BigEndian.PutUint16(f[12:], ethertype)
+		return f
+	}
+	recv := func(f []byte) *skb.Buff {
+		t.Helper()
+		require.True(t, r.f.receive(f, rxd_STAT_DD|rxd_STAT_EOP, 0, len(f)))
+		select {
+		case b := <-got:
+			b.PushToMAC()
+			require.True(t, bytes.Equal(f, b.Data()), "frame bytes")
+			return b
+		case <-time.After(5 * time.Second):
+			t.Fatal("frame not delivered")
+			return nil
+		}
+	}
+	inArena := func(b *skb.Buff) bool {
+		a, _ := b.DMA()
+		return a != nil && a != r.drv.Dev.TxArena()
+	}
+
+	small := recv(frame(e1000x.DefaultRxCopybreak - 1))
+	assert.False(t, inArena(small), "below the copybreak: copied")
+	small.Free()
+
+	var held []*skb.Buff
+	inPlace, copied := 0, 0
+	for range 40 { // more than the areas the ring does not hold
+		b := recv(frame(1514))
+		if inArena(b) {
+			inPlace++
+			require.Zero(t, copied, "in place again before the stack let go")
+		} else {
+			copied++
+		}
+		held = append(held, b)
+	}
+	assert.Equal(t, areas-ring, inPlace, "every spare area went up")
+	assert.Equal(t, 40-inPlace, copied, "then copied, not dropped")
+	skb.FreeBulk(held)
+	b := recv(frame(300))
+	assert.True(t, inArena(b), "in place once the areas came back")
+	b.Free()
+
+	require.NoError(t, r.drv.Dev.Down())
+	assert.Equal(t, live, skb.Live(), "down gave the posted areas back")
 }

@@ -85,7 +85,15 @@ type Config struct {
 	// frames in for the driver to send without copying (Device.TxArena);
 	// 0: e1000x.DefaultTxArena (2 MB), -1: none.
 	TxArena int
-	Logger  *slog.Logger
+	// RxArena is the data areas of DMA memory the receive rings are
+	// posted with (shared by the queues), a frame of RxCopybreak bytes or
+	// more going up in its area without a copy; 0: e1000x.DefaultRxArena
+	// (2 MB), -1: none (every frame copied).
+	RxArena int
+	// RxCopybreak is the frame length below which a frame is copied; 0:
+	// e1000x.DefaultRxCopybreak (256).
+	RxCopybreak int
+	Logger      *slog.Logger
 }
 
 // Driver is one 82574L bound to a netcore device.
@@ -193,6 +201,10 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if err != nil {
 		return nil, fmt.Errorf("e1000e: %w", err)
 	}
+	rxArena, err := e1000x.NewRxArena(hw.DMA, cfg.RxArena, bufSize)
+	if err != nil {
+		return nil, fmt.Errorf("e1000e: %w", err)
+	}
 	for i := 0; i < cfg.Queues; i++ {
 		q := &queue{d: d, idx: i}
 		if q.rx, err = descring.New(hw.DMA, descring.Config{Count: cfg.RxRing, DescSize: RxDescSize, DescAlign: 128, BufSize: bufSize}); err != nil {
@@ -203,6 +215,7 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 		}
 		q.txr = e1000x.NewTxReport(q.tx.Count())
 		q.txInPlace = e1000x.NewTxInPlace(arena, q.tx.Count())
+		q.rxInPlace = e1000x.NewRxInPlace(rxArena, q.rx.Count(), bufSize, cfg.RxCopybreak)
 		d.q = append(d.q, q)
 	}
 	// The 82574 checksums and segments TCP/UDP on transmit (7.3); what
@@ -509,6 +522,11 @@ func (d *Driver) down() {
 	for _, q := range d.q {
 		q.txInPlace.FreeAll() // the reset device reads no more
 		q.txMu.Unlock()
+	}
+	// Nor writes: the receive areas go back (the NAPIs are disabled on
+	// both paths here) and setupRx posts the rings afresh.
+	for _, q := range d.q {
+		q.rxInPlace.FreeAll()
 	}
 }
 

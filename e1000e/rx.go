@@ -23,6 +23,9 @@ type queue struct {
 	// txInPlace keeps the skbs sent from the TX arena until the device
 	// has read them; txMu guards it.
 	txInPlace *e1000x.TxInPlace
+	// rxInPlace is the receive ring's arena areas; the queue's NAPI poll
+	// (and setupRx, while it cannot run) owns it.
+	rxInPlace *e1000x.RxInPlace
 	napi      *netcore.NAPI
 
 	itr    e1000x.ITR
@@ -65,7 +68,7 @@ func (q *queue) postRx() {
 // and the write-back half zeroed so a stale DD is never seen.
 func (q *queue) armRx(i int) {
 	desc := q.rx.Desc(i)
-	binary.LittleEndian.PutUint64(desc[rxdAddr:], q.rx.Buf(i).IOVA)
+	binary.LittleEndian.PutUint64(desc[rxdAddr:], q.rxInPlace.Post(i, q.rx.Buf(i)))
 	e1000x.StoreWord(desc, rxdLenVlan, 0)
 	e1000x.StoreWord(desc, rxdStatusErr, 0)
 }
@@ -150,11 +153,15 @@ func (q *queue) cleanRx(budget int) int {
 		length := int(binary.LittleEndian.Uint16(desc[rxdLenVlan:]))
 		vlan := binary.LittleEndian.Uint16(desc[rxdLenVlan+2:])
 		mrq, hash := binary.LittleEndian.Uint32(desc[rxdMRQ:]), binary.LittleEndian.Uint32(desc[rxdRSSHash:])
-		frame, gathered := q.chain.Take(rx.Buf(i).Buf, length, se&rxdStat_EOP != 0,
+		frame, gathered := q.chain.Take(q.rxInPlace.Buf(i, rx.Buf(i).Buf), length, se&rxdStat_EOP != 0,
 			se&rxdErrFrame != 0, se&rxdErr_CE != 0, jumbo, &d.Dev.Stats, rxErrs)
 		switch {
 		case frame != nil:
-			q.receive(frame, se, mrq, hash, vlan)
+			if b := q.rxInPlace.Take(i, len(frame)); b != nil {
+				q.deliver(b, se, mrq, hash, vlan)
+			} else {
+				q.receive(frame, se, mrq, hash, vlan)
+			}
 			q.itr.Received(length)
 		case gathered != nil:
 			q.itr.Received(gathered.Len())

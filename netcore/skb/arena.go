@@ -17,18 +17,25 @@ import (
 // open. When the arena is empty, allocations fall back to the ordinary
 // pool. Safe for concurrent use.
 type Arena struct {
-	mu    sync.Mutex
-	free  []*shared // guarded by mu
-	size  int       // areas in all
-	inUse atomic.Int64
+	mu       sync.Mutex
+	free     []*shared // guarded by mu
+	size     int       // areas in all
+	areaSize int
+	inUse    atomic.Int64
 }
 
 // NewArena carves mem, which the device sees at iova, into DataSize-byte
 // data areas.
-func NewArena(mem []byte, iova uint64) *Arena {
-	a := &Arena{}
-	for off := 0; off+DataSize <= len(mem); off += DataSize {
-		sh := &shared{buf: mem[off : off+DataSize : off+DataSize], arena: a, iova: iova + uint64(off)}
+func NewArena(mem []byte, iova uint64) *Arena { return NewArenaSized(mem, iova, DataSize) }
+
+// NewArenaSized carves mem into areaSize-byte data areas (at least
+// DataSize): a receive arena's area holds Headroom and a whole device
+// buffer after it, so a device told the buffer's size cannot write past
+// the area.
+func NewArenaSized(mem []byte, iova uint64, areaSize int) *Arena {
+	a := &Arena{areaSize: max(areaSize, DataSize)}
+	for off := 0; off+a.areaSize <= len(mem); off += a.areaSize {
+		sh := &shared{buf: mem[off : off+a.areaSize : off+a.areaSize], arena: a, iova: iova + uint64(off)}
 		sh.refs.Store(1)
 		a.free = append(a.free, sh)
 	}
@@ -45,9 +52,17 @@ func (a *Arena) InUse() int64 { return a.inUse.Load() }
 // arena is the ordinary pool. It reports false only for a size beyond
 // MaxDataSize-Headroom.
 func (a *Arena) AllocBulk(bs []*Buff, size int) bool {
-	if a == nil || size < 0 || size > DataSize-Headroom {
+	if a == nil || size < 0 || size > a.areaSize-Headroom {
 		return AllocBulk(bs, size)
 	}
+	n := a.AllocArenaBulk(bs)
+	return AllocBulk(bs[n:], size)
+}
+
+// AllocArenaBulk fills the front of bs with empty Buffs from the arena
+// alone, as many as it has areas for, and returns how many (a receive
+// ring's refill, which copies when there are none).
+func (a *Arena) AllocArenaBulk(bs []*Buff) int {
 	a.mu.Lock()
 	n := min(len(a.free), len(bs))
 	rest := a.free[len(a.free)-n:]
@@ -59,7 +74,7 @@ func (a *Arena) AllocBulk(bs []*Buff, size int) bool {
 	a.mu.Unlock()
 	a.inUse.Add(int64(n))
 	live.Add(int64(n))
-	return AllocBulk(bs[n:], size)
+	return n
 }
 
 // put takes back areas whose last reference went.

@@ -234,6 +234,10 @@ func (b *Buff) Headroom() int { return b.head }
 // Tailroom is the free space after the data.
 func (b *Buff) Tailroom() int { return len(b.sh.buf) - b.tail }
 
+// Room is the tailroom as a slice, for a device to write a frame into
+// before Put claims it (a receive buffer in place).
+func (b *Buff) Room() []byte { return b.sh.buf[b.tail:] }
+
 // Reserve moves the (empty) data window n bytes further from the start.
 func (b *Buff) Reserve(n int) bool {
 	if b.tail != b.head || n < 0 || n > b.Tailroom() {
