@@ -142,6 +142,8 @@ type Counters struct {
 	RxNoEOP        atomic.Uint64 // frame spanning descriptors (not configured; dropped)
 	TxRestarts     atomic.Uint64 // queue woken after being full
 	TxDoorbells    atomic.Uint64 // TDT writes: each is a VM exit under QEMU (frames/doorbell shows the batching)
+	RxInPlace      atomic.Uint64 // frames handed up in their receive arena area, not copied
+	RxArenaEmpty   atomic.Uint64 // frames at or above the copybreak copied: the stack held every area (alloc_rx_buff_failed)
 	RxCsumGood     atomic.Uint64 // TCP/UDP checksums the part verified (the stack does not)
 	RxCsumBad      atomic.Uint64 // TCP/UDP checksums the part found wrong (the stack checks and drops)
 	TxTooBig       atomic.Uint64 // frame larger than a TX buffer, dropped
@@ -192,7 +194,8 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 	if err != nil {
 		return nil, fmt.Errorf("e1000: %w", err)
 	}
-	d.rxInPlace = e1000x.NewRxInPlace(rxArena, d.rx.Count(), bufSize, cfg.RxCopybreak)
+	d.rxInPlace = e1000x.NewRxInPlace(rxArena, d.rx.Count(), bufSize, cfg.RxCopybreak,
+		e1000x.RxInPlaceCounters{InPlace: &d.Counters.RxInPlace, ArenaEmpty: &d.Counters.RxArenaEmpty})
 	// The 82540EM checksums and segments TCP/UDP over IPv4 on transmit
 	// (SDM 3.3.5-3.3.7); Linux's e1000 turns both on for it.
 	features := netcore.FeatureIPCsum | netcore.FeatureTSO
@@ -509,6 +512,7 @@ func (d *Driver) cleanRx(budget int) int {
 	if work%rxBufferWrite != 0 {
 		d.returnRxLocked(i)
 	}
+	d.rxInPlace.Flush()
 	return work
 }
 

@@ -734,6 +734,8 @@ func TestReceiveInPlace(t *testing.T) {
 	assert.True(t, inArena(b), "in place once the areas came back")
 	b.Free()
 
-	require.NoError(t, r.drv.Dev.Down())
+	require.NoError(t, r.drv.Dev.Down()) // the poll has ended: its counts are in
+	assert.EqualValues(t, inPlace+1, r.drv.Counters.RxInPlace.Load())
+	assert.EqualValues(t, copied, r.drv.Counters.RxArenaEmpty.Load())
 	assert.Equal(t, live, skb.Live(), "down gave the posted areas back")
 }

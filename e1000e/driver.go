@@ -134,6 +134,8 @@ type Counters struct {
 	RxHashed        atomic.Uint64 // frames with an RSS hash (skb hash set)
 	TxRestarts      atomic.Uint64 // queue woken after being full
 	TxDoorbells     atomic.Uint64 // TDT writes
+	RxInPlace       atomic.Uint64 // frames handed up in their receive arena area, not copied
+	RxArenaEmpty    atomic.Uint64 // frames at or above the copybreak copied: the stack held every area
 	TxTooBig        atomic.Uint64 // frame larger than a TX buffer, dropped
 	TxTSO           atomic.Uint64 // packets the device segmented
 	TxCsumOffload   atomic.Uint64 // packets the device checksummed
@@ -215,7 +217,8 @@ func New(core *netcore.Core, bridge *irq.Bridge, hw HW, cfg Config) (*Driver, er
 		}
 		q.txr = e1000x.NewTxReport(q.tx.Count())
 		q.txInPlace = e1000x.NewTxInPlace(arena, q.tx.Count())
-		q.rxInPlace = e1000x.NewRxInPlace(rxArena, q.rx.Count(), bufSize, cfg.RxCopybreak)
+		q.rxInPlace = e1000x.NewRxInPlace(rxArena, q.rx.Count(), bufSize, cfg.RxCopybreak,
+			e1000x.RxInPlaceCounters{InPlace: &d.Counters.RxInPlace, ArenaEmpty: &d.Counters.RxArenaEmpty})
 		d.q = append(d.q, q)
 	}
 	// The 82574 checksums and segments TCP/UDP on transmit (7.3); what

@@ -176,6 +176,7 @@ func (q *queue) cleanRx(budget int) int {
 	if work%rxBufferWrite != 0 {
 		q.returnRx(i)
 	}
+	q.rxInPlace.Flush()
 	return work
 }
 

@@ -32,6 +32,9 @@ type chunk struct {
 	mem  []byte
 	iova uint64
 	used int
+	// busy, when set, says whether the process still holds buffers of
+	// the chunk (KeepHost): Close leaves such a chunk's memory mapped.
+	busy []func() bool
 }
 
 // DMAPool carves DMA buffers out of 2 MiB chunks, each mapped once through
@@ -45,6 +48,7 @@ type DMAPool struct {
 	chunks   []*chunk
 	m        mapper
 	closed   bool
+	kept     int // bytes Close left mapped in the process (KeepHost)
 }
 
 func newDMAPool(ranges []IOVARange, m mapper) *DMAPool {
@@ -114,8 +118,33 @@ func (p *DMAPool) Mapped() int {
 	return n
 }
 
+// HostKeeper is a DMAAllocator whose buffers the process may go on
+// holding after the device is closed: packet data areas (skb.Arena) that
+// a socket still queues when the NIC goes away.
+type HostKeeper interface {
+	// KeepHost says buf's memory is in use while busy reports true:
+	// Close then takes it from the device (the IOMMU mapping goes) but
+	// leaves it mapped in the process, so the holders read what the
+	// device wrote, never a fault.
+	KeepHost(buf DMABuf, busy func() bool)
+}
+
+// KeepHost implements HostKeeper.
+func (p *DMAPool) KeepHost(buf DMABuf, busy func() bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.chunks {
+		if buf.IOVA+uint64(len(buf.Buf)) > c.iova && buf.IOVA < c.iova+uint64(len(c.mem)) {
+			c.busy = append(c.busy, busy)
+		}
+	}
+}
+
 // Close unmaps and frees every chunk. The device must be stopped first: it
-// must not DMA into memory that is about to be freed.
+// must not DMA into memory that is about to be freed. A chunk whose
+// KeepHost holders are still busy is unmapped from the device but left in
+// the process (its memory leaks, and Kept counts it), so a packet that
+// outlives the device stays readable.
 func (p *DMAPool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -124,9 +153,29 @@ func (p *DMAPool) Close() error {
 		if err := p.m.unmapDMA(c.iova, uint64(len(c.mem))); err != nil {
 			errs = append(errs, fmt.Errorf("vfio: unmap dma %#x: %w", c.iova, err))
 		}
+		if c.held() {
+			p.kept += len(c.mem)
+			continue
+		}
 		errs = append(errs, p.m.free(c.mem))
 	}
 	p.chunks = nil
 	p.closed = true
 	return errors.Join(errs...)
+}
+
+func (c *chunk) held() bool {
+	for _, busy := range c.busy {
+		if busy() {
+			return true
+		}
+	}
+	return false
+}
+
+// Kept is the bytes Close left in the process for holders still busy.
+func (p *DMAPool) Kept() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.kept
 }

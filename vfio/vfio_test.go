@@ -72,6 +72,7 @@ type fakeMapper struct {
 	mapped   map[uint64]int
 	failMap  bool
 	unmapped int
+	freed    int
 }
 
 func (f *fakeMapper) mapDMA(mem []byte, iova uint64) error {
@@ -90,7 +91,28 @@ func (f *fakeMapper) unmapDMA(iova, size uint64) error {
 	return nil
 }
 func (f *fakeMapper) alloc(size int) ([]byte, error) { return make([]byte, size), nil }
-func (f *fakeMapper) free([]byte) error              { return nil }
+func (f *fakeMapper) free([]byte) error              { f.freed++; return nil }
+
+// Close takes every chunk from the device; a chunk whose KeepHost holder
+// is busy (a packet area a socket still queues) stays in the process,
+// the others are freed.
+func TestDMAPoolKeepHost(t *testing.T) {
+	m := &fakeMapper{mapped: map[uint64]int{}}
+	p := newDMAPool([]IOVARange{{0, 1<<48 - 1}}, m)
+	ring, err := p.AllocDMA(4096, 128)
+	require.NoError(t, err)
+	areas, err := p.AllocDMA(chunkSize, 4096) // a chunk of its own
+	require.NoError(t, err)
+	idle, err := p.AllocDMA(chunkSize, 4096)
+	require.NoError(t, err)
+	p.KeepHost(areas, func() bool { return true })
+	p.KeepHost(idle, func() bool { return false })
+	_ = ring
+	require.NoError(t, p.Close())
+	assert.Empty(t, m.mapped, "the device reaches nothing")
+	assert.Equal(t, 2, m.freed, "the ring's chunk and the idle one freed")
+	assert.Equal(t, chunkSize, p.Kept())
+}
 
 func TestDMAPool(t *testing.T) {
 	m := &fakeMapper{mapped: map[uint64]int{}}

@@ -2,6 +2,7 @@ package e1000x
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/ringonet/ringo/vfio"
@@ -27,6 +28,17 @@ type RxInPlace struct {
 	held      []*skb.Buff // by descriptor: the skb whose area is posted, or nil
 	spare     [32]*skb.Buff
 	nspare    int
+	// Counts since the last Flush: plain, as the poll owns them, and
+	// added to the driver's counters once a poll.
+	inPlace, empty uint64
+	counters       RxInPlaceCounters
+}
+
+// RxInPlaceCounters are a driver's counters RxInPlace adds to (nil: not
+// counted).
+type RxInPlaceCounters struct {
+	InPlace    *atomic.Uint64 // frames handed up in their receive area, not copied
+	ArenaEmpty *atomic.Uint64 // frames copied because the arena had no area for the slot (the stack holds them all)
 }
 
 // DefaultRxCopybreak is the frame length below which a frame is copied:
@@ -52,17 +64,17 @@ func NewRxArena(dma vfio.DMAAllocator, n, bufSize int) (*skb.Arena, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rx arena of %d areas: %w", n, err)
 	}
-	return skb.NewArenaSized(mem.Buf, mem.IOVA, area), nil
+	return keepHost(dma, mem, skb.NewArenaSized(mem.Buf, mem.IOVA, area)), nil
 }
 
 // NewRxInPlace posts areas of arena (nil: none, every frame copied) on a
 // ring of count descriptors of bufSize bytes; frames shorter than
 // copybreak (0: DefaultRxCopybreak) are copied.
-func NewRxInPlace(arena *skb.Arena, count, bufSize, copybreak int) *RxInPlace {
+func NewRxInPlace(arena *skb.Arena, count, bufSize, copybreak int, c RxInPlaceCounters) *RxInPlace {
 	if copybreak <= 0 {
 		copybreak = DefaultRxCopybreak
 	}
-	return &RxInPlace{arena: arena, bufSize: bufSize, copybreak: copybreak, held: make([]*skb.Buff, count)}
+	return &RxInPlace{arena: arena, bufSize: bufSize, copybreak: copybreak, held: make([]*skb.Buff, count), counters: c}
 }
 
 // Post returns the device address for slot i's next frame: the held
@@ -102,11 +114,25 @@ func (p *RxInPlace) Take(i, length int) *skb.Buff {
 	}
 	fresh := p.take()
 	if fresh == nil {
+		p.empty++
 		return nil
 	}
 	p.held[i] = fresh
 	b.Put(length)
+	p.inPlace++
 	return b
+}
+
+// Flush adds the counts since the last Flush to the driver's counters:
+// once a poll, not an atomic operation a frame.
+func (p *RxInPlace) Flush() {
+	if p.inPlace > 0 && p.counters.InPlace != nil {
+		p.counters.InPlace.Add(p.inPlace)
+	}
+	if p.empty > 0 && p.counters.ArenaEmpty != nil {
+		p.counters.ArenaEmpty.Add(p.empty)
+	}
+	p.inPlace, p.empty = 0, 0
 }
 
 // take is an skb from the spares, refilled from the arena a burst at a

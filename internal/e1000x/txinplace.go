@@ -118,5 +118,15 @@ func NewTxArena(dma vfio.DMAAllocator, n int) (*skb.Arena, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tx arena of %d areas: %w", n, err)
 	}
-	return skb.NewArena(mem.Buf, mem.IOVA), nil
+	return keepHost(dma, mem, skb.NewArena(mem.Buf, mem.IOVA)), nil
+}
+
+// keepHost tells an allocator that can (vfio.HostKeeper) that the arena's
+// memory is in use while any area is out: a packet built or received in
+// it may outlive the device.
+func keepHost(dma vfio.DMAAllocator, mem vfio.DMABuf, a *skb.Arena) *skb.Arena {
+	if k, ok := dma.(vfio.HostKeeper); ok {
+		k.KeepHost(mem, func() bool { return a.InUse() > 0 })
+	}
+	return a
 }

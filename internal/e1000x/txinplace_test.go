@@ -11,6 +11,7 @@ import (
 	"github.com/ringonet/ringo/internal/e1000x"
 	"github.com/ringonet/ringo/internal/e1000x/e1000xtest"
 	"github.com/ringonet/ringo/netcore/skb"
+	"github.com/ringonet/ringo/vfio"
 )
 
 // TxInPlace: arena frames get descriptors pointing at their data and are
@@ -65,4 +66,36 @@ func TestTxInPlace(t *testing.T) {
 	p.FreeAll()
 	assert.Zero(t, arena.InUse())
 	assert.Equal(t, live, skb.Live())
+}
+
+// keeper is a DMA allocator that records what it is asked to keep.
+type keeper struct {
+	*e1000xtest.DMA
+	busy []func() bool
+}
+
+func (k *keeper) KeepHost(_ vfio.DMABuf, busy func() bool) { k.busy = append(k.busy, busy) }
+
+// Both arenas tell an allocator that can keep memory past the device's
+// close (vfio.HostKeeper) that they are busy exactly while an area is
+// out: a frame a socket still queues stays readable after the NIC goes.
+func TestArenasKeepHost(t *testing.T) {
+	k := &keeper{DMA: e1000xtest.NewDMA()}
+	tx, err := e1000x.NewTxArena(k, 8)
+	require.NoError(t, err)
+	rx, err := e1000x.NewRxArena(k, 8, 2048)
+	require.NoError(t, err)
+	require.Len(t, k.busy, 2)
+	for i, a := range []*skb.Arena{tx, rx} {
+		assert.False(t, k.busy[i](), "arena %d idle", i)
+		bs := make([]*skb.Buff, 3)
+		require.Equal(t, 3, a.AllocArenaBulk(bs))
+		assert.True(t, k.busy[i](), "arena %d with areas out", i)
+		skb.FreeBulk(bs)
+		assert.False(t, k.busy[i](), "arena %d idle again", i)
+	}
+	bs := make([]*skb.Buff, 1)
+	require.Equal(t, 1, rx.AllocArenaBulk(bs))
+	assert.GreaterOrEqual(t, len(bs[0].Room()), 2048, "a receive area holds a whole device buffer after the headroom")
+	bs[0].Free()
 }
