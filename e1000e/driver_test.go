@@ -308,7 +308,7 @@ func TestTransmitQueues(t *testing.T) {
 				sent := r.f.sentOn(q)
 				assert.NotEmpty(t, sent, "queue %d", q)
 				for _, f := range sent {
-					assert.Equal(t, uint32(q), txHash(f)%2, "a flow stays on its ring")
+					assert.Equal(t, q, scaleHash(txHash(f), 2), "a flow stays on its ring")
 				}
 				assert.EqualValues(t, len(sent), r.drv.q[q].txPackets.Load())
 			}

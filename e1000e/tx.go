@@ -38,8 +38,13 @@ func (d *Driver) txQueue(frame []byte) *queue {
 	if len(d.q) == 1 {
 		return d.q[0]
 	}
-	return d.q[txHash(frame)%uint32(len(d.q))]
+	return d.q[scaleHash(txHash(frame), len(d.q))]
 }
+
+// scaleHash maps a hash onto n rings with a multiply, not a division
+// (Linux's reciprocal_scale): under QEMU's TCG a division is a helper
+// call, and this runs for every frame.
+func scaleHash(h uint32, n int) int { return int(uint64(h) * uint64(n) >> 32) }
 
 func txHash(f []byte) uint32 {
 	h := uint32(2166136261)
