@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ringonet/ringo/netcore/internal/israce"
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore/skb"
 )
 

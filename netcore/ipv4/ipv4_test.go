@@ -16,7 +16,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
-	"github.com/ringonet/ringo/netcore/internal/israce"
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore/link"
 	"github.com/ringonet/ringo/netcore/neigh"
 	"github.com/ringonet/ringo/netcore/skb"

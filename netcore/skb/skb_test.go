@@ -3,7 +3,7 @@ package skb
 import (
 	"testing"
 
-	"github.com/ringonet/ringo/netcore/internal/israce"
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/ringonet/ringo/netcore/internal/israce"
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore/skb"
 	"github.com/stretchr/testify/require"
 )

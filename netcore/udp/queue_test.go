@@ -10,7 +10,7 @@ import (
 
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/internal/ip46"
-	"github.com/ringonet/ringo/netcore/internal/israce"
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
 )

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringonet/ringo/netcore/internal/israce"
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/stretchr/testify/require"
 )
 
