@@ -73,7 +73,7 @@ func blast(args map[string]string, nics []appliance.Opened) error {
 	copy(frame[0:6], dst.HardwareAddr)
 	copy(frame[6:12], src.HardwareAddr)
 	frame[12], frame[13] = 0x88, 0xb7
-	profiling := args["ringo.pprof"] != "" && pprof.StartCPUProfile(&profBuf) == nil
+	profiling := startProfile(args)
 	var fullWaits int
 	var fullWait time.Duration
 	// ringo.burst=N hands the driver N frames at a time
@@ -123,9 +123,7 @@ func blast(args map[string]string, nics []appliance.Opened) error {
 	rep.FullWaits, rep.FullWaitSeconds, rep.Burst = fullWaits, fullWait.Seconds(), burst
 	rep.Doorbells = s.stat(0, "tx_doorbells")
 	if profiling {
-		// The host takes the profile as the first of two reports.
-		pprof.StopCPUProfile()
-		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
+		reportProfile()
 	}
 	report(rep)
 	return nil
@@ -178,7 +176,7 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 	}
 	rep := TxOnlyReport{Mode: mode, Size: size, Burst: burst, InPlace: arena != nil, Written: written}
 	hwBefore, bellsBefore := s.stat(0, "good_packets_tx"), s.stat(0, "tx_doorbells")
-	profiling := args["ringo.pprof"] != "" && pprof.StartCPUProfile(&profBuf) == nil
+	profiling := startProfile(args)
 	start := time.Now()
 	end := start.Add(time.Duration(secs) * time.Second)
 	for i := 0; ; i++ {
@@ -207,8 +205,7 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 	// frames more, a millisecond's worth).
 	rep.TxFPS = float64(min(rep.Sent, rep.HWTx)) / rep.Seconds
 	if profiling {
-		pprof.StopCPUProfile()
-		report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
+		reportProfile()
 	}
 	report(rep)
 	return nil
@@ -248,11 +245,15 @@ func rxOnly(args map[string]string, nics []appliance.Opened) error {
 	time.Sleep(500 * time.Millisecond) // past the first burst QEMU queued
 	dev := s.devs[0]
 	n0, miss0, nobuf0, drop0 := got.Load(), s.stat(0, "missed_packets"), s.stat(0, "rx_no_buffer"), dev.Stats.RxDropped.Load()
+	profiling := startProfile(args)
 	start := time.Now()
 	time.Sleep(time.Duration(secs) * time.Second)
 	rep := RxOnlyReport{Mode: mode, Seconds: time.Since(start).Seconds(), RxPackets: got.Load() - n0,
 		Missed: s.stat(0, "missed_packets") - miss0, NoBuffer: s.stat(0, "rx_no_buffer") - nobuf0, RxDropped: dev.Stats.RxDropped.Load() - drop0}
 	rep.RxFPS = float64(rep.RxPackets) / rep.Seconds
+	if profiling {
+		reportProfile()
+	}
 	report(rep)
 	return nil
 }
@@ -301,4 +302,17 @@ func l2fwd(args map[string]string, nics []appliance.Opened) error {
 	report(map[string]bool{"Forwarding": true})
 	reportCPUTicks() // until the host stops the VM
 	return nil
+}
+
+// startProfile starts the guest's CPU profile into profBuf when the host
+// asked for one (ringo.pprof).
+func startProfile(args map[string]string) bool {
+	return args["ringo.pprof"] != "" && pprof.StartCPUProfile(&profBuf) == nil
+}
+
+// reportProfile ends the CPU profile and sends it, the host taking it as
+// the first of two reports.
+func reportProfile() {
+	pprof.StopCPUProfile()
+	report(map[string]string{"Pprof": base64.StdEncoding.EncodeToString(profBuf.Bytes())})
 }

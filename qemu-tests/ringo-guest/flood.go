@@ -73,7 +73,7 @@ func flood(args map[string]string, nics []appliance.Opened) error {
 	for _, sn := range s.core.SoftnetStats() {
 		rep.BacklogDropped += sn.Dropped
 	}
-	rep.SkbLive = skb.Live()
+	rep.SkbLive = s.skbLive()
 	report(rep)
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/ringonet/ringo/appliance"
-	"github.com/ringonet/ringo/netcore/skb"
 )
 
 // HubReport is the result of the two-NIC exchange.
@@ -61,7 +60,7 @@ func hub(args map[string]string, nics []appliance.Opened) error {
 		reps[i].TxIRQs = s.irqCount(src)
 		reps[i].RxIRQs = s.irqCount(dst)
 	}
-	report(HubReport{Mode: mode, Directions: reps, SkbLive: skb.Live(), Rings: ring})
+	report(HubReport{Mode: mode, Directions: reps, SkbLive: s.skbLive(), Rings: ring})
 	return nil
 }
 
