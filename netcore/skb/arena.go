@@ -8,14 +8,17 @@ import (
 // Arena is a store of small data areas in memory one device reaches by
 // DMA (DPDK's per-port mempool in IOMMU-mapped hugepages): a packet built
 // in an arena's Buff is sent by pointing a descriptor at it instead of
-// copying it into the ring's own buffer. Each VFIO device here has an
-// IOMMU domain of its own, so an arena belongs to one device; a Buff from
-// it goes to any other device as an ordinary one (copied).
+// copying it into the ring's own buffer, and a receive ring posted with
+// arena areas hands a frame up in the area the device wrote. Each VFIO
+// device here has an IOMMU domain of its own, so an arena belongs to one
+// device; a Buff from it goes to any other device as an ordinary one
+// (copied).
 //
 // The memory must outlive every Buff taken from it: a driver makes its
 // arena from its DMA allocator, which unmaps nothing while the device is
-// open. When the arena is empty, allocations fall back to the ordinary
-// pool. Safe for concurrent use.
+// open and, told so (vfio.HostKeeper), leaves the memory in the process
+// at close while any area is out. When the arena is empty, allocations
+// fall back to the ordinary pool. Safe for concurrent use.
 type Arena struct {
 	mu       sync.Mutex
 	free     []*shared // guarded by mu
