@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/header"
-	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore/link"
 	"github.com/ringonet/ringo/netcore/neigh"
 	"github.com/ringonet/ringo/netcore/skb"

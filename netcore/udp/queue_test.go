@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore"
 	"github.com/ringonet/ringo/netcore/internal/ip46"
-	"github.com/ringonet/ringo/internal/israce"
 	"github.com/ringonet/ringo/netcore/ipv4"
 	"github.com/ringonet/ringo/netcore/skb"
 )
