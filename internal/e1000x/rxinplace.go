@@ -108,8 +108,14 @@ func (p *RxInPlace) Buf(i int, own []byte) []byte {
 // the caller is to copy the frame out of Buf(i) and post the slot as it
 // is.
 func (p *RxInPlace) Take(i, length int) *skb.Buff {
+	if length < p.copybreak || length > p.bufSize {
+		return nil
+	}
 	b := p.held[i]
-	if b == nil || length < p.copybreak || length > p.bufSize {
+	if b == nil {
+		if p.arena != nil {
+			p.empty++ // the slot got the ring's buffer: the arena was empty then
+		}
 		return nil
 	}
 	fresh := p.take()
