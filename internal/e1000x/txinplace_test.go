@@ -2,6 +2,7 @@ package e1000x_test
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,4 +99,26 @@ func TestArenasKeepHost(t *testing.T) {
 	require.Equal(t, 1, rx.AllocArenaBulk(bs))
 	assert.GreaterOrEqual(t, len(bs[0].Room()), 2048, "a receive area holds a whole device buffer after the headroom")
 	bs[0].Free()
+}
+
+// RxInPlace with fewer areas than slots: the slot left without one gets
+// the ring's own buffer, and a long frame there is copied and counted as
+// the arena's shortfall, as is one in a slot with an area when no fresh
+// area is left for it; a short frame is copied and not counted.
+func TestRxInPlaceShortArena(t *testing.T) {
+	const area = skb.Headroom + 2048
+	arena := skb.NewArenaSized(make([]byte, area), 0x10_0000, area)
+	var inPlace, empty atomic.Uint64
+	p := e1000x.NewRxInPlace(arena, 2, 2048, 0, e1000x.RxInPlaceCounters{InPlace: &inPlace, ArenaEmpty: &empty})
+	own := vfio.DMABuf{Buf: make([]byte, 2048), IOVA: 0x20_0000}
+	assert.Equal(t, uint64(0x10_0000+skb.Headroom), p.Post(0, own), "slot 0 in the area")
+	assert.Equal(t, own.IOVA, p.Post(1, own), "slot 1 in the ring's buffer")
+	assert.Nil(t, p.Take(1, 1514))
+	assert.Nil(t, p.Take(1, 100))
+	assert.Nil(t, p.Take(0, 1514), "no fresh area for slot 0")
+	p.Flush()
+	assert.EqualValues(t, 2, empty.Load())
+	assert.Zero(t, inPlace.Load())
+	p.FreeAll()
+	assert.Zero(t, arena.InUse())
 }
