@@ -27,7 +27,7 @@ exec qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel tcg -m 512 -smp
 	-nodefaults -no-reboot -display none -serial stdio \
 	-device intel-iommu,intremap=on,caching-mode=on \
 	-kernel .cache/kernel/vmlinuz -initrd .cache/ringo.cpio \
-	-append "console=ttyS0 intel_iommu=on quiet panic=-1 ringo.ip=eth0:10.0.2.15/24,eth1:10.0.3.15/24 ringo.gw=10.0.2.2" \
+	-append "console=ttyS0 intel_iommu=on hugepages=8 quiet panic=-1 ringo.ip=eth0:10.0.2.15/24,eth1:10.0.3.15/24 ringo.gw=10.0.2.2" \
 	-netdev "user,id=n0,hostfwd=udp:127.0.0.1:$E_ECHO-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$E_ECHO-10.0.2.15:7,hostfwd=udp:127.0.0.1:$E_STATUS-10.0.2.15:7070,hostfwd=tcp:127.0.0.1:$E_HTTP-10.0.2.15:80" \
 	-device e1000,netdev=n0,mac=52:54:00:12:34:56 \
 	-netdev "user,id=n1,net=10.0.3.0/24,host=10.0.3.2,dhcpstart=10.0.3.15,hostfwd=udp:127.0.0.1:$N_ECHO-10.0.3.15:7,hostfwd=tcp:127.0.0.1:$N_ECHO-10.0.3.15:7,hostfwd=udp:127.0.0.1:$N_STATUS-10.0.3.15:7070,hostfwd=tcp:127.0.0.1:$N_HTTP-10.0.3.15:80" \

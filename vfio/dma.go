@@ -3,6 +3,7 @@ package vfio
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 )
 
@@ -16,8 +17,9 @@ type IOVARange struct {
 type mapper interface {
 	mapDMA(mem []byte, iova uint64) error
 	unmapDMA(iova, size uint64) error
-	// alloc returns size bytes of host memory outside the Go heap, locked.
-	alloc(size int) ([]byte, error)
+	// alloc returns size bytes of host memory outside the Go heap,
+	// locked, and whether 2 MiB huge pages back it.
+	alloc(size int) (mem []byte, huge bool, err error)
 	free(mem []byte) error
 }
 
@@ -32,6 +34,7 @@ type chunk struct {
 	mem  []byte
 	iova uint64
 	used int
+	huge bool // on 2 MiB huge pages
 	// busy, when set, says whether the process still holds buffers of
 	// the chunk (KeepHost): Close leaves such a chunk's memory mapped.
 	busy []func() bool
@@ -49,6 +52,8 @@ type DMAPool struct {
 	m        mapper
 	closed   bool
 	kept     int // bytes Close left mapped in the process (KeepHost)
+	// warnedSmall: the fall back to small pages has been logged.
+	warnedSmall bool
 }
 
 func newDMAPool(ranges []IOVARange, m mapper) *DMAPool {
@@ -80,15 +85,20 @@ func (p *DMAPool) AllocDMA(size, align int) (DMABuf, error) {
 	if err != nil {
 		return DMABuf{}, fmt.Errorf("vfio: alloc dma %d bytes: %w", size, err)
 	}
-	mem, err := p.m.alloc(n)
+	mem, huge, err := p.m.alloc(n)
 	if err != nil {
 		return DMABuf{}, fmt.Errorf("vfio: alloc dma %d bytes: %w", n, err)
+	}
+	if !huge && !p.warnedSmall {
+		p.warnedSmall = true
+		// Said once a pool: 512 IOTLB entries a chunk instead of one.
+		slog.Info("vfio: no free 2 MiB huge page; DMA memory on 4 KiB pages (reserve some: hugepages=N on the kernel command line, or /proc/sys/vm/nr_hugepages)", "bytes", n)
 	}
 	if err := p.m.mapDMA(mem, iova); err != nil {
 		p.m.free(mem)
 		return DMABuf{}, fmt.Errorf("vfio: map dma %#x (%d bytes): %w", iova, n, err)
 	}
-	c := &chunk{mem: mem, iova: iova, used: size}
+	c := &chunk{mem: mem, iova: iova, used: size, huge: huge}
 	p.chunks = append(p.chunks, c)
 	return DMABuf{Buf: mem[:size:size], IOVA: iova}, nil
 }
@@ -109,13 +119,24 @@ func (p *DMAPool) takeIOVA(n uint64) (uint64, error) {
 
 // Mapped is the number of bytes mapped for the device.
 func (p *DMAPool) Mapped() int {
+	n, _ := p.MappedHuge()
+	return n
+}
+
+// MappedHuge is the number of bytes mapped for the device, and how many of
+// them are on 2 MiB huge pages: the IOMMU translates a huge page with one
+// IOTLB entry where it takes 512 for small ones (QEMU's virtual VT-d
+// walks the guest's page table on each miss, inside the doorbell's exit).
+func (p *DMAPool) MappedHuge() (mapped, huge int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
 	for _, c := range p.chunks {
-		n += len(c.mem)
+		mapped += len(c.mem)
+		if c.huge {
+			huge += len(c.mem)
+		}
 	}
-	return n
+	return mapped, huge
 }
 
 // HostKeeper is a DMAAllocator whose buffers the process may go on

@@ -30,19 +30,19 @@ func (c containerMapper) unmapDMA(iova, size uint64) error {
 // alloc maps anonymous shared memory outside the Go heap: the garbage
 // collector never moves or frees it, and MAP_LOCKED keeps it resident. A 2
 // MiB huge page is tried first (fewer IOTLB entries), then small pages.
-func (containerMapper) alloc(size int) ([]byte, error) {
+func (containerMapper) alloc(size int) ([]byte, bool, error) {
 	const mapHuge2MB = 21 << unix.MAP_HUGE_SHIFT
 	flags := unix.MAP_SHARED | unix.MAP_ANONYMOUS | unix.MAP_LOCKED | unix.MAP_POPULATE
 	if size%chunkSize == 0 {
 		if mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, flags|unix.MAP_HUGETLB|mapHuge2MB); err == nil {
-			return mem, nil
+			return mem, true, nil
 		}
 	}
 	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {
-		return nil, fmt.Errorf("mmap %d bytes: %w", size, err)
+		return nil, false, fmt.Errorf("mmap %d bytes: %w", size, err)
 	}
-	return mem, nil
+	return mem, false, nil
 }
 
 func (containerMapper) free(mem []byte) error { return unix.Munmap(mem) }

@@ -73,6 +73,7 @@ type fakeMapper struct {
 	failMap  bool
 	unmapped int
 	freed    int
+	huge     bool // alloc says huge pages back its memory
 }
 
 func (f *fakeMapper) mapDMA(mem []byte, iova uint64) error {
@@ -90,8 +91,8 @@ func (f *fakeMapper) unmapDMA(iova, size uint64) error {
 	f.unmapped++
 	return nil
 }
-func (f *fakeMapper) alloc(size int) ([]byte, error) { return make([]byte, size), nil }
-func (f *fakeMapper) free([]byte) error              { f.freed++; return nil }
+func (f *fakeMapper) alloc(size int) ([]byte, bool, error) { return make([]byte, size), f.huge, nil }
+func (f *fakeMapper) free([]byte) error                    { f.freed++; return nil }
 
 // Close takes every chunk from the device; a chunk whose KeepHost holder
 // is busy (a packet area a socket still queues) stays in the process,
@@ -136,6 +137,15 @@ func TestDMAPool(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(minIOVA+chunkSize), big.IOVA)
 	assert.Equal(t, chunkSize+4<<20, p.Mapped())
+	mapped, huge := p.MappedHuge()
+	assert.Equal(t, chunkSize+4<<20, mapped)
+	assert.Zero(t, huge, "small pages back the fake's first chunks")
+	m.huge = true
+	_, err = p.AllocDMA(chunkSize, 4096)
+	require.NoError(t, err)
+	mapped, huge = p.MappedHuge()
+	assert.Equal(t, chunkSize+6<<20, mapped)
+	assert.Equal(t, chunkSize, huge, "a chunk on huge pages counts as huge")
 
 	_, err = p.AllocDMA(10, 3)
 	assert.Error(t, err)

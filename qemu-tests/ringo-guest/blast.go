@@ -142,6 +142,9 @@ type TxOnlyReport struct {
 	QueueFulls int
 	InPlace    bool // frames built in the driver's TX arena
 	Written    int  // bytes of each frame the sender writes
+	// DMAMapped and DMAHuge: the device's DMA memory, and how much of it
+	// is on 2 MiB huge pages.
+	DMAMapped, DMAHuge int
 }
 
 // txOnly is testpmd's txonly on ringo: NIC 0 sends frames of ringo.size
@@ -204,6 +207,7 @@ func txOnly(args map[string]string, nics []appliance.Opened) error {
 	// What the device sent, not what the qdisc holds (at most its 1,000
 	// frames more, a millisecond's worth).
 	rep.TxFPS = float64(min(rep.Sent, rep.HWTx)) / rep.Seconds
+	rep.DMAMapped, rep.DMAHuge = nics[0].VFIO.DMA().MappedHuge()
 	if profiling {
 		reportProfile()
 	}
