@@ -152,13 +152,14 @@ type TxOnlyReport struct {
 // and nothing receives (testpmd polls no receive queue in txonly). As
 // testpmd's pkt_burst_prepare does, each frame gets its first 42 bytes
 // written (testpmd's Ethernet, IPv4 and UDP headers) and the rest is what
-// the buffer holds; ringo.fill=frame writes every byte.
+// the buffer holds; ringo.fill=frame writes every byte. ringo.queues
+// sets a multi-queue NIC's queue pairs (0: the driver's choice).
 func txOnly(args map[string]string, nics []appliance.Opened) error {
 	size := atoiDefault(args["ringo.size"], 60)
 	secs := atoiDefault(args["ringo.seconds"], 5)
 	burst := max(1, atoiDefault(args["ringo.burst"], 32))
 	mode := args["ringo.mode"]
-	s, err := newStack(nics[:1], stackOpts{busyPoll: mode == "poll", ring: 256, ioWidth: 4})
+	s, err := newStack(nics[:1], stackOpts{busyPoll: mode == "poll", ring: 256, ioWidth: 4, queues: atoiDefault(args["ringo.queues"], 0)})
 	if err != nil {
 		return err
 	}
