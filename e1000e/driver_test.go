@@ -320,6 +320,35 @@ func TestTransmitQueues(t *testing.T) {
 	}
 }
 
+// A frame that carries a flow hash (a TCP connection's transmit hash, or
+// the one it came in with) takes its ring from it, not from its headers:
+// one flow's frames with two hashes leave by the two rings the hashes
+// pick, single and in a burst.
+func TestTransmitQueueFromSkbHash(t *testing.T) {
+	r := newRig(t, true, Config{})
+	f := udpFrame([]byte{2, 0, 0, 0, 0, 9}, "10.3.0.1", "10.3.1.1", 1000, 2000, 50, false)
+	hashes := [2]uint32{0x10000000, 0xf0000000} // ring 0, ring 1
+	require.Equal(t, 0, scaleHash(hashes[0], 2))
+	require.Equal(t, 1, scaleHash(hashes[1], 2))
+	var bs []*skb.Buff
+	for i := range 8 {
+		b := skb.Alloc(len(f))
+		copy(b.Put(len(f)), f)
+		b.Dev, b.Hash = r.drv.Dev, hashes[i%2]
+		if i < 4 {
+			require.NoError(t, netcore.DevQueueXmit(b))
+			continue
+		}
+		bs = append(bs, b)
+	}
+	n, err := netcore.DevQueueXmitBurst(bs)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	require.Eventually(t, func() bool { return len(r.f.sentOn(0))+len(r.f.sentOn(1)) == 8 }, 5*time.Second, time.Millisecond)
+	assert.Len(t, r.f.sentOn(0), 4, "the frames whose hash picks ring 0")
+	assert.Len(t, r.f.sentOn(1), 4, "the frames whose hash picks ring 1")
+}
+
 // VLAN offload: a VLAN device over the NIC puts its id in the filter
 // table and turns the filter on; a tagged frame for it arrives untagged
 // by the part, on the VLAN device, with its TCI; one for an id nobody

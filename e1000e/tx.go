@@ -32,13 +32,19 @@ func (q *queue) setupTx() {
 	r.Set(qreg(regTARC, q.idx), tarc_ENABLE)
 }
 
-// txQueue picks the ring for a frame: by a hash of its IP addresses and,
-// for TCP and UDP, ports (skb_tx_hash), so one flow uses one ring.
-func (d *Driver) txQueue(frame []byte) *queue {
+// txQueue picks the ring for a frame by its flow hash (skb_tx_hash), so
+// one flow uses one ring: the hash the skb carries (a TCP connection's
+// transmit hash, or the hash it was received with), else one of its IP
+// addresses and, for TCP and UDP, ports.
+func (d *Driver) txQueue(b *skb.Buff) *queue {
 	if len(d.q) == 1 {
 		return d.q[0]
 	}
-	return d.q[scaleHash(txHash(frame), len(d.q))]
+	h := b.Hash
+	if h == 0 {
+		h = txHash(b.Data())
+	}
+	return d.q[scaleHash(h, len(d.q))]
 }
 
 // scaleHash maps a hash onto n rings with a multiply, not a division
@@ -85,7 +91,7 @@ func txHash(f []byte) uint32 {
 
 // StartXmit implements netcore.DeviceOps (e1000_xmit_frame).
 func (d *Driver) StartXmit(b *skb.Buff) netcore.TxStatus {
-	q := d.txQueue(b.Data())
+	q := d.txQueue(b)
 	q.txMu.Lock()
 	defer q.txMu.Unlock()
 	n := b.Len()
@@ -133,7 +139,7 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 		if n >= runEnd {
 			next := after
 			if next == nil {
-				next = d.txQueue(b.Data())
+				next = d.txQueue(b)
 			}
 			after = nil
 			if next != q {
@@ -146,7 +152,7 @@ func (d *Driver) StartXmitBurst(bs []*skb.Buff) int {
 			runEnd = len(bs) // with one ring, every frame is this ring's
 			if len(d.q) > 1 {
 				for runEnd = n + 1; runEnd < len(bs); runEnd++ {
-					if x := d.txQueue(bs[runEnd].Data()); x != q {
+					if x := d.txQueue(bs[runEnd]); x != q {
 						after = x
 						break
 					}

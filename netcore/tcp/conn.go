@@ -50,6 +50,10 @@ type Conn struct {
 	t        *Table
 	id       fourTuple
 	listener *Listener
+	// txHash is the flow hash every segment of the connection carries
+	// (Linux's sk_txhash, random and never 0): a multi-queue driver takes
+	// its ring from it instead of dissecting each frame.
+	txHash uint32
 
 	mu    sync.Mutex
 	state State
@@ -217,7 +221,7 @@ const (
 
 func newConn(t *Table, id fourTuple) *Conn {
 	c := &Conn{t: t, id: id, iss: newISS(), mss: defaultMSS, rto: initRTO, linger: -1,
-		noDelay: true, tsOffset: rand.Uint32(), kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf, sndBufCap: t.cfg.SndBuf}
+		noDelay: true, tsOffset: rand.Uint32(), txHash: rand.Uint32() | 1, kaIdle: kaDefaultIdle, rcvBufCap: t.cfg.RcvBuf, sndBufCap: t.cfg.SndBuf}
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss+1, c.iss+1 // the SYN
 	c.cc, _ = newCongestionOps(t.cfg.CongestionControl)    // New checked the name
 	c.blLimit.Store(int64(t.cfg.RcvBuf + t.cfg.SndBuf))
@@ -298,8 +302,8 @@ func (c *Conn) closeLocked(err error) {
 func (c *Conn) resetLocked() {
 	if c.state != Closed && c.state != SynSent && c.state != TimeWait {
 		c.t.Stats.OutRsts.Add(1)
-		c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: c.sndNxt, Ack: c.rcvNxt,
-			Flags: header.TCPFlagRST | header.TCPFlagACK, WScale: -1}, nil)
+		c.sendCtlLocked(header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: c.sndNxt, Ack: c.rcvNxt,
+			Flags: header.TCPFlagRST | header.TCPFlagACK, WScale: -1})
 	}
 	c.closeLocked(net.ErrClosed)
 }

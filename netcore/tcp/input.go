@@ -112,7 +112,7 @@ func (c *Conn) inputLocked(seg header.TCP, segs int, b *skb.Buff) {
 	if c.state == SynRcvd {
 		if !(seqLT(c.sndUna, ack) && seqLEQ(ack, c.sndNxt)) {
 			c.t.Stats.OutRsts.Add(1)
-			c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: ack, Flags: header.TCPFlagRST, WScale: -1}, nil)
+			c.sendCtlLocked(header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: ack, Flags: header.TCPFlagRST, WScale: -1})
 			return
 		}
 		c.establishLocked()
@@ -267,7 +267,7 @@ func (c *Conn) inputSynSentLocked(seg header.TCP) {
 	ack := seg.Ack()
 	if flags&header.TCPFlagACK != 0 && (seqLEQ(ack, c.iss) || seqLT(c.sndNxt, ack)) {
 		if flags&header.TCPFlagRST == 0 {
-			c.t.send(c.id, header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: ack, Flags: header.TCPFlagRST, WScale: -1}, nil)
+			c.sendCtlLocked(header.TCPFields{SrcPort: c.id.lport, DstPort: c.id.rport, Seq: ack, Flags: header.TCPFlagRST, WScale: -1})
 		}
 		return
 	}

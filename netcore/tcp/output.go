@@ -49,7 +49,7 @@ func (c *Conn) sendSynLocked(ack bool) {
 			f.TS, f.TSVal = true, c.tsNow()
 		}
 	}
-	c.t.send(c.id, f, nil)
+	c.sendCtlLocked(f)
 }
 
 // fieldsLocked is the header of a segment in a synchronized state: our
@@ -114,7 +114,13 @@ func (c *Conn) sackBlocksLocked(f *header.TCPFields) {
 
 // sendAckLocked sends a bare ACK with our current window.
 func (c *Conn) sendAckLocked() {
-	c.t.send(c.id, c.fieldsLocked(c.sndNxt, true), nil)
+	c.sendCtlLocked(c.fieldsLocked(c.sndNxt, true))
+}
+
+// sendCtlLocked sends a segment without data (SYN, ACK, RST, a keepalive
+// probe) with the connection's transmit hash.
+func (c *Conn) sendCtlLocked(f header.TCPFields) {
+	c.t.sendOffload(c.id, f, nil, nil, 0, 0, c.txHash)
 }
 
 // sendDataLocked sends the n queued bytes from seq on, with FIN if fin:
@@ -138,7 +144,7 @@ func (c *Conn) sendDataLocked(seq uint32, n int, fin bool) {
 	if end != seq {
 		c.logSentLocked(seq, end)
 	}
-	c.t.sendOffload(c.id, f, a, b, c.mss, c.caps)
+	c.t.sendOffload(c.id, f, a, b, c.mss, c.caps, c.txHash)
 }
 
 // setupCapsLocked takes the offloads of the device the route leaves by

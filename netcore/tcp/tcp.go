@@ -490,9 +490,11 @@ func (t *Table) sendReset(id fourTuple, seg header.TCP) {
 	t.send(id, f, nil)
 }
 
-// send builds and sends one segment.
+// send builds and sends one segment for no connection (a RST, a SYN-ACK
+// cookie): its frames carry no flow hash, and a multi-queue driver
+// dissects them.
 func (t *Table) send(id fourTuple, f header.TCPFields, payload []byte) error {
-	return t.sendOffload(id, f, payload, nil, 0, 0)
+	return t.sendOffload(id, f, payload, nil, 0, 0, 0)
 }
 
 // sendOffload builds and sends a segment with the offloads caps allows:
@@ -500,7 +502,9 @@ func (t *Table) send(id fourTuple, f header.TCPFields, payload []byte) error {
 // FeatureTSO too a payload longer than mss goes as one packet the device
 // cuts into mss-byte segments (tcp_gso_segment's contract: FIN and PSH on
 // the last one). The payload is pa followed by pb (a queue's two pieces).
-func (t *Table) sendOffload(id fourTuple, f header.TCPFields, pa, pb []byte, mss int, caps netcore.Features) error {
+// hash, when not 0, is the connection's transmit hash, which the skb
+// carries to the driver (skb_set_hash_from_sk).
+func (t *Table) sendOffload(id fourTuple, f header.TCPFields, pa, pb []byte, mss int, caps netcore.Features, hash uint32) error {
 	hl := header.TCPHeaderLen(f)
 	n := len(pa) + len(pb)
 	b := skb.Alloc(hl + n)
@@ -521,6 +525,7 @@ func (t *Table) sendOffload(id fourTuple, f header.TCPFields, pa, pb []byte, mss
 		encode(id, p, f)
 	}
 	b.SetTransportHeader()
+	b.Hash = hash
 	t.Stats.OutSegs.Add(uint64(segs))
 	return t.output(id, b)
 }

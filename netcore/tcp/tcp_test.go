@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringonet/ringo/netcore"
+	"github.com/ringonet/ringo/netcore/clock"
 	"github.com/ringonet/ringo/netcore/header"
 	"github.com/ringonet/ringo/netcore/impair"
 	"github.com/ringonet/ringo/netcore/internal/stacktest"
@@ -764,4 +765,72 @@ func TestReceiveQueueMemory(t *testing.T) {
 	_, err = io.ReadFull(s, make([]byte, n))
 	require.NoError(t, err)
 	assert.Zero(t, s.Info().RcvMem, "read: nothing held")
+}
+
+// hashSink is a device that keeps the flow hash and TCP source port of
+// every TCP frame it is given to send, and sends nothing.
+type hashSink struct{ got chan [2]uint32 }
+
+func (hashSink) Open() error { return nil }
+func (hashSink) Stop() error { return nil }
+func (h hashSink) StartXmit(b *skb.Buff) netcore.TxStatus {
+	f := b.Data()
+	if len(f) >= 38 && f[12] == 0x08 && f[13] == 0x00 && f[23] == header.ProtoTCP {
+		h.got <- [2]uint32{b.Hash, uint32(f[34])<<8 | uint32(f[35])}
+	}
+	b.Free()
+	return netcore.TxOK
+}
+
+// Every segment of a connection carries its transmit hash (Linux's
+// sk_txhash, skb_set_hash_from_sk), the one a multi-queue driver picks
+// its ring by: the SYN and its retransmission the same, never 0, and
+// another connection's another.
+func TestSegmentsCarryTxHash(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	s := stacktest.Stack(t, tcp.Config{Clock: clk})
+	sink := hashSink{got: make(chan [2]uint32, 16)}
+	dev, err := s.Core.Register(netcore.DeviceConfig{Name: "sink0", HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}, sink)
+	require.NoError(t, err)
+	require.NoError(t, dev.Up())
+	require.NoError(t, s.IP.AddAddress(dev, netip.MustParsePrefix("10.9.0.1/24")))
+	s.IP.Neigh.AddStatic(dev, netip.MustParseAddr("10.9.0.2"), net.HardwareAddr{2, 0, 0, 0, 0, 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, port := range []string{"1", "2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.DialContext(ctx, "tcp", "10.9.0.2:"+port) // the sink never answers
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	next := func() [2]uint32 {
+		select {
+		case g := <-sink.got:
+			return g
+		case <-time.After(10 * time.Second):
+			t.Fatal("no SYN left the device")
+			return [2]uint32{}
+		}
+	}
+	first := map[uint32]uint32{} // source port -> hash of its SYN
+	for range 2 {
+		g := next()
+		first[g[1]] = g[0]
+	}
+	require.Len(t, first, 2, "two connections, two source ports")
+	var hashes []uint32
+	for _, h := range first {
+		assert.NotZero(t, h, "a connection's segments carry a hash")
+		hashes = append(hashes, h)
+	}
+	assert.NotEqual(t, hashes[0], hashes[1], "each connection its own hash")
+	// Both SYNs' retransmission timers, armed as each SYN went: the
+	// earliest sends its SYN again.
+	require.Eventually(t, func() bool { return clk.Pending() == 2 }, 5*time.Second, time.Millisecond, "two timers pending")
+	_, ok := clk.AdvanceToNext()
+	require.True(t, ok)
+	g := next()
+	assert.Equal(t, first[g[1]], g[0], "the retransmitted SYN carries its connection's hash")
 }

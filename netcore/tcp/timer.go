@@ -262,7 +262,7 @@ func (c *Conn) onKeepAlive() {
 	c.t.Ext.TCPKeepAlive.Add(1)
 	// A segment one byte below sndUna, no data: the peer answers with an
 	// ACK (it is outside its window).
-	c.t.send(c.id, c.fieldsLocked(c.sndUna-1, false), nil)
+	c.sendCtlLocked(c.fieldsLocked(c.sndUna-1, false))
 	c.ka.arm(c.kaIdle)
 }
 
