@@ -94,9 +94,6 @@ func BenchmarkDriverVsDPDK(b *testing.B) {
 				case "dpdk":
 					scenario = "dpdktxonly"
 				}
-				// RINGO_ARENA=0: ringo's sender takes the ordinary skb
-				// pool and the driver copies each frame. RINGO_FILL=frame:
-				// the sender writes every byte, not testpmd's 42.
 				// One queue pair on the 82574L, as testpmd's --txq=1: two
 				// would cost ringo a flow hash a frame for frames that
 				// all take one ring (RINGO_QUEUES=2 measures that).
@@ -104,6 +101,9 @@ func BenchmarkDriverVsDPDK(b *testing.B) {
 				if model == "e1000e" {
 					queues = cmp.Or(os.Getenv("RINGO_QUEUES"), "1")
 				}
+				// RINGO_ARENA=0: ringo's sender takes the ordinary skb
+				// pool and the driver copies each frame. RINGO_FILL=frame:
+				// the sender writes every byte, not testpmd's 42.
 				v := boot(b, cfg, scenario, fmt.Sprintf("ringo.size=%d", size), fmt.Sprintf("ringo.seconds=%d", secs), "ringo.mode="+mode, "ringo.pprof="+profPhase(),
 					"ringo.arena="+os.Getenv("RINGO_ARENA"), "ringo.fill="+os.Getenv("RINGO_FILL"), "ringo.queues="+queues)
 				raw, err := v.Wait()

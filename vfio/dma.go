@@ -52,8 +52,8 @@ type DMAPool struct {
 	m        mapper
 	closed   bool
 	kept     int // bytes Close left mapped in the process (KeepHost)
-	// warnedSmall: the fall back to small pages has been logged.
-	warnedSmall bool
+	// loggedSmall: the fall back to small pages has been logged.
+	loggedSmall bool
 }
 
 func newDMAPool(ranges []IOVARange, m mapper) *DMAPool {
@@ -89,8 +89,8 @@ func (p *DMAPool) AllocDMA(size, align int) (DMABuf, error) {
 	if err != nil {
 		return DMABuf{}, fmt.Errorf("vfio: alloc dma %d bytes: %w", n, err)
 	}
-	if !huge && !p.warnedSmall {
-		p.warnedSmall = true
+	if !huge && !p.loggedSmall {
+		p.loggedSmall = true
 		// Said once a pool: 512 IOTLB entries a chunk instead of one.
 		slog.Info("vfio: no free 2 MiB huge page; DMA memory on 4 KiB pages (reserve some: hugepages=N on the kernel command line, or /proc/sys/vm/nr_hugepages)", "bytes", n)
 	}
